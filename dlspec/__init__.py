@@ -1,0 +1,3 @@
+"""dlspec: a compiler for declarative deep-learning specs."""
+
+__version__ = "0.1.0"
