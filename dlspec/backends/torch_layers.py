@@ -1,0 +1,60 @@
+"""Small torch modules for ops that torch.nn has no module for."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Add(nn.Module):
+    """Sum of all inputs."""
+
+    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        for other in rest:
+            first = first + other
+        return first
+
+
+class Concat(nn.Module):
+    def __init__(self, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(inputs, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Reshape(nn.Module):
+    """Reshapes each sample; the batch dim is kept."""
+
+    def __init__(self, shape: list[int]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class GlobalAvgPool2d(nn.Module):
+    """(N, C, H, W) -> (N, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+class Standardize(nn.Module):
+    """(x - mean) / std with statistics fitted on training data, stored as buffers."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.clone())
+        self.register_buffer("std", std.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std

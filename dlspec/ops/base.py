@@ -1,0 +1,121 @@
+"""The op declaration: one class per op holds its config, its shape rule and its builder.
+
+A subclass of `Op` IS the YAML schema of its op (pydantic, frozen, unknown keys forbidden),
+`infer` is its torch-free shape rule and `build` says which torch module to make with which
+arguments, as plain data, so the same description can instantiate the module and print source.
+
+    class Linear(Op):
+        '''Fully connected: y = x W^T + b over the last dim.'''
+        op: Literal["linear"] = "linear"
+        out_features: PositiveInt = Field(description="size of each output sample")
+        bias: bool = Field(True, description="learn an additive bias")
+
+        def infer(self, x):                      # (N, *, in) -> (N, *, out)
+            return x.with_shape(*x.shape[:-1], self.out_features)
+
+        def build(self, x):
+            return Build("torch.nn.Linear", in_features=x.shape[-1], ...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlspec.errors import RuleError
+from dlspec.ir.types import Dim, TensorType
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+IntPair = PositiveInt | tuple[PositiveInt, PositiveInt]
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+@dataclass(frozen=True)
+class Build:
+    """Which torch class to instantiate (a dotted path) and its keyword arguments."""
+
+    target: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class Op(BaseModel):
+    """Base of every op declaration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.model_fields["op"].default
+
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0]
+
+    def infer(self, *inputs: TensorType) -> TensorType:
+        """Output type from input types. Raises RuleError; never imports torch."""
+        raise RuleError(f"op '{self.op_name()}' has no shape rule")
+
+    def build(self, *inputs: TensorType) -> Build:
+        """The torch module for this layer, given its (already checked) input types."""
+        raise RuleError(f"op '{self.op_name()}' has no builder")
+
+    def attributes(self) -> dict[str, Any]:
+        """The resolved attributes (without `op`), for the IR and the layer table."""
+        return self.model_dump(exclude={"op"}, mode="json")
+
+
+# --- helpers shared by shape rules -------------------------------------------------------
+
+
+def expect_rank(x: TensorType, ranks: int | tuple[int, ...], layout: str) -> None:
+    """Fail unless `x` has one of `ranks` dims (batch included); `layout` names them."""
+    allowed = (ranks,) if isinstance(ranks, int) else ranks
+    if x.rank not in allowed:
+        raise RuleError(f"expects input of shape {layout}, got {x.rank} dims {x}",
+                        hint=_rank_hint(x, allowed))
+
+
+def _rank_hint(x: TensorType, allowed: tuple[int, ...]) -> str | None:
+    if x.rank > max(allowed):
+        return "add a `flatten` (or `global_avg_pool2d`) layer before this one"
+    if x.rank < min(allowed):
+        return "check the input shape: image layers need (channels, height, width) per sample"
+    return None
+
+
+def known(dim: Dim, what: str) -> int:
+    """A dim that must be a concrete number (e.g. the features a weight matrix is sized by)."""
+    if not isinstance(dim, int):
+        raise RuleError(f"{what} must be a fixed size, but it is symbolic ('{dim}')",
+                        hint="weights need fixed sizes; keep symbolic dims (like seq) elsewhere")
+    return dim
+
+
+def check_declared(declared: int | None, actual: int, name: str) -> None:
+    """An optional user-stated size (in_features, in_channels) must equal the inferred one."""
+    if declared is not None and declared != actual:
+        raise RuleError(f"input has {actual} {name.split('_', 1)[-1]} but {name}={declared} "
+                        f"was given", hint=f"drop {name} to infer it")
+
+
+def pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def normalize_dim(dim: int, rank: int, *, allow_batch: bool = False) -> int:
+    """A possibly negative axis index, checked against `rank` (batch dim is axis 0)."""
+    if not -rank <= dim < rank:
+        raise RuleError(f"dim {dim} is out of range for a tensor with {rank} dims",
+                        code="DLS102")
+    dim %= rank
+    if dim == 0 and not allow_batch:
+        raise RuleError("dim 0 is the batch dimension",
+                        hint="axes count the batch as dim 0; the first sample axis is 1",
+                        code="DLS102")
+    return dim

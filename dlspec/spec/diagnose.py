@@ -1,0 +1,140 @@
+"""Turn pydantic validation errors into located dlspec diagnostics with fixes."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dlspec.errors import Diagnostic, suggest
+from dlspec.spec.yaml_source import Path_, SourceMap
+
+
+def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ = (),
+             model: type[BaseModel] | None = None, extra_keys: tuple[str, ...] = (),
+             layer: str | None = None, op: str | None = None) -> list[Diagnostic]:
+    """One diagnostic per pydantic error. `data` is what was validated, found at `base` in
+    the document; `extra_keys` are keys accepted beside the model's own (layer frame keys)."""
+    found: list[Diagnostic] = []
+    for err in error.errors(include_url=False):
+        path = _data_path(data, err["loc"])
+        where = (*base, *path)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = path[-1]
+            allowed = [*_fields_at(model, data, path[:-1]), *extra_keys]
+            diag = Diagnostic("DLS101", f"unknown key '{key}'" + _in(base, path[:-1]),
+                              source.key_span(where), hint=suggest(str(key), allowed))
+        elif kind == "missing":
+            diag = Diagnostic("DLS103", f"missing required key '{err['loc'][-1]}'"
+                              + _in(base, path), source.span(where),
+                              hint=f"add `{err['loc'][-1]}:`")
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            diag = _unknown_tag(err, where, source)
+        else:
+            message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            shown = _shown(err.get("input"))
+            diag = Diagnostic("DLS102", f"{_label(path)}{message}{shown}", source.span(where))
+        found.append(diag.at(None, layer=layer, op=op))
+    return found
+
+
+def _unknown_tag(err: dict, where: Path_, source: SourceMap) -> Diagnostic:
+    ctx = err.get("ctx", {})
+    expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t]
+    tag = ctx.get("tag")
+    if tag is None:
+        return Diagnostic("DLS103", "missing required key 'op'", source.span(where),
+                          hint="add `op:`, " + suggest("", expected))
+    return Diagnostic("DLS104", f"unknown op '{tag}'", source.span((*where, "op")),
+                      hint=suggest(str(tag), expected))
+
+
+def _data_path(data: Any, loc: tuple) -> Path_:
+    """pydantic's loc without the union-member labels it inserts (they are not in the data)."""
+    path: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        elif not (isinstance(data, dict) and i == len(loc) - 1):
+            continue  # a union member's label: not part of the document
+        path.append(part)  # (a missing key is kept: it names the problem)
+    return tuple(path)
+
+
+def _fields_at(model: type[BaseModel] | None, data: Any, path: Path_) -> list[str]:
+    """The keys the model accepts at `path`, following unions by the data's `op`."""
+    annotation: Any = model
+    for part in path:
+        data = data[part] if isinstance(data, (dict, list)) else None
+        annotation = _step(annotation, part)
+        annotation = _pick_member(annotation, data)
+    model_cls = _pick_member(annotation, data)
+    if isinstance(model_cls, type) and issubclass(model_cls, BaseModel):
+        return list(model_cls.model_fields)
+    return []
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(part)
+        return field.annotation if field else None
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if _is_union(annotation):
+        for member in args:
+            found = _step(member, part)
+            if found is not None:
+                return found
+    return None
+
+
+def _pick_member(annotation: Any, data: Any) -> Any:
+    annotation = _unwrap(annotation)
+    if not _is_union(annotation):
+        return annotation
+    members = [_unwrap(m) for m in typing.get_args(annotation) if m is not type(None)]
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    if isinstance(data, dict) and "op" in data:
+        for m in models:
+            op_field = m.model_fields.get("op")
+            if op_field is not None and op_field.default == data["op"]:
+                return m
+    if isinstance(data, list):
+        return next((m for m in members if typing.get_origin(m) is list), annotation)
+    return models[0] if len(models) == 1 else annotation
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _in(base: Path_, path: Path_) -> str:
+    where = ".".join(str(p) for p in (*base, *path))
+    return f" in '{where}'" if where else ""
+
+
+def _label(path: Path_) -> str:
+    return f"'{path[-1]}': " if path else ""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)) or value is None:
+        return ""
+    text = repr(value)
+    return f" (got {text if len(text) < 60 else text[:57] + '...'})"

@@ -1,0 +1,208 @@
+"""`${...}` expressions: safe arithmetic over named values, never arbitrary code.
+
+A string that is exactly one `${expr}` takes the expression's value and type (`"${4 * d}"` is
+the int 3072); `${...}` inside longer text is interpolated as text (`"block_${i}"`). The
+evaluator walks Python's AST and accepts only an allowlist: numbers, strings, booleans, names
+from the scope, + - * / // % **, comparisons, and/or/not, `a if c else b`, `a ?? b`
+(the first that is not null), attribute reads on values the scope provides (`x.channels`), and
+a few pure functions. Results are bounded so `9 ** 9 ** 9` is an error, not a hang.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dlspec.errors import RuleError, did_you_mean
+
+_WHOLE = re.compile(r"^\$\{(.*)\}$", re.S)
+_PART = re.compile(r"\$\{(.*?)\}", re.S)
+MAX_EXPR_LEN = 1000
+MAX_INT_BITS = 256
+_COALESCE = "__dlspec_coalesce__"
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float,
+    "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "log2": math.log2,
+}
+_BINARY = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_COMPARE = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+
+
+def has_expression(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def evaluate_text(text: str, scope: Mapping[str, Any]) -> Any:
+    """Resolve every `${...}` in `text`. Raises RuleError (code DLS110/111/112)."""
+    whole = _WHOLE.match(text)
+    if whole and "${" not in whole.group(1):
+        return evaluate(whole.group(1), scope)
+    return _PART.sub(lambda m: str(evaluate(m.group(1), scope)), text)
+
+
+def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
+    """Evaluate one expression (the text between `${` and `}`)."""
+    source = source.strip()
+    if not source:
+        raise RuleError("empty expression '${}'", code="DLS110")
+    if len(source) > MAX_EXPR_LEN:
+        raise RuleError(f"expression longer than {MAX_EXPR_LEN} characters", code="DLS110")
+    try:
+        tree = ast.parse(source.replace("??", f" |{_COALESCE}| "), mode="eval")
+    except SyntaxError as exc:
+        raise RuleError(f"cannot parse '${{{source}}}': {exc.msg}", code="DLS110",
+                        hint="use numbers, names, + - * / // % **, comparisons, "
+                             "and/or/not, `a if cond else b`") from None
+    return _Evaluator(scope).visit(tree.body)
+
+
+class _Evaluator:
+    def __init__(self, scope: Mapping[str, Any]):
+        self.scope = scope
+
+    def visit(self, node: ast.AST) -> Any:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            raise RuleError(f"'{ast.unparse(node)}' is not allowed in an expression",
+                            code="DLS110", hint="expressions are arithmetic over params only")
+        return method(node)
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
+            return node.value
+        raise RuleError(f"constant {node.value!r} is not allowed", code="DLS110")
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        name = node.id
+        if name in ("true", "True"):
+            return True
+        if name in ("false", "False"):
+            return False
+        if name in ("null", "None"):
+            return None
+        if name not in self.scope:
+            hint = did_you_mean(name, self.scope) or (
+                f"known names: {', '.join(sorted(self.scope)) or 'none'}")
+            raise RuleError(f"unknown name '{name}' in expression", hint=hint, code="DLS111")
+        return self.scope[name]
+
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
+        base = self.visit(node.value)
+        fields = getattr(base, "expression_fields", None)
+        if fields is None or node.attr not in fields:
+            known = sorted(fields) if fields else []
+            raise RuleError(f"'{ast.unparse(node)}' has no field '{node.attr}'", code="DLS111",
+                            hint=did_you_mean(node.attr, known) or
+                            (f"fields: {', '.join(known)}" if known else None))
+        return fields[node.attr]
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        if _is_coalesce(node):  # `a ?? b` was parsed as `(a | COALESCE) | b`
+            first = self.visit(node.left.left)
+            return first if first is not None else self.visit(node.right)
+        left, right = self.visit(node.left), self.visit(node.right)
+        op = _BINARY.get(type(node.op))
+        if op is None:
+            raise RuleError(f"operator in '{ast.unparse(node)}' is not allowed", code="DLS110")
+        if not (_is_number(left) and _is_number(right)) and not (
+                op is operator.add and isinstance(left, str) and isinstance(right, str)):
+            raise RuleError(f"'{ast.unparse(node)}' needs numbers, got "
+                            f"{type(left).__name__} and {type(right).__name__}", code="DLS112")
+        if op is operator.pow and isinstance(right, (int, float)) and abs(right) > 64:
+            raise RuleError(f"exponent {right} is too large", code="DLS112")
+        try:
+            result = op(left, right)
+        except ZeroDivisionError:
+            raise RuleError(f"division by zero in '{ast.unparse(node)}'", code="DLS112") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise RuleError(f"cannot compute '{ast.unparse(node)}': {exc}",
+                            code="DLS112") from None
+        return _bounded(result, node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        op = _UNARY.get(type(node.op))
+        if op is None:
+            raise RuleError(f"operator in '{ast.unparse(node)}' is not allowed", code="DLS110")
+        try:
+            return op(self.visit(node.operand))
+        except TypeError as exc:
+            raise RuleError(f"cannot compute '{ast.unparse(node)}': {exc}",
+                            code="DLS112") from None
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        value = None
+        for operand in node.values:
+            value = self.visit(operand)
+            if isinstance(node.op, ast.And) and not value:
+                return value
+            if isinstance(node.op, ast.Or) and value:
+                return value
+        return value
+
+    def visit_Compare(self, node: ast.Compare) -> bool:
+        left = self.visit(node.left)
+        for op_node, right_node in zip(node.ops, node.comparators, strict=True):
+            op = _COMPARE.get(type(op_node))
+            if op is None:
+                raise RuleError(f"comparison in '{ast.unparse(node)}' is not allowed",
+                                code="DLS110")
+            right = self.visit(right_node)
+            try:
+                if not op(left, right):
+                    return False
+            except TypeError as exc:
+                raise RuleError(f"cannot compare in '{ast.unparse(node)}': {exc}",
+                                code="DLS112") from None
+            left = right
+        return True
+
+    def visit_IfExp(self, node: ast.IfExp) -> Any:
+        return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+            name = ast.unparse(node.func)
+            raise RuleError(f"function '{name}' is not allowed", code="DLS110",
+                            hint=did_you_mean(name, FUNCTIONS) or
+                            f"functions: {', '.join(sorted(FUNCTIONS))}")
+        args = [self.visit(arg) for arg in node.args]
+        try:
+            return _bounded(FUNCTIONS[node.func.id](*args), node)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise RuleError(f"cannot compute '{ast.unparse(node)}': {exc}",
+                            code="DLS112") from None
+
+    def visit_List(self, node: ast.List) -> list[Any]:
+        return [self.visit(item) for item in node.elts]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_coalesce(node: ast.BinOp) -> bool:
+    inner = node.left
+    return (isinstance(node.op, ast.BitOr) and isinstance(inner, ast.BinOp)
+            and isinstance(inner.op, ast.BitOr) and isinstance(inner.right, ast.Name)
+            and inner.right.id == _COALESCE)
+
+
+def _bounded(value: Any, node: ast.AST) -> Any:
+    too_big = (isinstance(value, int) and value.bit_length() > MAX_INT_BITS) or (
+        isinstance(value, str) and len(value) > MAX_EXPR_LEN)
+    if too_big:
+        raise RuleError(f"'{ast.unparse(node)}' is too large", code="DLS112")
+    return value

@@ -1,0 +1,145 @@
+"""Load a spec file: read YAML with positions, apply --set overrides, resolve params and
+expressions outside the model, and validate the structure. Every problem is collected."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from dlspec.errors import Diagnostic, RuleError, SourceSpan, SpecError, suggest
+from dlspec.spec.diagnose import diagnose
+from dlspec.spec.expressions import evaluate_text, has_expression
+from dlspec.spec.yaml_source import Path_, SourceMap, read_yaml
+
+# Sections whose expressions need a block instance's scope; the lowering pass resolves them.
+LATE_SECTIONS = ("model", "blocks")
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec with everything needed to locate problems in it later."""
+
+    spec: Any  # dlspec.spec.models.Spec
+    raw: dict[str, Any]  # the document after overrides (model and blocks unresolved)
+    source: SourceMap
+    params: dict[str, Any]  # resolved params
+    path: Path
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> LoadedSpec:
+    """Read and validate a spec file. Raises SpecError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(Diagnostic("DLS007", f"cannot read spec: {exc}",
+                                   SourceSpan(str(path), 1, 1))) from None
+    return load_text(text, str(path), overrides)
+
+
+def load_text(text: str, file: str, overrides: Sequence[str] = ()) -> LoadedSpec:
+    from dlspec.spec.models import Spec
+
+    data, source = read_yaml(text, file)
+    if not isinstance(data, dict):
+        raise SpecError(Diagnostic("DLS102", "a spec is a mapping of sections "
+                                   "(dlspec, name, inputs, model, ...)", SourceSpan(file, 1, 1)))
+    _check_version(data, source)
+    problems: list[Diagnostic] = []
+    for override in overrides:
+        problems += apply_override(data, source, override)
+    params = resolve_params(data.get("params") or {}, source, problems)
+    data = {key: value if key in LATE_SECTIONS or key == "params"
+            else resolve_tree(value, params, source, (key,), problems)
+            for key, value in data.items()}
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        problems += diagnose(exc, data, source, model=Spec)
+        spec = None
+    if problems:
+        raise SpecError(problems)
+    return LoadedSpec(spec, data, source, params, Path(file), text)
+
+
+def _check_version(data: dict, source: SourceMap) -> None:
+    version = data.get("dlspec")
+    if version is not None and version != 1:
+        raise SpecError(Diagnostic("DLS106", f"spec format version {version!r} is not "
+                                   "supported", source.span(("dlspec",)),
+                                   hint="this dlspec reads `dlspec: 1`"))
+
+
+def resolve_params(params: Mapping[str, Any], source: SourceMap,
+                   problems: list[Diagnostic]) -> dict[str, Any]:
+    """Params in order; each may use the ones before it."""
+    resolved: dict[str, Any] = {}
+    if not isinstance(params, Mapping):
+        return resolved  # the Spec model reports the wrong type
+    for name, value in params.items():
+        resolved[name] = resolve_tree(value, resolved, source, ("params", name), problems)
+    return resolved
+
+
+def resolve_tree(value: Any, scope: Mapping[str, Any], source: SourceMap, path: Path_,
+                 problems: list[Diagnostic]) -> Any:
+    """`value` with every `${...}` evaluated; failures are appended to `problems`."""
+    if isinstance(value, dict):
+        return {k: resolve_tree(v, scope, source, (*path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_tree(v, scope, source, (*path, i), problems) for i, v in enumerate(value)]
+    if has_expression(value):
+        try:
+            return evaluate_text(value, scope)
+        except RuleError as err:
+            problems.append(Diagnostic(err.code, err.message, source.span(path), hint=err.hint))
+    return value
+
+
+def apply_override(data: dict, source: SourceMap, override: str) -> list[Diagnostic]:
+    """Apply one `key.path=value` to the document; a bare key names a param."""
+    origin = SourceSpan(f"--set {override}", 1, 1)
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        return [Diagnostic("DLS120", f"'{override}' is not key=value", origin,
+                           hint="e.g. --set train.epochs=5 or --set hidden=256")]
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    if len(parts) == 1 and parts[0] not in data:
+        if parts[0] not in params:
+            return [Diagnostic("DLS120", f"'{parts[0]}' is neither a section nor a param",
+                               origin, hint=suggest(str(parts[0]), [*params, *data]))]
+        parts = ["params", *parts]
+    value, _ = read_yaml(text, origin.file)
+    target = data
+    for i, part in enumerate(parts[:-1]):
+        child = target.get(part) if isinstance(target, dict) else (
+            target[part] if isinstance(part, int) and 0 <= part < len(target) else None)
+        if child is None and isinstance(target, dict):
+            child = target[part] = {}
+        if not isinstance(child, (dict, list)):
+            where = ".".join(map(str, parts[:i + 1]))
+            return [Diagnostic("DLS120", f"cannot set '{key}': '{where}' is not a section",
+                               origin)]
+        target = child
+    last = parts[-1]
+    if isinstance(target, list) and not (isinstance(last, int) and 0 <= last < len(target)):
+        return [Diagnostic("DLS120", f"cannot set '{key}': index {last} is out of range",
+                           origin)]
+    target[last] = value
+    source.values[tuple(parts)] = origin
+    return []

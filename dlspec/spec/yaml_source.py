@@ -1,0 +1,200 @@
+"""Read YAML into plain Python values plus a map from each value's path to its source position.
+
+Stricter than `yaml.safe_load`, on purpose:
+- scalars follow the YAML 1.2 core schema (`1e-3` is a float), and the YAML 1.1 booleans
+  `yes`/`no`/`on`/`off`/`y`/`n` are rejected as ambiguous instead of silently becoming bools;
+- duplicate keys, anchors/aliases (alias bombs), tags, non-string keys and absurd nesting
+  are located errors.
+Every problem found is collected; the caller gets them all at once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from dlspec.errors import Diagnostic, SourceSpan, SpecError
+
+MAX_DEPTH = 64
+MAX_BYTES = 16 * 1024 * 1024
+Path_ = tuple[str | int, ...]
+
+_INT = re.compile(r"[-+]?[0-9]+$")
+_INT_OCT = re.compile(r"0o[0-7]+$")
+_INT_HEX = re.compile(r"0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)$")
+_NAN = re.compile(r"\.(nan|NaN|NAN)$")
+_NULLS = {"~", "null", "Null", "NULL", ""}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_AMBIGUOUS = {"yes", "no", "on", "off", "y", "n"}
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
+    # what the composer's implicit resolver may assign to a plain scalar; read as text here
+    "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value",
+}
+
+
+@dataclass
+class SourceMap:
+    """Where each value of a loaded document came from, keyed by its path of keys/indexes."""
+
+    file: str
+    values: dict[Path_, SourceSpan] = field(default_factory=dict)
+    keys: dict[Path_, SourceSpan] = field(default_factory=dict)
+
+    def span(self, path: Path_) -> SourceSpan:
+        """The position of the value at `path`, or of its nearest located ancestor."""
+        path = tuple(path)
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, SourceSpan(self.file, 1, 1))
+
+    def key_span(self, path: Path_) -> SourceSpan:
+        """The position of the key that holds `path` (falls back to the value)."""
+        return self.keys.get(tuple(path)) or self.span(path)
+
+
+def _span(file: str, mark) -> SourceSpan:
+    return SourceSpan(file, mark.line + 1, mark.column + 1)
+
+
+class _StrictComposer(yaml.SafeLoader):
+    """A SafeLoader that refuses aliases and deep nesting while composing."""
+
+    def __init__(self, stream, file: str):
+        super().__init__(stream)
+        self._file = file
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise SpecError(Diagnostic(
+                "DLS003", f"alias '*{event.anchor}' is not allowed",
+                _span(self._file, event.start_mark),
+                hint="repeat the value, or use `params` and `blocks` to share it"))
+        event = self.peek_event()
+        if getattr(event, "anchor", None):
+            raise SpecError(Diagnostic(
+                "DLS003", f"anchor '&{event.anchor}' is not allowed",
+                _span(self._file, event.start_mark),
+                hint="use `params` for shared values and `blocks` for shared layers"))
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise SpecError(Diagnostic(
+                "DLS004", f"nesting deeper than {MAX_DEPTH} levels",
+                _span(self._file, event.start_mark), hint="flatten the structure"))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def resolve_scalar(text: str) -> Any:
+    """A plain (unquoted) scalar's value under the YAML 1.2 core schema."""
+    if text in _NULLS:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INT.match(text):
+        return int(text)
+    if _INT_OCT.match(text):
+        return int(text[2:], 8)
+    if _INT_HEX.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN.match(text):
+        return math.nan
+    return text
+
+
+class _Builder:
+    """Turns composed nodes into plain values, recording positions and collecting problems."""
+
+    def __init__(self, file: str):
+        self.source = SourceMap(file)
+        self.problems: list[Diagnostic] = []
+
+    def here(self, node: Node) -> SourceSpan:
+        return _span(self.source.file, node.start_mark)
+
+    def build(self, node: Node, path: Path_) -> Any:
+        self.source.values[path] = self.here(node)
+        if node.tag not in _STANDARD_TAGS:
+            self.problems.append(Diagnostic(
+                "DLS006", f"tag '{node.tag}' is not allowed", self.here(node),
+                hint="remove the tag; specs are plain data"))
+            return None
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.mapping(node, path)
+
+    def scalar(self, node: ScalarNode) -> Any:
+        if node.style is not None:  # quoted or block scalar: always a string
+            return node.value
+        if node.value.lower() in _AMBIGUOUS:
+            word = node.value
+            self.problems.append(Diagnostic(
+                "DLS005", f"'{word}' is ambiguous (YAML 1.1 reads it as a boolean)",
+                self.here(node),
+                hint=f"write true or false for a boolean, or \"{word}\" in quotes for text"))
+        return resolve_scalar(node.value)
+
+    def mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(Diagnostic(
+                    "DLS006", "keys must be plain names", self.here(key_node),
+                    hint="write the key as text; merge keys (<<) are not supported"))
+                continue
+            key = key_node.value
+            if key in result:
+                first = self.source.keys[(*path, key)]
+                self.problems.append(Diagnostic(
+                    "DLS002", f"duplicate key '{key}' (first at line {first.line})",
+                    self.here(key_node), hint="remove one of the two"))
+                continue
+            self.source.keys[(*path, key)] = self.here(key_node)
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+
+def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document. Raises SpecError with every problem found."""
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise SpecError(Diagnostic("DLS007", f"file is larger than {MAX_BYTES >> 20} MiB",
+                                   SourceSpan(file, 1, 1)))
+    loader = _StrictComposer(text, file)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = _span(file, mark) if mark else SourceSpan(file, 1, 1)
+        problem = exc.problem or exc.context or "cannot parse"
+        raise SpecError(Diagnostic("DLS001", problem, span)) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(Diagnostic("DLS001", str(exc), SourceSpan(file, 1, 1))) from None
+    finally:
+        loader.dispose()
+    builder = _Builder(file)
+    value = builder.build(node, ()) if node is not None else None
+    if builder.problems:
+        raise SpecError(builder.problems)
+    return value, builder.source
