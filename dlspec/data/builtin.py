@@ -1,0 +1,121 @@
+"""Built-in datasets that ship inside scikit-learn (no network), plus their static metadata.
+
+`BUILTIN` describes every built-in dataset with constants, so a spec can be checked against
+its data without importing scikit-learn; `load_builtin` imports scikit-learn lazily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from dlspec.errors import DataError, Diagnostic, suggest
+
+TargetKind = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a spec must agree with: the features and the kind of target of a dataset.
+
+    `task` is "classification" when the targets are class labels (a two-class dataset also
+    fits a binary task), "regression" when they are continuous, and None when they are
+    whole numbers that could be read either way (a numeric CSV column, for instance); then
+    `class_names` lists the distinct values as they would be read as classes.
+    """
+
+    name: str
+    n_features: int
+    task: TargetKind | None
+    class_names: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] = ()
+    n_samples: int | None = None
+    n_targets: int = 1  # target columns for regression
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+class RawData(NamedTuple):
+    """Loaded data before splitting: x float32 (n, f), NaN where a cell was missing.
+
+    y holds int64 class indices into `class_names` when the dataset names its classes, and
+    numbers (n,) or (n, k) otherwise.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: list[str]
+    class_names: list[str]
+
+
+_WINE = (
+    "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
+    "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
+    "od280/od315_of_diluted_wines", "proline",
+)
+_CANCER_MEASURES = (
+    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+    "concave points", "symmetry", "fractal dimension",
+)
+_CANCER = (
+    *(f"mean {m}" for m in _CANCER_MEASURES),
+    *(f"{m} error" for m in _CANCER_MEASURES),
+    *(f"worst {m}" for m in _CANCER_MEASURES),
+)
+
+BUILTIN: dict[str, DatasetInfo] = {
+    "digits": DatasetInfo(
+        name="digits", n_samples=1797, n_features=64, task="classification",
+        class_names=tuple(str(d) for d in range(10)),
+        feature_names=tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8)),
+    ),
+    "iris": DatasetInfo(
+        name="iris", n_samples=150, n_features=4, task="classification",
+        class_names=("setosa", "versicolor", "virginica"),
+        feature_names=(
+            "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)",
+        ),
+    ),
+    "wine": DatasetInfo(
+        name="wine", n_samples=178, n_features=13, task="classification",
+        class_names=("class_0", "class_1", "class_2"), feature_names=_WINE,
+    ),
+    "breast_cancer": DatasetInfo(
+        name="breast_cancer", n_samples=569, n_features=30, task="classification",
+        class_names=("malignant", "benign"), feature_names=_CANCER,
+    ),
+    "diabetes": DatasetInfo(
+        name="diabetes", n_samples=442, n_features=10, task="regression",
+        feature_names=("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"),
+    ),
+}
+
+
+def load_builtin(name: str) -> RawData:
+    """Load a built-in dataset: x float32 (n, f), y, feature names, class names.
+
+    y is int64 class indices for classification datasets and float64 (n,) for diabetes.
+    Reads the copy inside scikit-learn; never downloads anything.
+    """
+    info = BUILTIN.get(name)
+    if info is None:
+        raise DataError(Diagnostic(
+            "DLS401", f"unknown built-in dataset '{name}'", hint=suggest(name, BUILTIN)
+        ))
+    from sklearn import datasets  # lazy: scikit-learn is slow to import
+
+    loaders = {
+        "digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes,
+    }
+    bunch = loaders[name]()
+    x = np.asarray(bunch.data, dtype=np.float32)
+    if info.task == "classification":
+        y = np.asarray(bunch.target, dtype=np.int64)
+    else:
+        y = np.asarray(bunch.target, dtype=np.float64)
+    return RawData(x, y, list(info.feature_names), list(info.class_names))

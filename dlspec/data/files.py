@@ -1,0 +1,239 @@
+"""Reading the user's own data: CSV files with a header row, and NPZ archives (never pickles).
+
+Loaders return `RawData` with float32 features; missing cells are reported, dropped or left
+as NaN for `fill_missing` to fill from the train split, as the `missing` policy says.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from dlspec.data.builtin import RawData
+from dlspec.errors import DataError, Diagnostic, suggest
+
+MissingPolicy = Literal["error", "drop", "mean", "median", "zero"]
+MISSING_CELLS = frozenset({"", "na", "nan", "n/a", "null"})
+_FIX_MISSING = "fill the cell in, or set data.missing to drop, mean, median or zero"
+
+
+def _fail(message: str, hint: str | None = None) -> DataError:
+    return DataError(Diagnostic("DLS401", message, hint=hint))
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise _fail(f"data file {path} {what}",
+                    hint="data paths are relative to the spec file's folder")
+
+
+def _is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_CELLS
+
+
+def _encode_labels(labels: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class indices into the sorted distinct labels, and those labels."""
+    names = sorted({str(v) for v in labels})
+    indices = np.searchsorted(np.array(names), np.asarray(labels, dtype=str))
+    return indices.astype(np.int64), names
+
+
+def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the data rows of a CSV file, each row with its line number."""
+    _require_file(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            rows = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise _fail(f"{path} cannot be read as UTF-8 CSV: {error}") from error
+    if not header:
+        raise _fail(f"{path} is empty", hint="a CSV file needs a header row of column names")
+    if all(_parses(name) for name in header):
+        raise _fail(f"{path}: the first row looks like data, not column names",
+                    hint="add a header row naming each column")
+    if "" in header:
+        raise _fail(f"{path}: column {header.index('') + 1} of the header has no name",
+                    hint="name every column (pandas: write the file with index=False)")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise _fail(f"{path}: column name(s) {', '.join(twice)} appear more than once in the header")
+    if not rows:
+        raise _fail(f"{path} has a header but no data rows")
+    for line, row in rows:
+        if len(row) != len(header):
+            raise _fail(f"{path}:{line}: {len(row)} cells, but the header names {len(header)} columns")
+    return header, rows
+
+
+def _parses(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _column_index(header: list[str], name: str, path: Path, role: str) -> int:
+    if name not in header:
+        raise _fail(f"{path} has no column '{name}' (named as the {role})",
+                    hint=suggest(name, header))
+    return header.index(name)
+
+
+def _feature_cell(cell: str, where: str, column: str) -> float:
+    if _is_missing(cell):
+        return math.nan
+    try:
+        value = float(cell)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value):
+        raise _fail(f"{where}: column '{column}' holds '{cell.strip()}', which is not a finite number",
+                    hint="features must be numbers: encode categories as numbers, or leave the "
+                    "column out by listing the ones to use in data.features")
+    return value
+
+
+def _target_column(cells: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Targets: numbers when every present cell is a finite number, else class labels."""
+    cells = [c.strip() for c in cells]
+    absent = np.array([_is_missing(c) for c in cells], dtype=bool)
+    present = [c for c in cells if not _is_missing(c)]
+    if all(_parses(c) and math.isfinite(float(c)) for c in present):
+        return np.array([math.nan if _is_missing(c) else float(c) for c in cells]), [], absent
+    indices, names = _encode_labels(present)
+    y = np.zeros(len(cells), dtype=np.int64)
+    y[~absent] = indices
+    return y, names, absent
+
+
+def load_csv(path: Path, target: str | None = None, features: list[str] | None = None,
+             missing: MissingPolicy = "error") -> RawData:
+    """Read a CSV file with a header row into features and a target column.
+
+    The target defaults to the last column and the features to every other column. A target
+    column that is not all numbers holds class labels: its sorted distinct values become the
+    class names. Missing cells (empty, NA, NaN, null) follow `missing`.
+    """
+    path = Path(path)
+    header, rows = _read_table(path)
+    target_at = _column_index(header, target or header[-1], path, "target")
+    names = features if features is not None else [h for h in header if h != header[target_at]]
+    if header[target_at] in names:
+        raise _fail(f"{path}: column '{header[target_at]}' is both the target and a feature",
+                    hint="remove it from data.features")
+    if not names:
+        raise _fail(f"{path} has no feature columns besides the target '{header[target_at]}'")
+    columns = [_column_index(header, name, path, "feature") for name in names]
+    lines = [line for line, _ in rows]
+
+    def where(i: int) -> str:
+        return f"{path}:{lines[i]} (data row {i + 1})"
+
+    x = np.array([[_feature_cell(row[c], where(i), header[c]) for c in columns]
+                  for i, (_, row) in enumerate(rows)], dtype=np.float64)
+    y, class_names, no_target = _target_column([row[target_at] for _, row in rows])
+    raw = RawData(x.reshape(len(rows), len(columns)).astype(np.float32), y, list(names), class_names)
+    return resolve_missing(raw, no_target, missing, str(path), header[target_at], where)
+
+
+def resolve_missing(raw: RawData, no_target: np.ndarray, missing: MissingPolicy, source: str,
+                    target_name: str, where: Callable[[int], str]) -> RawData:
+    """Apply the `error` and `drop` policies; other policies keep NaN for `fill_missing`.
+
+    `no_target` marks rows whose target is missing; `where(i)` locates row i for messages.
+    """
+    holes = np.isnan(raw.x)
+    if missing == "drop":
+        keep = ~(holes.any(axis=1) | no_target)
+        if not keep.any():
+            raise _fail(f"{source}: every row has a missing value; nothing is left after "
+                        "missing: drop")
+        return RawData(raw.x[keep], raw.y[keep], raw.feature_names, raw.class_names)
+    if no_target.any():
+        row = int(np.argmax(no_target))
+        raise _fail(f"{where(row)}: the target '{target_name}' is missing",
+                    hint="a target cannot be filled in; set data.missing: drop to skip such rows")
+    if missing == "error" and holes.any():
+        row, col = (int(i) for i in np.argwhere(holes)[0])
+        more = int(holes.sum()) - 1
+        tail = f" ({more} more cell(s) are missing)" if more else ""
+        raise _fail(f"{where(row)}: column '{raw.feature_names[col]}' is missing{tail}",
+                    hint=_FIX_MISSING)
+    return raw
+
+
+def _npz_array(archive, key: str, path: Path) -> np.ndarray:
+    if key not in archive.files:
+        raise _fail(f"{path} has no array '{key}'", hint=suggest(key, archive.files))
+    try:
+        return archive[key]
+    except ValueError as error:  # object arrays need pickle, which is refused
+        raise _fail(f"array '{key}' in {path} holds Python objects (dtype=object); dlspec "
+                    "does not load pickled data",
+                    hint="save plain numeric arrays: np.savez(path, x=x.astype('float32'), y=y)"
+                    ) from error
+
+
+def _npz_features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
+    if x.dtype.kind not in "biuf" or x.ndim == 0 or len(x) == 0:
+        raise _fail(f"array '{key}' in {path} must be a non-empty numeric array with one row "
+                    f"per sample, got dtype {x.dtype} and shape {x.shape}")
+    x = x.reshape(len(x), -1).astype(np.float32)
+    if np.isinf(x).any():
+        raise _fail(f"array '{key}' in {path} holds infinite values")
+    return x
+
+
+def _npz_targets(y: np.ndarray, n: int, path: Path, key: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    if y.dtype.kind not in "biufUS" or y.ndim not in (1, 2) or len(y) != n:
+        raise _fail(f"array '{key}' in {path} must hold one number or label per sample "
+                    f"({n} samples), got dtype {y.dtype} and shape {y.shape}")
+    if y.dtype.kind in "US":
+        if y.ndim != 1:
+            raise _fail(f"array '{key}' in {path}: text labels must be one-dimensional")
+        labels = y.astype(str)
+        absent = np.array([_is_missing(v) for v in labels], dtype=bool)
+        present, names = _encode_labels(labels[~absent])
+        codes = np.zeros(n, dtype=np.int64)
+        codes[~absent] = present
+        return codes, names, absent
+    y = y.astype(np.float64)
+    if np.isinf(y).any():
+        raise _fail(f"array '{key}' in {path} holds infinite values")
+    absent = np.isnan(y).reshape(n, -1).any(axis=1)
+    return y, [], absent
+
+
+def load_npz(path: Path, x_key: str = "x", y_key: str = "y",
+             missing: MissingPolicy = "error") -> RawData:
+    """Read features and targets from an .npz archive; pickled (object) arrays are refused.
+
+    Features of any shape (n, ...) are flattened to (n, f); targets are numbers (n,) or
+    (n, k), or text labels (n,) whose sorted distinct values become the class names.
+    """
+    path = Path(path)
+    _require_file(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise _fail(f"{path} cannot be read as an .npz archive: {error}",
+                    hint="save it with np.savez(path, x=features, y=targets)") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise _fail(f"{path} holds a single array, not an .npz archive",
+                    hint="save it with np.savez(path, x=features, y=targets)")
+    with archive:
+        x = _npz_features(_npz_array(archive, x_key, path), path, x_key)
+        y, class_names, no_target = _npz_targets(_npz_array(archive, y_key, path), len(x), path, y_key)
+    raw = RawData(x, y, [f"x{j}" for j in range(x.shape[1])], class_names)
+    return resolve_missing(raw, no_target, missing, str(path), y_key,
+                           where=lambda i: f"{path}: sample {i}")

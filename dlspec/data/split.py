@@ -1,0 +1,57 @@
+"""Deterministic train/val/test splits, stratified by class when labels are given."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def split_sizes(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:
+    """Sizes of the three splits: val and test rounded half up, train gets the rest (>= 1)."""
+    n_val = math.floor(n * fractions[1] + 0.5)
+    n_test = math.floor(n * fractions[2] + 0.5)
+    overflow = n_val + n_test - (n - min(n, 1))  # train keeps at least one sample
+    if overflow > 0:
+        cut_test = min(n_test, overflow)
+        n_test -= cut_test
+        n_val -= overflow - cut_test
+    return n - n_val - n_test, n_val, n_test
+
+
+def _evenly_interleaved(sizes: Sequence[int]) -> np.ndarray:
+    """Split numbers (0, 1, 2) in an order where each split's members are evenly spaced.
+
+    Any run of consecutive positions then holds each split close to its share, which is what
+    makes class-grouped stratification proportional for every class.
+    """
+    keys = [(j + 0.5) / size for size in sizes for j in range(size)]
+    owners = [k for k, size in enumerate(sizes) for _ in range(size)]
+    order = np.argsort(np.asarray(keys), kind="stable")
+    return np.asarray(owners, dtype=np.int64)[order]
+
+
+def split_indices(
+    n: int, fractions: Sequence[float], seed: int, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split range(n) into train, val and test index arrays (int64, in shuffled order).
+
+    The same seed always gives the same split. With `labels` (one class per sample) each
+    class is spread over the splits in proportion to `fractions`, within one sample per
+    class and split; the split sizes are the same either way. Every index lands in exactly
+    one split; a split whose fraction is 0 is empty.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = split_sizes(n, fractions)
+    order = rng.permutation(n)
+    if labels is None:
+        owner = np.repeat(np.arange(3), sizes)
+    else:
+        labels = np.asarray(labels)
+        if len(labels) != n:
+            raise ValueError(f"got {len(labels)} labels for {n} samples")
+        order = order[np.argsort(labels[order], kind="stable")]  # grouped by class, shuffled within
+        owner = _evenly_interleaved(sizes)
+    parts = tuple(order[owner == k] for k in range(3))
+    return tuple(rng.permutation(part).astype(np.int64) for part in parts)  # type: ignore[return-value]

@@ -1,0 +1,68 @@
+"""Built-in datasets: the static table must match what scikit-learn really ships."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dlspec.data.builtin import BUILTIN, load_builtin
+from dlspec.errors import DataError
+
+EXPECTED_SIZES = {
+    "digits": (1797, 64, 10), "iris": (150, 4, 3), "wine": (178, 13, 3),
+    "breast_cancer": (569, 30, 2), "diabetes": (442, 10, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_static_table_matches_sklearn(name):
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    info = BUILTIN[name]
+    assert info.name == name
+    assert (info.n_samples, info.n_features) == bunch.data.shape
+    assert list(info.feature_names) == [str(f) for f in bunch.feature_names]
+    if info.task == "classification":
+        assert list(info.class_names) == [str(c) for c in bunch.target_names]
+        assert sorted(np.unique(bunch.target)) == list(range(len(info.class_names)))
+    else:
+        assert info.class_names == () and bunch.target.dtype.kind == "f"
+    assert (info.n_samples, info.n_features, info.num_classes) == EXPECTED_SIZES[name]
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_load_builtin_shapes_and_types(name):
+    x, y, feature_names, class_names = load_builtin(name)
+    n, f, k = EXPECTED_SIZES[name]
+    assert x.shape == (n, f) and x.dtype == np.float32
+    assert y.shape == (n,) and len(feature_names) == f and len(class_names) == k
+    if k:
+        assert y.dtype == np.int64 and set(np.unique(y)) == set(range(k))
+    else:
+        assert y.dtype == np.float64 and (y.min(), y.max()) == (25.0, 346.0)
+
+
+def test_digits_class_names_are_the_digits():
+    assert BUILTIN["digits"].class_names == tuple("0123456789")
+    assert BUILTIN["breast_cancer"].class_names == ("malignant", "benign")
+
+
+def test_unknown_builtin_is_dls401():
+    with pytest.raises(DataError) as caught:
+        load_builtin("irsi")
+    assert caught.value.codes == ["DLS401"]
+    assert "did you mean 'iris'?" in str(caught.value)
+
+
+def test_describing_builtins_needs_neither_sklearn_nor_torch():
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from dlspec.data import DataConfig, describe_data\n"
+        "info = describe_data(DataConfig(dataset='digits'), Path('.'))\n"
+        "assert (info.n_features, info.num_classes) == (64, 10)\n"
+        "assert 'sklearn' not in sys.modules and 'torch' not in sys.modules, 'imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

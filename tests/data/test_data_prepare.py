@@ -1,0 +1,196 @@
+"""prepare_data end to end: fit checks, target shapes, train-only statistics, reshapes."""
+
+import numpy as np
+import pytest
+
+from dlspec.data import DataConfig, describe_data, fit_diagnostics, load_builtin, prepare_data
+from dlspec.errors import DataError
+
+
+def prepare(base_dir=".", input_shape=(4,), task="classification", num_outputs=3, **data):
+    return prepare_data(DataConfig(**data), base_dir=base_dir, input_shape=input_shape,
+                        task=task, num_outputs=num_outputs)
+
+
+def misfit(**kwargs) -> DataError:
+    with pytest.raises(DataError) as caught:
+        prepare(**kwargs)
+    assert set(caught.value.codes) == {"DLS402"}
+    return caught.value
+
+
+def id_csv(tmp_path, holes=()):
+    """100 rows: feature `id` = row number, `a` = 2 * id (empty where listed), label = id % 2."""
+    lines = ["id,a,label"] + [
+        f"{i},{'' if i in holes else 2 * i},{'odd' if i % 2 else 'even'}" for i in range(100)]
+    (tmp_path / "ids.csv").write_text("\n".join(lines) + "\n")
+    return {"dataset": "csv", "path": "ids.csv", "base_dir": tmp_path,
+            "input_shape": (2,), "num_outputs": 2}
+
+
+def test_digits_reshaped_for_a_cnn():
+    data = prepare(dataset="digits", input_shape=(1, 8, 8), num_outputs=10)
+    assert (len(data.train), len(data.val), len(data.test)) == (1437, 180, 180)
+    assert data.train.x.shape == (1437, 1, 8, 8) and data.train.x.dtype == np.float32
+    assert data.test.x.shape == (180, 1, 8, 8)
+    assert data.train.y.dtype == np.int64 and data.train.y.shape == (1437,)
+    assert data.class_names == list("0123456789") and data.num_classes == 10
+    assert data.mean.shape == data.std.shape == (1, 8, 8)
+    assert data.source == "builtin:digits" and len(data.feature_names) == 64
+
+
+def test_train_split_is_standardized_with_its_own_statistics():
+    data = prepare(dataset="wine", input_shape=(13,))
+    assert np.allclose(data.train.x.mean(axis=0), 0, atol=1e-5)
+    assert np.allclose(data.train.x.std(axis=0), 1, atol=1e-5)
+    assert not np.allclose(data.val.x.mean(axis=0), 0, atol=1e-3)  # val is scaled, not refitted
+    assert data.mean[12] > 500 and data.std[12] > 100  # proline, in its raw units
+
+
+def test_val_and_test_use_the_train_statistics(tmp_path):
+    data = prepare(**id_csv(tmp_path), seed=5)
+    raw_ids = {name: np.rint(split.x[:, 0] * data.std[0] + data.mean[0]).astype(int)
+               for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+    assert sorted(np.concatenate(list(raw_ids.values()))) == list(range(100))
+    assert data.mean[0] == pytest.approx(raw_ids["train"].mean(), abs=1e-4)
+    assert data.std[0] == pytest.approx(raw_ids["train"].std(), abs=1e-4)
+    assert data.mean[1] == pytest.approx(2 * raw_ids["train"].mean(), abs=1e-3)
+
+
+def test_constant_feature_keeps_std_one(tmp_path):
+    (tmp_path / "c.csv").write_text("k,v,y\n" + "".join(f"7,{i},{i % 2}\n" for i in range(10)))
+    data = prepare(dataset="csv", path="c.csv", base_dir=tmp_path, input_shape=(2,),
+                   num_outputs=2)
+    assert (data.mean[0], data.std[0]) == (7.0, 1.0)
+    assert np.all(data.train.x[:, 0] == 0)
+
+
+def test_standardize_off_keeps_raw_values():
+    data = prepare(dataset="iris", standardize=False)
+    assert data.mean is None and data.std is None
+    seen = np.concatenate([s.x for s in (data.train, data.val, data.test)])
+    assert np.array_equal(np.sort(seen, axis=0), np.sort(load_builtin("iris").x, axis=0))
+
+
+@pytest.mark.parametrize("policy", ["mean", "median", "zero"])
+def test_missing_cells_are_filled_from_the_train_split(tmp_path, policy):
+    holes = {3, 10, 17, 50, 91}
+    data = prepare(**id_csv(tmp_path, holes), missing=policy, standardize=False)
+    train_ids = data.train.x[:, 0].astype(int)
+    known = 2.0 * np.array([i for i in train_ids if i not in holes])
+    expected = {"mean": known.mean(), "median": np.median(known), "zero": 0.0}[policy]
+    for split in (data.train, data.val, data.test):
+        filled = np.isin(split.x[:, 0].astype(int), list(holes))
+        assert np.allclose(split.x[filled, 1], expected, atol=1e-4)
+        assert np.array_equal(split.x[~filled, 1], 2 * split.x[~filled, 0])
+
+
+def test_missing_drop_and_error(tmp_path):
+    setup = id_csv(tmp_path, holes={4, 8})
+    data = prepare(**setup, missing="drop")
+    assert len(data.train) + len(data.val) + len(data.test) == 98
+    with pytest.raises(DataError) as caught:
+        prepare(**setup)
+    assert caught.value.codes == ["DLS401"]
+    assert "ids.csv:6 (data row 5): column 'a' is missing (1 more cell(s)" in str(caught.value)
+
+
+def test_text_labels_become_classes_and_are_stratified(tmp_path):
+    data = prepare(**id_csv(tmp_path))
+    assert data.class_names == ["even", "odd"]
+    assert [np.bincount(s.y).tolist() for s in (data.train, data.val, data.test)] == [
+        [40, 40], [5, 5], [5, 5]]
+    assert np.all(data.train.y == (data.train.x[:, 0] * data.std[0] + data.mean[0]).round() % 2)
+
+
+def test_classification_stratifies_by_default():
+    data = prepare(dataset="iris")
+    for split, per_class in ((data.train, 40), (data.val, 5), (data.test, 5)):
+        assert np.bincount(split.y).tolist() == [per_class] * 3
+
+
+def test_same_seed_same_data():
+    a, b = prepare(dataset="iris", seed=3), prepare(dataset="iris", seed=3)
+    assert np.array_equal(a.val.x, b.val.x) and np.array_equal(a.test.y, b.test.y)
+
+
+def test_binary_targets_are_float_columns():
+    data = prepare(dataset="breast_cancer", input_shape=(30,), task="binary", num_outputs=1)
+    assert data.train.y.shape == (455, 1) and data.train.y.dtype == np.float32
+    assert set(np.unique(data.train.y)) == {0.0, 1.0}
+    assert data.class_names == ["malignant", "benign"]
+    total_benign = sum(float(s.y.sum()) for s in (data.train, data.val, data.test))
+    assert total_benign == 357
+
+
+def test_regression_targets_are_float_columns():
+    data = prepare(dataset="diabetes", input_shape=(10,), task="regression", num_outputs=1)
+    assert data.train.y.shape == (354, 1) and data.train.y.dtype == np.float32
+    assert data.class_names == [] and data.num_classes == 0
+
+
+def test_npz_regression_with_several_outputs(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "r.npz", x=rng.normal(size=(50, 2, 3)), y=rng.normal(size=(50, 3)))
+    data = prepare(dataset="npz", path="r.npz", base_dir=tmp_path, input_shape=(2, 3),
+                   task="regression", num_outputs=3, split=[0.6, 0.4, 0.0])
+    assert data.train.x.shape == (30, 2, 3) and data.train.y.shape == (30, 3)
+    assert len(data.test) == 0 and data.test.x.shape == (0, 2, 3)
+    error = misfit(dataset="npz", path="r.npz", base_dir=tmp_path, input_shape=(6,),
+                   task="regression", num_outputs=2)
+    assert "has 3 target column(s), but the model has 2 outputs" in str(error)
+
+
+@pytest.mark.parametrize("kwargs, words, hint", [
+    ({"dataset": "digits", "input_shape": (64,), "num_outputs": 3},
+     "digits has 10 classes, but the model has 3 outputs", "out_features to 10"),
+    ({"dataset": "digits", "input_shape": (1, 7, 7), "num_outputs": 10},
+     "input shape [1, 7, 7] takes 49 values per sample, but digits has 64 features", "to 64"),
+    ({"dataset": "iris", "task": "binary", "num_outputs": 1},
+     "needs exactly two classes, but iris has 3", "out_features to 3"),
+    ({"dataset": "breast_cancer", "input_shape": (30,), "task": "binary", "num_outputs": 2},
+     "takes one output (a logit), but the model has 2", "out_features to 1"),
+    ({"dataset": "diabetes", "input_shape": (10,), "num_outputs": 3},
+     "diabetes has continuous targets, but the task is classification", "regression loss"),
+    ({"dataset": "iris", "task": "regression", "num_outputs": 1},
+     "iris holds class labels (3 classes), but the task is regression", "classification loss"),
+    ({"dataset": "diabetes", "input_shape": (10,), "task": "regression", "stratify": True,
+      "num_outputs": 1}, "stratify: true needs class labels", "stratify: false"),
+])
+def test_model_and_data_misfits_are_dls402(kwargs, words, hint):
+    error = misfit(**kwargs)
+    assert words in str(error) and hint in error.diagnostics[0].hint
+
+
+def test_every_misfit_is_reported_at_once():
+    error = misfit(dataset="digits", input_shape=(32,), num_outputs=9)
+    assert error.codes == ["DLS402", "DLS402"]
+
+
+def test_numeric_csv_targets_read_as_classes_or_numbers(tmp_path):
+    (tmp_path / "n.csv").write_text("a,y\n" + "".join(f"{i},{i % 3 * 2}\n" for i in range(30)))
+    (tmp_path / "f.csv").write_text("a,y\n" + "".join(f"{i},{i / 7}\n" for i in range(30)))
+    setup = {"dataset": "csv", "base_dir": tmp_path, "input_shape": (1,)}
+    data = prepare(path="n.csv", **setup, num_outputs=3)
+    assert data.class_names == ["0", "2", "4"] and set(data.train.y.tolist()) == {0, 1, 2}
+    regression = prepare(path="n.csv", **setup, task="regression", num_outputs=1)
+    assert set(np.unique(regression.train.y)) == {0.0, 2.0, 4.0}
+    assert "continuous targets" in str(misfit(path="f.csv", **setup, num_outputs=3))
+
+
+def test_describe_data_reports_what_validate_needs(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,c,kind\n1,2,3,x\n4,5,6,y\n7,8,9,x\n")
+    info = describe_data(DataConfig(dataset="csv", path="d.csv", target="kind"), tmp_path)
+    assert (info.n_features, info.task, info.class_names) == (3, "classification", ("x", "y"))
+    assert info.feature_names == ("a", "b", "c") and info.n_samples == 3
+    assert fit_diagnostics(info, (3,), "binary", 1) == []
+    assert [d.code for d in fit_diagnostics(info, (4,), "classification", 3)] == ["DLS402"] * 2
+    (tmp_path / "n.csv").write_text("a,y\n1,0\n2,1\n")
+    numeric = describe_data(DataConfig(dataset="csv", path="n.csv"), tmp_path)
+    assert (numeric.task, numeric.class_names, numeric.n_targets) == (None, ("0", "1"), 1)
+
+
+def test_missing_data_file_is_dls401(tmp_path):
+    with pytest.raises(DataError) as caught:
+        prepare(dataset="csv", path="gone.csv", base_dir=tmp_path)
+    assert caught.value.codes == ["DLS401"] and "gone.csv does not exist" in str(caught.value)
