@@ -58,3 +58,16 @@ class Standardize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+class WithPreprocessing(nn.Module):
+    """A trained model behind the input standardization it was trained with, so that the
+    whole takes raw features (what an exported model is given)."""
+
+    def __init__(self, standardize: Standardize, model: nn.Module):
+        super().__init__()
+        self.standardize = standardize
+        self.model = model
+
+    def forward(self, x: torch.Tensor, *rest: torch.Tensor):
+        return self.model(self.standardize(x), *rest)

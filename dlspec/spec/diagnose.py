@@ -35,7 +35,7 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
             diag = _unknown_tag(err, where, source)
         else:
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            shown = _shown(err.get("input"))
+            shown = _shown(err.get("input"), message)
             diag = Diagnostic("DLS102", f"{_label(path)}{message}{shown}", source.span(where))
         found.append(diag.at(None, layer=layer, op=op))
     return found
@@ -99,10 +99,9 @@ def _step(annotation: Any, part: str | int) -> Any:
 
 
 def _pick_member(annotation: Any, data: Any) -> Any:
-    annotation = _unwrap(annotation)
-    if not _is_union(annotation):
-        return annotation
-    members = [_unwrap(m) for m in typing.get_args(annotation) if m is not type(None)]
+    members = list(_members(annotation))
+    if len(members) == 1:
+        return members[0]
     models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
     if isinstance(data, dict) and "op" in data:
         for m in models:
@@ -112,6 +111,16 @@ def _pick_member(annotation: Any, data: Any) -> Any:
     if isinstance(data, list):
         return next((m for m in members if typing.get_origin(m) is list), annotation)
     return models[0] if len(models) == 1 else annotation
+
+
+def _members(annotation: Any):
+    """The alternatives of a (nested, annotated) union, None left out."""
+    annotation = _unwrap(annotation)
+    if _is_union(annotation):
+        for member in typing.get_args(annotation):
+            yield from _members(member)
+    elif annotation is not type(None):
+        yield annotation
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -133,8 +142,8 @@ def _label(path: Path_) -> str:
     return f"'{path[-1]}': " if path else ""
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, (dict, list)) or value is None:
-        return ""
+def _shown(value: Any, message: str) -> str:
     text = repr(value)
+    if isinstance(value, (dict, list)) or value is None or text in message:
+        return ""
     return f" (got {text if len(text) < 60 else text[:57] + '...'})"

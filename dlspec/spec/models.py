@@ -16,7 +16,7 @@ from dlspec.train.config import (
     LossConfig,
     OptimizerConfig,
     RegularizationConfig,
-    ScheduleConfig,
+    ScheduleSpec,
     TrainConfig,
 )
 
@@ -81,9 +81,6 @@ class ExportConfig(StrictModel):
                                                   "(differs from the export batch of 2).")
 
 
-Schedule = ScheduleConfig | list[ScheduleConfig]
-
-
 class Spec(StrictModel):
     """A dlspec file: model, training recipe, data and export settings."""
 
@@ -104,7 +101,7 @@ class Spec(StrictModel):
         None, description="Layers whose outputs the model returns (default: the last layer).")
     loss: LossConfig | None = Field(None, description="The training objective.")
     optimizer: OptimizerConfig | None = Field(None, description="The optimizer.")
-    schedule: Schedule | None = Field(
+    schedule: ScheduleSpec | None = Field(
         None, description="Learning-rate schedule: one entry, or a warmup then one entry.")
     regularization: RegularizationConfig | None = Field(
         None, description="Gradient clipping and early stopping.")

@@ -2,7 +2,7 @@
 
 Stricter than `yaml.safe_load`, on purpose:
 - scalars follow the YAML 1.2 core schema (`1e-3` is a float), and the YAML 1.1 booleans
-  `yes`/`no`/`on`/`off`/`y`/`n` are rejected as ambiguous instead of silently becoming bools;
+  `yes`/`no`/`on`/`off` are rejected as ambiguous instead of silently becoming bools;
 - duplicate keys, anchors/aliases (alias bombs), tags, non-string keys and absurd nesting
   are located errors.
 Every problem found is collected; the caller gets them all at once.
@@ -33,7 +33,7 @@ _NAN = re.compile(r"\.(nan|NaN|NAN)$")
 _NULLS = {"~", "null", "Null", "NULL", ""}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
-_AMBIGUOUS = {"yes", "no", "on", "off", "y", "n"}
+_AMBIGUOUS = {"yes", "no", "on", "off"}  # not y/n: x and y name data everywhere
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",

@@ -1,0 +1,152 @@
+"""The pipeline as functions: check, compile, train, export. The CLI and tests call these."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlspec import __version__
+from dlspec.compiler import CheckedSpec, check_spec
+from dlspec.errors import DataError, Diagnostic, SourceSpan, TrainError
+from dlspec.passes.check_data import data_diagnostics, task_of
+
+PREPROCESS_MEAN = "preprocess.mean"
+PREPROCESS_STD = "preprocess.std"
+
+
+def check(path: str | Path, overrides: Sequence[str] = ()) -> CheckedSpec:
+    """Every static check, the data fit included. Torch-free."""
+    checked = check_spec(path, overrides)
+    problems = data_diagnostics(checked)
+    if problems:
+        raise DataError(problems)
+    return checked
+
+
+def compile_module(checked: CheckedSpec, seed: int | None = None):
+    """The spec's model as a torch module, initialized from `seed` (default: train.seed)."""
+    import torch
+
+    from dlspec.backends.torch_module import build_module
+
+    torch.manual_seed(checked.spec.train.seed if seed is None else seed)
+    return build_module(checked.graph, checked.spec.name)
+
+
+def spec_metadata(checked: CheckedSpec) -> dict[str, str]:
+    """What every checkpoint and ONNX file records about where it came from."""
+    graph = checked.graph
+    return {
+        "dlspec_version": __version__,
+        "spec_name": checked.spec.name,
+        "spec_sha256": checked.loaded.sha256,
+        "inputs": json.dumps({n: graph.node(n).type.to_json() for n in graph.inputs}),
+        "outputs": json.dumps({n: graph.node(n).type.to_json() for n in graph.outputs}),
+    }
+
+
+def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Path = Path("runs"),
+               quiet: bool = False):
+    """Train a spec on its data; returns the training result (run dir, metrics)."""
+    from dlspec.data.prepare import prepare_data
+    from dlspec.files import atomic_write_text
+    from dlspec.ir.serialize import graph_to_text
+    from dlspec.train.config import Recipe
+    from dlspec.train.loop import fit
+    from dlspec.train.run_dir import make_run_dir
+
+    checked = check(path, overrides)
+    spec, graph = checked.spec, checked.graph
+    if spec.data is None or len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise TrainError(Diagnostic(
+            "DLS403", "training needs a `data:` section and a model with one input and one "
+            "output", SourceSpan(str(path), 1, 1),
+            hint="add e.g. `data: {dataset: digits}`"))
+    task = task_of(spec)
+    data = prepare_data(spec.data, base_dir=checked.loaded.base_dir,
+                        input_shape=graph.node(graph.inputs[0]).type.sample_shape, task=task,
+                        num_outputs=graph.node(graph.outputs[0]).type.shape[-1])
+    module = compile_module(checked)
+    recipe = Recipe.from_sections(
+        task, loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
+        regularization=spec.regularization, train=spec.train,
+        batch_size=spec.data.batch_size, shuffle=spec.data.shuffle)
+    run_dir = make_run_dir(Path(out_root), spec.name)
+    atomic_write_text(run_dir / "spec.yaml", checked.loaded.text)
+    atomic_write_text(run_dir / "ir.json", graph_to_text(graph, spec.name, checked.loaded.params))
+    metadata = {**spec_metadata(checked), "task": task, "data": data.source,
+                "class_names": json.dumps(data.class_names)}
+    return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
+               metadata=metadata, quiet=quiet)
+
+
+def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
+                overrides: Sequence[str] = ()):
+    """Export to ONNX with the ONNX Runtime check; returns the export report."""
+    from dlspec.backends.onnx_export import TensorInfo, export_onnx
+
+    checked = check(path, overrides)
+    spec, graph = checked.spec, checked.graph
+    module = compile_module(checked)
+    metadata = spec_metadata(checked)
+    if weights is not None:
+        module, stored = load_weights(module, Path(weights))
+        metadata.update({k: v for k, v in stored.items() if k in ("task", "class_names")})
+    metadata["preprocessing"] = "standardize" if hasattr(module, "standardize") else "none"
+    inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
+              for n in graph.inputs]
+    dim_max = {name: dim.max for config in spec.inputs.values()
+               for name, dim in config.dims.items() if dim.max}
+    return export_onnx(module, inputs, list(graph.outputs), output, opset=spec.export.opset,
+                       metadata=metadata, tolerance=spec.export.tolerance,
+                       check_batch=spec.export.check_batch, dim_max=dim_max or None,
+                       int_high=_vocabulary_sizes(checked))
+
+
+def load_weights(module: Any, weights: Path) -> tuple[Any, dict[str, str]]:
+    """Load a checkpoint (file or run directory) into `module`; a model trained on
+    standardized data comes back wrapped so that it takes raw features."""
+    from dlspec.backends.torch_layers import Standardize, WithPreprocessing
+    from dlspec.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+    checkpoint = load_checkpoint(resolve_checkpoint(weights))
+    missing, unexpected = _key_mismatch(module.state_dict(), checkpoint.state_dict)
+    if missing or unexpected:
+        raise TrainError(Diagnostic(
+            "DLS404", f"checkpoint {weights} does not fit this model: missing "
+            f"{_few(missing)}, unexpected {_few(unexpected)}", SourceSpan(str(weights), 1, 1),
+            hint="export with the spec (and --set values) the checkpoint was trained with"))
+    try:
+        module.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as exc:
+        raise TrainError(Diagnostic("DLS404", f"checkpoint {weights} does not fit this model: "
+                                    f"{str(exc).splitlines()[-1].strip()}",
+                                    SourceSpan(str(weights), 1, 1))) from None
+    mean = checkpoint.extras.get(PREPROCESS_MEAN)
+    std = checkpoint.extras.get(PREPROCESS_STD)
+    if mean is not None and std is not None:
+        module = WithPreprocessing(Standardize(mean, std), module)
+    return module, checkpoint.metadata
+
+
+def _key_mismatch(expected: dict, found: dict) -> tuple[list[str], list[str]]:
+    return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+
+
+def _few(names: list[str]) -> str:
+    return (", ".join(names[:4]) + (f" (+{len(names) - 4} more)" if len(names) > 4 else "")) \
+        if names else "none"
+
+
+def _vocabulary_sizes(checked: CheckedSpec) -> dict[str, int]:
+    """For each int64 input, the smallest vocabulary of the embeddings reading it."""
+    graph = checked.graph
+    sizes: dict[str, int] = {}
+    for node in graph.layers():
+        vocabulary = getattr(node.op, "num_embeddings", None)
+        for source in node.inputs:
+            if vocabulary and source in graph.inputs:
+                sizes[source] = min(sizes.get(source, vocabulary), vocabulary)
+    return sizes

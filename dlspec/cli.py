@@ -1,0 +1,165 @@
+"""The `dlspec` command line. Thin: parses arguments, calls dlspec.api, prints.
+
+Heavy modules (torch, onnx) are imported inside the commands that need them, so
+`dlspec validate` stays fast and torch-free.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dlspec.errors import DlspecError
+
+app = typer.Typer(
+    help="Compile declarative deep-learning specs: validate, compile, train, export, predict.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+SetOption = Annotated[list[str], typer.Option(
+    "--set", help="Override a spec value: key.path=value, or param=value. Repeatable.")]
+SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print dlspec errors as `file:line:col: error CODE: message` and exit with 1."""
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DlspecError as err:
+            for diagnostic in err.diagnostics:
+                print(diagnostic.format(), file=sys.stderr)
+            count = sum(d.severity == "error" for d in err.diagnostics)
+            print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
+            raise typer.Exit(1) from None
+    return run
+
+
+@app.command()
+@reports_errors
+def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")],
+             set_: SetOption = (),
+             strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False):
+    """Check specs statically (structure, expressions, graph, shapes, data fit). No torch."""
+    from dlspec.api import check
+
+    failed = []
+    for path in specs:
+        try:
+            checked = check(path, set_)
+        except DlspecError as err:
+            failed.extend(err.diagnostics)
+            continue
+        for warning in checked.warnings:
+            print(warning.format(), file=sys.stderr)
+        if strict and checked.warnings:
+            failed.extend(checked.warnings)
+            continue
+        outputs = ", ".join(f"{name} {checked.graph.node(name).type}"
+                            for name in checked.graph.outputs)
+        print(f"{path}: ok: {len(checked.graph.layers())} layers -> {outputs}")
+    if failed:
+        raise DlspecError(failed)
+
+
+@app.command(name="compile")
+@reports_errors
+def compile_(spec: SpecArg, set_: SetOption = (),
+             ir: Annotated[Path | None, typer.Option(
+                 help="Write the expanded, shape-annotated graph as JSON here.")] = None):
+    """Build the PyTorch module and print its layer table."""
+    from dlspec.api import check, compile_module
+    from dlspec.files import atomic_write_text
+    from dlspec.ir.serialize import graph_to_text
+    from dlspec.report import layer_table
+
+    checked = check(spec, set_)
+    module = compile_module(checked)
+    _console().print(layer_table(checked.graph, module, title=checked.spec.name))
+    if ir is not None:
+        atomic_write_text(ir, graph_to_text(checked.graph, checked.spec.name,
+                                            checked.loaded.params))
+        print(f"wrote {ir}")
+
+
+@app.command()
+@reports_errors
+def train(spec: SpecArg, set_: SetOption = (),
+          device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+          seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+          epochs: Annotated[int | None, typer.Option(help="Number of epochs.")] = None,
+          out: Annotated[Path, typer.Option(help="Folder for run directories.")] = Path("runs"),
+          quiet: Annotated[bool, typer.Option(help="Print only the result.")] = False):
+    """Train the model on its data; writes a run directory with checkpoints and logs."""
+    from dlspec.api import train_spec
+
+    overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
+    result = train_spec(spec, overrides, out_root=out, quiet=quiet)
+    print(f"run: {result.run_dir}")
+
+
+def _options_as_overrides(**options: Any) -> list[str]:
+    return [f"train.{key}={value}" for key, value in options.items() if value is not None]
+
+
+@app.command()
+@reports_errors
+def export(spec: SpecArg,
+           output: Annotated[Path, typer.Option("-o", "--output", help="The .onnx file.")],
+           weights: Annotated[Path | None, typer.Option(
+               help="A .safetensors checkpoint or a run directory (uses its best).")] = None,
+           set_: SetOption = (),
+           opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None):
+    """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
+    from dlspec.api import export_spec
+
+    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
+    report = export_spec(spec, output, weights=weights, overrides=overrides)
+    worst = max(report.max_abs_diff.values())
+    print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
+          f"{report.check_batch}: max abs diff {worst:.2e}")
+
+
+@app.command()
+@reports_errors
+def predict(model: Annotated[Path, typer.Argument(help="An .onnx file from dlspec export.")],
+            input_: Annotated[Path, typer.Option("--input", "-i",
+                                                 help="Features: .csv or .npy.")],
+            output: Annotated[Path | None, typer.Option(
+                "-o", "--output", help="Where to write (.csv or .npy).")] = None):
+    """Run an exported model with ONNX Runtime over a file of inputs."""
+    from dlspec.backends.onnx_runtime import predict_file
+
+    output = output or input_.with_name(input_.stem + ".predictions.csv")
+    report = predict_file(model, input_, output)
+    print(f"wrote {report.rows} predictions to {output}")
+
+
+@app.command()
+def schema(output: Annotated[Path, typer.Option("-o", "--output")] = Path(
+               "schemas/dlspec.schema.json")):
+    """Write the JSON Schema of spec files (for editors)."""
+    from dlspec.files import atomic_write_text
+    from dlspec.spec.schema import schema_text
+
+    atomic_write_text(output, schema_text())
+    print(f"wrote {output}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The compiled module computes what the spec says, with parameters named after its layers."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from dlspec.backends.torch_module import build_module, class_name, example_inputs, instantiate
+from dlspec.compiler import check_spec
+from dlspec.ops.base import Build
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+RESIDUAL = """
+dlspec: 1
+name: two-branch
+inputs:
+  x: {shape: [6]}
+  y: {shape: [4]}
+model:
+  - {op: linear, name: a, out_features: 5, inputs: x}
+  - {op: linear, name: b, out_features: 5, inputs: y, bias: false}
+  - {op: add, name: s, inputs: [a, b]}
+  - {op: tanh, name: t}
+  - {op: concat, name: c, inputs: [t, a], dim: 1}
+outputs: [c, s]
+"""
+
+
+def test_parameter_names_follow_the_spec(tmp_path):
+    module = build_module(check_spec(write(tmp_path, RESIDUAL)).graph)
+    assert sorted(module.state_dict()) == ["a.bias", "a.weight", "b.weight"]
+
+
+def test_forward_equals_the_hand_written_computation(tmp_path):
+    module = build_module(check_spec(write(tmp_path, RESIDUAL)).graph)
+    x, y = torch.randn(3, 6), torch.randn(3, 4)
+    c, s = module(x, y)
+    a = x @ module.a.weight.T + module.a.bias
+    b = y @ module.b.weight.T
+    torch.testing.assert_close(s, a + b)
+    torch.testing.assert_close(c, torch.cat([torch.tanh(a + b), a], dim=1))
+
+
+def test_block_instances_nest_parameters(tmp_path):
+    checked = check_spec(SPECS / "cnn-digits.yaml")
+    module = build_module(checked.graph, checked.spec.name)
+    names = set(module.state_dict())
+    assert {"res1.conv1.weight", "res1.bn2.running_var", "logits.bias"} <= names
+    assert type(module).__name__ == "CnnDigits"
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_declared_shapes_match_the_real_outputs(spec):
+    checked = check_spec(spec)
+    graph = checked.graph
+    module = build_module(graph).eval()
+    recorded = {}
+    hooks = [module.get_submodule(node.name).register_forward_hook(
+        lambda _m, _i, out, name=node.name: recorded.__setitem__(name, out.shape))
+        for node in graph.layers()]
+    module(*example_inputs(graph, batch=5))
+    for hook in hooks:
+        hook.remove()
+    for node in graph.layers():
+        assert recorded[node.name] == (5, *node.type.sample_shape), node.name
+
+
+def test_only_torch_and_dlspec_layers_can_be_built():
+    assert isinstance(instantiate(Build("torch.nn.ReLU")), nn.ReLU)
+    with pytest.raises(ValueError, match="refusing"):
+        instantiate(Build("os.system", {"command": "true"}))
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("mlp-digits", "MlpDigits"), ("gpt2.small", "Gpt2Small"), ("3layer", "Model3layer")])
+def test_class_names_are_valid_identifiers(name, expected):
+    assert class_name(name) == expected

@@ -1,0 +1,34 @@
+"""`dlspec compile --ir`: the fully resolved graph as stable JSON."""
+
+import json
+from pathlib import Path
+
+from dlspec.compiler import check_spec
+from dlspec.ir.serialize import graph_to_json, graph_to_text
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def test_ir_is_expanded_resolved_and_typed():
+    checked = check_spec(SPECS / "cnn-digits.yaml")
+    ir = graph_to_json(checked.graph, checked.spec.name, checked.loaded.params)
+    by_name = {layer["name"]: layer for layer in ir["layers"]}
+    conv = by_name["res1.conv1"]
+    assert conv["op"] == "conv2d"
+    assert conv["attributes"]["out_channels"] == 32  # "${channels}" evaluated
+    assert conv["attributes"]["stride"] == 1  # default filled in
+    assert conv["output"] == {"shape": ["N", 32, 8, 8], "dtype": "float32"}
+    assert by_name["res1.add"]["inputs"] == ["relu", "res1.bn2"]
+    assert ir["outputs"] == ["logits"]
+    assert ir["inputs"] == [{"name": "image", "shape": ["N", 1, 8, 8], "dtype": "float32"}]
+
+
+def test_ir_text_is_stable_and_changes_with_the_spec():
+    path = SPECS / "mlp-digits.yaml"
+    first = check_spec(path)
+    again = check_spec(path)
+    text = graph_to_text(first.graph, "m", first.loaded.params)
+    assert text == graph_to_text(again.graph, "m", again.loaded.params)
+    wider = check_spec(path, ["hidden=256"])
+    changed = json.loads(graph_to_text(wider.graph, "m", wider.loaded.params))
+    assert changed["layers"][0]["attributes"]["out_features"] == 256
