@@ -1,0 +1,215 @@
+"""Checks on an exported ONNX graph: its declared dims, its metadata, and its numbers.
+
+Helpers of `dlspec.backends.onnx_export`. They work on an in-memory `onnx.ModelProto` (before it
+is written) or on a written file, and report problems as `ExportError` diagnostics:
+
+- DLS501 when an input axis that was asked to be dynamic came back fixed or renamed (the
+  exporter can do this silently, e.g. when a model only works at its example batch size);
+- DLS502 when ONNX Runtime cannot run the file at a new batch/size, or disagrees with PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dlspec.errors import Diagnostic, ExportError
+
+Dims = tuple[int | str, ...]
+UNKNOWN_DIM = "?"
+
+
+def value_dims(value_info: Any) -> Dims:
+    """The declared dims of a graph input/output: ints for fixed axes, names for dynamic ones."""
+    dims: list[int | str] = []
+    for dim in value_info.type.tensor_type.shape.dim:
+        if dim.HasField("dim_param"):
+            dims.append(dim.dim_param)
+        elif dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        else:
+            dims.append(UNKNOWN_DIM)
+    return tuple(dims)
+
+
+def graph_dims(values: Sequence[Any]) -> dict[str, Dims]:
+    """Name -> declared dims for graph inputs or outputs."""
+    return {value.name: value_dims(value) for value in values}
+
+
+def check_input_dims(proto: Any, wanted: Mapping[str, Dims]) -> None:
+    """Fail with DLS501 unless every graph input has exactly the dims that were asked for."""
+    declared = graph_dims(proto.graph.input)
+    problems = []
+    for name, want in wanted.items():
+        got = declared.get(name)
+        if got is None:
+            problems.append(f"input '{name}' is missing from the graph")
+        elif got != want:
+            problems.append(f"input '{name}' was exported as {list(got)}, expected {list(want)}")
+    if problems:
+        raise ExportError(
+            Diagnostic(
+                "DLS501",
+                "the exported graph does not keep the requested input dims: " + "; ".join(problems),
+                hint="a dynamic dim became fixed: the model probably depends on its example size "
+                "(a shape test, a fixed-size buffer, a reshape to a constant); make it work for "
+                "any batch/length or declare that dim as a fixed size. A second LSTM/GRU export "
+                "in one process also does this: export it in a fresh process",
+            )
+        )
+
+
+def check_output_names(proto: Any, output_names: Sequence[str]) -> None:
+    """Fail with DLS501 unless the graph outputs carry the requested names, in order."""
+    got = [value.name for value in proto.graph.output]
+    if got != list(output_names):
+        raise ExportError(
+            Diagnostic(
+                "DLS501", f"the exported graph has outputs {got}, expected {list(output_names)}"
+            )
+        )
+
+
+def name_dynamic_output_dims(
+    proto: Any,
+    export_shapes: Sequence[tuple[int, ...]],
+    check_shapes: Sequence[tuple[int, ...]],
+    sizes: Mapping[str, tuple[int, int]],
+) -> dict[str, list[int]]:
+    """Give a named `dim_param` to output axes the exporter fixed although they vary.
+
+    An axis varies when PyTorch's output has a different size at the export and the check
+    inputs (e.g. an LSTM's sequence axis, which the exporter declares as fixed). `sizes` maps
+    each dim name to its (export, check) sizes; the axis gets the name of the dim it follows
+    (e.g. "batch" or "seq"), or "<output>_dim<axis>" when no single dim explains it. Returns output name -> renamed axes.
+    """
+    size_names = unambiguous_size_names(sizes)
+    renamed: dict[str, list[int]] = {}
+    for value, before, after in zip(proto.graph.output, export_shapes, check_shapes, strict=True):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != len(before) or len(before) != len(after):
+            continue
+        for axis, (dim, size_before, size_after) in enumerate(
+            zip(dims, before, after, strict=True)
+        ):
+            if size_before == size_after or dim.HasField("dim_param"):
+                continue
+            dim.dim_param = size_names.get((size_before, size_after), f"{value.name}_dim{axis}")
+            renamed.setdefault(value.name, []).append(axis)
+    return renamed
+
+
+def unambiguous_size_names(pairs: Mapping[str, tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """(export size, check size) -> dim name, leaving out pairs shared by several dims."""
+    owners: dict[tuple[int, int], list[str]] = {}
+    for name, pair in pairs.items():
+        owners.setdefault(pair, []).append(name)
+    return {pair: names[0] for pair, names in owners.items() if len(names) == 1}
+
+
+def set_metadata(proto: Any, metadata: Mapping[str, str]) -> None:
+    """Add or overwrite string key/value pairs in the model's `metadata_props`."""
+    existing = {prop.key: prop for prop in proto.metadata_props}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ExportError(
+                Diagnostic(
+                    "DLS501",
+                    f"metadata must map strings to strings, got {key!r}: {value!r}",
+                    hint="encode lists and numbers as JSON text",
+                )
+            )
+        if key in existing:
+            existing[key].value = value
+        else:
+            proto.metadata_props.add(key=key, value=value)
+
+
+def save_and_check(proto: Any, tmp: str) -> None:
+    """Write `proto` with embedded weights and run the full ONNX checker on the file."""
+    import onnx
+
+    try:
+        onnx.save_model(proto, tmp)
+        onnx.checker.check_model(tmp, full_check=True)
+    except Exception as exc:
+        raise ExportError(
+            Diagnostic(
+                "DLS501",
+                f"the exported file is not a valid ONNX model: {first_line(exc)}",
+                hint="models over 2 GB cannot embed their weights in one file",
+            )
+        ) from exc
+
+
+def max_abs_diff(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Largest |expected - actual|; equal infinities and NaN against NaN count as equal."""
+    if expected.shape != actual.shape:
+        return math.inf
+    if expected.size == 0:
+        return 0.0
+    want = expected.astype(np.float64)
+    got = actual.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(want - got)
+    same = (want == got) | (np.isnan(want) & np.isnan(got))
+    diff[same] = 0.0
+    diff[np.isnan(diff)] = math.inf
+    return float(diff.max())
+
+
+def run_session(session: Any, feeds: Mapping[str, np.ndarray], where: str) -> list[np.ndarray]:
+    """Run ONNX Runtime once; a failure is DLS502 (PyTorch ran on the same inputs)."""
+    try:
+        return list(session.run(None, dict(feeds)))
+    except Exception as exc:
+        raise ExportError(
+            Diagnostic(
+                "DLS502",
+                f"ONNX Runtime could not run the exported model at {where}: {first_line(exc)}",
+                hint="the graph probably kept a size from the export example; PyTorch ran "
+                "fine on the same inputs",
+            )
+        ) from exc
+
+
+def compare_outputs(
+    names: Sequence[str],
+    expected: Sequence[np.ndarray],
+    actual: Sequence[np.ndarray],
+    tolerance: float,
+    where: str,
+) -> dict[str, float]:
+    """Output name -> max abs diff; DLS502 naming every output whose diff exceeds `tolerance`."""
+    diffs = {
+        name: max_abs_diff(want, got)
+        for name, want, got in zip(names, expected, actual, strict=True)
+    }
+    bad = []
+    for name, want, got in zip(names, expected, actual, strict=True):
+        if want.shape != got.shape:
+            bad.append(f"'{name}' has shape {list(got.shape)}, PyTorch gives {list(want.shape)}")
+        elif not diffs[name] <= tolerance:
+            bad.append(f"'{name}' differs by up to {diffs[name]:.3g}")
+    if bad:
+        raise ExportError(
+            Diagnostic(
+                "DLS502",
+                f"ONNX Runtime disagrees with PyTorch at {where} (tolerance {tolerance:g}): "
+                + "; ".join(bad),
+                hint="randomness in forward (dropout forced on, sampling) or ops the exporter "
+                "translates inexactly; make forward deterministic in eval mode",
+            )
+        )
+    return diffs
+
+
+def first_line(exc: BaseException, limit: int = 400) -> str:
+    """The first non-empty line of an exception's message, cut to `limit` characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

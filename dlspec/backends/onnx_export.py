@@ -1,0 +1,291 @@
+"""Export a PyTorch module to ONNX and prove that ONNX Runtime computes the same thing.
+
+`export_onnx` runs torch's dynamo exporter (opset 20, weights embedded in the file), checks the
+file with `onnx.checker` (full check), reads the graph's input dims back to make sure every
+dynamic axis stayed dynamic under the requested name, then runs ONNX Runtime on NEW random
+inputs at another batch size and other symbolic sizes and compares every output with PyTorch.
+Only a file that passed all of this replaces `path`; a failed export leaves an existing file
+untouched and no temporary file behind.
+
+Shapes are per sample: `TensorInfo(name, shape)` never lists the batch axis, which is always
+dynamic and named "batch". String entries of `shape` are named symbolic dims ("seq"), shared by
+every input that uses the same name.
+
+The export runs in the current process. Known trap (see the shared ONNX notes): a second
+dynamo export of an LSTM/GRU in one process can fix the sequence length or fail even for a fresh
+module. The input-dim read-back catches a fixed input (DLS501) and fixed output axes are renamed
+here, but if recurrent models are exported repeatedly (e.g. several in one command), run each
+export in a fresh subprocess. That is not needed for one export per command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlspec.backends import onnx_check as check
+from dlspec.backends.onnx_inputs import (
+    BATCH,
+    describe_sizes,
+    example_tensors,
+    plan_sizes,
+    validate_inputs,
+)
+from dlspec.errors import Diagnostic, ExportError
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One model input: its name, per-sample shape (ints and symbolic names) and dtype."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What was written and how closely ONNX Runtime matched PyTorch."""
+
+    path: str
+    opset: int
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    input_dims: dict[str, check.Dims]
+    output_dims: dict[str, check.Dims]
+    max_abs_diff: dict[str, float]
+    file_size: int
+    check_batch: int
+    check_sizes: dict[str, int]
+    export_sizes: dict[str, int]
+    export_seconds: float
+
+
+def export_onnx(
+    module: Any,
+    inputs: list[TensorInfo],
+    output_names: list[str],
+    path: str | os.PathLike[str],
+    *,
+    opset: int = 20,
+    metadata: dict[str, str] | None = None,
+    tolerance: float = 1e-5,
+    export_batch: int = 2,
+    check_batch: int = 3,
+    check_sizes: dict[str, int] | None = None,
+    dim_max: dict[str, int] | None = None,
+    seed: int = 0,
+    int_high: dict[str, int] | None = None,
+    export_sizes: dict[str, int] | None = None,
+) -> ExportReport:
+    """Export `module` (called as `module(*tensors)` in input order) to a verified ONNX file.
+
+    `int_high` bounds random integer inputs per input name (values in [0, high), default 2;
+    pass an embedding's vocabulary size). `dim_max` bounds symbolic dims (e.g. a learned
+    position table's length). Raises `ExportError` with DLS501 (export or graph check failed)
+    or DLS502 (ONNX Runtime disagrees with PyTorch).
+    """
+    import torch
+
+    validate_inputs(inputs, output_names, export_batch, check_batch)
+    dim_max = dict(dim_max or {})
+    sizes_at_export, sizes_at_check = plan_sizes(inputs, dim_max, export_sizes, check_sizes)
+    target = Path(path)
+    was_training = module.training
+    module.eval()
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        export_args = example_tensors(inputs, export_batch, sizes_at_export, int_high, generator)
+        check_args = example_tensors(inputs, check_batch, sizes_at_check, int_high, generator)
+        export_out = _run_torch(module, export_args, output_names)
+        check_out = _run_torch(module, check_args, output_names)
+        proto, seconds = _export_graph(module, export_args, inputs, output_names, opset, dim_max)
+        sizes = {BATCH: (export_batch, check_batch)}
+        sizes.update({n: (sizes_at_export[n], sizes_at_check[n]) for n in sizes_at_export})
+        shapes_at_export = [tuple(t.shape) for t in export_out]
+        check.name_dynamic_output_dims(
+            proto, shapes_at_export, [tuple(t.shape) for t in check_out], sizes
+        )
+        check.set_metadata(proto, metadata or {})
+        feeds = {info.name: t.numpy() for info, t in zip(inputs, check_args, strict=True)}
+        expected = [t.detach().cpu().numpy() for t in check_out]
+        where = describe_sizes(check_batch, sizes_at_check)
+        diffs = _write_verified(proto, target, feeds, output_names, expected, tolerance, where)
+    finally:
+        module.train(was_training)
+    return ExportReport(
+        path=str(target),
+        opset=opset,
+        input_names=tuple(info.name for info in inputs),
+        output_names=tuple(output_names),
+        input_dims=check.graph_dims(proto.graph.input),
+        output_dims=check.graph_dims(proto.graph.output),
+        max_abs_diff=diffs,
+        file_size=target.stat().st_size,
+        check_batch=check_batch,
+        check_sizes=sizes_at_check,
+        export_sizes=sizes_at_export,
+        export_seconds=seconds,
+    )
+
+
+def _export_graph(
+    module: Any,
+    args: tuple[Any, ...],
+    inputs: Sequence[TensorInfo],
+    output_names: Sequence[str],
+    opset: int,
+    dim_max: Mapping[str, int],
+) -> tuple[Any, float]:
+    """The exported ModelProto, checked for its input dims and output names, and the seconds
+    the exporter took."""
+    started = time.perf_counter()
+    program = _run_exporter(module, args, inputs, output_names, opset, dim_max)
+    seconds = time.perf_counter() - started
+    proto = program.model_proto
+    check.check_input_dims(proto, {info.name: (BATCH, *info.shape) for info in inputs})
+    check.check_output_names(proto, output_names)
+    return proto, seconds
+
+
+def _write_verified(
+    proto: Any,
+    target: Path,
+    feeds: Mapping[str, Any],
+    output_names: Sequence[str],
+    expected: Sequence[Any],
+    tolerance: float,
+    where: str,
+) -> dict[str, float]:
+    """Write beside `target`, check the file, compare with ONNX Runtime, then move it in place.
+
+    Any failure removes the temp file and leaves an existing `target` untouched.
+    """
+    with _temporary_file_beside(target) as tmp:
+        check.save_and_check(proto, tmp)
+        diffs = _compare_with_runtime(tmp, feeds, output_names, expected, tolerance, where)
+        os.replace(tmp, target)
+    return diffs
+
+
+def _run_torch(module: Any, args: tuple[Any, ...], output_names: Sequence[str]) -> tuple[Any, ...]:
+    """The module's outputs as a tuple, checked against the number of output names."""
+    import torch
+
+    shapes = [list(arg.shape) for arg in args]
+    try:
+        with torch.no_grad():
+            outputs = module(*args)
+    except Exception as exc:
+        raise ExportError(
+            Diagnostic(
+                "DLS501",
+                f"the module fails on example inputs of shapes {shapes}: {check.first_line(exc)}",
+                hint="the declared input shapes or dtypes do not match what the module expects; "
+                "a dim bounded by a table (e.g. learned positions) needs dim_max",
+            )
+        ) from exc
+    outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
+    if len(outputs) != len(output_names):
+        _fail(f"the module returns {len(outputs)} outputs but {len(output_names)} names were given")
+    return tuple(outputs)
+
+
+def _run_exporter(
+    module: Any,
+    args: tuple[Any, ...],
+    inputs: Sequence[TensorInfo],
+    output_names: Sequence[str],
+    opset: int,
+    dim_max: Mapping[str, int],
+) -> Any:
+    """`torch.onnx.export` with dynamo, embedded weights and named dynamic dims, kept quiet."""
+    import torch
+    from torch.export import Dim
+
+    names = {d for info in inputs for d in info.shape if isinstance(d, str)} | {BATCH}
+    dims = {name: Dim(name, max=dim_max.get(name)) for name in sorted(names)}
+    dynamic_shapes = tuple(
+        {axis: dims[d] for axis, d in enumerate((BATCH, *info.shape)) if isinstance(d, str)}
+        for info in inputs
+    )
+    try:
+        with _quiet_exporter():
+            return torch.onnx.export(
+                module,
+                args,
+                dynamo=True,
+                external_data=False,
+                opset_version=opset,
+                input_names=[info.name for info in inputs],
+                output_names=list(output_names),
+                dynamic_shapes=dynamic_shapes,
+                verbose=False,
+            )
+    except ExportError:
+        raise
+    except Exception as exc:
+        raise ExportError(
+            Diagnostic(
+                "DLS501",
+                f"torch.onnx.export failed: {check.first_line(exc)}",
+                hint="the model uses an op or a shape computation the exporter cannot trace",
+            )
+        ) from exc
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Swallow the exporter's stdout progress lines, warnings and logger warnings."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _temporary_file_beside(target: Path) -> Iterator[str]:
+    """A temp file path in `target`'s folder, removed on exit unless it was moved away."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _compare_with_runtime(
+    tmp: str,
+    feeds: Mapping[str, Any],
+    output_names: Sequence[str],
+    expected: Sequence[Any],
+    tolerance: float,
+    where: str,
+) -> dict[str, float]:
+    """Run ONNX Runtime on the written file and compare with PyTorch's outputs."""
+    from dlspec.backends.onnx_runtime import open_session
+
+    session = open_session(tmp)
+    actual = check.run_session(session, feeds, where)
+    return check.compare_outputs(output_names, expected, actual, tolerance, where)
+
+
+def _fail(message: str) -> None:
+    """Raise a DLS501 export error."""
+    raise ExportError(Diagnostic("DLS501", message))

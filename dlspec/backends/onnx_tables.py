@@ -1,0 +1,256 @@
+"""Tables in and out of `predict_file`: reading CSV/.npy samples, fitting them to a model input,
+turning outputs into prediction rows (classes and probabilities), and writing results atomically.
+Input problems are DLS504 diagnostics; unusable class metadata is DLS503.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from dlspec.errors import Diagnostic, ExportError
+
+ONNX_TO_NUMPY = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+CLASSIFICATION_TASKS = ("classification", "binary")
+
+
+def read_samples(path: str | os.PathLike[str]) -> tuple[np.ndarray, bool]:
+    """The samples in a .csv or .npy file and whether a CSV header row was found."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path)
+    if suffix == ".npy":
+        return read_npy(path), False
+    raise _misfit(f"{path}: prediction input must be a .csv or .npy file")
+
+
+def read_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, bool]:
+    """A (rows, columns) float64 array from a CSV of numbers, and whether it had a header."""
+    lines = _csv_lines(path)
+    had_header = bool(lines) and _is_header(lines[0][1])
+    if had_header:
+        lines = lines[1:]
+    if not lines:
+        raise _misfit(f"{path} has no data rows")
+    width = len(lines[0][1])
+    values = []
+    for line_number, row in lines:
+        if len(row) != width:
+            raise _misfit(f"{path}:{line_number}: {len(row)} cells where the first row has {width}")
+        values.append([_number(cell, path, line_number) for cell in row])
+    return np.asarray(values, dtype=np.float64), had_header
+
+
+def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """A numeric array from a .npy file (pickled objects are refused)."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise _misfit(f"cannot read {path} as a numeric .npy array: {exc}") from exc
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf" or array.ndim == 0:
+        raise _misfit(f"{path} must hold a numeric array with one sample per row")
+    return array
+
+
+def fit_to_input(
+    raw: np.ndarray, sample_dims: Sequence[Any], onnx_type: str, path: str | os.PathLike[str]
+) -> np.ndarray:
+    """`raw` reshaped to (rows, *per-sample dims) and cast to the model input's dtype.
+
+    An array whose per-sample shape already fits is kept; otherwise each row is flattened and
+    reshaped, inferring at most one dynamic (named) dim from the row length.
+    """
+    dtype = ONNX_TO_NUMPY.get(onnx_type)
+    if dtype is None:
+        raise _misfit(f"the model input has type {onnx_type}, which prediction does not support")
+    samples = (
+        raw
+        if raw.ndim > 1 and _fits(raw.shape[1:], sample_dims)
+        else _reshape(raw, sample_dims, path)
+    )
+    if np.issubdtype(dtype, np.integer) and not np.array_equal(samples, np.round(samples)):
+        raise _misfit(
+            f"{path}: the model takes integers (e.g. token ids) but the file has fractions"
+        )
+    if np.issubdtype(dtype, np.floating) and not np.all(np.isfinite(samples)):
+        raise _misfit(f"{path} contains NaN or infinite values", hint="fill missing values first")
+    return samples.astype(dtype)
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Write a CSV with a header row atomically; floats keep their full precision."""
+
+    def write(handle: IO[Any]) -> None:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([_cell(value) for value in row] for row in rows)
+
+    write_atomically(path, write, text=True)
+
+
+def write_atomically(path: Path, write: Callable[[IO[Any]], None], *, text: bool = False) -> None:
+    """Write through a temp file in the same folder, then move it onto `path` in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w" if text else "wb", **({"newline": ""} if text else {})) as out:
+            write(out)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def class_probabilities(logits: np.ndarray, task: str) -> np.ndarray:
+    """(rows, classes) probabilities: sigmoid for one binary logit per row, else softmax."""
+    values = logits.astype(np.float64).reshape(len(logits), -1)
+    if task == "binary" and values.shape[1] == 1:
+        positive = np.exp(-np.logaddexp(0.0, -values[:, 0]))
+        return np.stack([1.0 - positive, positive], axis=1)
+    shifted = np.exp(values - values.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def prediction_table(
+    names: Sequence[str], outputs: Sequence[np.ndarray], metadata: Mapping[str, str]
+) -> tuple[list[str], list[Sequence[Any]]]:
+    """Columns and per-row values: class + probabilities, or the flattened outputs."""
+    task = metadata.get("task", "")
+    rows = len(outputs[0])
+    if task in CLASSIFICATION_TASKS:
+        if outputs[0].ndim > 2:
+            raise _misfit(
+                f"output '{names[0]}' has shape {list(outputs[0].shape)}; a class table needs "
+                "one row of class scores per sample",
+                hint="write raw outputs to a .npy or .npz file instead",
+            )
+        probabilities = class_probabilities(outputs[0], task)
+        classes = _class_names(metadata, probabilities.shape[1])
+        best = probabilities.argmax(axis=1)
+        columns = ["prediction", *(f"p_{name}" for name in classes)]
+        return columns, [[classes[b], *p] for b, p in zip(best, probabilities, strict=True)]
+    flat = [output.reshape(rows, -1) for output in outputs]
+    if len(flat) == 1:
+        width = flat[0].shape[1]
+        columns = ["prediction"] if width == 1 else [f"y{i}" for i in range(width)]
+    else:
+        columns = [
+            name if block.shape[1] == 1 else f"{name}_{i}"
+            for name, block in zip(names, flat, strict=True)
+            for i in range(block.shape[1])
+        ]
+    return columns, list(np.concatenate(flat, axis=1))
+
+
+def _class_names(metadata: Mapping[str, str], n_classes: int) -> list[str]:
+    """Class names from metadata `class_names` (a JSON list), else "0".."n-1"."""
+    if "class_names" not in metadata:
+        return [str(i) for i in range(n_classes)]
+    try:
+        names = json.loads(metadata["class_names"])
+    except json.JSONDecodeError as exc:
+        raise _bad_metadata(f"metadata class_names is not JSON: {exc}") from exc
+    if not isinstance(names, list) or len(names) != n_classes:
+        raise _bad_metadata(
+            f"metadata class_names must be a list of {n_classes} names, got {names!r}"
+        )
+    return [str(name) for name in names]
+
+
+def _csv_lines(path: str | os.PathLike[str]) -> list[tuple[int, list[str]]]:
+    """(line number, cells) for each non-blank CSV row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise _misfit(f"cannot read {path} as CSV: {exc}") from exc
+
+
+def _is_header(row: Sequence[str]) -> bool:
+    """A row with any non-numeric cell is a header (an all-numeric header reads as data)."""
+    return not all(_parses(cell) for cell in row)
+
+
+def _parses(cell: str) -> bool:
+    """Whether a cell holds a number."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(cell: str, path: str | os.PathLike[str], line_number: int) -> float:
+    """The cell's value, or DLS504 naming the file and line."""
+    try:
+        return float(cell)
+    except ValueError:
+        raise _misfit(f"{path}:{line_number}: cell {cell!r} is not a number") from None
+
+
+def _fits(shape: Sequence[int], sample_dims: Sequence[Any]) -> bool:
+    """Whether a per-sample shape fits the model's dims (named dims take any size)."""
+    return len(shape) == len(sample_dims) and all(
+        not isinstance(want, int) or want == got
+        for got, want in zip(shape, sample_dims, strict=True)
+    )
+
+
+def _reshape(
+    raw: np.ndarray, sample_dims: Sequence[Any], path: str | os.PathLike[str]
+) -> np.ndarray:
+    """Rows flattened and reshaped to the model's per-sample dims."""
+    rows = raw.reshape(len(raw), -1)
+    width = rows.shape[1]
+    fixed = math.prod(d for d in sample_dims if isinstance(d, int))
+    dynamic = [i for i, d in enumerate(sample_dims) if not isinstance(d, int)]
+    shown = [d if isinstance(d, int) else str(d) for d in sample_dims]
+    if len(dynamic) > 1:
+        raise _misfit(
+            f"{path}: rows of {width} values are ambiguous for the model's sample shape {shown}",
+            hint="give a .npy file whose array already has the per-sample shape",
+        )
+    if (dynamic and (width % fixed or width == 0)) or (not dynamic and width != fixed):
+        raise _misfit(
+            f"{path}: rows of {width} values do not fit the model's sample shape {shown}",
+            hint=f"each row needs {'a multiple of ' if dynamic else ''}{fixed} values",
+        )
+    target = [width // fixed if not isinstance(d, int) else d for d in sample_dims]
+    return rows.reshape(len(rows), *target)
+
+
+def _cell(value: Any) -> str:
+    """Text for one CSV cell: float32 with 9 significant digits, float64 round-trip exact."""
+    if isinstance(value, np.float32 | np.float16):
+        return f"{float(value):.9g}"
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    if isinstance(value, np.integer | np.bool_):
+        return str(int(value))
+    return str(value)
+
+
+def _misfit(message: str, hint: str | None = None) -> ExportError:
+    """A DLS504 error (prediction input does not fit the model)."""
+    return ExportError(Diagnostic("DLS504", message, hint=hint))
+
+
+def _bad_metadata(message: str) -> ExportError:
+    """A DLS503 error: the model's metadata cannot be used."""
+    return ExportError(Diagnostic("DLS503", message, hint="re-export the model with dlspec"))
