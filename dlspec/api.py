@@ -12,9 +12,6 @@ from dlspec.compiler import CheckedSpec, check_spec
 from dlspec.errors import DataError, Diagnostic, SourceSpan, TrainError
 from dlspec.passes.check_data import data_diagnostics, task_of
 
-PREPROCESS_MEAN = "preprocess.mean"
-PREPROCESS_STD = "preprocess.std"
-
 
 def check(path: str | Path, overrides: Sequence[str] = ()) -> CheckedSpec:
     """Every static check, the data fit included. Torch-free."""
@@ -53,8 +50,8 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
     from dlspec.data.prepare import prepare_data
     from dlspec.files import atomic_write_text
     from dlspec.ir.serialize import graph_to_text
-    from dlspec.train.config import Recipe
     from dlspec.train.loop import fit
+    from dlspec.train.recipe import Recipe
     from dlspec.train.run_dir import make_run_dir
 
     checked = check(path, overrides)
@@ -106,38 +103,20 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
 
 
 def load_weights(module: Any, weights: Path) -> tuple[Any, dict[str, str]]:
-    """Load a checkpoint (file or run directory) into `module`; a model trained on
-    standardized data comes back wrapped so that it takes raw features."""
+    """Load a checkpoint (a .safetensors file, or a run directory: its best checkpoint) into
+    `module`. A model trained on standardized data comes back wrapped so that it takes raw
+    features."""
     from dlspec.backends.torch_layers import Standardize, WithPreprocessing
-    from dlspec.train.checkpoint import load_checkpoint, resolve_checkpoint
+    from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
+    from dlspec.train.run_dir import RunFiles
 
-    checkpoint = load_checkpoint(resolve_checkpoint(weights))
-    missing, unexpected = _key_mismatch(module.state_dict(), checkpoint.state_dict)
-    if missing or unexpected:
-        raise TrainError(Diagnostic(
-            "DLS404", f"checkpoint {weights} does not fit this model: missing "
-            f"{_few(missing)}, unexpected {_few(unexpected)}", SourceSpan(str(weights), 1, 1),
-            hint="export with the spec (and --set values) the checkpoint was trained with"))
-    try:
-        module.load_state_dict(checkpoint.state_dict)
-    except RuntimeError as exc:
-        raise TrainError(Diagnostic("DLS404", f"checkpoint {weights} does not fit this model: "
-                                    f"{str(exc).splitlines()[-1].strip()}",
-                                    SourceSpan(str(weights), 1, 1))) from None
-    mean = checkpoint.extras.get(PREPROCESS_MEAN)
-    std = checkpoint.extras.get(PREPROCESS_STD)
+    path = RunFiles(weights).best if weights.is_dir() else weights
+    checkpoint = load_checkpoint(path)
+    apply_checkpoint(module, checkpoint)
+    mean, std = (checkpoint.extras.get(f"preprocess.{k}") for k in ("mean", "std"))
     if mean is not None and std is not None:
         module = WithPreprocessing(Standardize(mean, std), module)
     return module, checkpoint.metadata
-
-
-def _key_mismatch(expected: dict, found: dict) -> tuple[list[str], list[str]]:
-    return sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
-
-
-def _few(names: list[str]) -> str:
-    return (", ".join(names[:4]) + (f" (+{len(names) - 4} more)" if len(names) > 4 else "")) \
-        if names else "none"
 
 
 def _vocabulary_sizes(checked: CheckedSpec) -> dict[str, int]:
