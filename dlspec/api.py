@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +92,17 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     if weights is not None:
         module, stored = load_weights(module, Path(weights))
         metadata.update({k: v for k, v in stored.items() if k in ("task", "class_names")})
-    metadata["preprocessing"] = "standardize" if hasattr(module, "standardize") else "none"
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
               for n in graph.inputs]
+    standardize = getattr(module, "standardize", None)
+    metadata["preprocessing"] = "standardize" if standardize else "none"
+    if standardize is not None:  # check on inputs that look like the raw training data
+        inputs[0] = replace(inputs[0], center=standardize.mean, scale=standardize.std)
     dim_max = {name: dim.max for config in spec.inputs.values()
                for name, dim in config.dims.items() if dim.max}
     return export_onnx(module, inputs, list(graph.outputs), output, opset=spec.export.opset,
                        metadata=metadata, tolerance=spec.export.tolerance,
+                       rtol=spec.export.rtol,
                        check_batch=spec.export.check_batch, dim_max=dim_max or None,
                        int_high=_vocabulary_sizes(checked))
 

@@ -50,6 +50,11 @@ class TensorInfo:
     name: str
     shape: tuple[int | str, ...]
     dtype: str = "float32"
+    # Where real values lie (per-sample shaped, or scalars): check inputs are drawn as
+    # center + scale * N(0, 1), e.g. a model that standardizes raw features is checked on
+    # raw-looking features rather than at 20 standard deviations out.
+    center: Any = None
+    scale: Any = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ def export_onnx(
     opset: int = 20,
     metadata: dict[str, str] | None = None,
     tolerance: float = 1e-5,
+    rtol: float = check.FLOAT32_RTOL,
     export_batch: int = 2,
     check_batch: int = 3,
     check_sizes: dict[str, int] | None = None,
@@ -119,7 +125,8 @@ def export_onnx(
         feeds = {info.name: t.numpy() for info, t in zip(inputs, check_args, strict=True)}
         expected = [t.detach().cpu().numpy() for t in check_out]
         where = describe_sizes(check_batch, sizes_at_check)
-        diffs = _write_verified(proto, target, feeds, output_names, expected, tolerance, where)
+        diffs = _write_verified(proto, target, feeds, output_names, expected,
+                                (tolerance, rtol), where)
     finally:
         module.train(was_training)
     return ExportReport(
@@ -163,7 +170,7 @@ def _write_verified(
     feeds: Mapping[str, Any],
     output_names: Sequence[str],
     expected: Sequence[Any],
-    tolerance: float,
+    tolerance: tuple[float, float],
     where: str,
 ) -> dict[str, float]:
     """Write beside `target`, check the file, compare with ONNX Runtime, then move it in place.
@@ -275,15 +282,17 @@ def _compare_with_runtime(
     feeds: Mapping[str, Any],
     output_names: Sequence[str],
     expected: Sequence[Any],
-    tolerance: float,
+    tolerance: tuple[float, float],
     where: str,
 ) -> dict[str, float]:
-    """Run ONNX Runtime on the written file and compare with PyTorch's outputs."""
+    """Run ONNX Runtime on the written file and compare with PyTorch's outputs within
+    (absolute, relative) `tolerance`."""
     from dlspec.backends.onnx_runtime import open_session
 
     session = open_session(tmp)
     actual = check.run_session(session, feeds, where)
-    return check.compare_outputs(output_names, expected, actual, tolerance, where)
+    atol, rtol = tolerance
+    return check.compare_outputs(output_names, expected, actual, atol, where, rtol)
 
 
 def _fail(message: str) -> None:

@@ -60,7 +60,8 @@ def example_tensors(
     int_high: Mapping[str, int] | None,
     generator: Any,
 ) -> tuple[Any, ...]:
-    """Random tensors for `inputs` at `batch` and `sizes`: randn floats, ints in [0, high)."""
+    """Random tensors for `inputs` at `batch` and `sizes`: floats N(0, 1) (moved to an input's
+    center and scale when it gives them), ints in [0, high)."""
     import torch
 
     tensors = []
@@ -68,7 +69,12 @@ def example_tensors(
         shape = (batch, *(sizes[d] if isinstance(d, str) else d for d in info.shape))
         dtype = getattr(torch, info.dtype)
         if dtype.is_floating_point:
-            tensors.append(torch.randn(shape, generator=generator, dtype=dtype))
+            values = torch.randn(shape, generator=generator, dtype=dtype)
+            if info.scale is not None:
+                values = values * torch.as_tensor(info.scale, dtype=dtype)
+            if info.center is not None:
+                values = values + torch.as_tensor(info.center, dtype=dtype)
+            tensors.append(values)
         else:
             high = (int_high or {}).get(info.name, 2)
             tensors.append(torch.randint(0, high, shape, generator=generator, dtype=dtype))

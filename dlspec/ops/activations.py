@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, Probability, normalize_dim
+from dlspec.ops.base import Build, Op, Probability, expect_float, normalize_dim
 
 
 class _Elementwise(Op):
+    accepts_integers: ClassVar[bool] = False  # relu and dropout also pass int64 through
 
     def infer(self, x: TensorType) -> TensorType:
+        if not self.accepts_integers:
+            expect_float(x)
         return x
 
     def build(self, x: TensorType) -> Build:
@@ -27,6 +30,7 @@ class ReLU(_Elementwise):
     """max(0, x)."""
 
     op: Literal["relu"] = "relu"
+    accepts_integers: ClassVar[bool] = True
 
 
 class LeakyReLU(_Elementwise):
@@ -70,7 +74,7 @@ class Softmax(_Elementwise):
 
     def infer(self, x: TensorType) -> TensorType:
         normalize_dim(self.dim, x.rank)
-        return x
+        return super().infer(x)
 
 
 class Dropout(_Elementwise):
@@ -78,3 +82,4 @@ class Dropout(_Elementwise):
 
     op: Literal["dropout"] = "dropout"
     p: Probability = Field(0.5, description="Probability of zeroing an element, in [0, 1).")
+    accepts_integers: ClassVar[bool] = True

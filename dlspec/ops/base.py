@@ -89,6 +89,13 @@ def _rank_hint(x: TensorType, allowed: tuple[int, ...]) -> str | None:
     return None
 
 
+def expect_float(x: TensorType) -> None:
+    """Fail for integer tensors (token ids), which only some ops accept."""
+    if not x.dtype.startswith("float"):
+        raise RuleError(f"expects a float tensor, got {x.dtype} {x}", code="DLS202",
+                        hint="an embedding layer turns int64 ids into float vectors")
+
+
 def known(dim: Dim, what: str) -> int:
     """A dim that must be a concrete number (e.g. the features a weight matrix is sized by)."""
     if not isinstance(dim, int):

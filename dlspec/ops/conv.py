@@ -9,7 +9,16 @@ from pydantic import Field, model_validator
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType, dim_affine
 from dlspec.ops.base import (
-    Build, IntPair, NonNegativeInt, Op, PositiveInt, check_declared, expect_rank, known, pair,
+    Build,
+    IntPair,
+    NonNegativeInt,
+    Op,
+    PositiveInt,
+    check_declared,
+    expect_float,
+    expect_rank,
+    known,
+    pair,
 )
 
 NCHW = "(N, C, H, W)"
@@ -28,6 +37,11 @@ def window_out(size, kernel: int, stride: int, padding: int, dilation: int = 1,
         if ceil_mode and out * stride >= size + padding:  # last window must start inside
             out -= 1
         return out + 1
+    if ceil_mode:  # ceil((s - w) / k) = floor((s - w + k - 1) / k), exact while the last
+        if stride > span - padding:  # window cannot start in the padding
+            raise RuleError("ceil_mode on a symbolic size needs stride <= kernel - padding",
+                            hint="use ceil_mode: false, or a fixed size")
+        return dim_affine(size, add=2 * padding - span + stride - 1, div=stride)
     return dim_affine(size, add=2 * padding - span, div=stride)
 
 
@@ -66,6 +80,7 @@ class Conv2d(Op):
 
     def infer(self, x: TensorType) -> TensorType:
         expect_rank(x, 4, NCHW)
+        expect_float(x)
         channels = known(x.shape[1], "the input's channels")
         check_declared(self.in_channels, channels, "in_channels")
         if channels % self.groups:
@@ -139,6 +154,7 @@ class GlobalAvgPool2d(Op):
 
     def infer(self, x: TensorType) -> TensorType:
         expect_rank(x, 4, NCHW)
+        expect_float(x)
         return x.with_shape(*x.shape[:2])
 
     def build(self, x: TensorType) -> Build:

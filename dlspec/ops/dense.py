@@ -8,7 +8,7 @@ from pydantic import Field
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, PositiveInt, check_declared, known
+from dlspec.ops.base import Build, Op, PositiveInt, check_declared, expect_float, known
 
 
 class Linear(Op):
@@ -23,6 +23,7 @@ class Linear(Op):
     def infer(self, x: TensorType) -> TensorType:
         if x.rank < 2:
             raise RuleError(f"expects at least (N, features), got {x}")
+        expect_float(x)
         check_declared(self.in_features, known(x.shape[-1], "the input's last dim"),
                        "in_features")
         return x.with_shape(*x.shape[:-1], self.out_features)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, PositiveInt, expect_rank, known
+from dlspec.ops.base import Build, Op, PositiveInt, expect_float, expect_rank, known
 
 Eps = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
 
@@ -32,6 +32,7 @@ class BatchNorm1d(_BatchNorm):
 
     def infer(self, x: TensorType) -> TensorType:
         expect_rank(x, (2, 3), "(N, C) or (N, C, L)")
+        expect_float(x)
         known(x.shape[1], "the channel dim")
         return x
 
@@ -43,6 +44,7 @@ class BatchNorm2d(_BatchNorm):
 
     def infer(self, x: TensorType) -> TensorType:
         expect_rank(x, 4, "(N, C, H, W)")
+        expect_float(x)
         known(x.shape[1], "the channel dim")
         return x
 
@@ -57,6 +59,7 @@ class LayerNorm(Op):
     bias: bool = Field(True, description="Learn the additive part of the affine transform.")
 
     def infer(self, x: TensorType) -> TensorType:
+        expect_float(x)
         if self.dims >= x.rank:
             raise RuleError(f"cannot normalize over {self.dims} dims of {x}: that includes "
                             "the batch dim", code="DLS102")

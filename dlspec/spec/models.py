@@ -76,7 +76,11 @@ class ExportConfig(StrictModel):
     """How `dlspec export` writes and verifies ONNX."""
 
     opset: int = Field(20, ge=18, le=23, description="ONNX opset version.")
-    tolerance: float = Field(1e-5, gt=0, description="Largest allowed |ONNX Runtime - PyTorch|.")
+    tolerance: float = Field(1e-5, gt=0, description=(
+        "Absolute tolerance of the ONNX Runtime check: each output element must be within "
+        "tolerance + rtol * |PyTorch's value|."))
+    rtol: float = Field(1.3e-6, ge=0, description=(
+        "Relative tolerance of the ONNX Runtime check (torch.testing's float32 default)."))
     check_batch: int = Field(3, ge=1, description="Batch size of the ONNX Runtime check "
                                                   "(differs from the export batch of 2).")
 
