@@ -1,0 +1,72 @@
+"""Export from a spec: symbolic dims become named dynamic ONNX axes, checked at new sizes."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from dlspec.api import export_spec
+from dlspec.backends.onnx_runtime import open_session, read_metadata
+from dlspec.errors import DlspecError
+
+TOKENS = """
+dlspec: 1
+name: token-tagger
+inputs:
+  ids: {shape: [seq], dtype: int64, dims: {seq: {max: 64}}}
+model:
+  - {op: embedding, name: tok, num_embeddings: 50, embedding_dim: 16}
+  - {op: layernorm, name: ln}
+  - {op: linear, name: hidden, out_features: 32}
+  - {op: gelu, approximate: tanh}
+  - {op: linear, name: tags, out_features: 7}
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tokens")
+    spec = folder / "tokens.yaml"
+    spec.write_text(TOKENS)
+    output = folder / "tokens.onnx"
+    return export_spec(spec, output), output
+
+
+def test_symbolic_dims_become_named_dynamic_axes(exported):
+    report, output = exported
+    model = onnx.load(str(output))
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "seq"]
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert report.max_abs_diff["tags"] <= 1e-5
+    assert report.check_sizes["seq"] != report.export_sizes["seq"]
+
+
+def test_exported_model_runs_at_any_batch_and_length(exported):
+    _, output = exported
+    session = open_session(output)
+    for batch, length in [(1, 1), (4, 37), (2, 64)]:
+        ids = np.random.default_rng(0).integers(0, 50, size=(batch, length))
+        (tags,) = session.run(None, {"ids": ids})
+        assert tags.shape == (batch, length, 7)
+
+
+def test_metadata_names_the_spec_and_its_tensors(exported):
+    _, output = exported
+    metadata = read_metadata(output)
+    assert metadata["spec_name"] == "token-tagger"
+    assert '"seq"' in metadata["inputs"] and '"tags"' in metadata["outputs"]
+    assert metadata["preprocessing"] == "none"
+
+
+def test_a_spec_error_writes_nothing(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(TOKENS.replace("out_features: 7", "out_featurs: 7"))
+    output = tmp_path / "model.onnx"
+    output.write_bytes(b"keep me")
+    with pytest.raises(DlspecError) as caught:
+        export_spec(spec, output)
+    assert caught.value.codes == ["DLS103", "DLS101"]  # out_features missing, out_featurs unknown
+    assert output.read_bytes() == b"keep me"
+    assert sorted(Path(tmp_path).iterdir()) == [spec, output]
