@@ -24,7 +24,6 @@ import contextlib
 import io
 import logging
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,6 +40,7 @@ from dlspec.backends.onnx_inputs import (
     validate_inputs,
 )
 from dlspec.errors import Diagnostic, ExportError
+from dlspec.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -177,10 +177,9 @@ def _write_verified(
 
     Any failure removes the temp file and leaves an existing `target` untouched.
     """
-    with _temporary_file_beside(target) as tmp:
-        check.save_and_check(proto, tmp)
-        diffs = _compare_with_runtime(tmp, feeds, output_names, expected, tolerance, where)
-        os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        check.save_and_check(proto, str(tmp))
+        diffs = _compare_with_runtime(str(tmp), feeds, output_names, expected, tolerance, where)
     return diffs
 
 
@@ -262,19 +261,6 @@ def _quiet_exporter() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
-
-
-@contextlib.contextmanager
-def _temporary_file_beside(target: Path) -> Iterator[str]:
-    """A temp file path in `target`'s folder, removed on exit unless it was moved away."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
-        yield tmp
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _compare_with_runtime(

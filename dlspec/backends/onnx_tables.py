@@ -5,12 +5,10 @@ Input problems are DLS504 diagnostics; unusable class metadata is DLS503.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +16,7 @@ from typing import IO, Any
 import numpy as np
 
 from dlspec.errors import Diagnostic, ExportError
+from dlspec.files import atomic_path
 
 ONNX_TO_NUMPY = {
     "tensor(float)": np.float32,
@@ -105,15 +104,9 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]])
 
 def write_atomically(path: Path, write: Callable[[IO[Any]], None], *, text: bool = False) -> None:
     """Write through a temp file in the same folder, then move it onto `path` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w" if text else "wb", **({"newline": ""} if text else {})) as out:
-            write(out)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "w" if text else "wb",
+                                        **({"newline": ""} if text else {})) as out:
+        write(out)
 
 
 def class_probabilities(logits: np.ndarray, task: str) -> np.ndarray:
