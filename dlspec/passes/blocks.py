@@ -79,8 +79,11 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
 
 def _repeat(lowering: Lowering, call: BlockCall, qualified: str) -> int | None:
     raw = call.item.get("repeat", 1)
+    before = len(lowering.problems)
     value = resolve_tree(raw, call.scope.params, lowering.source, (*call.path, "repeat"),
                          lowering.problems)
+    if len(lowering.problems) > before:
+        return None  # the expression failed and was reported
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INSTANCES:
         lowering.problems.append(Diagnostic(
             "DLS102", f"repeat must be a whole number from 1 to {MAX_INSTANCES}, got {value!r}",
@@ -104,6 +107,7 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
     values: dict[str, list[Any]] = {}
     for name, declared in block.params.items():
         required = isinstance(declared, str) and declared in TYPE_NAMES
+        mark = len(problems)
         if name not in given:
             if required:
                 problems.append(Diagnostic(
@@ -116,6 +120,8 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
         else:
             value = resolve_tree(given[name], call.scope.params, source, (*call.path, name),
                                  problems)
+        if len(problems) > mark:
+            continue  # the expression failed and was reported
         per_instance = _spread(value, declared, repeat)
         expected = TYPE_NAMES.get(declared) if required else None
         for v in per_instance:

@@ -21,7 +21,8 @@ from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
 from dlspec.spec.diagnose import diagnose
-from dlspec.spec.load import LoadedSpec, resolve_tree
+from dlspec.spec.expressions import has_expression
+from dlspec.spec.load import LoadedSpec, resolve_tree, without_cascade
 from dlspec.spec.models import FRAME_KEYS, NAME_PATTERN
 from dlspec.spec.yaml_source import Path_, SourceMap
 
@@ -40,6 +41,7 @@ class Scope:
     prefix: str  # "" at top level, "layer1.0." inside a block instance
     params: Mapping[str, Any]
     names: dict[str, str | Ref] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)  # layers that failed (already reported)
 
 
 class Lowering:
@@ -93,17 +95,26 @@ class Lowering:
             if output is not None:
                 scope.names[name] = output
                 previous = output
+            else:
+                scope.failed.add(name)
         return previous
 
     def assign_names(self, items: list[Any], path: Path_, scope: Scope) -> list[str]:
         """Each item's local name: its own, or `<op>`, `<op>_1`, ... like torch.fx."""
         taken: set[str] = set(scope.names)
         explicit: dict[str, int] = {}
+        given: list[Any] = []
         for index, item in enumerate(items):
             name = item.get("name") if isinstance(item, dict) else None
+            item_path = (*path, index, "name")
+            if has_expression(name):  # e.g. "proj_${d}"
+                before = len(self.problems)
+                name = resolve_tree(name, scope.params, self.source, item_path, self.problems)
+                if len(self.problems) > before:
+                    name = None  # reported; an automatic name stands in
+            given.append(name)
             if name is None:
                 continue
-            item_path = (*path, index, "name")
             if not isinstance(name, str) or not _is_name(name):
                 self.problems.append(Diagnostic(
                     "DLS102", f"layer name {name!r} must be a plain identifier",
@@ -112,11 +123,11 @@ class Lowering:
                 self.problems.append(Diagnostic(
                     "DLS303", f"duplicate layer name '{name}'", self.source.span(item_path),
                     hint="give each layer its own name"))
-            explicit[name] = index
-            taken.add(str(name))
+            if isinstance(name, str):
+                explicit[name] = index
+                taken.add(name)
         names = []
-        for item in items:
-            name = item.get("name") if isinstance(item, dict) else None
+        for item, name in zip(items, given, strict=True):
             if not isinstance(name, str):
                 base = str(item.get("op") or item.get("block") or "layer") \
                     if isinstance(item, dict) else "layer"
@@ -165,13 +176,17 @@ class Lowering:
                 "DLS102", "`repeat` applies to blocks", self.source.key_span((*path, "repeat")),
                 layer=qualified, hint="wrap the layers to repeat in a block"))
         attributes = {k: v for k, v in item.items() if k not in FRAME_KEYS or k == "op"}
+        before = len(self.problems)
         attributes = resolve_tree(attributes, scope.params, self.source, path, self.problems)
         cls = self.registry[op_name]
         try:
             op = cls.model_validate(attributes)
         except ValidationError as exc:
-            self.problems += diagnose(exc, attributes, self.source, base=path, model=cls,
-                                      extra_keys=FRAME_KEYS, layer=qualified, op=op_name)
+            found = diagnose(exc, attributes, self.source, base=path, model=cls,
+                             extra_keys=FRAME_KEYS, layer=qualified, op=op_name)
+            if len(self.problems) > before:  # an expression failed: no error about its text
+                found = without_cascade(found, attributes, self.source, path)
+            self.problems += found
             return None
         self.graph.add(Node(qualified, op, inputs, self.source.span(path),  # type: ignore[arg-type]
                             scope=scope.prefix.rstrip(".")))
@@ -186,6 +201,8 @@ class Lowering:
                 target = scope.names[text]
             elif "." in text and scope.prefix + text in self.graph:
                 target = scope.prefix + text
+            elif text.split(".")[0] in scope.failed:
+                return None  # that layer's own error was reported
             else:
                 self.problems.append(Diagnostic(
                     "DLS301", f"unknown layer or input '{text}'", ref.span,
@@ -207,6 +224,8 @@ class Lowering:
         result = []
         for i, text in enumerate(outputs):
             path = ("outputs", i) if ("outputs", i) in self.source.values else ("outputs",)
+            if text.split(".")[0] in scope.failed and text not in self.graph:
+                continue  # that layer's own error was reported
             if text not in scope.names and text not in self.graph:
                 self.problems.append(Diagnostic(
                     "DLS305", f"unknown output '{text}'", self.source.span(path),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 import typing
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,6 +19,7 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
     """One diagnostic per pydantic error. `data` is what was validated, found at `base` in
     the document; `extra_keys` are keys accepted beside the model's own (layer frame keys)."""
     found: list[Diagnostic] = []
+    alternatives: dict[Path_, tuple[int, list[str]]] = {}  # one DLS102 per value
     for err in error.errors(include_url=False):
         path = _data_path(data, err["loc"])
         where = (*base, *path)
@@ -29,14 +31,22 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
                               source.key_span(where), hint=suggest(str(key), allowed))
         elif kind == "missing":
             diag = Diagnostic("DLS103", f"missing required key '{err['loc'][-1]}'"
-                              + _in(base, path), source.span(where),
+                              + _in(base, path[:-1] if path[-1:] == err["loc"][-1:] else path),
+                              source.span(where),
                               hint=f"add `{err['loc'][-1]}:`")
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             diag = _unknown_tag(err, where, source)
         else:
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            shown = _shown(err.get("input"), message)
-            diag = Diagnostic("DLS102", f"{_label(path)}{message}{shown}", source.span(where))
+            if where in alternatives:  # another member of a union refused the same value
+                index, messages = alternatives[where]
+                messages.append(message.removeprefix("Input should be "))
+                found[index] = replace(found[index], message=_alternatives(
+                    path, messages, err.get("input")))
+                continue
+            alternatives[where] = (len(found), [message])
+            diag = Diagnostic("DLS102", _alternatives(path, [message], err.get("input")),
+                              source.span(where))
         found.append(diag.at(None, layer=layer, op=op))
     return found
 
@@ -47,7 +57,7 @@ def _unknown_tag(err: dict, where: Path_, source: SourceMap) -> Diagnostic:
     tag = ctx.get("tag")
     if tag is None:
         return Diagnostic("DLS103", "missing required key 'op'", source.span(where),
-                          hint="add `op:`, " + suggest("", expected))
+                          hint="add `op:`" + (", " + suggest("", expected) if expected else ""))
     return Diagnostic("DLS104", f"unknown op '{tag}'", source.span((*where, "op")),
                       hint=suggest(str(tag), expected))
 
@@ -136,6 +146,12 @@ def _is_union(annotation: Any) -> bool:
 def _in(base: Path_, path: Path_) -> str:
     where = ".".join(str(p) for p in (*base, *path))
     return f" in '{where}'" if where else ""
+
+
+def _alternatives(path: Path_, messages: list[str], value: Any) -> str:
+    """One message for a value, whichever union members refused it (int, or a pair, ...)."""
+    message = ", or ".join(messages)
+    return f"{_label(path)}{message}{_shown(value, message)}"
 
 
 def _label(path: Path_) -> str:

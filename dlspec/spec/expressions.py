@@ -24,6 +24,7 @@ _PART = re.compile(r"\$\{(.*?)\}", re.S)
 MAX_EXPR_LEN = 1000
 MAX_INT_BITS = 256
 _COALESCE = "__dlspec_coalesce__"
+_COALESCE_OR_STRING = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|\?\?""", re.S)
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float,
@@ -61,12 +62,16 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
     if len(source) > MAX_EXPR_LEN:
         raise RuleError(f"expression longer than {MAX_EXPR_LEN} characters", code="DLS110")
     try:
-        tree = ast.parse(source.replace("??", f" |{_COALESCE}| "), mode="eval")
+        tree = ast.parse(_COALESCE_OR_STRING.sub(  # `??` outside string literals
+            lambda m: m.group(1) or f" |{_COALESCE}| ", source), mode="eval")
     except SyntaxError as exc:
         raise RuleError(f"cannot parse '${{{source}}}': {exc.msg}", code="DLS110",
                         hint="use numbers, names, + - * / // % **, comparisons, "
                              "and/or/not, `a if cond else b`") from None
-    return _Evaluator(scope).visit(tree.body)
+    try:
+        return _Evaluator(scope).visit(tree.body)
+    except RecursionError:  # e.g. `- - - ... 1`, short enough but nested too deeply
+        raise RuleError("expression is nested too deeply", code="DLS110") from None
 
 
 class _Evaluator:
@@ -173,7 +178,10 @@ class _Evaluator:
         return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
 
     def visit_Call(self, node: ast.Call) -> Any:
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
+        if node.keywords and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+            raise RuleError(f"keyword arguments are not allowed in '{ast.unparse(node)}'",
+                            code="DLS110", hint="pass the arguments by position")
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = ast.unparse(node.func)
             raise RuleError(f"function '{name}' is not allowed", code="DLS110",
                             hint=did_you_mean(name, FUNCTIONS) or

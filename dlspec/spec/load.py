@@ -4,6 +4,7 @@ expressions outside the model, and validate the structure. Every problem is coll
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from dlspec.spec.yaml_source import Path_, SourceMap, read_yaml
 
 # Sections whose expressions need a block instance's scope; the lowering pass resolves them.
 LATE_SECTIONS = ("model", "blocks")
+EXPRESSION_CODES = ("DLS110", "DLS111", "DLS112")
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,20 @@ def load_text(text: str, file: str, overrides: Sequence[str] = ()) -> LoadedSpec
     problems: list[Diagnostic] = []
     for override in overrides:
         problems += apply_override(data, source, override)
+    before = len(problems)
     params = resolve_params(data.get("params") or {}, source, problems)
-    data = {key: value if key in LATE_SECTIONS or key == "params"
-            else resolve_tree(value, params, source, (key,), problems)
-            for key, value in data.items()}
+    if len(problems) == before:  # else a failed param would fail every use of it again
+        data = {key: value if key in LATE_SECTIONS or key == "params"
+                else resolve_tree(value, params, source, (key,), problems)
+                for key, value in data.items()}
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        problems += diagnose(exc, data, source, model=Spec)
+        found = diagnose(exc, data, source, model=Spec)
+        if any(d.code in EXPRESSION_CODES for d in problems):
+            resolved = {k: v for k, v in data.items() if k not in LATE_SECTIONS and k != "params"}
+            found = without_cascade(found, resolved, source, ())
+        problems += found
         spec = None
     if problems:
         raise SpecError(problems)
@@ -90,8 +98,14 @@ def resolve_params(params: Mapping[str, Any], source: SourceMap,
     resolved: dict[str, Any] = {}
     if not isinstance(params, Mapping):
         return resolved  # the Spec model reports the wrong type
+    failed: list[str] = []
     for name, value in params.items():
-        resolved[name] = resolve_tree(value, resolved, source, ("params", name), problems)
+        found: list[Diagnostic] = []
+        resolved[name] = resolve_tree(value, resolved, source, ("params", name), found)
+        if found and not (failed and re.search(rf"\b({'|'.join(failed)})\b", str(value))):
+            problems += found  # (one that uses a failed param fails with it: not reported)
+        if found:
+            failed.append(re.escape(name))
     return resolved
 
 
@@ -108,6 +122,25 @@ def resolve_tree(value: Any, scope: Mapping[str, Any], source: SourceMap, path: 
         except RuleError as err:
             problems.append(Diagnostic(err.code, err.message, source.span(path), hint=err.hint))
     return value
+
+
+def without_cascade(found: list[Diagnostic], value: Any, source: SourceMap,
+                    path: Path_) -> list[Diagnostic]:
+    """`found` without the type errors about values whose `${...}` failed to evaluate: that
+    failure was reported already, so one mistake gives one error."""
+    failed = set(_unresolved_spans(value, source, path))
+    return [d for d in found if not (d.code == "DLS102" and d.span in failed)]
+
+
+def _unresolved_spans(value: Any, source: SourceMap, path: Path_):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _unresolved_spans(item, source, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unresolved_spans(item, source, (*path, index))
+    elif has_expression(value):
+        yield source.span(path)
 
 
 def apply_override(data: dict, source: SourceMap, override: str) -> list[Diagnostic]:
@@ -127,10 +160,14 @@ def apply_override(data: dict, source: SourceMap, override: str) -> list[Diagnos
     value, _ = read_yaml(text, origin.file)
     target = data
     for i, part in enumerate(parts[:-1]):
+        if isinstance(target, list) and isinstance(part, int) and part >= len(target):
+            return [Diagnostic("DLS120", f"cannot set '{key}': index {part} is out of range",
+                               origin, hint=f"the list has {len(target)} items")]
         child = target.get(part) if isinstance(target, dict) else (
             target[part] if isinstance(part, int) and 0 <= part < len(target) else None)
         if child is None and isinstance(target, dict):
             child = target[part] = {}
+            source.values[tuple(parts[:i + 1])] = origin  # a section the override created
         if not isinstance(child, (dict, list)):
             where = ".".join(map(str, parts[:i + 1]))
             return [Diagnostic("DLS120", f"cannot set '{key}': '{where}' is not a section",
@@ -141,5 +178,9 @@ def apply_override(data: dict, source: SourceMap, override: str) -> list[Diagnos
         return [Diagnostic("DLS120", f"cannot set '{key}': index {last} is out of range",
                            origin)]
     target[last] = value
-    source.values[tuple(parts)] = origin
+    where = tuple(parts)
+    for table in (source.values, source.keys):  # positions of what the value replaced
+        for stale in [p for p in table if len(p) > len(where) and p[:len(where)] == where]:
+            del table[stale]
+    source.values[where] = origin
     return []

@@ -203,7 +203,14 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         mark = exc.problem_mark or exc.context_mark
         span = _span(file, mark) if mark else SourceSpan(file, 1, 1)
         problem = exc.problem or exc.context or "cannot parse"
-        raise SpecError(Diagnostic("DLS001", problem, span)) from None
+        hint = None
+        start = _span(file, exc.context_mark) if exc.context_mark else span
+        if exc.problem and exc.context and start != span:  # e.g. where an unclosed `{` opened
+            hint = f"{exc.context} that starts at line {start.line}, column {start.col}"
+        lines = text.splitlines()
+        if span.line <= len(lines) and lines[span.line - 1][span.col - 1:span.col] == "\t":
+            hint = "YAML indents with spaces; replace the tab with spaces"
+        raise SpecError(Diagnostic("DLS001", problem, span, hint=hint)) from None
     except yaml.YAMLError as exc:
         raise SpecError(Diagnostic("DLS001", str(exc), SourceSpan(file, 1, 1))) from None
     finally:

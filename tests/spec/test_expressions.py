@@ -1,0 +1,225 @@
+"""dlspec.spec.expressions: safe `${...}` arithmetic, the allowlist, bounds and error codes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dlspec.errors import RuleError
+from dlspec.ir.types import TensorType
+from dlspec.spec.expressions import MAX_EXPR_LEN, evaluate, evaluate_text, has_expression
+
+SCOPE = {"d": 768, "heads": 12, "hidden": 64, "rate": 0.1, "nothing": None, "tag": "enc",
+         "flag": True, "sizes": [1, 2]}
+
+
+def refused(source: str, scope=SCOPE) -> RuleError:
+    with pytest.raises(RuleError) as caught:
+        evaluate(source, scope)
+    return caught.value
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("4 * d", 3072), ("d // heads", 64), ("d / heads", 64.0), ("d % 100", 68),
+    ("2 ** 10", 1024), ("-hidden", -64), ("+hidden", 64), ("hidden - 1", 63),
+    ("(hidden + 2) * 3", 198), ("2 ** -1", 0.5), ("-7 // 2", -4), ("-7 % 3", 2),
+    ("rate * 10", 1.0), ("1e-3 * 2", 0.002), ("2 ** 64", 2 ** 64),
+    ("min(hidden, 32)", 32), ("max(1, 2, 3)", 3), ("abs(-3)", 3), ("round(2.6)", 3),
+    ("int(7.9)", 7), ("float(3)", 3.0), ("ceil(2.1)", 3), ("floor(2.9)", 2),
+    ("sqrt(16)", 4.0), ("log2(1024)", 10.0), ("min([3, 1, 2])", 1),
+    ("hidden > 32", True), ("1 < 2 < 3", True), ("1 < 3 < 2", False), ("d == 768", True),
+    ("d != 768", False), ("hidden >= 64 and hidden <= 64", True),
+    ("not flag", False), ("flag and hidden", 64), ("nothing or 5", 5), ("0 or nothing", None),
+    ("1 if flag else 2", 1), ("'big' if d > 512 else 'small'", "big"),
+    ("tag + '_1'", "enc_1"), ("'a' + 'b'", "ab"), ("[hidden, 2 * hidden]", [64, 128]),
+    ("true", True), ("True", True), ("false", False), ("null", None), ("None", None),
+    ("sizes", [1, 2]), ("'text'", "text"),
+])
+def test_arithmetic_and_logic(source, expected):
+    value = evaluate(source, SCOPE)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_integer_division_keeps_ints_and_true_division_gives_floats():
+    assert isinstance(evaluate("d // heads", SCOPE), int)
+    assert isinstance(evaluate("d / heads", SCOPE), float)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("nothing ?? 3", 3), ("hidden ?? 3", 64), ("nothing ?? nothing ?? 7", 7),
+    ("nothing ?? hidden * 2", 128), ("0 ?? 5", 0), ("flag ?? 1", True),
+    ("nothing??'x'", "x"), ("'a ?? b'", "a ?? b"), ("nothing ?? 'what??'", "what??"),
+])
+def test_coalesce(source, expected):
+    assert evaluate(source, SCOPE) == expected
+
+
+def test_coalesce_does_not_evaluate_the_fallback_when_not_needed():
+    assert evaluate("hidden ?? undefined_name", SCOPE) == 64
+    assert refused("nothing ?? undefined_name").code == "DLS111"
+
+
+def test_short_circuit_does_not_evaluate_the_other_side():
+    assert evaluate("flag or 1 / 0", SCOPE) is True
+    assert evaluate("1 if flag else 1 / 0", SCOPE) == 1
+
+
+def test_attribute_reads_on_values_that_offer_them():
+    x = TensorType(("N", 32, 8, 8))
+    scope = {"x": x}
+    assert evaluate("x.channels", scope) == 32
+    assert evaluate("x.channels * 2", scope) == 64
+    assert evaluate("x.rank", scope) == 4
+    assert evaluate("x.shape", scope) == [32, 8, 8]
+    error = refused("x.chanels", scope)
+    assert error.code == "DLS111" and error.hint == "did you mean 'channels'?"
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def test_a_whole_expression_keeps_its_type():
+    assert evaluate_text("${4 * d}", SCOPE) == 3072
+    assert evaluate_text("${rate}", SCOPE) == 0.1
+    assert evaluate_text("${nothing}", SCOPE) is None
+    assert evaluate_text("${ hidden }", SCOPE) == 64
+
+
+def test_expressions_inside_text_are_interpolated():
+    assert evaluate_text("block_${hidden}", SCOPE) == "block_64"
+    assert evaluate_text("${tag}_${heads}x${d // heads}", SCOPE) == "enc_12x64"
+    assert evaluate_text("${hidden}${heads}", SCOPE) == "6412"
+    assert evaluate_text("no expression", SCOPE) == "no expression"
+
+
+def test_has_expression():
+    assert has_expression("${x}") and has_expression("a_${x}")
+    assert not has_expression("$x") and not has_expression(12) and not has_expression(None)
+
+
+def test_an_error_inside_text_is_reported():
+    with pytest.raises(RuleError) as caught:
+        evaluate_text("layer_${hiden}", SCOPE)
+    assert caught.value.code == "DLS111"
+
+
+# --- the allowlist ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [
+    "__import__('os')", "open('/etc/passwd')", "eval('1')", "exec('1')", "getattr(d, 'x')",
+    "print(1)", "range(10)", "len(sizes)", "sum(sizes)", "type(d)", "globals()",
+    "(lambda: 1)()", "d.bit_length()", "tag.upper()", "min(d, key=abs)",
+])
+def test_calls_other_than_the_pure_functions_are_refused(source):
+    assert refused(source).code == "DLS110"
+
+
+def test_keyword_arguments_are_refused_with_a_clear_message():
+    error = refused("round(2.567, ndigits=1)")
+    assert error.code == "DLS110"
+    assert "keyword arguments" in error.message and error.hint == "pass the arguments by position"
+
+
+def test_a_misspelt_function_gets_a_suggestion():
+    error = refused("mx(1, 2)")
+    assert error.code == "DLS110" and error.hint == "did you mean 'max'?"
+
+
+@pytest.mark.parametrize("source", [
+    "lambda: 1", "lambda x: x", "[x for x in sizes]", "{x for x in sizes}",
+    "{x: 1 for x in sizes}", "(x for x in sizes)", "{1: 2}", "{1, 2}", "(1, 2)",
+    "sizes[0]", "sizes[0:1]", "f'{d}'", "b'x'", "1j", "...", "(x := 1)",
+    "d @ d", "d << 1", "d >> 1", "d & 1", "d | 1", "d ^ 1", "~d", "d is None", "d in sizes",
+    "d not in sizes", "d is not None", "await d", "*sizes",
+])
+def test_constructs_outside_the_allowlist_are_refused(source):
+    assert refused(source).code == "DLS110"
+
+
+@pytest.mark.parametrize("source", [
+    "().__class__", "''.__class__.__mro__", "d.__class__", "tag.__len__",
+    "(1).__class__.__bases__[0].__subclasses__()", "x.__class__", "__builtins__",
+    "__import__", "__name__", "__loader__",
+])
+def test_dunder_access_is_refused(source):
+    assert refused(source).code in ("DLS110", "DLS111")
+
+
+def test_attributes_of_plain_values_are_refused():
+    for source in ("d.real", "tag.upper", "sizes.append", "rate.hex"):
+        error = refused(source)
+        assert error.code == "DLS111" and "has no field" in error.message
+
+
+def test_scope_values_are_never_called():
+    scope = {"f": print}
+    assert refused("f(1)", scope).code == "DLS110"
+
+
+# --- bounds --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [
+    "9 ** 9 ** 9", "2 ** 1000", "10 ** 100", "(2 ** 64) ** 2 ** 4 * 2 ** 64 * 2 ** 64",
+    "2 ** 200 * 2 ** 100", "'a' * 10 ** 9", "'ab' * 100", "[1] * 10 ** 9",
+    "int(1e300)", "10.0 ** 400", "2 ** 64 * 2 ** 64 * 2 ** 64 * 2 ** 64 * 2 ** 64",
+])
+def test_huge_results_are_refused_quickly(source):
+    start = time.perf_counter()
+    error = refused(source)
+    assert time.perf_counter() - start < 0.1
+    assert error.code == "DLS112"
+
+
+def test_long_expressions_are_refused():
+    assert refused("1 + " * MAX_EXPR_LEN + "1").code == "DLS110"
+
+
+def test_long_strings_are_refused():
+    scope = {"s": "x" * 600}
+    assert refused("s + s", scope).code == "DLS112"
+
+
+@pytest.mark.parametrize("source", ["-" * 900 + "1", "1" + "+1" * 499, "(" * 400 + "1" + ")" * 400,
+                                    "[" * 300 + "]" * 300])
+def test_deeply_nested_expressions_are_errors_not_crashes(source):
+    assert refused(source).code == "DLS110"
+
+
+# --- error codes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, code", [
+    ("", "DLS110"), ("   ", "DLS110"), ("hidden *", "DLS110"), ("(1", "DLS110"),
+    ("1 +* 2", "DLS110"), ("hidden hidden", "DLS110"), ("import os", "DLS110"),
+    ("hiden", "DLS111"), ("undefined + 1", "DLS111"),
+    ("1 / 0", "DLS112"), ("hidden // 0", "DLS112"), ("hidden % 0", "DLS112"),
+    ("0.0 / 0", "DLS112"), ("sqrt(-1)", "DLS112"), ("log2(0)", "DLS112"),
+    ("int('x')", "DLS112"), ("min()", "DLS112"), ("tag - 1", "DLS112"), ("tag * 2", "DLS112"),
+    ("'a' < 1", "DLS112"), ("-tag", "DLS112"), ("nothing + 1", "DLS112"),
+    ("flag + 1", "DLS112"), ("sizes + sizes", "DLS112"),
+])
+def test_error_codes(source, code):
+    assert refused(source).code == code
+
+
+def test_syntax_error_message_and_hint():
+    error = refused("hidden *")
+    assert error.message.startswith("cannot parse '${hidden *}'")
+    assert "a if cond else b" in error.hint
+
+
+def test_unknown_name_suggests_a_close_name_or_lists_them():
+    assert refused("hiden").hint == "did you mean 'hidden'?"
+    assert refused("zzz", {"a": 1, "b": 2}).hint == "known names: a, b"
+    assert refused("zzz", {}).hint == "known names: none"
+
+
+def test_division_by_zero_names_the_operation():
+    assert refused("hidden // (heads - 12)").message == \
+        "division by zero in 'hidden // (heads - 12)'"
