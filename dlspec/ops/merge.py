@@ -39,13 +39,18 @@ class Add(Op):
 
 
 def _projection_hint(inputs: tuple[TensorType, ...]) -> str:
+    """Which input to project, to what: the narrower one, up to the wider one's size."""
     a, b = inputs[0], inputs[1]
     if a.rank == b.rank == 4 and a.shape[1] != b.shape[1]:
-        return (f"a projection is needed on the shortcut, e.g. a 1x1 conv2d with "
-                f"out_channels={a.shape[1]}" + (" and a stride" if a.shape[2:] != b.shape[2:]
-                                                 else ""))
+        narrow, wide = sorted((a, b), key=lambda x: x.shape[1] if isinstance(x.shape[1], int)
+                              else 0)
+        stride = " and a stride" if narrow.shape[2:] != wide.shape[2:] else ""
+        return (f"project the {narrow} input with a 1x1 conv2d of out_channels="
+                f"{wide.shape[1]}{stride} (a `downsample` branch)")
     if a.rank == b.rank and a.shape[-1] != b.shape[-1]:
-        return f"a linear layer with out_features={a.shape[-1]} on the shortcut would fit"
+        narrow, wide = sorted((a, b), key=lambda x: x.shape[-1] if isinstance(x.shape[-1], int)
+                              else 0)
+        return f"project the {narrow} input with a linear layer of out_features={wide.shape[-1]}"
     return "check the layers feeding this add"
 
 
