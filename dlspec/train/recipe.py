@@ -1,0 +1,81 @@
+"""The training recipe: the spec's loss, optimizer, schedule, regularization and train sections
+bundled with the batch settings, defaults resolved (no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dlspec.train.config import (
+    DEFAULT_METRICS,
+    METRICS,
+    AdamConfig,
+    BCEWithLogitsConfig,
+    CrossEntropyConfig,
+    LossConfig,
+    MSEConfig,
+    OptimizerConfig,
+    RegularizationConfig,
+    TrainConfig,
+)
+from dlspec.train.config_base import Task
+from dlspec.train.schedules import ScheduleConfig, check_schedule_list
+
+
+def default_loss(task: Task) -> LossConfig:
+    """The loss used when a spec gives none: the canonical one for the task."""
+    by_task = {"classification": CrossEntropyConfig, "binary": BCEWithLogitsConfig,
+               "regression": MSEConfig}
+    return by_task[task]()
+
+
+def metric_names(task: Task, metrics: list[str] | None) -> tuple[str, ...]:
+    """The metrics a run reports for `task`; raises ValueError for one the task lacks."""
+    if metrics is None:
+        return DEFAULT_METRICS[task]
+    for name in metrics:
+        if name not in METRICS[task]:
+            raise ValueError(f"metric '{name}' does not apply to a {task} task; "
+                             f"choose {', '.join(METRICS[task])}")
+    return tuple(metrics)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything `fit` needs besides the model and the data."""
+
+    loss: LossConfig
+    optimizer: OptimizerConfig = field(default_factory=AdamConfig)
+    schedule: tuple[ScheduleConfig, ...] = ()
+    regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    batch_size: int = 64
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        if self.schedule:
+            check_schedule_list(self.schedule)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    @classmethod
+    def from_sections(cls, task: Task, *, loss: LossConfig | None = None,
+                      optimizer: OptimizerConfig | None = None,
+                      schedule: ScheduleConfig | list[ScheduleConfig] | None = None,
+                      regularization: RegularizationConfig | None = None,
+                      train: TrainConfig | None = None, batch_size: int = 64,
+                      shuffle: bool = True) -> Recipe:
+        """A recipe from a spec's optional sections; a missing one takes its defaults
+        (the task's canonical loss, Adam, a constant learning rate)."""
+        if schedule is None:
+            schedules: tuple = ()
+        else:
+            schedules = tuple(schedule) if isinstance(schedule, list) else (schedule,)
+        return cls(
+            loss=loss or default_loss(task),
+            optimizer=optimizer or AdamConfig(),
+            schedule=schedules,
+            regularization=regularization or RegularizationConfig(),
+            train=train or TrainConfig(),
+            batch_size=batch_size,
+            shuffle=shuffle,
+        )
