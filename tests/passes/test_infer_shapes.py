@@ -114,7 +114,8 @@ def test_residual_without_projection_is_one_error_with_a_hint():
     assert (diagnostic.span.line, diagnostic.span.col) == (6, 5)
     assert diagnostic.message == \
         "inputs have shapes (N, 3, 8, 8) and (N, 16, 8, 8); they must be equal"
-    assert "1x1 conv2d with out_channels=3" in diagnostic.hint
+    assert diagnostic.hint.startswith("project the (N, 3, 8, 8) input with a 1x1 conv2d of "
+                                      "out_channels=16")
 
 
 def test_symbolic_dims_are_kept_through_embedding_linear_and_layernorm():
