@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from dlspec.errors import Diagnostic, TrainError
+from dlspec.files import atomic_path
 
 EXTRA_PREFIX = "_dlspec."
 
@@ -48,13 +49,8 @@ def save_checkpoint(path: Path, state_dict: Mapping[str, torch.Tensor],
 
 
 def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    tmp = _temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def copy_checkpoint(source: Path, target: Path) -> None:
