@@ -46,14 +46,15 @@ def spec_metadata(checked: CheckedSpec) -> dict[str, str]:
 
 
 def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Path = Path("runs"),
-               quiet: bool = False):
-    """Train a spec on its data; returns the training result (run dir, metrics)."""
+               run_name: str | None = None, quiet: bool = False):
+    """Train a spec on its data; returns the training result (run dir, metrics). The run goes
+    to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name."""
     from dlspec.data.prepare import prepare_data
     from dlspec.files import atomic_write_text
     from dlspec.ir.serialize import graph_to_text
     from dlspec.train.loop import fit
     from dlspec.train.recipe import Recipe
-    from dlspec.train.run_dir import make_run_dir
+    from dlspec.train.run_dir import make_named_run_dir, make_run_dir
 
     checked = check(path, overrides)
     spec, graph = checked.spec, checked.graph
@@ -71,7 +72,8 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
         task, loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
         regularization=spec.regularization, train=spec.train,
         batch_size=spec.data.batch_size, shuffle=spec.data.shuffle)
-    run_dir = make_run_dir(Path(out_root), spec.name)
+    run_dir = (make_named_run_dir(Path(out_root), run_name) if run_name
+               else make_run_dir(Path(out_root), spec.name))
     atomic_write_text(run_dir / "spec.yaml", checked.loaded.text)
     atomic_write_text(run_dir / "ir.json", graph_to_text(graph, spec.name, checked.loaded.params))
     metadata = {**spec_metadata(checked), "task": task, "data": data.source,

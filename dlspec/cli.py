@@ -100,12 +100,14 @@ def train(spec: SpecArg, set_: SetOption = (),
           seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
           epochs: Annotated[int | None, typer.Option(help="Number of epochs.")] = None,
           out: Annotated[Path, typer.Option(help="Folder for run directories.")] = Path("runs"),
+          name: Annotated[str | None, typer.Option(
+              help="Name of the run folder (default: <spec name>-<date>-<time>).")] = None,
           quiet: Annotated[bool, typer.Option(help="Print only the result.")] = False):
     """Train the model on its data; writes a run directory with checkpoints and logs."""
     from dlspec.api import train_spec
 
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
-    result = train_spec(spec, overrides, out_root=out, quiet=quiet)
+    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet)
     print(f"run: {result.run_dir}")
 
 

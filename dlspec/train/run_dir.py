@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlspec.errors import Diagnostic, TrainError
+
 
 @dataclass(frozen=True)
 class RunFiles:
@@ -74,6 +76,18 @@ def make_run_dir(root: Path, name: str, now: float | None = None) -> Path:
             continue
         return folder
     raise FileExistsError(f"cannot find a free run folder name for {root / base}")
+
+
+def make_named_run_dir(root: Path, name: str) -> Path:
+    """Create `root/name` for a run named by its user; an existing non-empty folder is refused
+    (a finished or crashed run is never overwritten)."""
+    folder = Path(root) / name
+    if folder.exists() and any(folder.iterdir()):
+        raise TrainError(Diagnostic(
+            "DLS403", f"run folder {folder} already holds a run",
+            hint="choose another --name, or leave --name out for a timestamped folder"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class MetricsCsv:
