@@ -59,6 +59,7 @@ class Lowering:
         top = Scope("", self.loaded.params)
         for name, config in spec.inputs.items():
             shape = tuple(config.shape)
+            self.check_dim_bounds(name, config)
             self.graph.add(Node(name, None, [], self.source.key_span(("inputs", name)),
                                 TensorType((BATCH, *shape), config.dtype)))
             self.graph.inputs.append(name)
@@ -73,6 +74,15 @@ class Lowering:
         if self.problems:
             raise SpecError(self.problems)
         return self.graph
+
+    def check_dim_bounds(self, name: str, config: Any) -> None:
+        named = [d for d in config.shape if isinstance(d, str)]
+        for dim in config.dims:
+            if dim not in named:
+                self.problems.append(Diagnostic(
+                    "DLS102", f"dims bounds '{dim}', which is not a dim of input '{name}' "
+                    f"{list(config.shape)}", self.source.key_span(("inputs", name, "dims", dim)),
+                    hint=suggest(dim, named) if named else "name a dim in `shape` first"))
 
     # --- layers -----------------------------------------------------------------------
 

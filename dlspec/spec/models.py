@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dlspec.data.config import DataConfig
 from dlspec.train.config import (
@@ -47,14 +47,6 @@ class InputConfig(StrictModel):
     dims: dict[Name, DimConfig] = Field(
         default_factory=dict, description="Bounds for the symbolic dims named in `shape`.")
     description: str = Field("", description="What this input holds.")
-
-    @model_validator(mode="after")
-    def _dims_are_used(self):
-        named = {d for d in self.shape if isinstance(d, str)}
-        for name in self.dims:
-            if name not in named:
-                raise ValueError(f"dims names '{name}', which is not in shape {self.shape}")
-        return self
 
 
 class BlockConfig(StrictModel):

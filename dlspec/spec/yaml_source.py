@@ -113,6 +113,12 @@ class _StrictComposer(_EventSource):
         finally:
             self._depth -= 1
 
+    def compose_scalar_node(self, anchor):
+        explicit = self.peek_event().tag not in (None, "!")
+        node = super().compose_scalar_node(anchor)
+        node.explicit_tag = explicit  # `!!str 5` is text, whatever the value looks like
+        return node
+
 
 def resolve_scalar(text: str) -> Any:
     """A plain (unquoted) scalar's value under the YAML 1.2 core schema."""
@@ -163,6 +169,8 @@ class _Builder:
     def scalar(self, node: ScalarNode) -> Any:
         if node.style in _QUOTED_STYLES:  # quoted or block scalar: always a string
             return node.value
+        if getattr(node, "explicit_tag", False):
+            return self.tagged(node)
         if node.value.lower() in _AMBIGUOUS:
             word = node.value
             self.problems.append(Diagnostic(
@@ -170,6 +178,21 @@ class _Builder:
                 self.here(node),
                 hint=f"write true or false for a boolean, or \"{word}\" in quotes for text"))
         return resolve_scalar(node.value)
+
+    def tagged(self, node: ScalarNode) -> Any:
+        """A plain scalar with an explicit standard tag (`!!str 5`, `!!float 1`)."""
+        kind = node.tag.rsplit(":", 1)[-1]
+        value = resolve_scalar(node.value)
+        converters = {"str": lambda: node.value, "int": lambda: int(value),
+                      "float": lambda: float(value), "bool": lambda: _as_bool(value),
+                      "null": lambda: _as_null(value)}
+        try:
+            return converters[kind]() if kind in converters else value
+        except (TypeError, ValueError):
+            self.problems.append(Diagnostic(
+                "DLS006", f"'{node.value}' is not a valid !!{kind}", self.here(node),
+                hint="remove the tag or fix the value"))
+            return None
 
     def mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -189,6 +212,18 @@ class _Builder:
             self.source.keys[(*path, key)] = self.here(key_node)
             result[key] = self.build(value_node, (*path, key))
         return result
+
+
+def _as_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(value)
+    return value
+
+
+def _as_null(value: Any) -> None:
+    if value is not None:
+        raise ValueError(value)
+    return None
 
 
 def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dlspec.errors import RuleError
@@ -169,10 +167,8 @@ def test_scope_values_are_never_called():
     "2 ** 200 * 2 ** 100", "'a' * 10 ** 9", "'ab' * 100", "[1] * 10 ** 9",
     "int(1e300)", "10.0 ** 400", "2 ** 64 * 2 ** 64 * 2 ** 64 * 2 ** 64 * 2 ** 64",
 ])
-def test_huge_results_are_refused_quickly(source):
-    start = time.perf_counter()
-    error = refused(source)
-    assert time.perf_counter() - start < 0.1
+def test_huge_results_are_refused_before_they_are_computed(source):
+    error = refused(source)  # (computing any of these would hang or exhaust memory)
     assert error.code == "DLS112"
 
 

