@@ -108,6 +108,9 @@ def train(spec: SpecArg, set_: SetOption = (),
 
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
     result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet)
+    if result.best_epoch:
+        print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
+              f"of {result.epochs_run}")
     print(f"run: {result.run_dir}")
 
 
