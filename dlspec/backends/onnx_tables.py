@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from dlspec.data.files import is_number
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import atomic_path
 
@@ -177,16 +178,7 @@ def _csv_lines(path: str | os.PathLike[str]) -> list[tuple[int, list[str]]]:
 
 def _is_header(row: Sequence[str]) -> bool:
     """A row with any non-numeric cell is a header (an all-numeric header reads as data)."""
-    return not all(_parses(cell) for cell in row)
-
-
-def _parses(cell: str) -> bool:
-    """Whether a cell holds a number."""
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return not all(is_number(cell) for cell in row)
 
 
 def _number(cell: str, path: str | os.PathLike[str], line_number: int) -> float:

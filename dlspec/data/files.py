@@ -57,7 +57,7 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise _fail(f"{path} cannot be read as UTF-8 CSV: {error}") from error
     if not header:
         raise _fail(f"{path} is empty", hint="a CSV file needs a header row of column names")
-    if all(_parses(name) for name in header):
+    if all(is_number(name) for name in header):
         raise _fail(f"{path}: the first row looks like data, not column names",
                     hint="add a header row naming each column")
     if "" in header:
@@ -74,7 +74,8 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
-def _parses(cell: str) -> bool:
+def is_number(cell: str) -> bool:
+    """Whether a CSV cell holds a number."""
     try:
         float(cell)
     except ValueError:
@@ -108,7 +109,7 @@ def _target_column(cells: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]
     cells = [c.strip() for c in cells]
     absent = np.array([_is_missing(c) for c in cells], dtype=bool)
     present = [c for c in cells if not _is_missing(c)]
-    if all(_parses(c) and math.isfinite(float(c)) for c in present):
+    if all(is_number(c) and math.isfinite(float(c)) for c in present):
         return np.array([math.nan if _is_missing(c) else float(c) for c in cells]), [], absent
     indices, names = _encode_labels(present)
     y = np.zeros(len(cells), dtype=np.int64)
