@@ -66,10 +66,6 @@ def class_name(spec_name: str) -> str:
     return name if name and not name[0].isdigit() else f"Model{name}"
 
 
-def parameter_count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def example_inputs(graph: Graph, batch: int = 2, sizes: dict[str, int] | None = None,
                    int_high: int = 2, seed: int = 0) -> list[torch.Tensor]:
     """Random inputs of the declared types; symbolic dims take `sizes` (default 8)."""

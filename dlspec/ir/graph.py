@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import networkx as nx
 
@@ -22,7 +21,6 @@ class Node:
     span: SourceSpan
     type: TensorType | None = None  # filled by shape inference
     scope: str = ""  # the block instance it came from ("" at top level)
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def op_name(self) -> str:
