@@ -64,7 +64,7 @@ def train_epoch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     """
     model.train()
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    losses = torch.empty(plan.steps_per_epoch, device=x.device)
+    losses: list[torch.Tensor] = []
     first_step = (epoch - 1) * plan.steps_per_epoch
     for i, (start, stop) in enumerate(plan.bounds):
         index = slice(start, stop) if order is None else order[start:stop]
@@ -76,15 +76,15 @@ def train_epoch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        losses[i] = loss.detach()
+        losses.append(loss.detach())
         step = first_step + i + 1
         if log_every and step % log_every == 0:
             value = loss.item()
             reporter.step_loss(step, value)
             if not math.isfinite(value):
-                losses[i + 1:] = float("nan")
-                return losses
-    return losses
+                losses += [loss.new_tensor(math.nan)] * (plan.steps_per_epoch - i - 1)
+                break
+    return torch.stack(losses)
 
 
 def check_outputs(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
