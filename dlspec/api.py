@@ -51,7 +51,7 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
     to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name."""
     from dlspec.data.prepare import prepare_data
     from dlspec.files import atomic_write_text
-    from dlspec.ir.serialize import graph_to_text
+    from dlspec.ir.serialize import spec_to_text
     from dlspec.train.loop import fit
     from dlspec.train.recipe import Recipe
     from dlspec.train.run_dir import make_named_run_dir, make_run_dir
@@ -75,7 +75,7 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
     run_dir = (make_named_run_dir(Path(out_root), run_name) if run_name
                else make_run_dir(Path(out_root), spec.name))
     atomic_write_text(run_dir / "spec.yaml", checked.loaded.text)
-    atomic_write_text(run_dir / "ir.json", graph_to_text(graph, spec.name, checked.loaded.params))
+    atomic_write_text(run_dir / "ir.json", spec_to_text(checked))
     metadata = {**spec_metadata(checked), "task": task, "data": data.source,
                 "class_names": json.dumps(data.class_names)}
     return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,

@@ -81,15 +81,14 @@ def compile_(spec: SpecArg, set_: SetOption = (),
     """Build the PyTorch module and print its layer table."""
     from dlspec.api import check, compile_module
     from dlspec.files import atomic_write_text
-    from dlspec.ir.serialize import graph_to_text
+    from dlspec.ir.serialize import spec_to_text
     from dlspec.report import layer_table
 
     checked = check(spec, set_)
     module = compile_module(checked)
     _console().print(layer_table(checked.graph, module, title=checked.spec.name))
     if ir is not None:
-        atomic_write_text(ir, graph_to_text(checked.graph, checked.spec.name,
-                                            checked.loaded.params))
+        atomic_write_text(ir, spec_to_text(checked))
         print(f"wrote {ir}")
 
 

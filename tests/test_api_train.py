@@ -102,7 +102,7 @@ def test_binary_export_predicts_probabilities_of_both_classes(cancer, tmp_path):
     data = load_breast_cancer()
     np.save(tmp_path / "cells.npy", data.data[:100].astype("float32"))
     predict_file(model, tmp_path / "cells.npy", tmp_path / "out.csv")
-    rows = list(csv.DictReader(open(tmp_path / "out.csv")))
+    rows = list(csv.DictReader((tmp_path / "out.csv").read_text().splitlines()))
     assert list(rows[0]) == ["prediction", "p_malignant", "p_benign"]
     probabilities = np.array([[float(r["p_malignant"]), float(r["p_benign"])] for r in rows])
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-9)

@@ -1,4 +1,5 @@
-"""The expanded, shape-annotated graph as JSON: the fully resolved form of a spec.
+"""A spec's fully resolved form as JSON: the expanded, shape-annotated graph and the
+training sections.
 
 Blocks are expanded, expressions evaluated and defaults filled, so two versions of a spec
 can be compared with a plain diff. Keys are sorted and the layout is stable.
@@ -12,6 +13,21 @@ from typing import Any
 from dlspec.ir.graph import Graph
 
 IR_VERSION = 1
+
+
+RECIPE_SECTIONS = ("loss", "optimizer", "schedule", "regularization", "data", "train", "export")
+
+
+def spec_to_json(checked: Any) -> dict[str, Any]:
+    """The whole resolved spec: the expanded graph, then every other section with its
+    defaults filled in."""
+    ir = graph_to_json(checked.graph, checked.spec.name, checked.loaded.params)
+    ir["recipe"] = checked.spec.model_dump(mode="json", include=set(RECIPE_SECTIONS))
+    return ir
+
+
+def spec_to_text(checked: Any) -> str:
+    return json.dumps(spec_to_json(checked), indent=2, sort_keys=True) + "\n"
 
 
 def graph_to_json(graph: Graph, name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +49,3 @@ def graph_to_json(graph: Graph, name: str, params: dict[str, Any]) -> dict[str, 
         "layers": layers,
         "outputs": list(graph.outputs),
     }
-
-
-def graph_to_text(graph: Graph, name: str, params: dict[str, Any]) -> str:
-    return json.dumps(graph_to_json(graph, name, params), indent=2, sort_keys=True) + "\n"

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from dlspec.compiler import check_spec
-from dlspec.ir.serialize import graph_to_json, graph_to_text
+from dlspec.ir.serialize import graph_to_json, spec_to_json, spec_to_text
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -25,10 +25,16 @@ def test_ir_is_expanded_resolved_and_typed():
 
 def test_ir_text_is_stable_and_changes_with_the_spec():
     path = SPECS / "mlp-digits.yaml"
-    first = check_spec(path)
-    again = check_spec(path)
-    text = graph_to_text(first.graph, "m", first.loaded.params)
-    assert text == graph_to_text(again.graph, "m", again.loaded.params)
-    wider = check_spec(path, ["hidden=256"])
-    changed = json.loads(graph_to_text(wider.graph, "m", wider.loaded.params))
+    text = spec_to_text(check_spec(path))
+    assert text == spec_to_text(check_spec(path))
+    changed = json.loads(spec_to_text(check_spec(path, ["hidden=256", "optimizer.lr=0.01"])))
     assert changed["layers"][0]["attributes"]["out_features"] == 256
+    assert changed["recipe"]["optimizer"]["lr"] == 0.01
+
+
+def test_ir_recipe_has_defaults_filled_in():
+    recipe = spec_to_json(check_spec(SPECS / "regression-diabetes.yaml"))["recipe"]
+    assert recipe["optimizer"] == {"op": "adam", "lr": 0.01, "betas": [0.9, 0.999],
+                                   "eps": 1e-08, "weight_decay": 0.001, "no_decay": []}
+    assert recipe["data"]["standardize"] is True
+    assert recipe["export"]["opset"] == 20
