@@ -11,8 +11,7 @@ Names load on first use, so `import dlspec` imports neither torch nor onnx.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dlspec.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -30,7 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'dlspec' has no attribute '{name}'")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ Importing this package stays torch-free (`dlspec validate` imports `dlspec.train
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dlspec.lazy import lazy_exports
 
 _EXPORTS = {
     "fit": "dlspec.train.loop",
@@ -24,7 +23,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'dlspec.train' has no attribute '{name}'")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
