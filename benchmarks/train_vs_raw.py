@@ -22,21 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlspec.api import check, compile_module
-from dlspec.data.prepare import prepare_data
-from dlspec.passes.check_data import task_of
+from dlspec.api import check, compile_module, load_data, recipe_for
 from dlspec.train.loop import fit
-from dlspec.train.recipe import Recipe
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "mlp-digits.yaml"
 
 
 def dlspec_run(checked, data, epochs: int) -> tuple[float, float]:
-    spec = checked.spec
-    recipe = Recipe.from_sections(
-        task_of(spec), loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
-        regularization=spec.regularization, train=spec.train,
-        batch_size=spec.data.batch_size, shuffle=spec.data.shuffle)
+    recipe = recipe_for(checked)
     model = compile_module(checked)
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
@@ -94,10 +87,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
     checked = check(SPEC, [f"train.epochs={args.epochs}", "regularization.early_stopping=null"])
-    spec, graph = checked.spec, checked.graph
-    data = prepare_data(spec.data, base_dir=SPEC.parent,
-                        input_shape=graph.node(graph.inputs[0]).type.sample_shape,
-                        task=task_of(spec), num_outputs=10)
+    spec = checked.spec
+    data = load_data(checked)
     dlspec_run(checked, data, args.epochs)  # warm up every path
     for fused in (False, True):
         raw_run(data, args.epochs, spec.data.batch_size, fused)

@@ -11,7 +11,7 @@ from typing import Any
 from dlspec import __version__
 from dlspec.compiler import CheckedSpec, check_spec
 from dlspec.errors import DataError, Diagnostic, SourceSpan, TrainError
-from dlspec.passes.check_data import data_diagnostics, task_of
+from dlspec.passes.check_data import at_data, data_diagnostics, output_rank_diagnostics, task_of
 
 
 def check(path: str | Path, overrides: Sequence[str] = ()) -> CheckedSpec:
@@ -49,14 +49,12 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
                run_name: str | None = None, quiet: bool = False):
     """Train a spec on its data; returns the training result (run dir, metrics). The run goes
     to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name."""
-    from dlspec.data.prepare import prepare_data
     from dlspec.files import atomic_write_text
     from dlspec.ir.serialize import spec_to_text
     from dlspec.train.loop import fit
-    from dlspec.train.recipe import Recipe
     from dlspec.train.run_dir import make_named_run_dir, make_run_dir
 
-    checked = check(path, overrides)
+    checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
     spec, graph = checked.spec, checked.graph
     if spec.data is None or len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise TrainError(Diagnostic(
@@ -64,14 +62,9 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
             "output", SourceSpan(str(path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
     task = task_of(spec)
-    data = prepare_data(spec.data, base_dir=checked.loaded.base_dir,
-                        input_shape=graph.node(graph.inputs[0]).type.sample_shape, task=task,
-                        num_outputs=graph.node(graph.outputs[0]).type.shape[-1])
+    data = load_data(checked)
     module = compile_module(checked)
-    recipe = Recipe.from_sections(
-        task, loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
-        regularization=spec.regularization, train=spec.train,
-        batch_size=spec.data.batch_size, shuffle=spec.data.shuffle)
+    recipe = recipe_for(checked)
     run_dir = (make_named_run_dir(Path(out_root), run_name) if run_name
                else make_run_dir(Path(out_root), spec.name))
     atomic_write_text(run_dir / "spec.yaml", checked.loaded.text)
@@ -80,6 +73,35 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
                 "class_names": json.dumps(data.class_names)}
     return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
                metadata=metadata, quiet=quiet)
+
+
+def load_data(checked: CheckedSpec):
+    """The spec's data, loaded once, checked against the model (same checks and locations
+    as `check`) and shaped for it."""
+    from dlspec.data.prepare import prepare_data
+
+    problems = output_rank_diagnostics(checked)
+    if problems:
+        raise DataError(problems)
+    graph = checked.graph
+    try:
+        return prepare_data(checked.spec.data, base_dir=checked.loaded.base_dir,
+                            input_shape=graph.node(graph.inputs[0]).type.sample_shape,
+                            task=task_of(checked.spec),
+                            num_outputs=graph.node(graph.outputs[0]).type.shape[-1])
+    except DataError as err:
+        raise DataError(at_data(checked, err.diagnostics)) from None
+
+
+def recipe_for(checked: CheckedSpec):
+    """The training recipe of a spec: its sections, with the defaults of its task."""
+    from dlspec.train.recipe import Recipe
+
+    spec = checked.spec
+    return Recipe.from_sections(
+        task_of(spec), loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
+        regularization=spec.regularization, train=spec.train,
+        batch_size=spec.data.batch_size, shuffle=spec.data.shuffle)
 
 
 def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,

@@ -74,6 +74,10 @@ def test_csv_column_typo_is_a_located_data_error(tmp_path):
         train_spec(spec, out_root=tmp_path / "runs", quiet=True)
     assert caught.value.codes == ["DLS401"]
     assert "specis" in str(caught.value)
+    span = caught.value.diagnostics[0].span  # located at `dataset:` like `dlspec validate`
+    data_line = next(i for i, line in enumerate(IRIS_SPEC.splitlines(), 1)
+                     if line.startswith("data:"))
+    assert (span.file, span.line) == (str(spec), data_line)
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import re
 
-import torch
 from torch import fx, nn
 
 from dlspec.ir.graph import Graph, Node
@@ -64,19 +63,3 @@ def class_name(spec_name: str) -> str:
     words = re.split(r"[^A-Za-z0-9]+", spec_name)
     name = "".join(w[:1].upper() + w[1:] for w in words if w)
     return name if name and not name[0].isdigit() else f"Model{name}"
-
-
-def example_inputs(graph: Graph, batch: int = 2, sizes: dict[str, int] | None = None,
-                   int_high: int = 2, seed: int = 0) -> list[torch.Tensor]:
-    """Random inputs of the declared types; symbolic dims take `sizes` (default 8)."""
-    generator = torch.Generator().manual_seed(seed)
-    tensors = []
-    for name in graph.inputs:
-        node_type = graph.node(name).type
-        shape = [batch, *[d if isinstance(d, int) else (sizes or {}).get(d, 8)
-                          for d in node_type.sample_shape]]
-        if node_type.dtype == "int64":
-            tensors.append(torch.randint(0, int_high, shape, generator=generator))
-        else:
-            tensors.append(torch.randn(shape, generator=generator))
-    return tensors

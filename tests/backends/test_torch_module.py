@@ -6,11 +6,23 @@ import pytest
 import torch
 from torch import nn
 
-from dlspec.backends.torch_module import build_module, class_name, example_inputs, instantiate
+from dlspec.backends.torch_module import build_module, class_name, instantiate
 from dlspec.compiler import check_spec
 from dlspec.ops.base import Build
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
+
+
+def example_inputs(graph, batch: int) -> list[torch.Tensor]:
+    """Random tensors of the graph's input types (symbolic dims at 8, ids below 2)."""
+    generator = torch.Generator().manual_seed(0)
+    tensors = []
+    for name in graph.inputs:
+        node_type = graph.node(name).type
+        shape = [batch, *[d if isinstance(d, int) else 8 for d in node_type.sample_shape]]
+        tensors.append(torch.randint(0, 2, shape, generator=generator)
+                       if node_type.dtype == "int64" else torch.randn(shape, generator=generator))
+    return tensors
 
 
 def write(tmp_path: Path, text: str) -> Path:
