@@ -109,7 +109,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     """Export to ONNX with the ONNX Runtime check; returns the export report."""
     from dlspec.backends.onnx_export import TensorInfo, export_onnx
 
-    checked = check(path, overrides)
+    checked = check_spec(path, overrides)  # the weights define the model; no data is read
     spec, graph = checked.spec, checked.graph
     module = compile_module(checked)
     metadata = spec_metadata(checked)

@@ -66,6 +66,16 @@ def test_csv_dataset_path_is_relative_to_the_spec(tmp_path, monkeypatch):
     assert metadata["epochs_run"] == 40
 
 
+def test_export_needs_the_weights_not_the_data(tmp_path):
+    write_iris(tmp_path)
+    spec = tmp_path / "iris.yaml"
+    spec.write_text(IRIS_SPEC.replace("epochs: 40", "epochs: 2"))
+    result = train_spec(spec, out_root=tmp_path / "runs", quiet=True)
+    (tmp_path / "data" / "iris.csv").unlink()  # e.g. exporting on another machine
+    report = export_spec(spec, tmp_path / "iris.onnx", weights=result.run_dir)
+    assert report.max_abs_diff["species"] <= 1e-5
+
+
 def test_csv_column_typo_is_a_located_data_error(tmp_path):
     write_iris(tmp_path)
     spec = tmp_path / "iris.yaml"
