@@ -61,7 +61,6 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
             "DLS403", "training needs a `data:` section and a model with one input and one "
             "output", SourceSpan(str(path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
-    task = task_of(spec)
     data = load_data(checked)
     module = compile_module(checked)
     recipe = recipe_for(checked)
@@ -69,10 +68,8 @@ def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Pat
                else make_run_dir(Path(out_root), spec.name))
     atomic_write_text(run_dir / "spec.yaml", checked.loaded.text)
     atomic_write_text(run_dir / "ir.json", spec_to_text(checked))
-    metadata = {**spec_metadata(checked), "task": task, "data": data.source,
-                "class_names": json.dumps(data.class_names)}
     return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
-               metadata=metadata, quiet=quiet)
+               metadata=spec_metadata(checked), quiet=quiet)  # fit adds task, classes, data
 
 
 def load_data(checked: CheckedSpec):

@@ -154,7 +154,7 @@ def _setup(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files: Ru
         scheduler=make_lr_scheduler(optimizer, recipe.schedule, plan.steps_per_epoch,
                                     plan.total_steps),
         plan=plan,
-        metadata={"dlspec_version": dlspec.__version__, "task": data.task,
+        metadata={"dlspec_version": dlspec.__version__, "task": data.task, "data": data.source,
                   "class_names": json.dumps(list(data.class_names)), **metadata},
         extras={f"preprocess.{k}": torch.from_numpy(np.array(v, dtype=np.float32))
                 for k, v in (("mean", data.mean), ("std", data.std)) if v is not None},
