@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dlspec.errors import Diagnostic, suggest
+from dlspec.spec.expressions import FAILED, contains_failed
 from dlspec.spec.load import resolve_tree
 from dlspec.spec.models import FRAME_KEYS
 from dlspec.spec.yaml_source import Path_
@@ -79,11 +80,10 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
 
 def _repeat(lowering: Lowering, call: BlockCall, qualified: str) -> int | None:
     raw = call.item.get("repeat", 1)
-    before = len(lowering.problems)
     value = resolve_tree(raw, call.scope.params, lowering.source, (*call.path, "repeat"),
                          lowering.problems)
-    if len(lowering.problems) > before:
-        return None  # the expression failed and was reported
+    if value is FAILED:
+        return None  # reported already
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INSTANCES:
         lowering.problems.append(Diagnostic(
             "DLS102", f"repeat must be a whole number from 1 to {MAX_INSTANCES}, got {value!r}",
@@ -96,7 +96,7 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
                   repeat: int | None) -> dict[str, list[Any]] | None:
     """Each block param's value per instance, or None after reporting problems."""
     source, problems = lowering.source, lowering.problems
-    before = len(problems)
+    before, complete = len(problems), True
     given = {k: v for k, v in call.item.items() if k not in FRAME_KEYS}
     for key in given:
         if key not in block.params:
@@ -107,7 +107,6 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
     values: dict[str, list[Any]] = {}
     for name, declared in block.params.items():
         required = isinstance(declared, str) and declared in TYPE_NAMES
-        mark = len(problems)
         if name not in given:
             if required:
                 problems.append(Diagnostic(
@@ -120,8 +119,9 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
         else:
             value = resolve_tree(given[name], call.scope.params, source, (*call.path, name),
                                  problems)
-        if len(problems) > mark:
-            continue  # the expression failed and was reported
+        if contains_failed(value):
+            complete = False  # reported already
+            continue
         per_instance = _spread(value, declared, repeat)
         expected = TYPE_NAMES.get(declared) if required else None
         for v in per_instance:
@@ -132,7 +132,7 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
                     source.span((*call.path, name)), layer=qualified))
                 break
         values[name] = per_instance
-    return values if len(problems) == before else None
+    return values if complete and len(problems) == before else None
 
 
 def _spread(value: Any, declared: Any, repeat: int | None) -> list[Any]:

@@ -21,7 +21,7 @@ from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
 from dlspec.spec.diagnose import diagnose
-from dlspec.spec.expressions import has_expression
+from dlspec.spec.expressions import FAILED, has_expression
 from dlspec.spec.load import LoadedSpec, resolve_tree, without_cascade
 from dlspec.spec.models import FRAME_KEYS, NAME_PATTERN
 from dlspec.spec.yaml_source import Path_, SourceMap
@@ -118,9 +118,8 @@ class Lowering:
             name = item.get("name") if isinstance(item, dict) else None
             item_path = (*path, index, "name")
             if has_expression(name):  # e.g. "proj_${d}"
-                before = len(self.problems)
                 name = resolve_tree(name, scope.params, self.source, item_path, self.problems)
-                if len(self.problems) > before:
+                if name is FAILED:
                     name = None  # reported; an automatic name stands in
             given.append(name)
             if name is None:
@@ -186,7 +185,6 @@ class Lowering:
                 "DLS102", "`repeat` applies to blocks", self.source.key_span((*path, "repeat")),
                 layer=qualified, hint="wrap the layers to repeat in a block"))
         attributes = {k: v for k, v in item.items() if k not in FRAME_KEYS or k == "op"}
-        before = len(self.problems)
         attributes = resolve_tree(attributes, scope.params, self.source, path, self.problems)
         cls = self.registry[op_name]
         try:
@@ -194,9 +192,7 @@ class Lowering:
         except ValidationError as exc:
             found = diagnose(exc, attributes, self.source, base=path, model=cls,
                              extra_keys=FRAME_KEYS, layer=qualified, op=op_name)
-            if len(self.problems) > before:  # an expression failed: no error about its text
-                found = without_cascade(found, attributes, self.source, path)
-            self.problems += found
+            self.problems += without_cascade(found, attributes, self.source, path)
             return None
         self.graph.add(Node(qualified, op, inputs, self.source.span(path),  # type: ignore[arg-type]
                             scope=scope.prefix.rstrip(".")))

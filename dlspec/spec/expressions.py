@@ -42,6 +42,30 @@ _COMPARE = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 
 
+class Failed:
+    """Stands for a value whose `${...}` failed to evaluate; the failure was reported where
+    it happened. An expression that reads it fails with DependsOnFailure, which callers do
+    not report again: one mistake gives one error."""
+
+    def __repr__(self) -> str:
+        return "<failed expression>"
+
+
+FAILED = Failed()
+
+
+class DependsOnFailure(RuleError):
+    """An expression read a value that had already failed (see Failed)."""
+
+
+def contains_failed(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(contains_failed(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_failed(v) for v in value)
+    return value is FAILED
+
+
 def has_expression(value: Any) -> bool:
     return isinstance(value, str) and "${" in value
 
@@ -98,6 +122,8 @@ class _Evaluator:
             return False
         if name in ("null", "None"):
             return None
+        if self.scope.get(name) is FAILED:
+            raise DependsOnFailure(f"'{name}' failed to evaluate", code="DLS112")
         if name not in self.scope:
             hint = did_you_mean(name, self.scope) or (
                 f"known names: {', '.join(sorted(self.scope)) or 'none'}")

@@ -4,7 +4,6 @@ expressions outside the model, and validate the structure. Every problem is coll
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,11 @@ from pydantic import ValidationError
 
 from dlspec.errors import Diagnostic, RuleError, SourceSpan, SpecError, suggest
 from dlspec.spec.diagnose import diagnose
-from dlspec.spec.expressions import evaluate_text, has_expression
+from dlspec.spec.expressions import FAILED, DependsOnFailure, evaluate_text, has_expression
 from dlspec.spec.yaml_source import Path_, SourceMap, read_yaml
 
 # Sections whose expressions need a block instance's scope; the lowering pass resolves them.
 LATE_SECTIONS = ("model", "blocks")
-EXPRESSION_CODES = ("DLS110", "DLS111", "DLS112")
 
 
 @dataclass(frozen=True)
@@ -64,20 +62,14 @@ def load_text(text: str, file: str, overrides: Sequence[str] = ()) -> LoadedSpec
     problems: list[Diagnostic] = []
     for override in overrides:
         problems += apply_override(data, source, override)
-    before = len(problems)
     params = resolve_params(data.get("params") or {}, source, problems)
-    if len(problems) == before:  # else a failed param would fail every use of it again
-        data = {key: value if key in LATE_SECTIONS or key == "params"
-                else resolve_tree(value, params, source, (key,), problems)
-                for key, value in data.items()}
+    data = {key: value if key in LATE_SECTIONS or key == "params"
+            else resolve_tree(value, params, source, (key,), problems)
+            for key, value in data.items()}
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        found = diagnose(exc, data, source, model=Spec)
-        if any(d.code in EXPRESSION_CODES for d in problems):
-            resolved = {k: v for k, v in data.items() if k not in LATE_SECTIONS and k != "params"}
-            found = without_cascade(found, resolved, source, ())
-        problems += found
+        problems += without_cascade(diagnose(exc, data, source, model=Spec), data, source, ())
         spec = None
     if problems:
         raise SpecError(problems)
@@ -98,20 +90,15 @@ def resolve_params(params: Mapping[str, Any], source: SourceMap,
     resolved: dict[str, Any] = {}
     if not isinstance(params, Mapping):
         return resolved  # the Spec model reports the wrong type
-    failed: list[str] = []
     for name, value in params.items():
-        found: list[Diagnostic] = []
-        resolved[name] = resolve_tree(value, resolved, source, ("params", name), found)
-        if found and not (failed and re.search(rf"\b({'|'.join(failed)})\b", str(value))):
-            problems += found  # (one that uses a failed param fails with it: not reported)
-        if found:
-            failed.append(re.escape(name))
+        resolved[name] = resolve_tree(value, resolved, source, ("params", name), problems)
     return resolved
 
 
 def resolve_tree(value: Any, scope: Mapping[str, Any], source: SourceMap, path: Path_,
                  problems: list[Diagnostic]) -> Any:
-    """`value` with every `${...}` evaluated; failures are appended to `problems`."""
+    """`value` with every `${...}` evaluated. A failure is appended to `problems` (unless it
+    only repeats an earlier one) and leaves FAILED in its place."""
     if isinstance(value, dict):
         return {k: resolve_tree(v, scope, source, (*path, k), problems) for k, v in value.items()}
     if isinstance(value, list):
@@ -119,15 +106,18 @@ def resolve_tree(value: Any, scope: Mapping[str, Any], source: SourceMap, path: 
     if has_expression(value):
         try:
             return evaluate_text(value, scope)
+        except DependsOnFailure:
+            return FAILED
         except RuleError as err:
             problems.append(Diagnostic(err.code, err.message, source.span(path), hint=err.hint))
+            return FAILED
     return value
 
 
 def without_cascade(found: list[Diagnostic], value: Any, source: SourceMap,
                     path: Path_) -> list[Diagnostic]:
-    """`found` without the type errors about values whose `${...}` failed to evaluate: that
-    failure was reported already, so one mistake gives one error."""
+    """`found` without the type errors about FAILED values: their failure was reported
+    already, so one mistake gives one error."""
     failed = set(_unresolved_spans(value, source, path))
     return [d for d in found if not (d.code == "DLS102" and d.span in failed)]
 
@@ -139,7 +129,7 @@ def _unresolved_spans(value: Any, source: SourceMap, path: Path_):
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _unresolved_spans(item, source, (*path, index))
-    elif has_expression(value):
+    elif value is FAILED:
         yield source.span(path)
 
 
