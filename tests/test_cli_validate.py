@@ -15,7 +15,7 @@ from dlspec.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 INVALID = ROOT / "tests" / "specs" / "invalid"
-HEAVY = ("torch", "sklearn", "onnx", "onnxruntime")
+HEAVY = ("torch", "sklearn", "onnx", "onnxruntime", "numpy")
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

@@ -1,17 +1,23 @@
 """The data stage: load a dataset, check it fits the model, split, clean and scale it.
 
-Numpy only (no torch); scikit-learn is imported only when a built-in dataset is loaded.
+Numpy only (no torch); scikit-learn is imported only when a built-in dataset is loaded, and
+names load on first use, so checking a spec against a built-in dataset imports neither.
 """
 
-from dlspec.data.builtin import BUILTIN, DatasetInfo, RawData, load_builtin
-from dlspec.data.config import DataConfig
-from dlspec.data.files import load_csv, load_npz
-from dlspec.data.prepare import describe_data, fit_diagnostics, prepare_data
-from dlspec.data.split import split_indices
-from dlspec.data.types import PreparedData, Split, Task
+from __future__ import annotations
 
-__all__ = [
-    "BUILTIN", "DataConfig", "DatasetInfo", "PreparedData", "RawData", "Split", "Task",
-    "describe_data", "fit_diagnostics", "load_builtin", "load_csv", "load_npz",
-    "prepare_data", "split_indices",
-]
+from dlspec.lazy import lazy_exports
+
+_EXPORTS = {
+    "BUILTIN": "dlspec.data.builtin", "DatasetInfo": "dlspec.data.builtin",
+    "RawData": "dlspec.data.builtin", "load_builtin": "dlspec.data.builtin",
+    "DataConfig": "dlspec.data.config",
+    "describe_data": "dlspec.data.describe", "fit_diagnostics": "dlspec.data.describe",
+    "load_csv": "dlspec.data.files", "load_npz": "dlspec.data.files",
+    "prepare_data": "dlspec.data.prepare",
+    "split_indices": "dlspec.data.split",
+    "PreparedData": "dlspec.data.types", "Split": "dlspec.data.types", "Task": "dlspec.data.types",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

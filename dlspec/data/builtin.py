@@ -7,9 +7,10 @@ its data without importing scikit-learn; `load_builtin` imports scikit-learn laz
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from dlspec.errors import DataError, Diagnostic, suggest
 
@@ -101,6 +102,8 @@ def load_builtin(name: str) -> RawData:
     y is int64 class indices for classification datasets and float64 (n,) for diabetes.
     Reads the copy inside scikit-learn; never downloads anything.
     """
+    import numpy as np
+
     info = BUILTIN.get(name)
     if info is None:
         raise DataError(Diagnostic(

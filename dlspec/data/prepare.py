@@ -6,21 +6,17 @@ against the data without torch (and, for built-in datasets, without scikit-learn
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from dlspec.data.builtin import BUILTIN, DatasetInfo, RawData, load_builtin
 from dlspec.data.config import DataConfig
+from dlspec.data.describe import fit_diagnostics, misfit
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
 from dlspec.data.split import split_indices
 from dlspec.data.types import PreparedData, Split, Task
 from dlspec.errors import DataError, Diagnostic
-
-
-def _misfit(message: str, hint: str | None = None) -> Diagnostic:
-    return Diagnostic("DLS402", message, hint=hint)
 
 
 def load_raw(config: DataConfig, base_dir: Path) -> tuple[RawData, str]:
@@ -55,65 +51,13 @@ def info_from_raw(raw: RawData, name: str) -> DatasetInfo:
     )
 
 
-def describe_data(config: DataConfig, base_dir: Path) -> DatasetInfo:
-    """Static facts about the configured dataset, for checking a model against it.
-
-    Built-in datasets are described from the static table alone (scikit-learn is not
-    imported); csv and npz files are read, since the class labels live in the file.
-    """
-    if config.dataset in BUILTIN:
-        return BUILTIN[config.dataset]
-    raw, source = load_raw(config, base_dir)
-    return info_from_raw(raw, source)
-
-
-def _task_diagnostics(info: DatasetInfo, task: Task, num_outputs: int) -> list[Diagnostic]:
-    k = info.num_classes
-    if task != "regression" and info.task == "regression":
-        return [_misfit(f"{info.name} has continuous targets, but the task is {task}",
-                        hint="use a regression loss, or a target column of class labels")]
-    if task == "regression" and info.task == "classification":
-        return [_misfit(f"{info.name} holds class labels ({k} classes), but the task is "
-                        "regression", hint="use a classification loss for this dataset")]
-    if task == "classification" and num_outputs != k:
-        return [_misfit(f"{info.name} has {k} classes, but the model has {num_outputs} outputs",
-                        hint=f"set the last layer's out_features to {k}")]
-    if task == "binary" and k != 2:
-        return [_misfit(f"binary classification needs exactly two classes, but {info.name} "
-                        f"has {k}", hint="use a multi-class classification loss and set the "
-                        f"last layer's out_features to {k}")]
-    if task == "binary" and num_outputs != 1:
-        return [_misfit(f"binary classification takes one output (a logit), but the model "
-                        f"has {num_outputs}", hint="set the last layer's out_features to 1")]
-    if task == "regression" and num_outputs != info.n_targets:
-        return [_misfit(f"{info.name} has {info.n_targets} target column(s), but the model "
-                        f"has {num_outputs} outputs",
-                        hint=f"set the last layer's out_features to {info.n_targets}")]
-    return []
-
-
-def fit_diagnostics(info: DatasetInfo, input_shape: tuple[int, ...], task: Task,
-                    num_outputs: int) -> list[Diagnostic]:
-    """Every way the model's input shape and outputs disagree with the data (DLS402)."""
-    problems = []
-    per_sample = math.prod(input_shape)
-    if per_sample != info.n_features:
-        problems.append(_misfit(
-            f"the model's input shape {list(input_shape)} takes {per_sample} values per sample, "
-            f"but {info.name} has {info.n_features} features",
-            hint=f"use an input shape whose sizes multiply to {info.n_features}, "
-            f"e.g. [{info.n_features}]",
-        ))
-    return problems + _task_diagnostics(info, task, num_outputs)
-
-
 def _targets(raw: RawData, task: Task) -> np.ndarray:
     """Targets shaped for the loss, as the `Split` contract says."""
     if task == "regression":
         return raw.y.astype(np.float32).reshape(len(raw.y), -1)
     indices, _ = _as_classes(raw)
     if indices is None:  # fit_diagnostics reports this first; kept for direct callers
-        raise DataError(_misfit(f"the targets are not class labels, but the task is {task}"))
+        raise DataError(misfit(f"the targets are not class labels, but the task is {task}"))
     return indices if task == "classification" else indices.astype(np.float32).reshape(-1, 1)
 
 
@@ -150,7 +94,7 @@ def standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _stratify_labels(config: DataConfig, task: Task, y: np.ndarray) -> np.ndarray | None:
     if task == "regression":
         if config.stratify:
-            raise DataError(_misfit("stratify: true needs class labels, but the task is "
+            raise DataError(misfit("stratify: true needs class labels, but the task is "
                                     "regression", hint="set data.stratify: false"))
         return None
     return None if config.stratify is False else y.reshape(len(y))

@@ -1,11 +1,12 @@
-"""The data contract between the data stage and the training stage (numpy only, no torch)."""
+"""The data contract between the data stage and the training stage (numpy arrays, no torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Task = Literal["classification", "binary", "regression"]
 

@@ -7,7 +7,7 @@ scikit-learn.
 from __future__ import annotations
 
 from dlspec.compiler import CheckedSpec
-from dlspec.data.prepare import describe_data, fit_diagnostics
+from dlspec.data.describe import describe_data, fit_diagnostics
 from dlspec.data.types import Task
 from dlspec.errors import DataError, Diagnostic
 from dlspec.ir.types import TensorType
