@@ -65,6 +65,16 @@ class Op(BaseModel):
         """The torch module for this layer, given its (already checked) input types."""
         raise RuleError(f"op '{self.op_name()}' has no builder")
 
+    def param_count(self, *inputs: TensorType) -> int:
+        """Learnable parameters of the module `build` makes for these inputs (torch's count)."""
+        return 0
+
+    def macs(self, *inputs: TensorType) -> int:
+        """Multiply-accumulates of one forward pass; `inputs` are concrete (every dim an
+        int, batch included). Counts products in matmuls, convolutions and attention, not
+        elementwise work (activations, norms, adds), as the published figures do."""
+        return 0
+
     def attributes(self) -> dict[str, Any]:
         """The resolved attributes (without `op`), for the IR and the layer table."""
         return self.model_dump(exclude={"op"}, mode="json")
@@ -109,6 +119,14 @@ def check_declared(declared: int | None, actual: int, name: str) -> None:
     if declared is not None and declared != actual:
         raise RuleError(f"input has {actual} {name.split('_', 1)[-1]} but {name}={declared} "
                         f"was given", hint=f"drop {name} to infer it")
+
+
+def numel(dims) -> int:
+    """Product of concrete dims."""
+    total = 1
+    for dim in dims:
+        total *= dim
+    return total
 
 
 def pair(value: int | tuple[int, int]) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from dlspec.ops.base import (
     expect_float,
     expect_rank,
     known,
+    numel,
     pair,
 )
 
@@ -100,6 +101,15 @@ class Conv2d(Op):
             "kernel_size": pair(self.kernel_size), "stride": pair(self.stride),
             "padding": padding, "dilation": pair(self.dilation), "groups": self.groups,
             "bias": self.bias})
+
+    def param_count(self, x: TensorType) -> int:
+        kh, kw = pair(self.kernel_size)
+        return self.out_channels * (x.shape[1] // self.groups * kh * kw + self.bias)
+
+    def macs(self, x: TensorType) -> int:
+        out = self.infer(x)
+        kh, kw = pair(self.kernel_size)
+        return numel(out.shape) * (x.shape[1] // self.groups) * kh * kw
 
 
 class _Pool2d(Op):

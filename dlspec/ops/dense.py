@@ -8,7 +8,7 @@ from pydantic import Field
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, PositiveInt, check_declared, expect_float, known
+from dlspec.ops.base import Build, Op, PositiveInt, check_declared, expect_float, known, numel
 
 
 class Linear(Op):
@@ -31,4 +31,10 @@ class Linear(Op):
     def build(self, x: TensorType) -> Build:
         return Build("torch.nn.Linear", {"in_features": x.shape[-1],
                                          "out_features": self.out_features, "bias": self.bias})
+
+    def param_count(self, x: TensorType) -> int:
+        return (x.shape[-1] + self.bias) * self.out_features
+
+    def macs(self, x: TensorType) -> int:
+        return numel(x.shape[:-1]) * x.shape[-1] * self.out_features
 

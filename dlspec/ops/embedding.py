@@ -37,3 +37,6 @@ class Embedding(Op):
         return Build("torch.nn.Embedding", {
             "num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
             "padding_idx": self.padding_idx})
+
+    def param_count(self, ids: TensorType) -> int:
+        return self.num_embeddings * self.embedding_dim

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, PositiveInt, expect_float, expect_rank, known
+from dlspec.ops.base import Build, Op, PositiveInt, expect_float, expect_rank, known, numel
 
 Eps = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
 
@@ -23,6 +23,9 @@ class _BatchNorm(Op):
         return Build(f"torch.nn.{type(self).__name__}", {
             "num_features": x.shape[1], "eps": self.eps, "momentum": self.momentum,
             "affine": self.affine})
+
+    def param_count(self, x: TensorType) -> int:
+        return 2 * x.shape[1] * self.affine
 
 
 class BatchNorm1d(_BatchNorm):
@@ -71,3 +74,6 @@ class LayerNorm(Op):
         return Build("torch.nn.LayerNorm", {
             "normalized_shape": list(x.shape[-self.dims:]), "eps": self.eps,
             "elementwise_affine": self.elementwise_affine, "bias": self.bias})
+
+    def param_count(self, x: TensorType) -> int:
+        return numel(x.shape[-self.dims:]) * self.elementwise_affine * (1 + self.bias)

@@ -1,15 +1,24 @@
-"""The op registry: every op declaration by name, built from the op modules."""
+"""The op registry: every op declaration by name, gathered from the modules of dlspec.ops
+(one module per op family; adding a family is adding a module)."""
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
 
 from dlspec.ops.base import Op
 
-OP_MODULES = ("dense", "conv", "activations", "norm", "shape", "merge", "embedding")
+NOT_FAMILIES = ("base", "registry")
+
+
+def op_modules() -> list[str]:
+    import dlspec.ops
+
+    return sorted(m.name for m in pkgutil.iter_modules(dlspec.ops.__path__)
+                  if m.name not in NOT_FAMILIES and not m.name.startswith("_"))
 
 
 def _concrete_ops(cls: type[Op]):
@@ -22,7 +31,7 @@ def _concrete_ops(cls: type[Op]):
 @cache
 def op_registry() -> Mapping[str, type[Op]]:
     """Op name -> declaration class, read-only."""
-    for module in OP_MODULES:
+    for module in op_modules():
         importlib.import_module(f"dlspec.ops.{module}")
     table: dict[str, type[Op]] = {}
     for cls in _concrete_ops(Op):

@@ -1,117 +1,42 @@
 """The op-test table: for every registered op, seeded random configurations with their input
-types, a hand formula for the parameter count, and inputs its shape rule must reject.
+types and inputs its shape rule must reject (the types are in `harness.py`).
 
 Torch-free on purpose: the table is data, `test_op_table.py` runs it. Each row's generator
 gets its own `random.Random` seeded by the op name, so a row's cases do not change when
-another row draws more or fewer numbers.
+another row draws more or fewer numbers. This module holds the first ops' rows; each op family
+adds its rows in a `cases_<family>.py` module (a `ROWS` dict), gathered here into `TABLE`.
 """
 
 from __future__ import annotations
 
-import ast
+import importlib
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
-from dlspec.ir.types import Dim, TensorType
+from harness import (
+    CASES_PER_OP,
+    FLOAT_ONLY,
+    SIZES,
+    Case,
+    Reject,
+    Row,
+    T,
+    TensorType,
+    fitting,
+    int_or_pair,
+    as_pair,
+    sample_shape,
+    concretize,
+    elementwise_cases,
+    int_input_reject,
+)
 
-CASES_PER_OP = 4
+from dlspec.ir.types import Dim
 
-# Concrete sizes for the symbolic dims the table uses (distinct primes-ish, so a rule that
-# mixes two of them up is caught).
-SIZES: dict[str, int] = {"N": 3, "seq": 5, "H": 11, "W": 9, "L": 7}
-
-
-
-FLOAT_ONLY = "int64 input to a float-only op"
-
-
-def T(*shape: Dim, dtype: str = "float32") -> TensorType:
-    return TensorType(tuple(shape), dtype)
-
-
-def concretize(dim: Dim, sizes: dict[str, int] = SIZES) -> int:
-    """A dim as a number: ints as they are, names from `sizes`, and the expressions rules
-    build from them (`64*seq`, `2*H*W`, `seq+4`, `(H-3)//2+1`) evaluated."""
-    if isinstance(dim, int):
-        return dim
-    return _evaluate(ast.parse(dim, mode="eval").body, sizes)
-
-
-_BINARY: dict[type, Callable[[int, int], int]] = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
-}
-
-
-def _evaluate(node: ast.expr, sizes: dict[str, int]) -> int:
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.Name):
-        return sizes[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_evaluate(node.operand, sizes)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_evaluate(node.left, sizes), _evaluate(node.right, sizes))
-    raise ValueError(f"not a dim expression: {ast.unparse(node)}")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One configuration of an op (as YAML would give it) and its input types."""
-
-    config: dict[str, Any]
-    inputs: tuple[TensorType, ...]
-    int_high: int = 10  # int64 inputs are drawn from [0, int_high)
-
-
-@dataclass(frozen=True)
-class Reject:
-    """An input (or config) the shape rule must refuse with RuleError `code`."""
-
-    why: str
-    config: dict[str, Any]
-    inputs: tuple[TensorType, ...]
-    code: str = "DLS201"
-
-
-def no_params(op, *inputs: TensorType) -> int:
-    return 0
-
-
-@dataclass(frozen=True)
-class Row:
-    cases: Callable[[random.Random], list[Case]]
-    params: Callable[..., int] = no_params  # (op, *input types) -> parameter count
-    rejects: tuple[Reject, ...] = ()
-    total: bool = False  # the rule accepts every input (elementwise ops): nothing to reject
-    extra_cases: tuple[Case, ...] = field(default=())
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
-def _int_or_pair(rng: random.Random, low: int, high: int):
-    if rng.random() < 0.3:
-        return [rng.randint(low, high), rng.randint(low, high)]
-    return rng.randint(low, high)
-
-
-def _fitting(rng: random.Random, span: int, pad: int) -> int:
-    """A random spatial size a window of `span` with `pad` padding fits into."""
-    low = max(1, span - 2 * pad)
-    return rng.randint(low, low + 10)
-
-
-def _sample_shape(rng: random.Random, rank: int, symbolic: bool = True) -> list[Dim]:
-    """A random per-sample shape of `rank` dims, sometimes with a symbolic `seq` in it."""
-    shape: list[Dim] = [rng.randint(1, 6) for _ in range(rank)]
-    if symbolic and rank and rng.random() < 0.4:
-        shape[rng.randrange(rank)] = "seq"
-    return shape
+__all__ = ["FLOAT_ONLY", "SIZES", "TABLE", "TensorType", "all_cases", "all_rejects",
+           "concretize"]
 
 
 # --- dense ------------------------------------------------------------------------------
@@ -128,10 +53,6 @@ def linear_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
-def linear_params(op, x: TensorType) -> int:
-    return x.shape[-1] * op.out_features + op.out_features * op.bias
-
-
 # --- conv -------------------------------------------------------------------------------
 
 
@@ -142,10 +63,10 @@ def conv2d_cases(rng: random.Random) -> list[Case]:
     for i in range(2 * CASES_PER_OP):
         groups = rng.choice([1, 1, 2, 3, 4])
         cin, cout = groups * rng.randint(1, 4), groups * rng.randint(1, 4)
-        kernel = _int_or_pair(rng, 1, 5)
-        dilation = _int_or_pair(rng, 1, 2)
+        kernel = int_or_pair(rng, 1, 5)
+        dilation = int_or_pair(rng, 1, 2)
         padding = paddings[i % len(paddings)]()  # every kind of padding, random values
-        stride = 1 if padding == "same" else _int_or_pair(rng, 1, 3)
+        stride = 1 if padding == "same" else int_or_pair(rng, 1, 3)
         config = {"op": "conv2d", "out_channels": cout, "kernel_size": kernel, "stride": stride,
                   "padding": padding, "dilation": dilation, "groups": groups,
                   "bias": rng.random() < 0.5}
@@ -154,28 +75,23 @@ def conv2d_cases(rng: random.Random) -> list[Case]:
         if i % 3 == 1:  # symbolic H, W: SIZES has room for the largest window (5, dilation 2)
             spatial: tuple[Dim, ...] = ("H", "W")
         else:
-            pads = (0, 0) if isinstance(padding, str) else _pair(padding)
-            spatial = tuple(_fitting(rng, d * (k - 1) + 1, p) for k, d, p in
-                            zip(_pair(kernel), _pair(dilation), pads, strict=True))
+            pads = (0, 0) if isinstance(padding, str) else as_pair(padding)
+            spatial = tuple(fitting(rng, d * (k - 1) + 1, p) for k, d, p in
+                            zip(as_pair(kernel), as_pair(dilation), pads, strict=True))
         cases.append(Case(config, (T("N", cin, *spatial),)))
     return cases
-
-
-def conv2d_params(op, x: TensorType) -> int:
-    kh, kw = _pair(op.kernel_size)
-    return op.out_channels * (x.shape[1] // op.groups) * kh * kw + op.out_channels * op.bias
 
 
 def pool_cases(name: str) -> Callable[[random.Random], list[Case]]:
     def cases(rng: random.Random) -> list[Case]:
         out = []
         for i in range(CASES_PER_OP + 2):
-            kernel = _int_or_pair(rng, 1, 4)
-            padding = [rng.randint(0, k // 2) for k in _pair(kernel)]  # torch allows k // 2
+            kernel = int_or_pair(rng, 1, 4)
+            padding = [rng.randint(0, k // 2) for k in as_pair(kernel)]  # torch allows k // 2
             if rng.random() < 0.5:
                 padding = min(padding)
             config = {"op": name, "kernel_size": kernel,
-                      "stride": rng.choice([None, _int_or_pair(rng, 1, 3)]),
+                      "stride": rng.choice([None, int_or_pair(rng, 1, 3)]),
                       "padding": padding, "ceil_mode": rng.random() < 0.5}
             if name == "avgpool2d":
                 config["count_include_pad"] = rng.random() < 0.5
@@ -183,8 +99,8 @@ def pool_cases(name: str) -> Callable[[random.Random], list[Case]]:
                 config["ceil_mode"] = False
                 spatial: tuple[Dim, ...] = ("H", "W")
             else:
-                spatial = tuple(_fitting(rng, k, p) for k, p in
-                                zip(_pair(kernel), _pair(padding), strict=True))
+                spatial = tuple(fitting(rng, k, p) for k, p in
+                                zip(as_pair(kernel), as_pair(padding), strict=True))
             out.append(Case(config, (T("N", rng.randint(1, 4), *spatial),)))
         if name == "maxpool2d":  # pooling keeps the dtype; max over ids is well defined
             out.append(Case({"op": name, "kernel_size": 2}, (T("N", 2, 6, 5, dtype="int64"),)))
@@ -218,28 +134,12 @@ def global_pool_cases(rng: random.Random) -> list[Case]:
 # --- activations ------------------------------------------------------------------------
 
 
-def elementwise_cases(name: str, attributes: Callable[[random.Random], dict] = lambda rng: {},
-                      int64_ok: bool = False) -> Callable[[random.Random], list[Case]]:
-    def cases(rng: random.Random) -> list[Case]:
-        out = [Case({"op": name, **attributes(rng)},
-                    (T("N", *_sample_shape(rng, rank)),)) for rank in (1, 2, 3, 4)]
-        if int64_ok:
-            out.append(Case({"op": name, **attributes(rng)}, (T("N", "seq", 4, dtype="int64"),)))
-        return out
-    return cases
-
-
 def softmax_cases(rng: random.Random) -> list[Case]:
     cases = []
     for rank in (2, 3, 4, 4):
         dim = rng.choice([d for d in range(-(rank - 1), rank) if d != 0])
-        cases.append(Case({"op": "softmax", "dim": dim}, (T("N", *_sample_shape(rng, rank - 1)),)))
+        cases.append(Case({"op": "softmax", "dim": dim}, (T("N", *sample_shape(rng, rank - 1)),)))
     return cases
-
-
-def int_input_reject(name: str, config: dict | None = None, shape: tuple = ("N", 4)) -> Reject:
-    return Reject(FLOAT_ONLY, {"op": name, **(config or {})},
-                  (T(*shape, dtype="int64"),), code="DLS202")
 
 
 # --- norm -------------------------------------------------------------------------------
@@ -261,25 +161,16 @@ def batchnorm2d_cases(rng: random.Random) -> list[Case]:
                             (rng.randint(1, 9), rng.randint(1, 9)), (1, 1)]]
 
 
-def batchnorm_params(op, x: TensorType) -> int:
-    return 2 * x.shape[1] * op.affine
-
-
 def layernorm_cases(rng: random.Random) -> list[Case]:
     cases = []
     for rank in (2, 3, 4, 4, 3):
         dims = rng.randint(1, rank - 1)
-        lead = _sample_shape(rng, rank - 1 - dims)  # may hold the symbolic seq
+        lead = sample_shape(rng, rank - 1 - dims)  # may hold the symbolic seq
         normalized = [rng.randint(1, 8) for _ in range(dims)]
         config = {"op": "layernorm", "dims": dims, "eps": rng.choice([1e-5, 1e-6]),
                   "elementwise_affine": rng.random() < 0.7, "bias": rng.random() < 0.5}
         cases.append(Case(config, (T("N", *lead, *normalized),)))
     return cases
-
-
-def layernorm_params(op, x: TensorType) -> int:
-    elements = math.prod(x.shape[-op.dims:])
-    return elements * op.elementwise_affine * (1 + op.bias)
 
 
 # --- shape ------------------------------------------------------------------------------
@@ -293,7 +184,7 @@ def flatten_cases(rng: random.Random) -> list[Case]:
         config = {"op": "flatten",
                   "start_dim": start if rng.random() < 0.7 else start - rank,
                   "end_dim": end if rng.random() < 0.5 else end - rank}
-        cases.append(Case(config, (T("N", *_sample_shape(rng, rank - 1)),)))
+        cases.append(Case(config, (T("N", *sample_shape(rng, rank - 1)),)))
     cases.append(Case({"op": "flatten"}, (T("N", 64, "seq"),)))  # -> 64*seq
     cases.append(Case({"op": "flatten"}, (T("N", 3, "H", "W", dtype="int64"),)))
     return cases
@@ -329,7 +220,7 @@ def reshape_cases(rng: random.Random) -> list[Case]:
 def add_cases(rng: random.Random) -> list[Case]:
     cases = []
     for count, dtype in [(2, "float32"), (3, "float32"), (2, "int64"), (4, "float32")]:
-        shape = _sample_shape(rng, rng.randint(1, 3))
+        shape = sample_shape(rng, rng.randint(1, 3))
         cases.append(Case({"op": "add"}, tuple(T("N", *shape, dtype=dtype)
                                                for _ in range(count))))
     return cases
@@ -340,7 +231,7 @@ def concat_cases(rng: random.Random) -> list[Case]:
     for i in range(CASES_PER_OP + 1):
         rank = rng.randint(2, 4)
         axis = rng.randint(1, rank - 1)
-        shape = _sample_shape(rng, rank - 1, symbolic=False)
+        shape = sample_shape(rng, rank - 1, symbolic=False)
         count = rng.randint(2, 3)
         inputs = []
         for j in range(count):
@@ -371,15 +262,15 @@ def embedding_cases(rng: random.Random) -> list[Case]:
 
 # --- the table --------------------------------------------------------------------------
 
-TABLE: dict[str, Row] = {
-    "linear": Row(linear_cases, linear_params, rejects=(
+TABLE: dict[str, Row] = {  # the first ops; families add theirs in cases_*.py
+    "linear": Row(linear_cases, rejects=(
         Reject("symbolic last dim", {"op": "linear", "out_features": 4}, (T("N", "seq"),)),
         Reject("rank-1 input", {"op": "linear", "out_features": 4}, (T("N"),)),
         Reject("in_features disagrees with the input",
                {"op": "linear", "out_features": 4, "in_features": 8}, (T("N", 6),)),
         int_input_reject("linear", {"out_features": 4}),
     )),
-    "conv2d": Row(conv2d_cases, conv2d_params, extra_cases=(
+    "conv2d": Row(conv2d_cases, extra_cases=(
         # 'same' with an even kernel: torch pads one more on one side, the size is kept
         Case({"op": "conv2d", "out_channels": 5, "kernel_size": [4, 2], "padding": "same"},
              (T("N", 2, 7, "W"),)),
@@ -433,18 +324,18 @@ TABLE: dict[str, Row] = {
     "dropout": Row(elementwise_cases(
         "dropout", lambda rng: {"p": round(rng.uniform(0.0, 0.9), 2)}, int64_ok=True),
         total=True),
-    "batchnorm1d": Row(batchnorm1d_cases, batchnorm_params, rejects=(
+    "batchnorm1d": Row(batchnorm1d_cases, rejects=(
         Reject("rank-4 input", {"op": "batchnorm1d"}, (T("N", 3, 4, 4),)),
         Reject("rank-1 input", {"op": "batchnorm1d"}, (T("N"),)),
         Reject("symbolic channels", {"op": "batchnorm1d"}, (T("N", "seq", 4),)),
         int_input_reject("batchnorm1d"),
     )),
-    "batchnorm2d": Row(batchnorm2d_cases, batchnorm_params, rejects=(
+    "batchnorm2d": Row(batchnorm2d_cases, rejects=(
         Reject("rank-3 input", {"op": "batchnorm2d"}, (T("N", 3, 4),)),
         Reject("symbolic channels", {"op": "batchnorm2d"}, (T("N", "C", 4, 4),)),
         int_input_reject("batchnorm2d", shape=("N", 3, 4, 4)),
     )),
-    "layernorm": Row(layernorm_cases, layernorm_params, rejects=(
+    "layernorm": Row(layernorm_cases, rejects=(
         Reject("normalizing over the batch too", {"op": "layernorm", "dims": 2}, (T("N", 8),),
                code="DLS102"),
         Reject("symbolic normalized dim", {"op": "layernorm"}, (T("N", 4, "seq"),)),
@@ -492,12 +383,23 @@ TABLE: dict[str, Row] = {
         Reject("different dtypes", {"op": "concat"}, (T("N", 4), T("N", 4, dtype="int64")),
                code="DLS202"),
     )),
-    "embedding": Row(embedding_cases,
-                     lambda op, ids: op.num_embeddings * op.embedding_dim, rejects=(
+    "embedding": Row(embedding_cases, rejects=(
         Reject("float ids", {"op": "embedding", "num_embeddings": 10, "embedding_dim": 4},
                (T("N", "seq"),), code="DLS202"),
     )),
 }
+
+
+def _gather_families() -> None:
+    for path in sorted(Path(__file__).parent.glob("cases_*.py")):
+        rows = importlib.import_module(path.stem).ROWS
+        twice = sorted(set(rows) & set(TABLE))
+        if twice:
+            raise RuntimeError(f"{path.name} declares rows that exist already: {twice}")
+        TABLE.update(rows)
+
+
+_gather_families()
 
 
 def all_cases() -> list[tuple[str, int, Case]]:

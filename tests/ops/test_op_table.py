@@ -61,7 +61,24 @@ def test_rule_and_builder_agree_with_torch(name, case):
         f"{case.config} on {[str(t) for t in case.inputs]}: the rule declares {declared} "
         f"= {expected} at {SIZES}, torch gives {tuple(out.shape)}")
     assert DTYPES[out.dtype] == declared.dtype
-    assert sum(p.numel() for p in module.parameters()) == TABLE[name].params(op, *case.inputs)
+    assert sum(p.numel() for p in module.parameters()) == op.param_count(*case.inputs)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize(("name", "case"), CASES)
+def test_declared_macs_match_torch_flop_counter(name, case):
+    """`macs` counts what torch's FlopCounterMode counts (matmuls, convolutions, attention),
+    halved: one multiply-accumulate is two flops."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    op = op_registry()[name].model_validate(case.config)
+    module = instantiate(op.build(*case.inputs)).eval()
+    tensors = [_tensor(t, torch.Generator().manual_seed(0), case.int_high) for t in case.inputs]
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        module(*tensors)
+    concrete = [TensorType(tuple(concretize(d) for d in t.shape), t.dtype) for t in case.inputs]
+    assert 2 * op.macs(*concrete) == counter.get_total_flops()
 
 
 @pytest.mark.parametrize(("name", "reject"), REJECTS)

@@ -1,4 +1,8 @@
-"""Small torch modules for ops that torch.nn has no module for."""
+"""Small torch modules for ops that torch.nn has no module for.
+
+Each module here imports only torch (and the standard library), so `compile --emit-python` can
+copy its source into a file that does not depend on dlspec. Op families keep their layers in
+submodules (`torch_layers.sequence`, ...), which Build targets name in full."""
 
 from __future__ import annotations
 
