@@ -1,4 +1,4 @@
-"""The front half of the pipeline, torch-free: spec file -> validated, shape-checked graph."""
+"""The front half of the pipeline, torch-free: spec file -> validated, shape-checked graphs."""
 
 from __future__ import annotations
 
@@ -6,28 +6,53 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlspec.errors import Diagnostic
+from dlspec.errors import Diagnostic, ShapeError
 from dlspec.ir.graph import Graph
 from dlspec.passes.infer_shapes import infer_shapes, unused_layers
-from dlspec.passes.lower import lower
+from dlspec.passes.lower import lower_all
 from dlspec.spec.load import LoadedSpec, load_spec
 
 
 @dataclass
 class CheckedSpec:
-    """A spec that passed every static check, with its shape-annotated graph."""
+    """A spec that passed every static check, with the shape-annotated graph of each of its
+    models; `graph` is the chosen one (the first, unless `check_spec` was given a model)."""
 
     loaded: LoadedSpec
-    graph: Graph
+    graphs: dict[str, Graph]
+    model: str
     warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
     def spec(self):
         return self.loaded.spec
 
+    @property
+    def graph(self) -> Graph:
+        return self.graphs[self.model]
 
-def check_spec(path: str | Path, overrides: Sequence[str] = ()) -> CheckedSpec:
-    """Load, lower and shape-check a spec. Raises DlspecError with every problem found."""
+    @property
+    def inputs(self):
+        """The chosen model's input declarations (name -> InputConfig)."""
+        return next(s.inputs for s in self.spec.sections() if s.name == self.model)
+
+
+def check_spec(path: str | Path, overrides: Sequence[str] = (),
+               model: str | None = None) -> CheckedSpec:
+    """Load, lower and shape-check a spec (every model in it). Raises DlspecError with every
+    problem found; `model` picks which model `graph` is."""
     loaded = load_spec(path, overrides)
-    graph = infer_shapes(lower(loaded))
-    return CheckedSpec(loaded, graph, unused_layers(graph))
+    graphs = lower_all(loaded)
+    problems: list[Diagnostic] = []
+    for graph in graphs.values():
+        try:
+            infer_shapes(graph)
+        except ShapeError as err:
+            problems += err.diagnostics
+    if problems:
+        raise ShapeError(problems)
+    chosen = model or next(iter(graphs))
+    if chosen not in graphs:
+        lower_all(loaded, [chosen])  # raises: no such model, with a suggestion
+    warnings = [w for graph in graphs.values() for w in unused_layers(graph)]
+    return CheckedSpec(loaded, graphs, chosen, warnings)

@@ -13,6 +13,7 @@ import re
 
 from torch import fx, nn
 
+from dlspec.backends.initialize import initialize
 from dlspec.ir.graph import Graph, Node
 from dlspec.ops.base import Build
 
@@ -33,7 +34,8 @@ def layer_build(graph: Graph, node: Node) -> Build:
 
 
 def build_module(graph: Graph, name: str = "Model") -> fx.GraphModule:
-    """A torch module computing the graph (parameters freshly initialized)."""
+    """A torch module computing the graph (parameters initialized as the spec asks, else
+    torch's defaults; tied weights shared)."""
     root = nn.Module()
     fx_graph = fx.Graph()
     values: dict[str, fx.Node] = {}
@@ -45,7 +47,9 @@ def build_module(graph: Graph, name: str = "Model") -> fx.GraphModule:
         values[node.name] = fx_graph.call_module(node.name, args)
     outputs = [values[name] for name in graph.outputs]
     fx_graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-    return fx.GraphModule(root, fx_graph, class_name=class_name(name))
+    module = fx.GraphModule(root, fx_graph, class_name=class_name(name))
+    initialize(module, graph)
+    return module
 
 
 def _attach(root: nn.Module, qualified: str, module: nn.Module) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -21,6 +22,9 @@ class Node:
     span: SourceSpan
     type: TensorType | None = None  # filled by shape inference
     scope: str = ""  # the block instance it came from ("" at top level)
+    tie: Any = None  # the layer whose weight this one shares (qualified name once resolved)
+    init: dict[str, Any] = field(default_factory=dict)  # param glob -> InitScheme
+    init_strict: frozenset[str] = frozenset()  # globs the layer gave itself: must match
 
     @property
     def op_name(self) -> str:

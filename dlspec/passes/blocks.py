@@ -18,7 +18,8 @@ from dlspec.spec.models import FRAME_KEYS
 from dlspec.spec.yaml_source import Path_
 
 if TYPE_CHECKING:
-    from dlspec.passes.lower import Lowering, Ref, Scope
+    from dlspec.passes.lower import Lowering
+    from dlspec.passes.references import Ref, Scope
 
 TYPE_NAMES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list}
 MAX_BLOCK_DEPTH = 32
@@ -36,7 +37,7 @@ class BlockCall:
 
 def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
     """Lower every instance of the call; returns the last instance's output."""
-    from dlspec.passes.lower import Scope
+    from dlspec.passes.references import Scope
 
     source, problems = lowering.source, lowering.problems
     block_name = call.item["block"]
@@ -80,8 +81,8 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
 
 def _repeat(lowering: Lowering, call: BlockCall, qualified: str) -> int | None:
     raw = call.item.get("repeat", 1)
-    value = resolve_tree(raw, call.scope.params, lowering.source, (*call.path, "repeat"),
-                         lowering.problems)
+    value = resolve_tree(raw, lowering.expression_scope(call.scope, call.inputs),
+                         lowering.source, (*call.path, "repeat"), lowering.problems)
     if value is FAILED:
         return None  # reported already
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INSTANCES:
@@ -117,8 +118,8 @@ def _param_values(lowering: Lowering, call: BlockCall, block: Any, qualified: st
             value = resolve_tree(declared, call.scope.params, source,
                                  ("blocks", call.item["block"], "params", name), problems)
         else:
-            value = resolve_tree(given[name], call.scope.params, source, (*call.path, name),
-                                 problems)
+            value = resolve_tree(given[name], lowering.expression_scope(call.scope, call.inputs),
+                                 source, (*call.path, name), problems)
         if contains_failed(value):
             complete = False  # reported already
             continue

@@ -3,70 +3,63 @@ layer references, validate each layer against its op declaration. Collects every
 
 Layers may reference any layer of their own scope by name (earlier or later: a later one
 can only make a cycle, which is reported), `x`-style block inputs inside a block, and
-qualified names (`layer1.0.conv1`) of layers inside a block instance.
+qualified names (`layer1.0.conv1`) of layers inside a block instance. A layer with a false
+`when` is skipped (the next layer takes the previous one's output); an item with `layers:`
+is an inline group in its own scope. Expressions may read the tensor types of inputs and
+earlier layers (`${x.channels}`), which are inferred on demand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 from pydantic import ValidationError
 
-from dlspec.errors import Diagnostic, SourceSpan, SpecError, suggest
+from dlspec.errors import Diagnostic, RuleError, SpecError, suggest
 from dlspec.ir.graph import Graph, Node
 from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
+from dlspec.passes.infer_shapes import check_arity
+from dlspec.passes.references import SKIPPED, ExpressionScope, Ref, Scope
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, has_expression
+from dlspec.spec.init import layer_init
 from dlspec.spec.load import LoadedSpec, resolve_tree, without_cascade
-from dlspec.spec.models import FRAME_KEYS, NAME_PATTERN
+from dlspec.spec.models import FRAME_KEYS, GROUP_KEYS, NAME_PATTERN, ModelSection
 from dlspec.spec.yaml_source import Path_, SourceMap
 
 
-@dataclass(frozen=True)
-class Ref:
-    """A layer reference, resolved once every layer exists."""
-
-    text: str
-    scope: Scope
-    span: SourceSpan
-
-
-@dataclass(eq=False)
-class Scope:
-    prefix: str  # "" at top level, "layer1.0." inside a block instance
-    params: Mapping[str, Any]
-    names: dict[str, str | Ref] = field(default_factory=dict)
-    failed: set[str] = field(default_factory=set)  # layers that failed (already reported)
-
-
 class Lowering:
-    def __init__(self, loaded: LoadedSpec):
+    def __init__(self, loaded: LoadedSpec, section: ModelSection):
         self.loaded = loaded
+        self.section = section
         self.source: SourceMap = loaded.source
         self.graph = Graph()
         self.problems: list[Diagnostic] = []
         self.registry = op_registry()
+        self._inferring: set[str] = set()
 
     # --- entry ------------------------------------------------------------------------
 
     def run(self) -> Graph:
-        spec = self.loaded.spec
+        section = self.section
         top = Scope("", self.loaded.params)
-        for name, config in spec.inputs.items():
+        for name, config in section.inputs.items():
             shape = tuple(config.shape)
             self.check_dim_bounds(name, config)
-            self.graph.add(Node(name, None, [], self.source.key_span(("inputs", name)),
+            self.graph.add(Node(name, None, [], self.source.key_span(section.at("inputs", name)),
                                 TensorType((BATCH, *shape), config.dtype)))
             self.graph.inputs.append(name)
             top.names[name] = name
-        first = next(iter(spec.inputs)) if len(spec.inputs) == 1 else None
-        last = self.lower_layers(self.loaded.raw["model"], ("model",), top, first)
-        self.graph.outputs = self.resolve_outputs(spec.outputs, top, last)
+        first = next(iter(section.inputs)) if len(section.inputs) == 1 else None
+        layers_path = section.at("layers")
+        layers = self.loaded.raw
+        for key in layers_path:
+            layers = layers[key]
+        last = self.lower_layers(layers, layers_path, top, first)
+        self.graph.outputs = self.resolve_outputs(section.outputs, top, last)
         self.resolve_references()
         if not self.problems:
             self.graph.connect()
@@ -81,7 +74,8 @@ class Lowering:
             if dim not in named:
                 self.problems.append(Diagnostic(
                     "DLS102", f"dims bounds '{dim}', which is not a dim of input '{name}' "
-                    f"{list(config.shape)}", self.source.key_span(("inputs", name, "dims", dim)),
+                    f"{list(config.shape)}", self.source.key_span(
+                        self.section.at("inputs", name, "dims", dim)),
                     hint=suggest(dim, named) if named else "name a dim in `shape` first"))
 
     # --- layers -----------------------------------------------------------------------
@@ -90,6 +84,7 @@ class Lowering:
                      previous: str | Ref | None) -> str | Ref | None:
         """Lower a list of layer items into `scope`; returns the last one's output."""
         names = self.assign_names(items, path, scope)
+        scope.later.update(names)
         for index, (item, name) in enumerate(zip(items, names, strict=True)):
             item_path = (*path, index)
             if not isinstance(item, dict):
@@ -97,9 +92,20 @@ class Lowering:
                     "DLS102", "a layer is a mapping like {op: linear, out_features: 10}",
                     self.source.span(item_path)))
                 continue
+            scope.later.discard(name)
             inputs = self.input_refs(item, item_path, scope, previous)
+            if "when" in item:
+                keep = self.condition(item, item_path, scope, inputs)
+                if not keep:
+                    if keep is None:
+                        scope.failed.add(name)
+                    else:
+                        scope.names[name] = SKIPPED
+                    continue
             if "block" in item:
                 output = expand_call(self, BlockCall(item, item_path, scope, name, inputs))
+            elif "layers" in item and "op" not in item:
+                output = self.lower_group(item, item_path, scope, name, inputs)
             else:
                 output = self.lower_op(item, item_path, scope, name, inputs)
             if output is not None:
@@ -138,7 +144,8 @@ class Lowering:
         names = []
         for item, name in zip(items, given, strict=True):
             if not isinstance(name, str):
-                base = str(item.get("op") or item.get("block") or "layer") \
+                base = str(item.get("op") or item.get("block") or
+                           ("group" if "layers" in item else "layer")) \
                     if isinstance(item, dict) else "layer"
                 name, k = base, 0
                 while name in taken:
@@ -147,6 +154,42 @@ class Lowering:
                 taken.add(name)
             names.append(name)
         return names
+
+    def expression_scope(self, scope: Scope, inputs: list[str | Ref]) -> ExpressionScope:
+        return ExpressionScope(self, scope, inputs[0] if inputs else None)
+
+    def condition(self, item: dict, path: Path_, scope: Scope,
+                  inputs: list[str | Ref]) -> bool | None:
+        """The item's `when`: True, False, or None when it failed (reported)."""
+        value = resolve_tree(item["when"], self.expression_scope(scope, inputs), self.source,
+                             (*path, "when"), self.problems)
+        if value is FAILED:
+            return None
+        if not isinstance(value, bool):
+            self.problems.append(Diagnostic(
+                "DLS102", f"`when` must be true or false, got {value!r}",
+                self.source.span((*path, "when")), layer=scope.prefix + str(item.get("name")),
+                hint='compare something, e.g. "${stride != 1 or x.channels != out}"'))
+            return None
+        return value
+
+    def lower_group(self, item: dict, path: Path_, scope: Scope, name: str,
+                    inputs: list[str | Ref]) -> str | Ref | None:
+        """An inline group (`{name: downsample, layers: [...]}`): its layers in a scope of
+        their own that still sees the names around it; its output is its last layer's."""
+        for key in item:
+            if key not in GROUP_KEYS:
+                self.problems.append(Diagnostic(
+                    "DLS101", f"unknown key '{key}' in a group of layers",
+                    self.source.key_span((*path, key)), layer=scope.prefix + name,
+                    hint=suggest(key, GROUP_KEYS)))
+        layers = item["layers"]
+        if not isinstance(layers, list) or not layers:
+            self.problems.append(Diagnostic("DLS102", "`layers` is a non-empty list of layers",
+                                            self.source.span((*path, "layers"))))
+            return None
+        group = Scope(f"{scope.prefix}{name}.", scope.params, parent=scope)
+        return self.lower_layers(layers, (*path, "layers"), group, inputs[0] if inputs else None)
 
     def input_refs(self, item: dict, path: Path_, scope: Scope,
                    previous: str | Ref | None) -> list[str | Ref]:
@@ -185,7 +228,8 @@ class Lowering:
                 "DLS102", "`repeat` applies to blocks", self.source.key_span((*path, "repeat")),
                 layer=qualified, hint="wrap the layers to repeat in a block"))
         attributes = {k: v for k, v in item.items() if k not in FRAME_KEYS or k == "op"}
-        attributes = resolve_tree(attributes, scope.params, self.source, path, self.problems)
+        attributes = resolve_tree(attributes, self.expression_scope(scope, inputs), self.source,
+                                  path, self.problems)
         cls = self.registry[op_name]
         try:
             op = cls.model_validate(attributes)
@@ -194,33 +238,92 @@ class Lowering:
                              extra_keys=FRAME_KEYS, layer=qualified, op=op_name)
             self.problems += without_cascade(found, attributes, self.source, path)
             return None
-        self.graph.add(Node(qualified, op, inputs, self.source.span(path),  # type: ignore[arg-type]
-                            scope=scope.prefix.rstrip(".")))
+        node = Node(qualified, op, inputs, self.source.span(path),  # type: ignore[arg-type]
+                    scope=scope.prefix.rstrip("."))
+        if "tie" in item:
+            node.tie = self.tie_ref(item, path, scope)
+        node.init, node.init_strict = layer_init(
+            self.loaded.spec.init.get(op_name, {}), item.get("init"), self.source,
+            (*path, "init"), self.problems)
+        self.graph.add(node)
         return qualified
+
+    def tie_ref(self, item: dict, path: Path_, scope: Scope) -> Ref | None:
+        if isinstance(item["tie"], str):
+            return Ref(item["tie"], scope, self.source.span((*path, "tie")))
+        self.problems.append(Diagnostic("DLS102", "`tie` names the layer whose weight this "
+                                        "layer shares", self.source.span((*path, "tie"))))
+        return None
+
+    # --- types on demand ----------------------------------------------------------------
+
+    def type_of(self, name: str) -> TensorType | None:
+        """The output type of a lowered node, inferring its ancestors first; None when it
+        cannot be known yet (an error the shape pass reports)."""
+        node = self.graph.node(name)
+        if node.type is not None or node.is_input or name in self._inferring:
+            return node.type
+        self._inferring.add(name)
+        try:
+            sources = [self.peek(ref) for ref in node.inputs]
+            if any(s is None or s not in self.graph for s in sources):
+                return None
+            types = [self.type_of(s) for s in sources]  # type: ignore[arg-type]
+            if any(t is None for t in types):
+                return None
+            check_arity(node)
+            node.type = node.op.infer(*types)  # type: ignore[union-attr]
+        except RuleError:
+            return None
+        finally:
+            self._inferring.discard(name)
+        return node.type
 
     # --- references -------------------------------------------------------------------
 
-    def resolve(self, ref: str | Ref) -> str | None:
+    def peek(self, ref: str | Ref) -> str | None:
+        """What `ref` refers to, without reporting anything (None: not known)."""
+        return self.resolve(ref, report=False)
+
+    def resolve(self, ref: str | Ref, report: bool = True) -> str | None:
         while isinstance(ref, Ref):
-            scope, text = ref.scope, ref.text
-            if text in scope.names:
-                target = scope.names[text]
-            elif "." in text and scope.prefix + text in self.graph:
-                target = scope.prefix + text
-            elif text.split(".")[0] in scope.failed:
-                return None  # that layer's own error was reported
-            else:
-                self.problems.append(Diagnostic(
-                    "DLS301", f"unknown layer or input '{text}'", ref.span,
-                    hint=suggest(text, scope.names)))
+            target = self._target(ref, report)
+            if target is None:
                 return None
             ref = target
         return ref
+
+    def _target(self, ref: Ref, report: bool) -> str | Ref | None:
+        """One step: the first of `ref`'s alternatives that names a layer not skipped."""
+        scope, skipped = ref.scope, []
+        for text in ref.alternatives:
+            found = scope.lookup(text)
+            if found is not None and found[1] is SKIPPED:
+                skipped.append(text)
+                continue
+            if found is not None:
+                return found[1]  # type: ignore[return-value]
+            if "." in text and scope.prefix + text in self.graph:
+                return scope.prefix + text
+            if scope.has_failed(text):
+                return None  # that layer's own error was reported
+            if report:
+                self.problems.append(Diagnostic(
+                    "DLS301", f"unknown layer or input '{text}'", ref.span,
+                    hint=suggest(text, scope.visible_names())))
+            return None
+        if report:
+            self.problems.append(Diagnostic(
+                "DLS306", f"layer '{skipped[-1]}' is skipped here (its `when` is false)",
+                ref.span, hint=f"fall back to another layer: `{skipped[-1]} ?? x`"))
+        return None
 
     def resolve_references(self) -> None:
         for node in self.graph.nodes():
             resolved = [self.resolve(ref) for ref in node.inputs]
             node.inputs = [r for r in resolved if r is not None]
+            if isinstance(node.tie, Ref):
+                node.tie = self.resolve(node.tie)
 
     def resolve_outputs(self, outputs: list[str] | None, scope: Scope,
                         last: str | Ref | None) -> list[str]:
@@ -229,10 +332,12 @@ class Lowering:
             return [found] if found else []
         result = []
         for i, text in enumerate(outputs):
-            path = ("outputs", i) if ("outputs", i) in self.source.values else ("outputs",)
-            if text.split(".")[0] in scope.failed and text not in self.graph:
+            path = self.section.at("outputs", i)
+            if path not in self.source.values:
+                path = self.section.at("outputs")
+            if scope.has_failed(text) and text not in self.graph:
                 continue  # that layer's own error was reported
-            if text not in scope.names and text not in self.graph:
+            if scope.lookup(text.split("??")[0].strip()) is None and text not in self.graph:
                 self.problems.append(Diagnostic(
                     "DLS305", f"unknown output '{text}'", self.source.span(path),
                     hint=suggest(text, scope.names)))
@@ -258,6 +363,28 @@ def _is_name(text: str) -> bool:
     return re.match(NAME_PATTERN, text) is not None
 
 
-def lower(loaded: LoadedSpec) -> Graph:
-    """The spec's model as a graph. Raises SpecError listing every problem."""
-    return Lowering(loaded).run()
+def lower(loaded: LoadedSpec, model: str | None = None) -> Graph:
+    """One model of the spec (default: the first) as a graph. Raises SpecError listing
+    every problem."""
+    return lower_all(loaded, [model] if model else None)[model or
+                                                        loaded.spec.sections()[0].name]
+
+
+def lower_all(loaded: LoadedSpec, models: list[str] | None = None) -> dict[str, Graph]:
+    """The spec's models (all, or those named) as graphs, by name; every problem of every
+    model is reported together."""
+    sections = {s.name: s for s in loaded.spec.sections()}
+    unknown = [m for m in models or [] if m not in sections]
+    if unknown:
+        raise SpecError([Diagnostic("DLS305", f"the spec has no model '{m}'",
+                                    loaded.source.span(("name",)),
+                                    hint=suggest(m, sections)) for m in unknown])
+    graphs, problems = {}, []
+    for name in models or sections:
+        try:
+            graphs[name] = Lowering(loaded, sections[name]).run()
+        except SpecError as err:
+            problems += err.diagnostics
+    if problems:
+        raise SpecError(problems)
+    return graphs

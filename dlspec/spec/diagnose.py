@@ -54,10 +54,14 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
 def _unknown_tag(err: dict, where: Path_, source: SourceMap) -> Diagnostic:
     ctx = err.get("ctx", {})
     expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t]
-    tag = ctx.get("tag")
+    tag, key = ctx.get("tag"), ctx.get("discriminator", "'op'").strip("'")
     if tag is None:
-        return Diagnostic("DLS103", "missing required key 'op'", source.span(where),
-                          hint="add `op:`" + (", " + suggest("", expected) if expected else ""))
+        return Diagnostic("DLS103", f"missing required key '{key}'", source.span(where),
+                          hint=f"add `{key}:`" + (", " + suggest("", expected) if expected
+                                                  else ""))
+    if key != "op":
+        return Diagnostic("DLS102", f"unknown {key} '{tag}'", source.span((*where, key)),
+                          hint=suggest(str(tag), expected))
     return Diagnostic("DLS104", f"unknown op '{tag}'", source.span((*where, "op")),
                       hint=suggest(str(tag), expected))
 

@@ -25,6 +25,9 @@ MAX_EXPR_LEN = 1000
 MAX_INT_BITS = 256
 _COALESCE = "__dlspec_coalesce__"
 _COALESCE_OR_STRING = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|\?\?""", re.S)
+# `in.channels` reads the layer's own input; `in` is a Python keyword, so it is renamed
+INPUT_NAME = "__input__"
+_INPUT_OR_STRING = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?<![\w.])in(?=\s*\.)""", re.S)
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float,
@@ -85,15 +88,19 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
         raise RuleError("empty expression '${}'", code="DLS110")
     if len(source) > MAX_EXPR_LEN:
         raise RuleError(f"expression longer than {MAX_EXPR_LEN} characters", code="DLS110")
+    renamed = _INPUT_OR_STRING.sub(lambda m: m.group(1) or INPUT_NAME, source)
     try:
         tree = ast.parse(_COALESCE_OR_STRING.sub(  # `??` outside string literals
-            lambda m: m.group(1) or f" |{_COALESCE}| ", source), mode="eval")
+            lambda m: m.group(1) or f" |{_COALESCE}| ", renamed), mode="eval")
     except SyntaxError as exc:
         raise RuleError(f"cannot parse '${{{source}}}': {exc.msg}", code="DLS110",
                         hint="use numbers, names, + - * / // % **, comparisons, "
                              "and/or/not, `a if cond else b`") from None
     try:
         return _Evaluator(scope).visit(tree.body)
+    except RuleError as err:
+        err.message = err.message.replace(INPUT_NAME, "in")
+        raise
     except RecursionError:  # e.g. `- - - ... 1`, short enough but nested too deeply
         raise RuleError("expression is nested too deeply", code="DLS110") from None
 

@@ -17,7 +17,7 @@ from dlspec.spec.expressions import FAILED, DependsOnFailure, evaluate_text, has
 from dlspec.spec.yaml_source import Path_, SourceMap, read_yaml
 
 # Sections whose expressions need a block instance's scope; the lowering pass resolves them.
-LATE_SECTIONS = ("model", "blocks")
+LATE_SECTIONS = ("model", "blocks", "models")  # (a model's layers; the rest is early)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ def load_text(text: str, file: str, overrides: Sequence[str] = ()) -> LoadedSpec
     data = {key: value if key in LATE_SECTIONS or key == "params"
             else resolve_tree(value, params, source, (key,), problems)
             for key, value in data.items()}
+    if isinstance(data.get("models"), dict):
+        data["models"] = {name: _resolve_model(model, params, source, ("models", name), problems)
+                          for name, model in data["models"].items()}
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -74,6 +77,15 @@ def load_text(text: str, file: str, overrides: Sequence[str] = ()) -> LoadedSpec
     if problems:
         raise SpecError(problems)
     return LoadedSpec(spec, data, source, params, Path(file), text)
+
+
+def _resolve_model(model: Any, params: dict[str, Any], source: SourceMap, path: Path_,
+                   problems: list[Diagnostic]) -> Any:
+    if not isinstance(model, dict):
+        return model
+    return {key: value if key == "layers" else
+            resolve_tree(value, params, source, (*path, key), problems)
+            for key, value in model.items()}
 
 
 def _check_version(data: dict, source: SourceMap) -> None:
@@ -134,20 +146,54 @@ def _unresolved_spans(value: Any, source: SourceMap, path: Path_):
 
 
 def apply_override(data: dict, source: SourceMap, override: str) -> list[Diagnostic]:
-    """Apply one `key.path=value` to the document; a bare key names a param."""
+    """Apply one `key.path=value` to the document. A key that names no section is a param:
+    a spec param, else a block param's default (`--set expansion=2` or `bottleneck.expansion=2`)."""
     origin = SourceSpan(f"--set {override}", 1, 1)
     key, sep, text = override.partition("=")
     if not sep or not key.strip():
         return [Diagnostic("DLS120", f"'{override}' is not key=value", origin,
                            hint="e.g. --set train.epochs=5 or --set hidden=256")]
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
-    params = data.get("params") if isinstance(data.get("params"), dict) else {}
-    if len(parts) == 1 and parts[0] not in data:
-        if parts[0] not in params:
-            return [Diagnostic("DLS120", f"'{parts[0]}' is neither a section nor a param",
-                               origin, hint=suggest(str(parts[0]), [*params, *data]))]
-        parts = ["params", *parts]
     value, _ = read_yaml(text, origin.file)
+    from dlspec.spec.models import Spec
+
+    if parts[0] not in data and parts[0] not in Spec.model_fields:
+        targets = _param_paths(data, parts)
+        if not targets:
+            params = data.get("params") if isinstance(data.get("params"), dict) else {}
+            block_params = [p for b in _blocks(data).values()
+                            if isinstance(b.get("params"), dict) for p in b["params"]]
+            return [Diagnostic("DLS120", f"'{key.strip()}' is neither a section, a param nor "
+                               "a block param", origin, hint=suggest(
+                                   str(parts[-1]), [*params, *Spec.model_fields, *block_params]))]
+        return [d for path in targets for d in _set(data, source, path, value, key, origin)]
+    return _set(data, source, parts, value, key, origin)
+
+
+def _blocks(data: dict) -> dict[str, Any]:
+    blocks = data.get("blocks")
+    return {k: v for k, v in blocks.items() if isinstance(v, dict)} \
+        if isinstance(blocks, dict) else {}
+
+
+def _param_paths(data: dict, parts: list[str | int]) -> list[list[str | int]]:
+    """Where a key that names no section goes: `width` is a spec param (or, failing that,
+    the default of every block param so named); `basic.stride` is block basic's param."""
+    params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    blocks = _blocks(data)
+    if len(parts) == 1 and parts[0] in params:
+        return [["params", parts[0]]]
+    if len(parts) == 1:
+        return [["blocks", name, "params", parts[0]] for name, block in blocks.items()
+                if isinstance(block.get("params"), dict) and parts[0] in block["params"]]
+    block_params = blocks.get(parts[0], {}).get("params") if len(parts) == 2 else None
+    if isinstance(block_params, dict) and parts[1] in block_params:
+        return [["blocks", parts[0], "params", parts[1]]]
+    return []
+
+
+def _set(data: dict, source: SourceMap, parts: list[str | int], value: Any, key: str,
+         origin: SourceSpan) -> list[Diagnostic]:
     target = data
     for i, part in enumerate(parts[:-1]):
         if isinstance(target, list) and isinstance(part, int) and part >= len(target):

@@ -146,7 +146,7 @@ def test_errors_in_a_created_section_point_at_the_override():
     ("hidden", "'hidden' is not key=value"),
     ("=3", "'=3' is not key=value"),
     (" =3", "' =3' is not key=value"),
-    ("epochs=5", "'epochs' is neither a section nor a param"),
+    ("epochs=5", "'epochs' is neither a section, a param nor a block param"),
     ("name.first=x", "cannot set 'name.first': 'name' is not a section"),
     ("train.epochs.x=1", "cannot set 'train.epochs.x': 'train.epochs' is not a section"),
     ("model.9.out_features=1", "cannot set 'model.9.out_features': index 9 is out of range"),

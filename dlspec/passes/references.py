@@ -1,0 +1,121 @@
+"""Names while lowering: scopes, layer references, layers skipped by `when`, and the values
+`${...}` expressions see (params, and the tensor types of inputs and earlier layers).
+
+A scope maps local names to what they stand for: a qualified layer name, a Ref still to be
+resolved, or SKIPPED (a layer whose `when` was false). Scopes nest: an inline group sees the
+names of the scope around it. A reference may list fallbacks, `downsample ?? x`: the first
+one that is not skipped is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dlspec.errors import RuleError, SourceSpan
+from dlspec.spec.expressions import FAILED, INPUT_NAME
+
+if TYPE_CHECKING:
+    from dlspec.passes.lower import Lowering
+
+
+class Skipped:
+    def __repr__(self) -> str:
+        return "<skipped layer>"
+
+
+SKIPPED = Skipped()
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A layer reference, resolved once every layer exists."""
+
+    text: str
+    scope: Scope
+    span: SourceSpan
+
+    @property
+    def alternatives(self) -> list[str]:
+        return [part.strip() for part in self.text.split("??")]
+
+
+@dataclass(eq=False)
+class Scope:
+    prefix: str  # "" at top level, "layer1.0." inside a block instance
+    params: Mapping[str, Any]
+    names: dict[str, str | Ref | Skipped] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)  # layers that failed (already reported)
+    later: set[str] = field(default_factory=set)  # names of layers not lowered yet
+    parent: Scope | None = None  # the scope around an inline group
+
+    def lookup(self, name: str) -> tuple[Scope, str | Ref | Skipped] | None:
+        """Where `name` is defined, from this scope outwards, and what it stands for."""
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope, scope.names[name]
+            scope = scope.parent
+        return None
+
+    def has_failed(self, name: str) -> bool:
+        scope: Scope | None = self
+        while scope is not None:
+            if name.split(".")[0] in scope.failed:
+                return True
+            scope = scope.parent
+        return False
+
+    def visible_names(self) -> list[str]:
+        names: list[str] = []
+        scope: Scope | None = self
+        while scope is not None:
+            names += [n for n in scope.names if n not in names]
+            scope = scope.parent
+        return names
+
+
+class ExpressionScope(Mapping[str, Any]):
+    """What a layer's `${...}` can read: params first, then inputs and layers of its scope as
+    tensor types (`x.channels`, `x.shape`, `in.features`), inferred on demand."""
+
+    def __init__(self, lowering: Lowering, scope: Scope, first_input: str | Ref | None):
+        self.lowering = lowering
+        self.scope = scope
+        self.first_input = first_input
+
+    def _reference(self, name: str) -> str | Ref | None:
+        if name == INPUT_NAME:
+            return self.first_input
+        found = self.scope.lookup(name)
+        if found is None or found[1] is SKIPPED:
+            return None
+        return found[1]  # type: ignore[return-value]
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.scope.params:
+            return self.scope.params[name]
+        ref = self._reference(name)
+        if ref is None:
+            if name in self.scope.later:
+                raise RuleError(f"the shape of '{name}' is not known here", code="DLS111",
+                                hint="expressions can read the dims of inputs and earlier "
+                                     "layers")
+            raise KeyError(name)
+        qualified = self.lowering.peek(ref)
+        if qualified is None:
+            return FAILED  # its own problem is reported where it is defined
+        found = self.lowering.type_of(qualified)
+        return FAILED if found is None else found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self.scope.params or name in self.scope.later
+                                          or self._reference(name) is not None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.scope.params
+        yield from (n for n in self.scope.visible_names() if n not in self.scope.params)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
