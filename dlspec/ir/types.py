@@ -73,6 +73,8 @@ def dim_add(a: Dim, b: Dim) -> Dim:
     ma, mb = _monomial(a), _monomial(b)
     if ma and mb and ma[1] == mb[1]:
         return _from_monomial(ma[0] + mb[0], ma[1])
+    if isinstance(b, int):  # seq-2, not seq+-2
+        return f"{a}{b:+d}" if b else a
     return f"{a}+{b}"
 
 

@@ -144,3 +144,10 @@ def normalize_dim(dim: int, rank: int, *, allow_batch: bool = False) -> int:
                         hint="axes count the batch as dim 0; the first sample axis is 1",
                         code="DLS102")
     return dim
+
+
+def expect_sequence(x: TensorType) -> int:
+    """Fail unless `x` is a float sequence (N, seq, D) with a fixed D; returns D."""
+    expect_rank(x, 3, "(N, seq, D)")
+    expect_float(x)
+    return known(x.shape[2], "the features D")

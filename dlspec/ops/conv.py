@@ -1,16 +1,16 @@
-"""Convolution and pooling over images: (N, C, H, W)."""
+"""Convolutions over 1, 2 or 3 spatial dims, plain and transposed, and the sliding-window
+size rule they share with the pools: (N, C, L), (N, C, H, W), (N, C, D, H, W)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from dlspec.errors import RuleError
-from dlspec.ir.types import TensorType, dim_affine
+from dlspec.ir.types import Dim, TensorType, dim_add, dim_affine, dim_mul
 from dlspec.ops.base import (
     Build,
-    IntPair,
     NonNegativeInt,
     Op,
     PositiveInt,
@@ -19,10 +19,17 @@ from dlspec.ops.base import (
     expect_rank,
     known,
     numel,
-    pair,
 )
 
-NCHW = "(N, C, H, W)"
+Sizes = PositiveInt | tuple[PositiveInt, ...]
+Offsets = NonNegativeInt | tuple[NonNegativeInt, ...]
+SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+LAYOUTS = {rank: f"(N, C, {', '.join(names)})" for rank, names in SPATIAL_NAMES.items()}
+
+
+def spatial(value, rank: int) -> tuple:
+    """One number for every spatial dim, or the per-dim numbers as they are."""
+    return tuple(value) if isinstance(value, tuple | list) else (value,) * rank
 
 
 def window_out(size, kernel: int, stride: int, padding: int, dilation: int = 1,
@@ -38,134 +45,182 @@ def window_out(size, kernel: int, stride: int, padding: int, dilation: int = 1,
         if ceil_mode and out * stride >= size + padding:  # last window must start inside
             out -= 1
         return out + 1
+    add = 2 * padding - span
     if ceil_mode:  # ceil((s - w) / k) = floor((s - w + k - 1) / k), exact while the last
         if stride > span - padding:  # window cannot start in the padding
             raise RuleError("ceil_mode on a symbolic size needs stride <= kernel - padding",
                             hint="use ceil_mode: false, or a fixed size")
-        return dim_affine(size, add=2 * padding - span + stride - 1, div=stride)
-    return dim_affine(size, add=2 * padding - span, div=stride)
+        add += stride - 1
+    if stride == 1:  # H + add + 1: a 3x3 conv with padding 1 keeps H (a residual adds to it)
+        return dim_add(size, add + 1)
+    return dim_affine(size, add=add, div=stride)
 
 
-class Conv2d(Op):
-    """2-D convolution over (N, C, H, W) images."""
+class SpatialOp(Op):
+    """Base of the ops over (N, C, *spatial) with `rank` spatial dims: per-dim attributes are
+    one number or a list of `rank` numbers."""
 
-    op: Literal["conv2d"] = "conv2d"
+    rank: ClassVar[int] = 2
+
+    @model_validator(mode="after")
+    def _one_entry_per_spatial_dim(self):
+        for name, value in self:
+            if isinstance(value, tuple) and len(value) != self.rank:
+                raise ValueError(f"{name} has {len(value)} entries but {self.op_name()} works "
+                                 f"on {self.rank} spatial dims: give one number or {self.rank}")
+        return self
+
+    def spatial_input(self, x: TensorType) -> tuple[Dim, ...]:
+        """The spatial dims of `x`, after checking that it has them."""
+        expect_rank(x, self.rank + 2, LAYOUTS[self.rank])
+        return x.shape[2:]
+
+    def each(self, value) -> tuple[int, ...]:
+        return spatial(value, self.rank)
+
+
+def per_rank(base: type[Op], class_name: str, op: str, summary: str, ranks=(1, 2, 3),
+             **class_vars) -> tuple[type[Op], ...]:
+    """The op `base` declares, once per spatial rank: what a `class Conv2d(_ConvNd)` statement
+    with `op: Literal["conv2d"]` and `rank = 2` makes. The names and the docstring are
+    formatted with `rank`, `layout` (the input's dims) and `out` (the output's spatial dims)."""
+    classes = []
+    for rank in ranks:
+        def fill(text: str, rank: int = rank) -> str:
+            out = ", ".join(f"{name}_out" for name in SPATIAL_NAMES[rank])
+            return text.format(rank=rank, layout=LAYOUTS[rank], out=out)
+        name = fill(op)
+        namespace = {"__module__": base.__module__, "__qualname__": fill(class_name),
+                     "__doc__": fill(summary), "__annotations__": {"op": Literal[name]},
+                     "op": name, "rank": rank, **class_vars}
+        classes.append(type(base)(fill(class_name), (base,), namespace))
+    return tuple(classes)
+
+
+class _Convolution(SpatialOp):
     out_channels: PositiveInt = Field(description="Number of output channels (filters).")
-    kernel_size: IntPair = Field(description="Filter size: one number or [height, width].")
-    stride: IntPair = Field(1, description="Step of the filter: one number or [h, w].")
-    padding: NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt] | Literal["same", "valid"] = \
-        Field(0, description="Zero padding: a number, [h, w], 'same' or 'valid'.")
-    dilation: IntPair = Field(1, description="Spacing between filter taps.")
+    kernel_size: Sizes = Field(description="Filter size: one number or one per spatial dim.")
+    stride: Sizes = Field(1, description="Step of the filter: one number or one per spatial dim.")
+    dilation: Sizes = Field(1, description="Spacing between filter taps.")
     groups: PositiveInt = Field(1, description="Grouped convolution; = in_channels for depthwise.")
     bias: bool = Field(True, description="Learn an additive bias.")
     in_channels: PositiveInt | None = Field(
         None, description="Input channels; inferred from the input when omitted.")
 
     @model_validator(mode="after")
-    def _same_needs_stride_one(self):
-        if self.padding == "same" and pair(self.stride) != (1, 1):
-            raise ValueError("padding 'same' needs stride 1 (PyTorch's rule); "
-                             "give the padding as numbers instead")
+    def _groups_divide_out_channels(self):
         if self.out_channels % self.groups:
             raise ValueError(f"out_channels={self.out_channels} is not divisible by "
                              f"groups={self.groups}")
         return self
 
-    def _padding(self) -> tuple[int, int]:
-        if self.padding == "valid":
-            return (0, 0)
-        if self.padding == "same":  # stride 1: total padding d*(k-1), split evenly
-            return tuple(d * (k - 1) // 2 for k, d in zip(pair(self.kernel_size),
-                                                          pair(self.dilation), strict=True))
-        return pair(self.padding)
-
-    def infer(self, x: TensorType) -> TensorType:
-        expect_rank(x, 4, NCHW)
+    def checked_spatial(self, x: TensorType) -> tuple[Dim, ...]:
+        """The spatial dims of a float input whose channels fit the groups."""
+        sizes = self.spatial_input(x)
         expect_float(x)
         channels = known(x.shape[1], "the input's channels")
         check_declared(self.in_channels, channels, "in_channels")
         if channels % self.groups:
             raise RuleError(f"input channels {channels} are not divisible by "
                             f"groups={self.groups}")
-        if self.padding == "same":
-            return x.with_shape(x.shape[0], self.out_channels, *x.shape[2:])
-        sizes = [window_out(size, k, s, p, d) for size, k, s, p, d in zip(
-            x.shape[2:], pair(self.kernel_size), pair(self.stride), self._padding(),
-            pair(self.dilation), strict=True)]
+        return sizes
+
+    def torch_kwargs(self, x: TensorType) -> dict:
+        return {"in_channels": x.shape[1], "out_channels": self.out_channels,
+                "kernel_size": self.each(self.kernel_size), "stride": self.each(self.stride),
+                "dilation": self.each(self.dilation), "groups": self.groups, "bias": self.bias}
+
+    def param_count(self, x: TensorType) -> int:
+        taps = numel(self.each(self.kernel_size))
+        return self.out_channels * (x.shape[1] // self.groups * taps + self.bias)
+
+    def _macs_over(self, batch: int, positions: tuple[int, ...], x: TensorType) -> int:
+        """Every filter tap of every (input channel, output channel) pair of a group, at
+        each of `positions` (output positions for a convolution, input ones when
+        transposed)."""
+        taps = numel(self.each(self.kernel_size))
+        return batch * numel(positions) * x.shape[1] * self.out_channels // self.groups * taps
+
+
+class _ConvNd(_Convolution):
+    padding: Offsets | Literal["same", "valid"] = Field(
+        0, description="Zero padding: one number, one per spatial dim, 'same' or 'valid'.")
+
+    @model_validator(mode="after")
+    def _same_needs_stride_one(self):
+        if self.padding == "same" and set(self.each(self.stride)) != {1}:
+            raise ValueError("padding 'same' needs stride 1 (PyTorch's rule); "
+                             "give the padding as numbers instead")
+        return self
+
+    def infer(self, x: TensorType) -> TensorType:
+        sizes = self.checked_spatial(x)
+        if self.padding != "same":
+            padding = self.each(0 if self.padding == "valid" else self.padding)
+            sizes = tuple(window_out(size, k, s, p, d) for size, k, s, p, d in zip(
+                sizes, self.each(self.kernel_size), self.each(self.stride), padding,
+                self.each(self.dilation), strict=True))
         return x.with_shape(x.shape[0], self.out_channels, *sizes)
 
     def build(self, x: TensorType) -> Build:
-        padding = self.padding if isinstance(self.padding, str) else pair(self.padding)
-        return Build("torch.nn.Conv2d", {
-            "in_channels": x.shape[1], "out_channels": self.out_channels,
-            "kernel_size": pair(self.kernel_size), "stride": pair(self.stride),
-            "padding": padding, "dilation": pair(self.dilation), "groups": self.groups,
-            "bias": self.bias})
-
-    def param_count(self, x: TensorType) -> int:
-        kh, kw = pair(self.kernel_size)
-        return self.out_channels * (x.shape[1] // self.groups * kh * kw + self.bias)
+        padding = self.padding if isinstance(self.padding, str) else self.each(self.padding)
+        return Build(f"torch.nn.Conv{self.rank}d", {**self.torch_kwargs(x), "padding": padding})
 
     def macs(self, x: TensorType) -> int:
-        out = self.infer(x)
-        kh, kw = pair(self.kernel_size)
-        return numel(out.shape) * (x.shape[1] // self.groups) * kh * kw
+        return self._macs_over(x.shape[0], self.infer(x).shape[2:], x)
 
 
-class _Pool2d(Op):
-    kernel_size: IntPair = Field(description="Window size: one number or [height, width].")
-    stride: IntPair | None = Field(None, description="Window step; defaults to kernel_size.")
-    padding: NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt] = Field(
-        0, description="Implicit padding on both sides.")
-    ceil_mode: bool = Field(False, description="Round the output size up instead of down.")
-
-    def infer(self, x: TensorType) -> TensorType:
-        expect_rank(x, 4, NCHW)
-        kernel, pad = pair(self.kernel_size), pair(self.padding)
-        stride = pair(self.stride or self.kernel_size)
-        for k, p in zip(kernel, pad, strict=True):
-            if p > k // 2:
-                raise RuleError(f"padding {p} is more than half the window {k}",
-                                hint="PyTorch allows at most kernel_size // 2")
-        sizes = [window_out(size, k, s, p, ceil_mode=self.ceil_mode)
-                 for size, k, s, p in zip(x.shape[2:], kernel, stride, pad, strict=True)]
-        return x.with_shape(*x.shape[:2], *sizes)
-
-    def _kwargs(self) -> dict:
-        return {"kernel_size": pair(self.kernel_size),
-                "stride": pair(self.stride or self.kernel_size),
-                "padding": pair(self.padding), "ceil_mode": self.ceil_mode}
+Conv1d, Conv2d, Conv3d = per_rank(
+    _ConvNd, "Conv{rank}d", "conv{rank}d",
+    "{rank}-D convolution: {layout} -> (N, C_out, {out}).\n\nEach spatial size becomes "
+    "floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1; padding 'same' keeps "
+    "it (stride 1), 'valid' is 0. groups = in_channels = out_channels is depthwise.")
 
 
-class MaxPool2d(_Pool2d):
-    """2-D max pooling over (N, C, H, W)."""
+class _ConvTransposeNd(_Convolution):
+    padding: Offsets = Field(
+        0, description="Trimmed from both ends of the output (undoes the padding of the "
+        "convolution this one inverts): one number or one per spatial dim.")
+    output_padding: Offsets = Field(
+        0, description="Extra size added to one end of the output (to undo a strided "
+        "convolution's rounding); must be smaller than the stride or the dilation.")
 
-    op: Literal["maxpool2d"] = "maxpool2d"
-
-    def build(self, x: TensorType) -> Build:
-        return Build("torch.nn.MaxPool2d", self._kwargs())
-
-
-class AvgPool2d(_Pool2d):
-    """2-D average pooling over (N, C, H, W)."""
-
-    op: Literal["avgpool2d"] = "avgpool2d"
-    count_include_pad: bool = Field(True, description="Count padded zeros in the average.")
-
-    def build(self, x: TensorType) -> Build:
-        return Build("torch.nn.AvgPool2d",
-                     {**self._kwargs(), "count_include_pad": self.count_include_pad})
-
-
-class GlobalAvgPool2d(Op):
-    """Mean over all positions of each channel: (N, C, H, W) -> (N, C)."""
-
-    op: Literal["global_avg_pool2d"] = "global_avg_pool2d"
+    @model_validator(mode="after")
+    def _output_padding_below_stride_or_dilation(self):
+        for extra, s, d in zip(self.each(self.output_padding), self.each(self.stride),
+                               self.each(self.dilation), strict=True):
+            if extra >= max(s, d):
+                raise ValueError(f"output_padding {extra} must be smaller than the stride {s} "
+                                 f"or the dilation {d} (PyTorch's rule)")
+        return self
 
     def infer(self, x: TensorType) -> TensorType:
-        expect_rank(x, 4, NCHW)
-        expect_float(x)
-        return x.with_shape(*x.shape[:2])
+        """(L - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1 per dim."""
+        sizes = []
+        for size, k, s, p, extra, d in zip(
+                self.checked_spatial(x), self.each(self.kernel_size), self.each(self.stride),
+                self.each(self.padding), self.each(self.output_padding),
+                self.each(self.dilation), strict=True):
+            offset = d * (k - 1) + extra + 1 - 2 * p - s
+            out = dim_add(dim_mul(size, s), offset)
+            if isinstance(out, int) and out < 1:
+                raise RuleError(f"the output size would be {out} for input size {size}",
+                                hint="use less padding, or a larger kernel or stride")
+            sizes.append(out)
+        return x.with_shape(x.shape[0], self.out_channels, *sizes)
 
     def build(self, x: TensorType) -> Build:
-        return Build("dlspec.backends.torch_layers.GlobalAvgPool2d")
+        return Build(f"torch.nn.ConvTranspose{self.rank}d", {
+            **self.torch_kwargs(x), "padding": self.each(self.padding),
+            "output_padding": self.each(self.output_padding)})
+
+    def macs(self, x: TensorType) -> int:
+        self.infer(x)
+        return self._macs_over(x.shape[0], x.shape[2:], x)
+
+
+ConvTranspose1d, ConvTranspose2d, ConvTranspose3d = per_rank(
+    _ConvTransposeNd, "ConvTranspose{rank}d", "conv_transpose{rank}d",
+    "{rank}-D transposed convolution (decoders, generators): {layout} -> (N, C_out, {out})."
+    "\n\nEach spatial size becomes (size - 1)*stride - 2*padding + dilation*(kernel - 1) + "
+    "output_padding + 1: kernel 4, stride 2, padding 1 doubles it.")

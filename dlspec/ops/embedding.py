@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, NonNegativeInt, Op, PositiveInt
+from dlspec.ops.base import (
+    Build,
+    NonNegativeInt,
+    Op,
+    PositiveInt,
+    expect_sequence,
+)
 
 
 class Embedding(Op):
@@ -40,3 +46,30 @@ class Embedding(Op):
 
     def param_count(self, ids: TensorType) -> int:
         return self.num_embeddings * self.embedding_dim
+
+
+class TokenTypeEmbedding(Op):
+    """Adds a learned vector per token type (BERT's segment embedding): (N, seq, D) [+ type ids
+    (N, seq)] -> (N, seq, D); without type ids every token is type 0."""
+
+    op: Literal["token_type_embedding"] = "token_type_embedding"
+    types: PositiveInt = Field(2, description="Number of token types (BERT: 2, sentence A/B).")
+    max_inputs: ClassVar[int | None] = 2
+
+    def infer(self, x: TensorType, *token_types: TensorType) -> TensorType:
+        expect_sequence(x)
+        for ids in token_types:
+            if ids.dtype != "int64":
+                raise RuleError(f"token type ids must be int64, got {ids.dtype} {ids}",
+                                code="DLS202", hint="declare the input with `dtype: int64`")
+            if ids.shape != x.shape[:2]:
+                raise RuleError(f"token type ids {ids} do not match the sequence {x}",
+                                hint="give one type id per token: (N, seq)")
+        return x
+
+    def build(self, x: TensorType, *token_types: TensorType) -> Build:
+        return Build("dlspec.backends.torch_layers.sequence.TokenTypeEmbedding",
+                     {"num_embeddings": self.types, "embedding_dim": x.shape[2]})
+
+    def param_count(self, x: TensorType, *token_types: TensorType) -> int:
+        return self.types * x.shape[2]

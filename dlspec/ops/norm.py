@@ -1,65 +1,138 @@
-"""Normalization layers."""
+"""Normalization layers: per channel (batch, instance, group norm) and over the last dims
+(layer norm, RMS norm). The output type is the input type."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, PositiveInt, expect_float, expect_rank, known, numel
+from dlspec.ops.base import (
+    Build,
+    Op,
+    PositiveInt,
+    expect_float,
+    expect_rank,
+    known,
+    numel,
+)
 
 Eps = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
+Momentum = Field(0.1, gt=0, le=1,
+                 description="Weight of the newest batch in the running statistics.")
 
 
-class _BatchNorm(Op):
+class _ChannelNorm(Op):
+    """Normalizes per channel (dim 1), which must be a fixed size; built as
+    `torch.nn.<ClassName>(num_features=C, ...)`."""
+
+    ranks: ClassVar[tuple[int, ...]]
+    layout: ClassVar[str]
     eps: float = Eps
-    momentum: float = Field(0.1, gt=0, le=1,
-                            description="Weight of the newest batch in the running statistics.")
+    momentum: float = Momentum
     affine: bool = Field(True, description="Learn a per-channel scale and shift.")
 
+    def infer(self, x: TensorType) -> TensorType:
+        expect_rank(x, self.ranks, self.layout)
+        expect_float(x)
+        known(x.shape[1], "the channel dim")
+        return x
+
     def build(self, x: TensorType) -> Build:
-        return Build(f"torch.nn.{type(self).__name__}", {
-            "num_features": x.shape[1], "eps": self.eps, "momentum": self.momentum,
-            "affine": self.affine})
+        return Build(f"torch.nn.{type(self).__name__}",
+                     {"num_features": x.shape[1], **self.attributes()})
 
     def param_count(self, x: TensorType) -> int:
         return 2 * x.shape[1] * self.affine
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(_ChannelNorm):
     """Batch normalization over (N, C) or (N, C, L), per channel C."""
 
     op: Literal["batchnorm1d"] = "batchnorm1d"
-
-    def infer(self, x: TensorType) -> TensorType:
-        expect_rank(x, (2, 3), "(N, C) or (N, C, L)")
-        expect_float(x)
-        known(x.shape[1], "the channel dim")
-        return x
+    ranks: ClassVar[tuple[int, ...]] = (2, 3)
+    layout: ClassVar[str] = "(N, C) or (N, C, L)"
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(_ChannelNorm):
     """Batch normalization over (N, C, H, W), per channel C."""
 
     op: Literal["batchnorm2d"] = "batchnorm2d"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+    layout: ClassVar[str] = "(N, C, H, W)"
+
+
+class BatchNorm3d(_ChannelNorm):
+    """Batch normalization over (N, C, D, H, W), per channel C."""
+
+    op: Literal["batchnorm3d"] = "batchnorm3d"
+    ranks: ClassVar[tuple[int, ...]] = (5,)
+    layout: ClassVar[str] = "(N, C, D, H, W)"
+
+
+class _InstanceNorm(_ChannelNorm):
+    affine: bool = Field(False, description="Learn a per-channel scale and shift.")
+    track_running_stats: bool = Field(False, description=(
+        "Keep running statistics while training and use them in eval mode (like batch norm); "
+        "otherwise every sample is normalized by its own statistics in both modes."))
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalizes each channel of each sample over its length: (N, C, L)."""
+
+    op: Literal["instancenorm1d"] = "instancenorm1d"
+    ranks: ClassVar[tuple[int, ...]] = (3,)
+    layout: ClassVar[str] = "(N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalizes each channel of each sample over its plane: (N, C, H, W) (style transfer)."""
+
+    op: Literal["instancenorm2d"] = "instancenorm2d"
+    ranks: ClassVar[tuple[int, ...]] = (4,)
+    layout: ClassVar[str] = "(N, C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalizes each channel of each sample over its volume: (N, C, D, H, W)."""
+
+    op: Literal["instancenorm3d"] = "instancenorm3d"
+    ranks: ClassVar[tuple[int, ...]] = (5,)
+    layout: ClassVar[str] = "(N, C, D, H, W)"
+
+
+class GroupNorm(Op):
+    """Normalizes each sample over groups of channels and all their positions: (N, C, *)."""
+
+    op: Literal["groupnorm"] = "groupnorm"
+    num_groups: PositiveInt = Field(description="Groups the channels are split into; must "
+                                    "divide the channels (1 = layer norm over (C, *)).")
+    eps: float = Eps
+    affine: bool = Field(True, description="Learn a per-channel scale and shift.")
 
     def infer(self, x: TensorType) -> TensorType:
-        expect_rank(x, 4, "(N, C, H, W)")
+        if x.rank < 2:
+            raise RuleError(f"expects input of shape (N, C, *), got {x}")
         expect_float(x)
-        known(x.shape[1], "the channel dim")
+        channels = known(x.shape[1], "the channel dim")
+        if channels % self.num_groups:
+            raise RuleError(f"{channels} channels cannot be split into {self.num_groups} "
+                            "groups", hint="num_groups must divide the channels, e.g. "
+                            f"{max(g for g in range(1, 33) if channels % g == 0)}")
         return x
 
+    def build(self, x: TensorType) -> Build:
+        return Build("torch.nn.GroupNorm", {"num_channels": x.shape[1], **self.attributes()})
 
-class LayerNorm(Op):
-    """Normalizes each sample over its last `dims` dims, with a learned scale and shift."""
+    def param_count(self, x: TensorType) -> int:
+        return 2 * x.shape[1] * self.affine
 
-    op: Literal["layernorm"] = "layernorm"
+
+class _LastDimsNorm(Op):
     dims: PositiveInt = Field(1, description="How many trailing dims to normalize over.")
-    eps: float = Eps
-    elementwise_affine: bool = Field(True, description="Learn a scale (and bias) per element.")
-    bias: bool = Field(True, description="Learn the additive part of the affine transform.")
+    elementwise_affine: bool = Field(True, description="Learn a scale per element.")
 
     def infer(self, x: TensorType) -> TensorType:
         expect_float(x)
@@ -71,9 +144,34 @@ class LayerNorm(Op):
         return x
 
     def build(self, x: TensorType) -> Build:
-        return Build("torch.nn.LayerNorm", {
-            "normalized_shape": list(x.shape[-self.dims:]), "eps": self.eps,
-            "elementwise_affine": self.elementwise_affine, "bias": self.bias})
+        return Build(f"torch.nn.{type(self).__name__}", {
+            "normalized_shape": list(x.shape[-self.dims:]),
+            **self.model_dump(exclude={"op", "dims"})})
 
     def param_count(self, x: TensorType) -> int:
-        return numel(x.shape[-self.dims:]) * self.elementwise_affine * (1 + self.bias)
+        return numel(x.shape[-self.dims:]) * self.elementwise_affine * (1 + self._has_bias())
+
+    def _has_bias(self) -> bool:
+        return False
+
+
+class LayerNorm(_LastDimsNorm):
+    """Normalizes each sample over its last `dims` dims, with a learned scale and shift."""
+
+    op: Literal["layernorm"] = "layernorm"
+    eps: float = Eps
+    bias: bool = Field(True, description="Learn the additive part of the affine transform.")
+
+    def _has_bias(self) -> bool:
+        return self.bias
+
+
+class RMSNorm(_LastDimsNorm):
+    """Divides by the root mean square over the last `dims` dims, times a learned scale.
+
+    No centering and no shift (T5, LLaMA)."""
+
+    op: Literal["rmsnorm"] = "rmsnorm"
+    eps: float | None = Field(None, gt=0, description=(
+        "Added to the mean square for numerical stability; null: torch's default, the "
+        "machine epsilon of the input's dtype (LLaMA and T5 use 1e-6)."))

@@ -1,4 +1,5 @@
-"""Ops that rearrange a tensor without computing: flatten, reshape."""
+"""Ops that rearrange a tensor without computing: identity, flatten, reshape, permute,
+transpose, squeeze, unsqueeze. The batch stays dim 0."""
 
 from __future__ import annotations
 
@@ -9,6 +10,20 @@ from pydantic import Field, field_validator
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType, dim_div, dim_prod
 from dlspec.ops.base import Build, Op, normalize_dim
+
+LAYERS = "dlspec.backends.torch_layers.tensor."
+
+
+class Identity(Op):
+    """Returns its input unchanged (a named tap point, or a no-op branch)."""
+
+    op: Literal["identity"] = "identity"
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x
+
+    def build(self, x: TensorType) -> Build:
+        return Build("torch.nn.Identity")
 
 
 class Flatten(Op):
@@ -35,7 +50,8 @@ class Reshape(Op):
     """Gives each sample a new shape with the same number of elements; one entry may be -1."""
 
     op: Literal["reshape"] = "reshape"
-    shape: list[int] = Field(description="Per-sample target shape (batch excluded), e.g. [16, 4, 4].")
+    shape: list[int] = Field(
+        description="Per-sample target shape (batch excluded), e.g. [16, 4, 4].")
 
     @field_validator("shape")
     @classmethod
@@ -63,3 +79,84 @@ class Reshape(Op):
 
     def build(self, x: TensorType) -> Build:
         return Build("dlspec.backends.torch_layers.Reshape", {"shape": list(self.shape)})
+
+
+class Permute(Op):
+    """Reorders the sample dims, batch first: [2, 3, 1] is (N, C, H, W) -> (N, H, W, C)."""
+
+    op: Literal["permute"] = "permute"
+    dims: list[int] = Field(description=(
+        "The new order of the sample dims, numbered as everywhere (the batch is dim 0 and is "
+        "left out: it stays first), e.g. [2, 1] swaps the two dims of (N, seq, d)."))
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x.with_shape(x.shape[0], *[x.shape[d] for d in self._order(x)])
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Permute", {"dims": self._order(x)})
+
+    def _order(self, x: TensorType) -> list[int]:
+        if 0 in self.dims:
+            raise RuleError("dims must not list the batch dim 0", code="DLS102",
+                            hint=f"list only the sample dims: the batch stays first, e.g. "
+                            f"{list(range(x.rank - 1, 0, -1))}")
+        order = [normalize_dim(d, x.rank) for d in self.dims]
+        if sorted(order) != list(range(1, x.rank)):
+            raise RuleError(f"dims {self.dims} are not an order of the sample dims "
+                            f"1..{x.rank - 1} of {x}", code="DLS102",
+                            hint="name each sample dim exactly once")
+        return order
+
+
+class Transpose(Op):
+    """Swaps two sample dims: dims 1 and 2 make (N, seq, d) -> (N, d, seq)."""
+
+    op: Literal["transpose"] = "transpose"
+    dim0: int = Field(1, description="One dim to swap (the batch is dim 0 and cannot move).")
+    dim1: int = Field(2, description="The other dim to swap.")
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x.with_shape(*[x.shape[d] for d in self._order(x)])
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Permute", {"dims": self._order(x)[1:]})
+
+    def _order(self, x: TensorType) -> list[int]:
+        """The full permutation, batch included."""
+        a, b = normalize_dim(self.dim0, x.rank), normalize_dim(self.dim1, x.rank)
+        order = list(range(x.rank))
+        order[a], order[b] = b, a
+        return order
+
+
+class Squeeze(Op):
+    """Removes one dim of size 1: dim 2 makes (N, C, 1) -> (N, C)."""
+
+    op: Literal["squeeze"] = "squeeze"
+    dim: int = Field(description="The dim to remove; its size must be 1.")
+
+    def infer(self, x: TensorType) -> TensorType:
+        dim = normalize_dim(self.dim, x.rank)
+        if x.shape[dim] != 1:
+            raise RuleError(f"dim {self.dim} of {x} has size {x.shape[dim]}, not 1",
+                            hint="squeeze removes a dim of size 1 only; `flatten` merges dims, "
+                            "`slice` picks a part")
+        return x.with_shape(*x.shape[:dim], *x.shape[dim + 1:])
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Squeeze", {"dim": normalize_dim(self.dim, x.rank)})
+
+
+class Unsqueeze(Op):
+    """Inserts a dim of size 1 at `dim` of the result: dim -1 makes (N, C) -> (N, C, 1)."""
+
+    op: Literal["unsqueeze"] = "unsqueeze"
+    dim: int = Field(description="Where the new dim is in the result (1 = right after the "
+                     "batch; -1 = last).")
+
+    def infer(self, x: TensorType) -> TensorType:
+        dim = normalize_dim(self.dim, x.rank + 1)
+        return x.with_shape(*x.shape[:dim], 1, *x.shape[dim:])
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Unsqueeze", {"dim": normalize_dim(self.dim, x.rank + 1)})

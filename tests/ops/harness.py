@@ -6,12 +6,12 @@ exporting `ROWS: dict[str, Row]`; `op_cases.TABLE` gathers them all. Torch-free 
 
 from __future__ import annotations
 
-import ast
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dlspec.analysis.dims import dim_value
 from dlspec.ir.types import Dim, TensorType
 
 CASES_PER_OP = 4
@@ -32,27 +32,7 @@ def T(*shape: Dim, dtype: str = "float32") -> TensorType:
 def concretize(dim: Dim, sizes: dict[str, int] = SIZES) -> int:
     """A dim as a number: ints as they are, names from `sizes`, and the expressions rules
     build from them (`64*seq`, `2*H*W`, `seq+4`, `(H-3)//2+1`) evaluated."""
-    if isinstance(dim, int):
-        return dim
-    return _evaluate(ast.parse(dim, mode="eval").body, sizes)
-
-
-_BINARY: dict[type, Callable[[int, int], int]] = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
-}
-
-
-def _evaluate(node: ast.expr, sizes: dict[str, int]) -> int:
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.Name):
-        return sizes[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_evaluate(node.operand, sizes)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_evaluate(node.left, sizes), _evaluate(node.right, sizes))
-    raise ValueError(f"not a dim expression: {ast.unparse(node)}")
+    return dim_value(dim, sizes)
 
 
 @dataclass(frozen=True)

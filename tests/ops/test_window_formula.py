@@ -1,6 +1,7 @@
-"""`window_out`, the sliding-window size rule of conv2d and the pools, against the sizes torch's
-real MaxPool2d, AvgPool2d and Conv2d produce, over a grid of sizes, kernels, strides, paddings,
-dilations and ceil_mode."""
+"""`window_out`, the sliding-window size rule of the convolutions and the pools, against the
+sizes torch's real MaxPool2d, AvgPool2d and Conv2d produce, over a grid of sizes, kernels,
+strides, paddings, dilations and ceil_mode; and the transposed convolution's size rule against
+ConvTranspose1d."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from functools import cache
 
 import pytest
 import torch
-from op_cases import T, concretize
+from harness import T, concretize
 from torch import nn
 
 from dlspec.errors import RuleError
-from dlspec.ops.conv import AvgPool2d, MaxPool2d, window_out
+from dlspec.ops.conv import ConvTranspose1d, window_out
+from dlspec.ops.pool import AvgPool2d, MaxPool2d
 
 SIZES = range(1, 13)
 KERNELS = range(1, 6)
@@ -141,3 +143,34 @@ def test_symbolic_window_is_the_concrete_one(ceil_mode):
                 wrong.append((size, k, s, p, d, symbolic, concrete))
     assert not wrong, "(size, kernel, stride, padding, dilation, rule on H, rule on size):\n" \
         + "\n".join(map(str, wrong[:20]))
+
+
+def test_transposed_conv_sizes_match_torch_concrete_and_symbolic():
+    """(L-1)*s - 2p + d*(k-1) + output_padding + 1, on numbers and on a symbolic L evaluated at
+    the same number, equals ConvTranspose1d's output length; where torch refuses (nothing
+    left), the rule does too."""
+    torch.manual_seed(0)
+    wrong, checked = [], 0
+    for k, s, p, d in itertools.product(range(1, 5), STRIDES, PADDINGS, (1, 2)):
+        for extra in range(max(s, d)):  # output_padding must be below stride or dilation
+            op = ConvTranspose1d(out_channels=1, kernel_size=k, stride=s, padding=p,
+                                 output_padding=extra, dilation=d)
+            module = nn.ConvTranspose1d(1, 1, k, s, p, extra, dilation=d, bias=False)
+            symbolic = op.infer(T("N", 1, "L")).shape[2]
+            for size in range(1, 9):
+                try:
+                    with torch.no_grad():
+                        got = module(torch.zeros(1, 1, size)).shape[2]
+                except RuntimeError:
+                    got = None
+                try:
+                    rule = op.infer(T("N", 1, size)).shape[2]
+                except RuleError:
+                    rule = None
+                at_size = concretize(symbolic, {"L": size})
+                if rule != got or (got is not None and at_size != got):
+                    wrong.append((size, k, s, p, extra, d, got, rule, symbolic))
+                checked += got is not None
+    assert not wrong, "(size, k, s, p, output_padding, d, torch, rule, symbolic):\n" + \
+        "\n".join(map(str, wrong[:20]))
+    assert checked > 1000
