@@ -11,12 +11,19 @@ from typing import Any
 from dlspec import __version__
 from dlspec.compiler import CheckedSpec, check_spec
 from dlspec.errors import DataError, Diagnostic, SourceSpan, TrainError
-from dlspec.passes.check_data import at_data, data_diagnostics, output_rank_diagnostics, task_of
+from dlspec.passes.check_data import (
+    at_data,
+    data_diagnostics,
+    model_io,
+    output_rank_diagnostics,
+    task_of,
+)
 
 
-def check(path: str | Path, overrides: Sequence[str] = ()) -> CheckedSpec:
+def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
+          ) -> CheckedSpec:
     """Every static check, the data fit included. Torch-free."""
-    checked = check_spec(path, overrides)
+    checked = check_spec(path, overrides, model)
     problems = data_diagnostics(checked)
     if problems:
         raise DataError(problems)
@@ -30,7 +37,16 @@ def compile_module(checked: CheckedSpec, seed: int | None = None):
     from dlspec.backends.torch_module import build_module
 
     torch.manual_seed(checked.spec.train.seed if seed is None else seed)
-    return build_module(checked.graph, checked.spec.name)
+    name = checked.spec.name if checked.spec.models is None else checked.model
+    return build_module(checked.graph, name)
+
+
+def python_source(checked: CheckedSpec, origin: str = "") -> str:
+    """Standalone PyTorch source of the model (its state dict loads into it as is)."""
+    from dlspec.backends.python_source import emit_python
+
+    name = checked.spec.name if len(checked.graphs) == 1 else checked.model
+    return emit_python(checked.graph, name, origin)
 
 
 def spec_metadata(checked: CheckedSpec) -> dict[str, str]:
@@ -45,31 +61,116 @@ def spec_metadata(checked: CheckedSpec) -> dict[str, str]:
     }
 
 
-def train_spec(path: str | Path, overrides: Sequence[str] = (), *, out_root: Path = Path("runs"),
-               run_name: str | None = None, quiet: bool = False):
+def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
+               out_root: Path = Path("runs"), run_name: str | None = None, quiet: bool = False,
+               resume: Path | None = None, detect_anomaly: bool = False):
     """Train a spec on its data; returns the training result (run dir, metrics). The run goes
-    to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name."""
-    from dlspec.files import atomic_write_text
-    from dlspec.ir.serialize import spec_to_text
+    to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name. With
+    `resume` (a run folder), that run continues in place from its last checkpoint, with the
+    spec and overrides it started with (`path` and `overrides` may be left out; given, they
+    must be the same)."""
     from dlspec.train.loop import fit
     from dlspec.train.run_dir import make_named_run_dir, make_run_dir
+    from dlspec.train.run_spec import check_same_spec, load_run_spec, save_run_spec
+    from dlspec.train.setup import FitOptions
 
-    checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
+    if resume is not None:
+        check_same_spec(resume, path, overrides)
+        checked = load_run_spec(resume)
+    else:
+        checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
+    data, module, recipe = training_inputs(checked)
+    spec = checked.spec
+    run_dir = resume
+    if run_dir is None:
+        run_dir = (make_named_run_dir(Path(out_root), run_name) if run_name
+                   else make_run_dir(Path(out_root), spec.name))
+        save_run_spec(run_dir, checked, overrides)
+    options = FitOptions(resume=resume is not None, detect_anomaly=detect_anomaly,
+                         base_dir=checked.loaded.base_dir)
+    return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
+               metadata=spec_metadata(checked), quiet=quiet,
+               options=options)  # fit adds task, classes, data
+
+
+def training_inputs(checked: CheckedSpec):
+    """(data, freshly initialized module, recipe) of a spec to train."""
     spec, graph = checked.spec, checked.graph
     if spec.data is None or len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise TrainError(Diagnostic(
             "DLS403", "training needs a `data:` section and a model with one input and one "
-            "output", SourceSpan(str(path), 1, 1),
+            "output", SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
-    data = load_data(checked)
-    module = compile_module(checked)
-    recipe = recipe_for(checked)
-    run_dir = (make_named_run_dir(Path(out_root), run_name) if run_name
-               else make_run_dir(Path(out_root), spec.name))
-    atomic_write_text(run_dir / "spec.yaml", checked.loaded.text)
-    atomic_write_text(run_dir / "ir.json", spec_to_text(checked))
-    return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
-               metadata=spec_metadata(checked), quiet=quiet)  # fit adds task, classes, data
+    return load_data(checked), compile_module(checked), recipe_for(checked)
+
+
+def overfit_spec(path: str | Path, overrides: Sequence[str] = (), *, samples: int,
+                 steps: int = 100, out_root: Path = Path("runs")):
+    """Train on the same `samples` train examples every step (no validation, test or early
+    stopping) for `steps` steps; returns (fit result, OverfitReport: did it memorize them)."""
+    from dlspec.train.evaluate import measure
+    from dlspec.train.loop import fit
+    from dlspec.train.overfit import OverfitReport, memorization_metrics, overfit_setup
+    from dlspec.train.run_dir import make_run_dir
+    from dlspec.train.run_spec import save_run_spec
+
+    checked = check_spec(path, overrides)
+    data, module, recipe = training_inputs(checked)
+    data, recipe = overfit_setup(data, recipe, samples, steps)
+    spec = checked.spec
+    run_dir = make_run_dir(Path(out_root), f"{spec.name}-overfit")
+    save_run_spec(run_dir, checked, overrides)
+    result = fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
+                 metadata=spec_metadata(checked), quiet=True)
+    metrics = measure(module, data, recipe, "train", spec.train.device,
+                      memorization_metrics(data.task))
+    return result, OverfitReport(samples, steps, metrics)
+
+
+def evaluate_spec(path: str | Path, weights: str | Path, *, split: str = "test",
+                  overrides: Sequence[str] = ()):
+    """The loss and metrics of a checkpoint (a file or a run folder's best) on one split of
+    the spec's data; returns an Evaluation."""
+    from dlspec.train.evaluate import evaluate_weights
+
+    checked = check_spec(path, overrides)
+    data, module, recipe = training_inputs(checked)
+    return evaluate_weights(module, data, recipe, Path(weights), split,
+                            checked.spec.train.device)
+
+
+def lr_find_spec(path: str | Path, overrides: Sequence[str] = (), *, min_lr: float = 1e-7,
+                 max_lr: float = 10.0, steps: int = 100):
+    """The learning-rate range test on a freshly initialized model of the spec (no run
+    folder, no checkpoint); returns an LrFindResult."""
+    from dlspec.train.lr_find import lr_range_test
+
+    checked = check_spec(path, overrides)
+    data, module, recipe = training_inputs(checked)
+    spec = checked.spec
+    return lr_range_test(module, data, recipe, device=spec.train.device, seed=spec.train.seed,
+                         min_lr=min_lr, max_lr=max_lr, steps=steps)
+
+
+def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """PNG learning curves from a run's metrics.csv and, for classification, the test
+    split's confusion matrix of its best checkpoint; returns the files (in `out_dir`,
+    default RUN_DIR/plots)."""
+    from dlspec.train.evaluate import test_confusion
+    from dlspec.train.plot import plot_confusion, plot_curves
+    from dlspec.train.run_dir import RunFiles
+    from dlspec.train.run_spec import load_run_spec
+
+    files = RunFiles(Path(run_dir))
+    out_dir = Path(out_dir) if out_dir is not None else files.root / "plots"
+    checked = load_run_spec(files.root)
+    written = plot_curves(files.metrics_csv, out_dir)
+    data, module, _ = training_inputs(checked)
+    matrix = test_confusion(module, data, files.root, checked.spec.train.device)
+    if matrix is not None:
+        written.append(plot_confusion(matrix, data.class_names,
+                                      out_dir / "confusion_matrix.png"))
+    return written
 
 
 def load_data(checked: CheckedSpec):
@@ -80,12 +181,9 @@ def load_data(checked: CheckedSpec):
     problems = output_rank_diagnostics(checked)
     if problems:
         raise DataError(problems)
-    graph = checked.graph
     try:
         return prepare_data(checked.spec.data, base_dir=checked.loaded.base_dir,
-                            input_shape=graph.node(graph.inputs[0]).type.sample_shape,
-                            task=task_of(checked.spec),
-                            num_outputs=graph.node(graph.outputs[0]).type.shape[-1])
+                            model=model_io(checked), task=task_of(checked.spec))
     except DataError as err:
         raise DataError(at_data(checked, err.diagnostics)) from None
 
@@ -119,7 +217,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     metadata["preprocessing"] = "standardize" if standardize else "none"
     if standardize is not None:  # check on inputs that look like the raw training data
         inputs[0] = replace(inputs[0], center=standardize.mean, scale=standardize.std)
-    dim_max = {name: dim.max for config in spec.inputs.values()
+    dim_max = {name: dim.max for config in checked.inputs.values()
                for name, dim in config.dims.items() if dim.max}
     return export_onnx(module, inputs, list(graph.outputs), output, opset=spec.export.opset,
                        metadata=metadata, tolerance=spec.export.tolerance,

@@ -66,9 +66,10 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
         if strict and checked.warnings:
             failed.extend(checked.warnings)
             continue
-        outputs = ", ".join(f"{name} {checked.graph.node(name).type}"
-                            for name in checked.graph.outputs)
-        print(f"{path}: ok: {len(checked.graph.layers())} layers -> {outputs}")
+        for model, graph in checked.graphs.items():
+            outputs = ", ".join(f"{name} {graph.node(name).type}" for name in graph.outputs)
+            which = f" model {model}:" if checked.spec.models is not None else ""
+            print(f"{path}: ok:{which} {len(graph.layers())} layers -> {outputs}")
     if failed:
         raise DlspecError(failed)
 
@@ -77,36 +78,76 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
 @reports_errors
 def compile_(spec: SpecArg, set_: SetOption = (),
              ir: Annotated[Path | None, typer.Option(
-                 help="Write the expanded, shape-annotated graph as JSON here.")] = None):
+                 help="Write the expanded, shape-annotated graph as JSON here.")] = None,
+             model: Annotated[str | None, typer.Option(
+                 help="Which model of a spec with several `models` (default: the first).")
+             ] = None,
+             emit_python: Annotated[Path | None, typer.Option(
+                 help="Write standalone PyTorch source of the model (an nn.Module that "
+                      "needs only torch) here.")] = None):
     """Build the PyTorch module and print its layer table."""
     from dlspec.api import check, compile_module
     from dlspec.files import atomic_write_text
     from dlspec.ir.serialize import spec_to_text
     from dlspec.report import layer_table
 
-    checked = check(spec, set_)
+    checked = check(spec, set_, model)
     module = compile_module(checked)
     _console().print(layer_table(checked.graph, module, title=checked.spec.name))
     if ir is not None:
         atomic_write_text(ir, spec_to_text(checked))
         print(f"wrote {ir}")
+    if emit_python is not None:
+        from dlspec.api import python_source
+
+        atomic_write_text(emit_python, python_source(checked, origin=str(spec)))
+        print(f"wrote {emit_python}")
 
 
 @app.command()
 @reports_errors
-def train(spec: SpecArg, set_: SetOption = (),
+def train(spec: Annotated[Path | None, typer.Argument(
+              help="The spec file (YAML); may be left out with --resume.",
+              show_default=False)] = None,
+          set_: SetOption = (),
           device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
           seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
           epochs: Annotated[int | None, typer.Option(help="Number of epochs.")] = None,
           out: Annotated[Path, typer.Option(help="Folder for run directories.")] = Path("runs"),
           name: Annotated[str | None, typer.Option(
               help="Name of the run folder (default: <spec name>-<date>-<time>).")] = None,
-          quiet: Annotated[bool, typer.Option(help="Print only the result.")] = False):
+          quiet: Annotated[bool, typer.Option(help="Print only the result.")] = False,
+          resume: Annotated[Path | None, typer.Option(
+              help="Continue the run in this folder from its last checkpoint, exactly, with "
+                   "the spec and settings it started with.")] = None,
+          overfit_batch: Annotated[int | None, typer.Option(
+              min=1, help="Debug: train on this many train examples every step (no "
+                          "validation) and report whether the model memorized them; exits "
+                          "with 1 when it did not.")] = None,
+          overfit_steps: Annotated[int, typer.Option(
+              min=1, help="Optimizer steps of --overfit-batch.")] = 100,
+          detect_anomaly: Annotated[bool, typer.Option(
+              help="Debug: stop at the first op that turns finite values into NaN/inf and "
+                   "name it (slow).")] = False):
     """Train the model on its data; writes a run directory with checkpoints and logs."""
-    from dlspec.api import train_spec
+    from dlspec.api import overfit_spec, train_spec
 
+    if spec is None and (resume is None or overfit_batch is not None):
+        raise typer.BadParameter("give the spec file (it may be left out with --resume)",
+                                 param_hint="SPEC")
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
-    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet)
+    if overfit_batch is not None:
+        result, report = overfit_spec(spec, overrides, samples=overfit_batch,
+                                      steps=overfit_steps, out_root=out)
+        print(report.line())
+        print(f"run: {result.run_dir}")
+        if report.memorized is False:
+            raise typer.Exit(1)
+        return
+    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet,
+                        resume=resume, detect_anomaly=detect_anomaly)
+    if result.skipped_steps:
+        print(f"skipped {result.skipped_steps} steps with a non-finite loss or gradient")
     if result.best_epoch:
         print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
               f"of {result.epochs_run}")
@@ -159,6 +200,29 @@ def schema(output: Annotated[Path, typer.Option("-o", "--output")] = Path(
 
     atomic_write_text(output, schema_text())
     print(f"wrote {output}")
+
+
+@app.command()
+@reports_errors
+def schedule(spec: SpecArg, set_: SetOption = (),
+             plot: Annotated[Path | None, typer.Option(
+                 help="Also draw the curve into this PNG file.")] = None):
+    """Print the learning rate over the whole run: start, peak, end and milestones."""
+    from dlspec.compiler import check_spec
+    from dlspec.train.schedule_report import plot_curve, spec_lr_curve, summary_table
+
+    checked = check_spec(spec, set_)
+    curve = spec_lr_curve(checked)
+    console = _console()
+    console.print(curve.headline())
+    console.print(summary_table(curve, title=f"{checked.spec.name}: learning rate"))
+    if plot is not None:
+        plot_curve(curve, plot, title=f"{checked.spec.name}: learning rate")
+        print(f"wrote {plot}")
+
+
+import dlspec.cli_inspect  # noqa: E402, F401  (registers summary, graph, docs)
+import dlspec.cli_runs  # noqa: E402, F401  (registers evaluate, lr-find, plot)
 
 
 def main() -> None:

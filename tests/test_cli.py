@@ -80,6 +80,55 @@ def test_export_with_wrong_weights_fails_cleanly(trained, tmp_path):
     assert not model.exists()
 
 
+def test_evaluate_prints_the_metric_table_or_json(trained):
+    spec = SPECS / "mlp-digits.yaml"
+    result = run("evaluate", spec, "--weights", trained, "--split", "val", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["split"] == "val" and report["samples"] == 180
+    assert set(report["metrics"]) == {"val_loss", "val_accuracy"}
+    table = run("evaluate", spec, "--weights", trained)
+    assert table.exit_code == 0, table.output
+    assert "test split, 180 samples" in table.output and "accuracy" in table.output
+    assert run("evaluate", spec, "--weights", trained, "--split", "dev").exit_code == 2
+
+
+def test_plot_writes_pngs_of_a_run(trained, tmp_path):
+    result = run("plot", trained, "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {tmp_path / 'confusion_matrix.png'}" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accuracy.png",
+                                                          "confusion_matrix.png", "loss.png"]
+
+
+def test_lr_find_suggests_a_rate_and_plots_it(tmp_path):
+    result = run("lr-find", SPECS / "mlp-digits.yaml", "--steps", "60", "--plot",
+                 tmp_path / "lr.png")
+    assert result.exit_code == 0, result.output
+    assert "suggested lr: " in result.output and (tmp_path / "lr.png").exists()
+
+
+def test_train_resume_needs_a_run_that_can_go_on(trained):
+    result = run("train", "--resume", trained)
+    assert result.exit_code == 1 and "already finished (epoch 3)" in result.output
+    assert run("train").exit_code == 2  # neither a spec nor --resume
+
+
+def test_overfit_batch_reports_memorization(tmp_path):
+    result = run("train", SPECS / "mlp-digits.yaml", "--overfit-batch", "16",
+                 "--overfit-steps", "60", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("memorized 16 examples in 60 steps (loss ")
+
+
+def test_detect_anomaly_names_the_op_that_overflowed(tmp_path):
+    result = run("train", SPECS / "mlp-digits.yaml", "--set", "optimizer.lr=1e30", "--epochs",
+                 "1", "--detect-anomaly", "--out", tmp_path, "--quiet")
+    assert result.exit_code == 1
+    assert "error DLS403: op addmm produced inf from finite inputs in layer 'fc2' (forward " \
+           "pass) at epoch 1, step 3" in result.output
+
+
 def test_schema_command_writes_the_committed_schema(tmp_path):
     output = tmp_path / "schema.json"
     assert run("schema", "-o", output).exit_code == 0

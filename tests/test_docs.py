@@ -16,3 +16,10 @@ def test_every_error_code_is_in_the_table():
 def test_every_op_is_listed():
     for name in op_registry():
         assert f"`{name}`" in SPEC_DOC, name
+
+
+def test_ops_reference_is_current():
+    from dlspec.spec.ops_doc import ops_markdown
+
+    committed = (Path(__file__).resolve().parents[1] / "docs" / "ops.md").read_text()
+    assert committed == ops_markdown(), "docs/ops.md is stale: run `dlspec docs`"

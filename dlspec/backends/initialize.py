@@ -81,6 +81,9 @@ def _init_layer(layer: nn.Module, node: Node) -> list[Diagnostic]:
                     op=node.op_name, hint="use normal, uniform, zeros or constant for it"))
                 continue
             INITIALIZERS[scheme.scheme](params[name], scheme)
+    padding = getattr(layer, "padding_idx", None)
+    if padding is not None and "weight" in params:  # the padding row stays zero, as in torch
+        params["weight"][padding].zero_()
     return problems
 
 

@@ -1,7 +1,8 @@
 """Built-in datasets that ship inside scikit-learn (no network), plus their static metadata.
 
 `BUILTIN` describes every built-in dataset with constants, so a spec can be checked against
-its data without importing scikit-learn; `load_builtin` imports scikit-learn lazily.
+its data without importing scikit-learn; `load_builtin` imports scikit-learn lazily. The
+synthetic sequence datasets are in synthetic.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 from dlspec.errors import DataError, Diagnostic, suggest
 
-TargetKind = Literal["classification", "regression"]
+TargetKind = Literal["classification", "regression", "multilabel", "tagging", "language_model"]
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,15 @@ class DatasetInfo:
     """What a spec must agree with: the features and the kind of target of a dataset.
 
     `task` is "classification" when the targets are class labels (a two-class dataset also
-    fits a binary task), "regression" when they are continuous, and None when they are
-    whole numbers that could be read either way (a numeric CSV column, for instance); then
-    `class_names` lists the distinct values as they would be read as classes.
+    fits a binary task), "regression" when they are continuous, "multilabel" when each
+    sample has one 0/1 column per label (`class_names` are the labels), "tagging" and
+    "language_model" for one class per token; and None when they are whole numbers that
+    could be read either way (a numeric CSV column, or 0/1 columns that may be labels);
+    then `class_names` lists the distinct values (or the columns) as they would be read.
+
+    `sample_shape` is None for tabular data (its `n_features` are reshaped to the model's
+    input); sequence data keeps its own shape, (T,) token ids when `vocab_size` > 0 (ids
+    0..vocab_size-1, 0 is padding) or (T, F) float values.
     """
 
     name: str
@@ -33,7 +40,9 @@ class DatasetInfo:
     class_names: tuple[str, ...] = ()
     feature_names: tuple[str, ...] = ()
     n_samples: int | None = None
-    n_targets: int = 1  # target columns for regression
+    n_targets: int = 1  # target columns for regression and multilabel
+    sample_shape: tuple[int, ...] | None = None
+    vocab_size: int = 0
 
     @property
     def num_classes(self) -> int:
@@ -44,7 +53,8 @@ class RawData(NamedTuple):
     """Loaded data before splitting: x float32 (n, f), NaN where a cell was missing.
 
     y holds int64 class indices into `class_names` when the dataset names its classes, and
-    numbers (n,) or (n, k) otherwise.
+    numbers (n,) or (n, k) otherwise. Sequence data keeps its sample shape: x int64 token
+    ids (n, T) or float32 (n, T, F), y per sequence or per token (n, T).
     """
 
     x: np.ndarray
@@ -94,13 +104,22 @@ BUILTIN: dict[str, DatasetInfo] = {
         feature_names=("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"),
     ),
 }
+# The digits with three 0/1 labels each instead of one class: is the digit even, is it at
+# least 5, is it prime. A multi-label dataset from real images.
+DIGIT_LABELS = {"even": (0, 2, 4, 6, 8), "at_least_5": (5, 6, 7, 8, 9), "prime": (2, 3, 5, 7)}
+BUILTIN["digits_multilabel"] = DatasetInfo(
+    name="digits_multilabel", n_samples=1797, n_features=64, task="multilabel",
+    class_names=tuple(DIGIT_LABELS), feature_names=BUILTIN["digits"].feature_names,
+    n_targets=len(DIGIT_LABELS),
+)
 
 
 def load_builtin(name: str) -> RawData:
     """Load a built-in dataset: x float32 (n, f), y, feature names, class names.
 
-    y is int64 class indices for classification datasets and float64 (n,) for diabetes.
-    Reads the copy inside scikit-learn; never downloads anything.
+    y is int64 class indices for classification datasets, float64 (n,) for diabetes and
+    float32 0/1 columns (n, 3) for digits_multilabel (see DIGIT_LABELS). Reads the copy
+    inside scikit-learn; never downloads anything.
     """
     import numpy as np
 
@@ -114,10 +133,14 @@ def load_builtin(name: str) -> RawData:
     loaders = {
         "digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine,
         "breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes,
+        "digits_multilabel": datasets.load_digits,
     }
     bunch = loaders[name]()
     x = np.asarray(bunch.data, dtype=np.float32)
-    if info.task == "classification":
+    if info.task == "multilabel":
+        y = np.stack([np.isin(bunch.target, digits) for digits in DIGIT_LABELS.values()], axis=1)
+        y = y.astype(np.float32)
+    elif info.task == "classification":
         y = np.asarray(bunch.target, dtype=np.int64)
     else:
         y = np.asarray(bunch.target, dtype=np.float64)

@@ -7,11 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.builtin import BUILTIN
+from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
+from dlspec.data.tasks import Task
 from dlspec.errors import suggest
 
 FILE_FORMATS = ("csv", "npz")
-DATASET_NAMES = (*BUILTIN, *FILE_FORMATS)
+DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS)
 Fraction = Annotated[float, Field(strict=True)]
 
 
@@ -21,8 +24,10 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str = Field(
-        description="A built-in dataset (digits, iris, wine, breast_cancer, diabetes), "
-        "or 'csv' / 'npz' to read your own file given by `path`."
+        description="A built-in dataset (digits, digits_multilabel, iris, wine, "
+        "breast_cancer, diabetes), a synthetic sequence dataset generated from `seed` (copy, "
+        "reverse, brackets, parity, sine, chars), or 'csv' / 'npz' to read your own file "
+        "given by `path`."
     )
     path: str | None = Field(
         default=None,
@@ -50,11 +55,12 @@ class DataConfig(BaseModel):
         description="Keep class proportions equal across splits. Default: on for "
         "classification, off for regression.",
     )
-    standardize: bool = Field(
-        default=True,
+    standardize: bool | None = Field(
+        default=None,
         strict=True,
         description="Z-score each feature with the train split's mean and std "
-        "(a constant feature keeps std 1). Exported models include this scaling.",
+        "(a constant feature keeps std 1). Exported models include this scaling. "
+        "Default: on for tabular features; the synthetic sequence datasets are not scaled.",
     )
     missing: Literal["error", "drop", "mean", "median", "zero"] = Field(
         default="error",
@@ -69,12 +75,41 @@ class DataConfig(BaseModel):
         default=True, strict=True, description="Shuffle the train split every epoch."
     )
     seed: int = Field(
-        default=0, ge=0, strict=True, description="Random seed of the train/val/test split."
+        default=0, ge=0, strict=True,
+        description="Random seed of the train/val/test split and of the synthetic datasets.",
     )
-    task: Literal["classification", "binary", "regression"] | None = Field(
+    task: Task | None = Field(
         default=None,
-        description="The kind of target. Default: decided from the loss "
+        description="What to train for: classification, binary, multilabel, regression, "
+        "tagging (one class per token) or language_model (next token). Default: the "
+        "dataset's own task where it has only one (copy: tagging, chars: language_model, "
+        "digits_multilabel: multilabel, diabetes: regression), else decided from the loss "
         "(cross-entropy: classification, binary cross-entropy: binary, else regression).",
+    )
+    samples: int | None = Field(
+        default=None, ge=1, strict=True,
+        description="Synthetic datasets: how many sequences to generate "
+        "(default: copy/reverse 3000, brackets/parity 4000, sine/chars 2000).",
+    )
+    length: int | None = Field(
+        default=None, ge=2, strict=True,
+        description="Synthetic datasets: tokens (or steps) per sequence, T. copy/reverse: "
+        "the longest (lengths are T//2..T); brackets: even. Default: copy/reverse/parity 12, "
+        "brackets 16, sine 32, chars 64.",
+    )
+    vocab: int | None = Field(
+        default=None, ge=3, strict=True,
+        description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10).",
+    )
+    noise: float | None = Field(
+        default=None, ge=0.0,
+        description="sine: standard deviation of the gaussian noise on every value "
+        "(default 0.05).",
+    )
+    augment: AugmentConfig | None = Field(
+        default=None,
+        description="Random changes to the training batches (flips, crops, rotation, "
+        "colour jitter, noise, token masking, mixup); never to validation or test.",
     )
 
     @field_validator("dataset")
@@ -109,19 +144,34 @@ class DataConfig(BaseModel):
             raise ValueError(f"features lists {', '.join(twice)} more than once")
         return names
 
+    def synthetic_params(self) -> dict[str, int | float | None]:
+        """The synthetic-dataset parameters as given (None where left out)."""
+        return {key: getattr(self, key) for key in SYNTHETIC_PARAMS}
+
     @model_validator(mode="after")
     def _fits_dataset(self) -> DataConfig:
         if self.dataset in FILE_FORMATS and self.path is None:
             raise ValueError(f"dataset '{self.dataset}' needs `path:` to the data file")
-        if self.dataset in BUILTIN:
+        if self.dataset not in FILE_FORMATS:
             given = [k for k in ("path", "target", "features") if getattr(self, k) is not None]
             if given:
                 raise ValueError(
                     f"`{given[0]}` is only for csv/npz files; the built-in dataset "
                     f"'{self.dataset}' has fixed features and targets (remove `{given[0]}`)"
                 )
+        if self.dataset in SYNTHETIC:
+            check_synthetic_params(self.dataset, self.synthetic_params())
+            if self.standardize:
+                raise ValueError(f"standardize is for tabular features; the sequences of "
+                                 f"'{self.dataset}' are used as generated")
+        else:
+            given = [k for k, v in self.synthetic_params().items() if v is not None]
+            if given:
+                raise ValueError(f"`{given[0]}` is a parameter of the synthetic datasets "
+                                 f"({', '.join(SYNTHETIC)}), not of '{self.dataset}'")
         if self.dataset == "npz" and self.features is not None:
             raise ValueError("`features` selects CSV columns; npz features come from array 'x'")
-        if self.stratify and self.task == "regression":
-            raise ValueError("stratify needs class labels; set stratify: false for regression")
+        if self.stratify and self.task not in (None, "classification", "binary"):
+            raise ValueError(f"stratify needs one class label per sample; set stratify: false "
+                             f"for {self.task}")
         return self

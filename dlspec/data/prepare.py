@@ -1,7 +1,8 @@
 """From a `data:` section to `PreparedData`: load, check against the model, split, clean, scale.
 
 `describe_data` and `fit_diagnostics` let `dlspec validate` check a model's input and output
-against the data without torch (and, for built-in datasets, without scikit-learn).
+against the data without torch (and, for built-in datasets, without scikit-learn). Tabular
+features are cleaned, scaled and reshaped to the model's input; sequence data is kept as it is.
 """
 
 from __future__ import annotations
@@ -12,10 +13,18 @@ import numpy as np
 
 from dlspec.data.builtin import BUILTIN, DatasetInfo, RawData, load_builtin
 from dlspec.data.config import DataConfig
-from dlspec.data.describe import fit_diagnostics, misfit
+from dlspec.data.describe import (
+    ModelIO,
+    augment_diagnostics,
+    fit_diagnostics,
+    misfit,
+    static_info,
+)
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
-from dlspec.data.split import split_indices
-from dlspec.data.types import PreparedData, Split, Task
+from dlspec.data.split import ordered_splits, split_indices
+from dlspec.data.synthetic import SYNTHETIC, synthetic_params
+from dlspec.data.tasks import PER_TOKEN, Task
+from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DataError, Diagnostic
 
 
@@ -23,6 +32,12 @@ def load_raw(config: DataConfig, base_dir: Path) -> tuple[RawData, str]:
     """The dataset's features and targets before splitting, and where they came from."""
     if config.dataset in BUILTIN:
         return load_builtin(config.dataset), f"builtin:{config.dataset}"
+    if config.dataset in SYNTHETIC:
+        from dlspec.data.generate import generate
+
+        params = synthetic_params(config.dataset, config.synthetic_params())
+        raw = generate(config.dataset, params, config.seed, config.split)
+        return raw, f"synthetic:{config.dataset}"
     path = Path(base_dir) / str(config.path)
     if config.dataset == "csv":
         return load_csv(path, config.target, config.features, config.missing), str(path)
@@ -40,10 +55,17 @@ def _as_classes(raw: RawData) -> tuple[np.ndarray | None, list[str]]:
     return np.searchsorted(values, y).astype(np.int64), [str(int(v)) for v in values]
 
 
+def _zero_one_columns(y: np.ndarray) -> bool:
+    """Several target columns of only 0 and 1: labels of a multi-label task, or numbers."""
+    return y.ndim == 2 and y.shape[1] > 1 and bool(np.isin(y, (0, 1)).all())
+
+
 def info_from_raw(raw: RawData, name: str) -> DatasetInfo:
     """What a loaded file tells about features and targets (see `DatasetInfo`)."""
     indices, class_names = _as_classes(raw)
     task = "classification" if raw.class_names else ("regression" if indices is None else None)
+    if _zero_one_columns(raw.y):
+        task, class_names = None, [f"label_{j}" for j in range(raw.y.shape[1])]
     return DatasetInfo(
         name=name, n_features=raw.x.shape[1], task=task, class_names=tuple(class_names),
         feature_names=tuple(raw.feature_names), n_samples=len(raw.x),
@@ -53,8 +75,10 @@ def info_from_raw(raw: RawData, name: str) -> DatasetInfo:
 
 def _targets(raw: RawData, task: Task) -> np.ndarray:
     """Targets shaped for the loss, as the `Split` contract says."""
-    if task == "regression":
+    if task in ("regression", "multilabel"):
         return raw.y.astype(np.float32).reshape(len(raw.y), -1)
+    if task in PER_TOKEN:
+        return raw.y.astype(np.int64)
     indices, _ = _as_classes(raw)
     if indices is None:  # fit_diagnostics reports this first; kept for direct callers
         raise DataError(misfit(f"the targets are not class labels, but the task is {task}"))
@@ -92,41 +116,53 @@ def standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stratify_labels(config: DataConfig, task: Task, y: np.ndarray) -> np.ndarray | None:
-    if task == "regression":
+    if task not in ("classification", "binary"):
         if config.stratify:
-            raise DataError(misfit("stratify: true needs class labels, but the task is "
-                                    "regression", hint="set data.stratify: false"))
+            raise DataError(misfit(f"stratify: true needs class labels (one per sample), but "
+                                   f"the task is {task}", hint="set data.stratify: false"))
         return None
     return None if config.stratify is False else y.reshape(len(y))
 
 
-def prepare_data(config: DataConfig, *, base_dir: Path, input_shape: tuple[int, ...],
-                 task: Task, num_outputs: int) -> PreparedData:
+def _features(raw: RawData, config: DataConfig, train_rows: np.ndarray,
+              input_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Tabular features filled, standardized with train statistics, shaped for the input;
+    and the mean and std (None when standardize is off)."""
+    x = fill_missing(raw.x.astype(np.float64), train_rows, config.missing, raw.feature_names)
+    if config.standardize is False:
+        return x.astype(np.float32).reshape((len(x), *input_shape)), None, None
+    mean, std = standardization(x[train_rows])
+    x = ((x - mean) / std).astype(np.float32).reshape((len(x), *input_shape))
+    return x, mean.astype(np.float32).reshape(input_shape), std.astype(np.float32).reshape(
+        input_shape)
+
+
+def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
+                 task: Task) -> PreparedData:
     """Load the configured data and make it ready to train a model.
 
-    `task` is the resolved task (data.task when set, else from the loss), `input_shape` the
-    model's input without the batch dimension, and `num_outputs` its last layer's width.
-    Raises DataError: DLS401 when the data cannot be loaded, DLS402 when it does not fit.
+    `model` describes the model's input and output per sample, `task` is the resolved task
+    (data.task when set, else from the dataset or the loss). Raises DataError: DLS401 when
+    the data cannot be loaded, DLS402 when it does not fit the model, the task or the
+    augmentations.
     """
     raw, source = load_raw(config, base_dir)
-    info = BUILTIN.get(config.dataset) or info_from_raw(raw, source)
-    problems = fit_diagnostics(info, tuple(input_shape), task, num_outputs)
+    info = static_info(config) or info_from_raw(raw, source)
+    problems = fit_diagnostics(info, model, task)
+    problems += augment_diagnostics(config.augment, model, task).values()
     if problems:
         raise DataError(problems)
     y = _targets(raw, task)
-    splits = split_indices(len(y), config.split, config.seed, _stratify_labels(config, task, y))
-    x = fill_missing(raw.x.astype(np.float64), splits[0], config.missing, raw.feature_names)
-    mean = std = None
-    if config.standardize:
-        mean, std = standardization(x[splits[0]])
-        x = (x - mean) / std
-    shape = (len(x), *input_shape)
-    x = x.astype(np.float32).reshape(shape)
+    labels = _stratify_labels(config, task, y)
+    splits = split_indices(len(y), config.split, config.seed, labels)
+    if config.dataset in SYNTHETIC and SYNTHETIC[config.dataset].ordered_splits:
+        splits = ordered_splits(len(y), config.split)
+    x, mean, std = raw.x, None, None
+    if info.sample_shape is None:
+        x, mean, std = _features(raw, config, splits[0], model.input_shape)
     train, val, test = (Split(x[rows], y[rows]) for rows in splits)
-    class_names = [] if task == "regression" else list(_as_classes(raw)[1])
     return PreparedData(
         train=train, val=val, test=test, task=task, feature_names=list(raw.feature_names),
-        class_names=class_names, source=source,
-        mean=None if mean is None else mean.astype(np.float32).reshape(input_shape),
-        std=None if std is None else std.astype(np.float32).reshape(input_shape),
+        class_names=[] if task == "regression" else list(info.class_names), source=source,
+        mean=mean, std=std, augment=config.augment,
     )

@@ -55,3 +55,10 @@ def split_indices(
         owner = _evenly_interleaved(sizes)
     parts = tuple(order[owner == k] for k in range(3))
     return tuple(rng.permutation(part).astype(np.int64) for part in parts)  # type: ignore[return-value]
+
+
+def ordered_splits(n: int, fractions: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """range(n) cut in order into train, val and test of `split_sizes` (for data whose
+    samples come already grouped by split)."""
+    cuts = np.cumsum((0, *split_sizes(n, fractions)))
+    return tuple(np.arange(cuts[k], cuts[k + 1], dtype=np.int64) for k in range(3))  # type: ignore[return-value]

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from dlspec.data.tasks import Task
 
 if TYPE_CHECKING:
     import numpy as np
 
-Task = Literal["classification", "binary", "regression"]
+    from dlspec.data.augment_config import AugmentConfig
+
+__all__ = ["PreparedData", "Split", "Task"]
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split: features shaped (n, *input_shape) float32, targets shaped for the loss.
+    """One split: inputs (n, *input_shape), float32 features or int64 token ids, and
+    targets shaped for the loss.
 
     Targets are int64 class indices (n,) for classification, float32 (n, 1) for binary
-    classification and float32 (n, k) for regression with k outputs.
+    classification, float32 0/1 (n, labels) for multilabel, float32 (n, k) for regression
+    with k outputs, and int64 (n, T) for tagging and language modelling (PAD_TARGET on
+    padding positions).
     """
 
     x: np.ndarray
@@ -33,12 +40,14 @@ class PreparedData:
     test: Split
     task: Task
     feature_names: list[str]
-    class_names: list[str] = field(default_factory=list)  # empty for regression
+    # classes, labels (multilabel), tags or the vocabulary; empty for regression
+    class_names: list[str] = field(default_factory=list)
     # Standardization fitted on the train split, shaped like one sample (input_shape);
     # None when standardize is off. Exported models apply it so they take raw features.
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     source: str = ""  # e.g. "builtin:digits" or the file path, for run metadata
+    augment: AugmentConfig | None = None  # applied to training batches only
 
     @property
     def num_classes(self) -> int:

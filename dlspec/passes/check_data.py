@@ -1,68 +1,102 @@
-"""Check the model against its data before any training: input size, classes, targets.
+"""Check the model against its data before any training: input shape and dtype, classes,
+targets, the task and the augmentations.
 
-Built-in datasets are checked from static metadata, so this needs neither torch nor
-scikit-learn.
+Built-in and synthetic datasets are checked from static metadata, so this needs neither
+torch, numpy nor scikit-learn.
 """
 
 from __future__ import annotations
 
 from dlspec.compiler import CheckedSpec
-from dlspec.data.describe import describe_data, fit_diagnostics
-from dlspec.data.types import Task
+from dlspec.data.augment_config import target_losses
+from dlspec.data.describe import (
+    ModelIO,
+    augment_diagnostics,
+    describe_data,
+    fit_diagnostics,
+    readable_tasks,
+    static_info,
+)
+from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
-from dlspec.ir.types import TensorType
-from dlspec.train.config import LOSS_TASKS
+from dlspec.train.config import implied_task
 
 
 def task_of(spec) -> Task:
-    """The task a spec trains for: stated in `data.task`, else implied by the loss."""
-    if spec.data is not None and spec.data.task:
-        return spec.data.task
-    return LOSS_TASKS.get(spec.loss.op if spec.loss else "", "classification")
+    """The task a spec trains for: stated in `data.task`; else the dataset's own task when
+    it has only one that the loss's targets fit (copy: tagging); else implied by the loss."""
+    data = spec.data
+    if data is not None and data.task:
+        return data.task
+    implied = implied_task(spec.loss)
+    info = static_info(data) if data is not None else None
+    own = readable_tasks(info) if info is not None else ()
+    if len(own) == 1 and (implied is None or same_targets(own[0], implied)):
+        return own[0]
+    return implied or "classification"
+
+
+def model_io(checked: CheckedSpec) -> ModelIO | None:
+    """The model's input and output as the data sees them, when it has one of each."""
+    spec, graph = checked.spec, checked.graph
+    if spec.data is None or spec.models is not None or len(graph.inputs) != 1 or \
+            len(graph.outputs) != 1:
+        return None
+    name = graph.inputs[0]
+    input_type = graph.node(name).type
+    vocabularies = [node.op.num_embeddings for node in graph.layers()
+                    if name in node.inputs and hasattr(node.op, "num_embeddings")]
+    dims = {dim: (bounds.min, bounds.max) for dim, bounds in checked.inputs[name].dims.items()}
+    return ModelIO(
+        input_shape=input_type.sample_shape, input_dtype=input_type.dtype,
+        output_shape=graph.node(graph.outputs[0]).type.sample_shape,
+        vocabulary=min(vocabularies) if vocabularies else None, dims=dims)
 
 
 def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """Every disagreement between the model and its data, located at the `data` section
-    (an output that cannot feed the loss at all is located at the output layer)."""
-    shapes = static_shapes(checked)
-    if shapes is None:
+    (an output that cannot feed the loss at all is located at the output layer, a bad
+    augmentation at its key)."""
+    model = model_io(checked)
+    if model is None:
         return []
     problems = output_rank_diagnostics(checked)
     if problems:
         return problems
+    task = task_of(checked.spec)
+    source = checked.loaded.source
+    problems = augment_diagnostics(checked.spec.data.augment, model, task,
+                                   target_losses(checked.spec.loss))
+    located = [problem.at(source.span(("data", "augment", name)))
+               for name, problem in problems.items()]
     try:
         info = describe_data(checked.spec.data, checked.loaded.base_dir)
     except DataError as err:
-        return at_data(checked, err.diagnostics)
-    input_type, output_type = shapes
-    return at_data(checked, fit_diagnostics(info, input_type.sample_shape,
-                                            task_of(checked.spec), output_type.shape[-1]))
-
-
-def static_shapes(checked: CheckedSpec) -> tuple[TensorType, TensorType] | None:
-    """The input and output types when the model can be checked against tabular data: one
-    input, one output, and fixed sizes (sequence data is checked when it is loaded)."""
-    spec, graph = checked.spec, checked.graph
-    if spec.data is None or len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        return None
-    input_type = graph.node(graph.inputs[0]).type
-    output_type = graph.node(graph.outputs[0]).type
-    if not all(isinstance(d, int) for d in (*input_type.sample_shape, output_type.shape[-1])):
-        return None
-    return input_type, output_type
+        return at_data(checked, err.diagnostics) + located
+    return at_data(checked, fit_diagnostics(info, model, task)) + located
 
 
 def output_rank_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
-    """An output that no loss can take: every task's loss wants (N, outputs)."""
-    shapes = static_shapes(checked)
-    if shapes is None or shapes[1].rank == 2:
+    """An output that the task's loss cannot take: (N, outputs), or (N, T, classes) for the
+    per-token tasks."""
+    model = model_io(checked)
+    if model is None:
+        return []
+    task = task_of(checked.spec)
+    rank = 3 if task in PER_TOKEN else 2
+    if len(model.output_shape) + 1 == rank:
         return []
     output = checked.graph.node(checked.graph.outputs[0])
+    if rank == 3:
+        want, hint = "(N, T, classes): one score vector per position", (
+            "keep the sequence dim: a linear layer on (N, T, features) gives (N, T, classes)")
+    else:
+        want, hint = "(N, outputs)", ("add a `flatten` (or `global_avg_pool2d`) layer before "
+                                      "the last linear layer")
     return [Diagnostic(
-        "DLS402", f"the model's output {output.type} has {output.type.rank} dims, but "
-        f"training on {checked.spec.data.dataset} needs (N, outputs)", output.span,
-        layer=output.name, op=output.op_name,
-        hint="add a `flatten` (or `global_avg_pool2d`) layer before the last linear layer")]
+        "DLS402", f"the model's output {output.type} has {output.type.rank} dims, but the "
+        f"{task} task on {checked.spec.data.dataset} needs {want}", output.span,
+        layer=output.name, op=output.op_name, hint=hint)]
 
 
 def at_data(checked: CheckedSpec, diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -6,6 +6,8 @@ by a failed one are skipped, so one mistake gives one error rather than a cascad
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dlspec.errors import Diagnostic, RuleError, ShapeError
 from dlspec.ir.graph import Graph, Node
 
@@ -23,8 +25,27 @@ def infer_shapes(graph: Graph) -> Graph:
         except RuleError as err:
             problems.append(err.diagnostic().at(node.span, layer=node.name, op=node.op_name))
     if problems:
-        raise ShapeError(problems)
+        raise ShapeError(once_per_place(problems))
     return graph
+
+
+def once_per_place(problems: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per mistake: the same error at the same place in every instance of a
+    block is reported once, naming the other instances."""
+    layers: dict[tuple, list[str | None]] = {}
+    for d in problems:
+        layers.setdefault((d.code, d.message, d.span), []).append(d.layer)
+    found = []
+    for d in problems:
+        others = layers.pop((d.code, d.message, d.span), None)
+        if others is None:
+            continue
+        if len(others) > 1:
+            shown = ", ".join(str(name) for name in others[1:4])
+            more = f" and {len(others) - 4} more" if len(others) > 4 else ""
+            d = replace(d, message=f"{d.message} (also in {shown}{more})")
+        found.append(d)
+    return found
 
 
 def check_arity(node: Node) -> None:

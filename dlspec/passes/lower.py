@@ -27,7 +27,13 @@ from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, has_expression
 from dlspec.spec.init import layer_init
 from dlspec.spec.load import LoadedSpec, resolve_tree, without_cascade
-from dlspec.spec.models import FRAME_KEYS, GROUP_KEYS, NAME_PATTERN, ModelSection
+from dlspec.spec.models import (
+    FRAME_KEYS,
+    GROUP_KEYS,
+    NAME_PATTERN,
+    ModelSection,
+    reserved_name,
+)
 from dlspec.spec.yaml_source import Path_, SourceMap
 
 
@@ -134,6 +140,11 @@ class Lowering:
                 self.problems.append(Diagnostic(
                     "DLS102", f"layer name {name!r} must be a plain identifier",
                     self.source.span(item_path), hint="letters, digits and _; no dots"))
+            elif reserved_name(name):
+                self.problems.append(Diagnostic(
+                    "DLS102", f"layer name '{name}' is taken: the compiled torch module "
+                    "already has it (or it is a Python keyword)", self.source.span(item_path),
+                    hint=f"call it e.g. '{name}_'"))
             elif name in explicit or name in scope.names:
                 self.problems.append(Diagnostic(
                     "DLS303", f"duplicate layer name '{name}'", self.source.span(item_path),
@@ -148,7 +159,7 @@ class Lowering:
                            ("group" if "layers" in item else "layer")) \
                     if isinstance(item, dict) else "layer"
                 name, k = base, 0
-                while name in taken:
+                while name in taken or reserved_name(name):
                     k += 1
                     name = f"{base}_{k}"
                 taken.add(name)

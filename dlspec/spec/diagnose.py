@@ -35,6 +35,8 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
                               source.span(where),
                               hint=f"add `{err['loc'][-1]}:`")
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            if path and path[-1] not in (_value_at(data, path[:-1]) or {}):
+                where = (*base, *path[:-1])  # a tagged union's label ends the loc
             diag = _unknown_tag(err, where, source)
         else:
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -64,6 +66,12 @@ def _unknown_tag(err: dict, where: Path_, source: SourceMap) -> Diagnostic:
                           hint=suggest(str(tag), expected))
     return Diagnostic("DLS104", f"unknown op '{tag}'", source.span((*where, "op")),
                       hint=suggest(str(tag), expected))
+
+
+def _value_at(data: Any, path: Path_) -> Any:
+    for part in path:
+        data = data[part] if isinstance(data, (dict, list)) else None
+    return data
 
 
 def _data_path(data: Any, loc: tuple) -> Path_:

@@ -7,13 +7,15 @@ lowering pass validates them against their op's declaration (see dlspec/ops/).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dlspec.data.config import DataConfig
+from dlspec.spec.init import SCHEMES, LayerInit, expand_defaults
 from dlspec.train.config import (
-    LossConfig,
+    LossSpec,
     OptimizerConfig,
     RegularizationConfig,
     ScheduleSpec,
@@ -22,7 +24,32 @@ from dlspec.train.config import (
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-FRAME_KEYS = ("op", "block", "name", "inputs", "repeat")
+FRAME_KEYS = ("op", "block", "name", "inputs", "repeat", "when", "tie", "init", "layers")
+GROUP_KEYS = ("layers", "name", "inputs", "when")
+# Layer names become attributes of the compiled torch module (a torch.fx GraphModule), so
+# they must not be Python keywords nor shadow what the module already has. Kept in step
+# with torch by tests/backends/test_torch_module.py.
+TORCH_MODULE_ATTRIBUTES = (
+    "T_destination", "add_module", "add_submodule", "apply", "bfloat16", "buffers",
+    "call_super_init", "children", "code", "compile", "cpu", "cuda",
+    "delete_all_unused_submodules", "delete_submodule", "double", "dump_patches", "eval",
+    "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
+    "get_submodule", "graph", "half", "ipu", "load_state_dict", "meta", "modules", "mtia",
+    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "print_readable", "recompile", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+    "set_extra_state", "set_submodule", "shape_env", "share_memory", "state_dict", "to",
+    "to_empty", "to_folder", "train", "training", "type", "xpu", "zero_grad")
+
+
+def reserved_name(name: str) -> bool:
+    """A layer name torch cannot take: a Python keyword or an attribute of the module."""
+    import keyword
+
+    return keyword.iskeyword(name) or name in TORCH_MODULE_ATTRIBUTES
 
 
 class StrictModel(BaseModel):
@@ -64,6 +91,40 @@ class BlockConfig(StrictModel):
         min_length=1, description="The block's layers; the last one is its output.")
 
 
+class ModelConfig(StrictModel):
+    """One of several named models in a spec (an encoder and a decoder; a generator and a
+    discriminator); blocks and params are shared by all of them."""
+
+    description: str = Field("", description="What this model computes.")
+    inputs: dict[Name, InputConfig] = Field(min_length=1, description="The model's inputs.")
+    layers: list[dict[str, Any]] = Field(
+        min_length=1, description="The layers, in order, as under `model`.")
+    outputs: list[str] | None = Field(
+        None, description="Layers whose outputs the model returns (default: the last layer).")
+
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _single_output(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Where one model's parts are in the document: the single `inputs`/`model`/`outputs`
+    form, or one entry of `models`."""
+
+    name: str
+    inputs: dict[str, InputConfig]
+    outputs: list[str] | None
+    path: tuple  # () for the single form, ("models", name) otherwise
+
+    def at(self, *keys: Any) -> tuple:
+        """A document path: `at("inputs", "x")`; the single form's layers are at `model`."""
+        if not self.path and keys and keys[0] == "layers":
+            return ("model", *keys[1:])
+        return (*self.path, *keys)
+
+
 class ExportConfig(StrictModel):
     """How `dlspec export` writes and verifies ONNX."""
 
@@ -87,15 +148,26 @@ class Spec(StrictModel):
     params: dict[Name, Any] = Field(
         default_factory=dict,
         description="Named constants; other values use them as ${name} (safe arithmetic).")
-    inputs: dict[Name, InputConfig] = Field(min_length=1, description="The model's inputs.")
+    inputs: dict[Name, InputConfig] | None = Field(
+        None, min_length=1, description="The model's inputs.")
     blocks: dict[Name, BlockConfig] = Field(default_factory=dict,
                                             description="Reusable parameterized sub-graphs.")
-    model: list[dict[str, Any]] = Field(
-        min_length=1, description="The layers, in order. Each takes the previous layer's "
-                                  "output unless it names its `inputs`.")
+    init: dict[str, LayerInit] = Field(
+        default_factory=dict,
+        description="Default weight initialization per op, e.g. {conv2d: {weight: "
+                    "kaiming_normal}, linear: {bias: zeros}}; a layer's own `init` overrides "
+                    "it. Schemes: " + ", ".join(SCHEMES) + ".")
+    model: list[dict[str, Any]] | None = Field(
+        None, min_length=1, description="The layers, in order. Each takes the previous "
+                                        "layer's output unless it names its `inputs`.")
     outputs: list[str] | None = Field(
         None, description="Layers whose outputs the model returns (default: the last layer).")
-    loss: LossConfig | None = Field(None, description="The training objective.")
+    models: dict[Name, ModelConfig] | None = Field(
+        None, min_length=1, description="Several named models instead of `inputs`/`model`/"
+                                        "`outputs`, e.g. a generator and a discriminator.")
+    loss: LossSpec | None = Field(
+        None, description="The training objective: one loss, or a list of weighted loss "
+                          "terms that are summed.")
     optimizer: OptimizerConfig | None = Field(None, description="The optimizer.")
     schedule: ScheduleSpec | None = Field(
         None, description="Learning-rate schedule: one entry, or a warmup then one entry.")
@@ -104,6 +176,28 @@ class Spec(StrictModel):
     data: DataConfig | None = Field(None, description="The data to train and evaluate on.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training settings.")
     export: ExportConfig = Field(default_factory=ExportConfig, description="Export settings.")
+
+    @model_validator(mode="after")
+    def _one_model_form(self) -> Spec:
+        single = {k for k in ("inputs", "model") if getattr(self, k) is not None}
+        if self.models is not None and (single or self.outputs is not None):
+            raise ValueError("give either `models` or `inputs`/`model`/`outputs`, not both")
+        if self.models is None and len(single) < 2:
+            missing = " and ".join(f"`{k}`" for k in ("inputs", "model") if k not in single)
+            raise ValueError(f"a spec needs {missing} (or `models`)")
+        return self
+
+    def sections(self) -> list[ModelSection]:
+        """Every model of the spec, in order (one for the single form, named after the spec)."""
+        if self.models is None:
+            return [ModelSection(self.name, self.inputs or {}, self.outputs, ())]
+        return [ModelSection(name, m.inputs, m.outputs, ("models", name))
+                for name, m in self.models.items()]
+
+    @field_validator("init", mode="before")
+    @classmethod
+    def _init_shorthands(cls, value: Any) -> Any:
+        return expand_defaults(value)
 
     @field_validator("outputs", mode="before")
     @classmethod

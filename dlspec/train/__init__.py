@@ -11,6 +11,8 @@ from dlspec.lazy import lazy_exports
 _EXPORTS = {
     "fit": "dlspec.train.loop",
     "FitResult": "dlspec.train.loop",
+    "FitOptions": "dlspec.train.setup",
+    "lr_range_test": "dlspec.train.lr_find",
     "Recipe": "dlspec.train.recipe",
     "make_run_dir": "dlspec.train.run_dir",
     "resolve_device": "dlspec.train.device",

@@ -172,6 +172,13 @@ class CheckpointWriter:
         tensors = _storable(state_dict, extras or {}, snapshot=True)
         self._submit(_write, Path(path), tensors, _checked(metadata))
 
+    def save_with(self, function: Callable[..., None], tensors: Mapping[str, torch.Tensor],
+                  *args: object) -> None:
+        """Queue `function(*args, snapshot)`, `snapshot` being CPU copies of `tensors` taken
+        now (e.g. a resume checkpoint's writer)."""
+        self._settle()
+        self._submit(function, *args, _storable(tensors, {}, snapshot=True))
+
     def copy(self, source: Path, target: Path) -> None:
         """Queue `copy_checkpoint(source, target)` after the writes queued before it."""
         self._settle()

@@ -1,19 +1,40 @@
 """The spec's training sections as pydantic models: loss, optimizer, schedule, regularization, train.
 
 These models ARE the schema of those sections (unknown keys are errors) and the one place that
-holds their defaults. The schedule models live beside `lr_at` in schedules.py and are re-exported
-here. This module must not import torch: `dlspec validate` imports it.
+holds their defaults. The loss, optimizer and schedule models live in loss_config.py,
+optim_config.py and schedule_config.py and are re-exported here. This module must not import
+torch: `dlspec validate` imports it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dlspec.errors import suggest
-from dlspec.train.config_base import PositiveFloat, StrictConfig, Task
-from dlspec.train.schedules import (
+from dlspec.train.config_base import PositiveFloat, StrictConfig, Task, default_mode
+from dlspec.train.loss_config import (
+    LOSS_TASKS,
+    BCEWithLogitsConfig,
+    CrossEntropyConfig,
+    LossConfig,
+    LossSpec,
+    MAEConfig,
+    MSEConfig,
+    implied_task,
+    loss_terms,
+)
+from dlspec.train.optim_config import (
+    AdagradConfig,
+    AdamConfig,
+    AdamWConfig,
+    OptimizerConfig,
+    ParamGroupConfig,
+    RMSpropConfig,
+    SGDConfig,
+)
+from dlspec.train.schedule_config import (
     ConstantSchedule,
     CosineSchedule,
     LinearWarmupSchedule,
@@ -21,132 +42,37 @@ from dlspec.train.schedules import (
     ScheduleSpec,
     StepSchedule,
 )
+from dlspec.train.transfer_config import InitFromConfig
 
 __all__ = [
-    "AdamConfig", "AdamWConfig", "BCEWithLogitsConfig", "ConstantSchedule", "CosineSchedule",
-    "CrossEntropyConfig", "EarlyStoppingConfig", "LinearWarmupSchedule", "LossConfig",
-    "MAEConfig", "MSEConfig", "OptimizerConfig", "RegularizationConfig", "SGDConfig",
-    "ScheduleConfig", "ScheduleSpec", "StepSchedule", "Task", "TrainConfig",
+    "LOSS_TASKS", "AdagradConfig", "AdamConfig", "AdamWConfig", "BCEWithLogitsConfig",
+    "ConstantSchedule", "CosineSchedule", "CrossEntropyConfig", "EarlyStoppingConfig",
+    "InitFromConfig", "LinearWarmupSchedule", "LossConfig", "LossSpec", "MAEConfig",
+    "MSEConfig", "OptimizerConfig", "ParamGroupConfig", "RMSpropConfig",
+    "RegularizationConfig", "SGDConfig", "ScheduleConfig", "ScheduleSpec", "StepSchedule",
+    "Task", "TrainConfig", "default_mode", "implied_task", "loss_terms",
 ]
 
-Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
-
 # The metrics each task can report, and those it reports when `train.metrics` is not given.
+# confusion_matrix is measured once, on the test split (confusion_matrix.json in the run).
+_CLASS_METRICS = ("accuracy", "f1", "precision", "recall", "auroc", "confusion_matrix")
 METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy", "f1", "precision", "recall"),
-    "binary": ("accuracy", "f1", "precision", "recall", "auroc"),
+    "classification": _CLASS_METRICS,
+    "binary": _CLASS_METRICS,
+    "multilabel": _CLASS_METRICS,
     "regression": ("mae", "rmse", "r2", "mse"),
+    "tagging": ("accuracy", "f1", "precision", "recall", "perplexity", "confusion_matrix"),
+    "language_model": ("perplexity", "accuracy"),
 }
 DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy",),
     "binary": ("accuracy",),
+    "multilabel": ("accuracy", "f1"),
     "regression": ("mae", "rmse", "r2"),
+    "tagging": ("accuracy",),
+    "language_model": ("perplexity", "accuracy"),
 }
 ALL_METRICS = tuple(sorted({name for names in METRICS.values() for name in names}))
-HIGHER_IS_BETTER = ("acc", "r2", "f1", "precision", "recall", "auroc")
-
-
-# --- losses --------------------------------------------------------------------------------
-
-
-class CrossEntropyConfig(StrictConfig):
-    """Softmax cross-entropy on logits (n, C) against class indices (n,)."""
-
-    op: Literal["cross_entropy"] = Field(
-        "cross_entropy", description="Multi-class cross-entropy on logits.")
-    label_smoothing: float = Field(
-        0.0, ge=0.0, le=1.0,
-        description="Mix the one-hot target with a uniform distribution: 0 is off, 0.1 is "
-                    "a common choice.")
-    class_weights: list[PositiveFloat] | None = Field(
-        None, min_length=2,
-        description="One weight > 0 per class, in class order, to rebalance rare classes "
-                    "(the loss is their weighted mean).")
-
-
-class BCEWithLogitsConfig(StrictConfig):
-    """Sigmoid binary cross-entropy on logits (n, 1) against 0/1 targets (n, 1)."""
-
-    op: Literal["bce_with_logits"] = Field(
-        "bce_with_logits", description="Binary cross-entropy on logits.")
-    pos_weight: PositiveFloat | None = Field(
-        None, description="Weight of the positive class, e.g. (#negatives / #positives) "
-                          "for imbalanced data.")
-
-
-class MSEConfig(StrictConfig):
-    """Mean squared error (L2) for regression."""
-
-    op: Literal["mse"] = Field("mse", description="Mean squared error.")
-
-
-class MAEConfig(StrictConfig):
-    """Mean absolute error (L1) for regression."""
-
-    op: Literal["mae"] = Field("mae", description="Mean absolute error (L1 loss).")
-
-
-LossConfig = Annotated[
-    CrossEntropyConfig | BCEWithLogitsConfig | MSEConfig | MAEConfig, Field(discriminator="op")
-]
-LOSS_TASKS: dict[str, Task] = {
-    "cross_entropy": "classification", "bce_with_logits": "binary", "mse": "regression",
-    "mae": "regression",
-}
-
-
-# --- optimizers ----------------------------------------------------------------------------
-
-
-class OptimizerBase(StrictConfig):
-    """What every optimizer shares: weight decay and the parameters exempt from it."""
-
-    weight_decay: float = Field(
-        0.0, ge=0.0, description="L2 penalty (decoupled for adamw) on every trainable "
-                                 "parameter not matched by `no_decay`.")
-    no_decay: list[str] = Field(
-        default_factory=list,
-        description="Glob patterns of parameter names that get no weight decay, e.g. "
-                    "['*.bias', '*bn*']. A pattern matches a full name like 'fc1.bias' or "
-                    "one of its dotted parts, so 'bias' matches every bias.")
-
-
-class SGDConfig(OptimizerBase):
-    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
-
-    op: Literal["sgd"] = Field("sgd", description="Stochastic gradient descent.")
-    lr: PositiveFloat = Field(description="Learning rate (required for SGD), e.g. 0.1.")
-    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum factor, e.g. 0.9.")
-    nesterov: bool = Field(False, strict=True,
-                           description="Use Nesterov momentum (needs momentum > 0).")
-
-    @model_validator(mode="after")
-    def _nesterov_needs_momentum(self) -> SGDConfig:
-        if self.nesterov and self.momentum <= 0:
-            raise ValueError("nesterov: true needs momentum > 0, e.g. momentum: 0.9")
-        return self
-
-
-class AdamConfig(OptimizerBase):
-    """Adam (Kingma & Ba, 2015); weight decay is added to the gradient (coupled L2)."""
-
-    op: Literal["adam"] = Field("adam", description="Adam.")
-    lr: PositiveFloat = Field(1e-3, description="Learning rate.")
-    betas: tuple[Beta, Beta] = Field(
-        (0.9, 0.999), description="Decay rates of the first and second moment estimates.")
-    eps: PositiveFloat = Field(1e-8, description="Added to the denominator for stability.")
-
-
-class AdamWConfig(AdamConfig):
-    """AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay."""
-
-    op: Literal["adamw"] = Field("adamw", description="Adam with decoupled weight decay.")
-    weight_decay: float = Field(
-        0.01, ge=0.0, description="Decoupled weight decay on every trainable parameter "
-                                  "not matched by `no_decay`.")
-
-
-OptimizerConfig = Annotated[SGDConfig | AdamConfig | AdamWConfig, Field(discriminator="op")]
 
 
 # --- regularization and training settings ---------------------------------------------------
@@ -175,14 +101,19 @@ class EarlyStoppingConfig(StrictConfig):
         return mode or default_mode(info.data.get("monitor", "val_loss"))
 
 
-def default_mode(monitor: str) -> Literal["min", "max"]:
-    """'max' for metrics where higher is better (accuracy, r2, f1, ...), else 'min'."""
-    return "max" if any(word in monitor for word in HIGHER_IS_BETTER) else "min"
-
-
 class RegularizationConfig(StrictConfig):
     """Training-time regularization (weight decay is on the optimizer, dropout is a layer)."""
 
+    l1: float = Field(0.0, ge=0.0,
+                      description="L1 penalty: l1 * sum(|w|) is added to the minimized loss, "
+                                  "over the parameters that get weight decay.")
+    l2: float = Field(0.0, ge=0.0,
+                      description="L2 penalty: l2 / 2 * sum(w ** 2) is added to the minimized "
+                                  "loss (a gradient of l2 * w, which Adam then rescales, "
+                                  "unlike adamw's decoupled weight_decay).")
+    grad_clip_value: PositiveFloat | None = Field(
+        None, description="Clip every gradient element to [-value, value] every step "
+                          "(before grad_clip_norm).")
     grad_clip_norm: PositiveFloat | None = Field(
         None, description="Clip the global gradient L2 norm to this value every step.")
     early_stopping: EarlyStoppingConfig | None = Field(
@@ -199,13 +130,40 @@ class TrainConfig(StrictConfig):
         "auto", description="Where to train; auto picks cuda when available.")
     metrics: list[str] | None = Field(
         None, description="Metrics to report on val and test: accuracy, f1, precision, "
-                          "recall, auroc (classification/binary); mae, mse, rmse, r2 "
-                          "(regression). Default: accuracy, or mae, rmse and r2.")
+                          "recall, auroc, confusion_matrix (classification, binary, "
+                          "multilabel; tagging without auroc but with perplexity); mae, mse, "
+                          "rmse, r2 (regression); perplexity, accuracy (language_model). "
+                          "Default: accuracy (+ f1 for multilabel, perplexity for "
+                          "language_model), or mae, rmse and r2.")
     log_every: int = Field(50, ge=0, strict=True,
                            description="Log the batch loss to TensorBoard every this many "
                                        "steps (0: per-epoch scalars only).")
     checkpoint_every: int = Field(1, ge=1, strict=True,
-                                  description="Save last.safetensors every this many epochs.")
+                                  description="Save last.safetensors and the resume state "
+                                              "every this many epochs.")
+    checkpoint_every_steps: int | None = Field(
+        None, ge=1, strict=True,
+        description="Also save the resume state every this many optimizer steps, inside "
+                    "epochs (for long epochs; `dlspec train --resume` continues from it).")
+    max_nonfinite_steps: int = Field(
+        5, ge=1, strict=True,
+        description="Steps with a NaN/inf loss or gradient are skipped (no update); after "
+                    "this many in a row training stops with an error.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="fp32; bf16 autocast (CPU or CUDA); fp16 autocast with loss "
+                            "scaling (CUDA only).")
+    accumulate: int = Field(
+        1, ge=1, strict=True,
+        description="Gradient accumulation: each optimizer step sums the gradients of this "
+                    "many batches, so the effective batch is accumulate * batch_size.")
+    compile: bool = Field(False, strict=True,
+                          description="Compile the model with torch.compile before training.")
+    init_from: InitFromConfig | None = Field(
+        None, description="Initialize (part of) the model from a checkpoint before training.")
+    freeze: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns of parameter names to freeze (not trained), e.g. "
+                    "['stem*', 'res1.*']; a pattern matching no parameter is an error.")
 
     @field_validator("metrics")
     @classmethod

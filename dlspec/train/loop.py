@@ -1,37 +1,35 @@
 """The training loop: `fit` trains a model on prepared in-memory data with a recipe.
 
 Whole splits live on the device as tensors; each epoch shuffles with a seeded generator and
-slices batches by index (no DataLoader). The epoch's batch losses stay on the device and are
-read once per epoch; validation runs once per epoch under inference mode; checkpoints are
-written by a background thread while training goes on.
+slices batches by index (no DataLoader). Validation runs once per epoch under inference
+mode; checkpoints are written by a background thread while training goes on. A run can be
+resumed exactly from its last resume checkpoint (see resume.py).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
 
-import dlspec
-from dlspec.data.types import PreparedData, Split
-from dlspec.errors import Diagnostic, TrainError
+from dlspec.data.augment import make_augmenter
+from dlspec.data.augment_config import target_losses
+from dlspec.data.types import PreparedData
+from dlspec.train.anomaly import NonFiniteOpFound, anomaly_error, detect_anomalies
 from dlspec.train.checkpoint import CheckpointWriter, apply_checkpoint, load_checkpoint
-from dlspec.train.device import resolve_device
-from dlspec.train.losses import build_loss
-from dlspec.train.metrics import MetricSet, build_metrics, evaluate
-from dlspec.train.monitor import Monitor, make_monitor
-from dlspec.train.optim import build_optimizer
-from dlspec.train.recipe import Recipe, metric_names
+from dlspec.train.grad_norms import NormWatch
+from dlspec.train.metrics import evaluate, save_confusion_matrix
+from dlspec.train.recipe import Recipe
 from dlspec.train.reporting import Reporter
+from dlspec.train.resume import Progress, capture, mark_finished, read_state, restore, write_state
 from dlspec.train.run_dir import RunFiles, json_text, write_result
-from dlspec.train.schedules import make_lr_scheduler
-from dlspec.train.steps import StepPlan, check_outputs, nonfinite_loss_error, train_epoch
+from dlspec.train.setup import FitOptions, Run, setup_run
+from dlspec.train.steps import EpochState, StepResult
 
 
 @dataclass(frozen=True)
@@ -51,173 +49,177 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     best_checkpoint: Path | None = None
     last_checkpoint: Path | None = None
+    skipped_steps: int = 0  # steps skipped for a non-finite loss or gradient
+    warnings: list[str] = field(default_factory=list)  # e.g. vanishing gradients
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data (what result.json holds)."""
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
 
-@dataclass
-class _Run:
-    """Everything one run holds, built once by `_setup`."""
-
-    model: torch.nn.Module
-    data: PreparedData
-    recipe: Recipe
-    files: RunFiles
-    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    loss_fn: torch.nn.Module
-    metrics: MetricSet
-    monitor: Monitor
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    plan: StepPlan
-    metadata: dict[str, str]
-    extras: dict[str, torch.Tensor]
-
-    @property
-    def has_val(self) -> bool:
-        return len(self.splits["val"][0]) > 0
-
-
 def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Path, *,
         device: str, seed: int, metadata: dict[str, str], console: Console | None = None,
-        quiet: bool = False) -> FitResult:
+        quiet: bool = False, options: FitOptions | None = None) -> FitResult:
     """Train `model` (called as `model(x)`, returning logits) on `data` with `recipe`.
 
-    Writes metrics.csv, TensorBoard events, checkpoints/{best,last}.safetensors and
-    result.json under `run_dir`. `metadata` (e.g. spec_name, spec_sha256) goes into every
-    checkpoint with the epoch, step, task, class names and metrics. With early stopping and
-    restore_best, the best epoch's weights are loaded at the end; the test metrics measure
-    the weights the model is left with. A non-finite training loss raises TrainError DLS403
-    and leaves the last good checkpoint in place. Seeds torch's global generator with `seed`
-    (dropout) and shuffles with a generator of its own, so equal seeds give equal weights.
+    Writes metrics.csv, grad_norms.csv, TensorBoard events, checkpoints/{best,last}
+    .safetensors, the resume checkpoint and result.json under `run_dir`. `metadata` (e.g.
+    spec_name, spec_sha256) goes into every checkpoint with the epoch, step, task, class
+    names and metrics. With early stopping and restore_best, the best epoch's weights are
+    loaded at the end; the test metrics measure the weights the model is left with. Steps
+    with a non-finite loss or gradient are skipped; too many in a row raise TrainError
+    DLS403 and leave the last good checkpoint in place. Seeds torch's global generator with
+    `seed` (dropout) and shuffles with a generator of its own, so equal seeds give equal
+    weights; `options.resume` continues the run in `run_dir` bit for bit.
     """
+    options = options or FitOptions()
     torch.manual_seed(seed)
-    run = _setup(model, data, recipe, RunFiles(Path(run_dir)), resolve_device(device),
-                 metadata)
-    run.files.create()  # only once the run is known to be able to start
-    columns = ["epoch", "step", "lr", "train_loss", *_val_keys(run), "seconds"]
+    files = RunFiles(Path(run_dir))
+    saved = read_state(files) if options.resume else None  # before anything is loaded
+    run = setup_run(model, data, recipe, files, device, metadata, options)
+    run.stepper.augment = make_augmenter(data.augment, data.task, data.num_classes,
+                                         target_losses(recipe.loss))
     generator = torch.Generator().manual_seed(seed)
-    history: list[dict[str, Any]] = []
-    with Reporter(run.files, columns, recipe.train.epochs, console, quiet) as reporter, \
-            CheckpointWriter() as writer:
-        for epoch in range(1, recipe.train.epochs + 1):
-            record = _run_epoch(run, epoch, generator, reporter, writer)
-            improved = run.monitor.update(epoch, record[run.monitor.name])
-            history.append(record)
-            _save_checkpoints(run, writer, record, improved, run.monitor.should_stop)
-            reporter.epoch(record, improved)
-            if run.monitor.should_stop:
-                break
+    progress = Progress() if saved is None else restore(run, saved, generator)
+    files.create()  # only once the run is known to be able to start
+    val_keys = [f"val_{k}" for k in ("loss", *run.metrics)] if run.has_val else []
+    columns = ["epoch", "step", "lr", "train_loss", *val_keys, "skipped_steps", "seconds"]
+    groups = list(run.stepper.groups) if recipe.train.log_every else None
+    with Reporter(files, columns, recipe.train.epochs, console, quiet, groups,
+                  progress.step if options.resume else None) as reporter, \
+            CheckpointWriter() as writer, contextlib.ExitStack() as stack:
+        if options.detect_anomaly:
+            run.stepper.checked = stack.enter_context(detect_anomalies(run.model))
+        for note in run.notes:
+            reporter.note(note)
+        _Training(run, progress, generator, reporter, writer).epochs()
         writer.wait()
         restored = _restore_best(run)
-        test_metrics = _test(run, reporter, len(history))
+        test_metrics = _test(run, reporter, progress.step)
+    mark_finished(files)
+    history = progress.history
     final = history[run.monitor.best_epoch - 1] if restored else history[-1]
     result = FitResult(
-        run_dir=run.files.root, monitor=run.monitor.name, mode=run.monitor.mode,
+        run_dir=files.root, monitor=run.monitor.name, mode=run.monitor.mode,
         best_epoch=run.monitor.best_epoch, best_value=run.monitor.best,
         epochs_run=len(history), stopped_early=len(history) < recipe.train.epochs,
         restored_best=restored,
         val_metrics={k: v for k, v in final.items() if k.startswith("val_")},
         test_metrics=test_metrics, history=history,
-        best_checkpoint=run.files.best if run.monitor.best_epoch else None,
-        last_checkpoint=run.files.last)
-    write_result(run.files.result_json, result.to_json())
+        best_checkpoint=files.best if run.monitor.best_epoch else None,
+        last_checkpoint=files.last, skipped_steps=run.guard.total,
+        warnings=reporter.warnings)
+    write_result(files.result_json, result.to_json())
     model.train()
     return result
 
 
-def _setup(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files: RunFiles,
-           device: str, metadata: dict[str, str]) -> _Run:
-    model.to(device)
-    splits = {name: _to_device(getattr(data, name), device) for name in ("train", "val", "test")}
-    train_x, train_y = splits["train"]
-    if len(train_x) == 0:
-        raise TrainError(Diagnostic("DLS401", "the train split is empty",
-                                    hint="give data.split a larger train fraction"))
-    num_classes = check_outputs(model, train_x, train_y, data)
-    try:
-        names = metric_names(data.task, recipe.train.metrics)
-    except ValueError as error:
-        raise TrainError(Diagnostic("DLS102", str(error))) from error
-    has_val = len(splits["val"][0]) > 0
-    available = ["train_loss", *[f"val_{k}" for k in ("loss", *names) if has_val]]
-    optimizer = build_optimizer(model, recipe.optimizer)
-    plan = StepPlan.create(len(train_x), recipe.batch_size, recipe.train.epochs, device)
-    return _Run(
-        model=model, data=data, recipe=recipe, files=files, splits=splits,
-        loss_fn=build_loss(recipe.loss, data.task, num_classes).to(device),
-        metrics=build_metrics(data.task, names, num_classes, device),
-        monitor=make_monitor(recipe.regularization.early_stopping, available, has_val),
-        optimizer=optimizer,
-        scheduler=make_lr_scheduler(optimizer, recipe.schedule, plan.steps_per_epoch,
-                                    plan.total_steps),
-        plan=plan,
-        metadata={"dlspec_version": dlspec.__version__, "task": data.task, "data": data.source,
-                  "class_names": json.dumps(list(data.class_names)), **metadata},
-        extras={f"preprocess.{k}": torch.from_numpy(np.array(v, dtype=np.float32))
-                for k, v in (("mean", data.mean), ("std", data.std)) if v is not None},
-    )
+class _Training:
+    """The epochs of one run, with what happens after each step and each epoch."""
 
+    def __init__(self, run: Run, progress: Progress, generator: torch.Generator,
+                 reporter: Reporter, writer: CheckpointWriter):
+        self.run, self.progress, self.generator = run, progress, generator
+        self.reporter, self.writer = reporter, writer
+        self.watch = NormWatch()
 
-def _to_device(split: Split, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    def tensor(array: np.ndarray) -> torch.Tensor:
-        array = np.ascontiguousarray(array)
-        return torch.from_numpy(array if array.flags.writeable else array.copy()).to(device)
+    def epochs(self) -> None:
+        run = self.run
+        if run.monitor.should_stop:  # resumed from the checkpoint where early stopping stopped
+            return
+        for epoch in range(self.progress.epoch + 1, run.recipe.train.epochs + 1):
+            record = self.epoch(epoch)
+            if run.scheduler is not None:  # reduce_on_plateau reads the epoch's metrics
+                run.scheduler.epoch_end(record)
+            improved = run.monitor.update(epoch, record[run.monitor.name])
+            self.progress.history.append(record)
+            self.progress.epoch = epoch
+            self.save_epoch(record, improved)
+            self.reporter.epoch(record, improved)
+            if run.monitor.should_stop:
+                break
 
-    return tensor(split.x), tensor(split.y)
+    def epoch(self, epoch: int) -> dict[str, Any]:
+        """Train one epoch (or its rest, when resumed inside it), then validate."""
+        started = time.perf_counter()
+        run = self.run
+        x, y = run.splits["train"]
+        state = self.progress.partial or EpochState(
+            epoch, self._order(len(x), x.device), run.optimizer.param_groups[0]["lr"])
+        self.progress.partial = state
+        first_step = (epoch - 1) * run.plan.steps_per_epoch + 1
+        try:
+            run.stepper.train_epoch(x, y, run.plan, state, first_step,
+                                    run.recipe.train.log_every, self.after_step)
+        except (NonFiniteOpFound, RuntimeError) as error:
+            found = anomaly_error(error, epoch, self.progress.step + 1,
+                                  run.guard.data_is_finite)
+            if found is None:
+                raise
+            raise found from None
+        self.progress.partial = None
+        record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": state.lr,
+                  "train_loss": state.mean_loss}
+        if run.has_val:
+            record |= evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics,
+                               run.data.task, "val", _eval_batch(run.recipe))
+        record["skipped_steps"] = state.skipped
+        record["seconds"] = time.perf_counter() - started
+        return record
 
+    def _order(self, samples: int, device: torch.device) -> torch.Tensor | None:
+        if not self.run.recipe.shuffle:
+            return None
+        return torch.randperm(samples, generator=self.generator).to(device)
 
-def _val_keys(run: _Run) -> list[str]:
-    return [f"val_{k}" for k in ("loss", *run.metrics)] if run.has_val else []
+    def after_step(self, step: int, result: StepResult) -> None:
+        """Count a non-finite step (the guard stops the run after too many), log the loss
+        and the gradient norms every log_every steps, checkpoint every N steps."""
+        run, state = self.run, self.progress.partial
+        self.progress.step = step
+        if not result.finite:
+            self.writer.wait()  # so that the error can name the last good checkpoint
+        run.guard.observe(result.loss, result.finite, state.epoch, step, result.lr)
+        log_every = run.recipe.train.log_every
+        if log_every and step % log_every == 0:
+            self.reporter.step_loss(step, result.loss)
+            if result.norms:
+                self.reporter.step_norms(state.epoch, step, result.norms)
+                for warning in self.watch.check(result.norms, state.epoch, step):
+                    self.reporter.warn(warning)
+        every = run.recipe.train.checkpoint_every_steps
+        if every and step % every == 0 and state.batches_done < run.plan.steps_per_epoch:
+            self.save_state()
 
+    def save_epoch(self, record: dict[str, Any], improved: bool) -> None:
+        """last.safetensors and the resume state every checkpoint_every epochs, at the end
+        and where a step checkpoint falls; best.safetensors when improved."""
+        run, files = self.run, self.run.files
+        epoch, train = record["epoch"], run.recipe.train
+        last_epoch = run.monitor.should_stop or epoch == train.epochs
+        every = train.checkpoint_every_steps
+        metadata = {**run.metadata, "epoch": str(epoch), "step": str(record["step"]),
+                    "metrics": json_text(record)}
+        if (last_epoch or epoch % train.checkpoint_every == 0
+                or (every and record["step"] % every == 0)):
+            self.writer.save(files.last, run.model.state_dict(), metadata, run.extras)
+            if improved:
+                self.writer.copy(files.last, files.best)
+            self.save_state()
+        elif improved:
+            self.writer.save(files.best, run.model.state_dict(), metadata, run.extras)
 
-def _run_epoch(run: _Run, epoch: int, generator: torch.Generator, reporter: Reporter,
-               writer: CheckpointWriter) -> dict[str, Any]:
-    """Train one epoch, then validate; the epoch's record (raises DLS403 on a bad loss)."""
-    started = time.perf_counter()
-    lr = run.optimizer.param_groups[0]["lr"]
-    x, y = run.splits["train"]
-    order = None
-    if run.recipe.shuffle:
-        order = torch.randperm(len(x), generator=generator).to(x.device)
-    losses = train_epoch(run.model, x, y, run.loss_fn, run.optimizer, run.scheduler, run.plan,
-                         order, epoch, reporter, run.recipe.regularization.grad_clip_norm,
-                         run.recipe.train.log_every)
-    train_loss = run.plan.epoch_mean(losses)
-    if not np.isfinite(train_loss):
-        writer.wait()
-        raise nonfinite_loss_error(losses, run.plan, epoch, lr, (x, y), run.files.last)
-    record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": lr,
-              "train_loss": train_loss}
-    if run.has_val:
-        record |= evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics,
-                           run.data.task, "val", _eval_batch(run.recipe))
-    record["seconds"] = time.perf_counter() - started
-    return record
-
-
-def _save_checkpoints(run: _Run, writer: CheckpointWriter, record: dict[str, Any],
-                      improved: bool, stopping: bool) -> None:
-    """last.safetensors every checkpoint_every epochs and at the end; best when improved."""
-    epoch = record["epoch"]
-    last_epoch = stopping or epoch == run.recipe.train.epochs
-    metadata = {**run.metadata, "epoch": str(epoch), "step": str(record["step"]),
-                "metrics": json_text(record)}
-    if last_epoch or epoch % run.recipe.train.checkpoint_every == 0:
-        writer.save(run.files.last, run.model.state_dict(), metadata, run.extras)
-        if improved:
-            writer.copy(run.files.last, run.files.best)
-    elif improved:
-        writer.save(run.files.best, run.model.state_dict(), metadata, run.extras)
+    def save_state(self) -> None:
+        self.reporter.flush()  # the events up to the checkpoint, on disk before it
+        state, tensors = capture(self.run, self.progress, self.generator)
+        self.writer.save_with(write_state, tensors, self.run.files, state)
 
 
 def _eval_batch(recipe: Recipe) -> int:
     return max(recipe.batch_size, 1024)
 
 
-def _restore_best(run: _Run) -> bool:
+def _restore_best(run: Run) -> bool:
     """Load best.safetensors when early stopping asks for it; whether it did."""
     stopping = run.recipe.regularization.early_stopping
     if stopping is None or not stopping.restore_best or not run.monitor.best_epoch:
@@ -226,12 +228,13 @@ def _restore_best(run: _Run) -> bool:
     return True
 
 
-def _test(run: _Run, reporter: Reporter, epochs_run: int) -> dict[str, float]:
+def _test(run: Run, reporter: Reporter, step: int) -> dict[str, float]:
     """Metrics of the final weights on the test split ({} when it is empty)."""
     x, y = run.splits["test"]
     if len(x) == 0:
         return {}
     metrics = evaluate(run.model, x, y, run.loss_fn, run.metrics, run.data.task, "test",
                        _eval_batch(run.recipe))
-    reporter.final(metrics, epochs_run)
+    save_confusion_matrix(run.files.root, run.model, x, y, run.data, run.recipe.train.metrics)
+    reporter.final(metrics, step)
     return metrics

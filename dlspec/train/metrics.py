@@ -1,31 +1,50 @@
-"""Validation and test metrics (torchmetrics), and the evaluation pass that computes them."""
+"""Validation and test metrics (torchmetrics), and the evaluation pass that computes them.
+
+Every task has its own set (METRICS in config.py). Class scores become probabilities
+(softmax, or sigmoid per output for binary and multilabel) before they are measured; the
+per-token tasks are measured over every position whose target is not PAD_TARGET.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torchmetrics import Metric, classification, regression
+from torchmetrics.text import Perplexity
 
-from dlspec.train.config_base import Task
+from dlspec.data.tasks import PAD_TARGET, PER_TOKEN, Task
+from dlspec.data.types import PreparedData
+from dlspec.files import atomic_write_text
 
 MetricSet = dict[str, Metric]
+MATRIX_METRICS = ("confusion_matrix",)  # not a number: measured once, on the test split
 
 
-def _classification(name: str, num_classes: int) -> Metric:
-    options = {"num_classes": num_classes, "validate_args": False}
-    if name == "accuracy":
-        return classification.MulticlassAccuracy(average="micro", **options)
-    makers = {"f1": classification.MulticlassF1Score, "recall": classification.MulticlassRecall,
-              "precision": classification.MulticlassPrecision}
-    return makers[name](average="macro", **options)
+class TokenPerplexity(Perplexity):
+    """Perplexity, exp(mean cross-entropy), of flattened token logits (n, C) against class
+    indices (n,), skipping PAD_TARGET."""
+
+    def __init__(self, **kwargs):
+        super().__init__(ignore_index=PAD_TARGET, **kwargs)
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update(preds.float().unsqueeze(0), target.unsqueeze(0))
 
 
-def _binary(name: str) -> Metric:
-    makers = {"accuracy": classification.BinaryAccuracy, "f1": classification.BinaryF1Score,
-              "precision": classification.BinaryPrecision,
-              "recall": classification.BinaryRecall, "auroc": classification.BinaryAUROC}
-    return makers[name](validate_args=False)
+# torchmetrics' class names are <Binary|Multiclass|Multilabel><suffix>
+_SUFFIX = {"accuracy": "Accuracy", "f1": "F1Score", "precision": "Precision",
+           "recall": "Recall", "auroc": "AUROC", "confusion_matrix": "ConfusionMatrix"}
+
+
+def _classifier(kind: str, name: str, **options) -> Metric:
+    """torchmetrics' `kind` (Binary, Multiclass, Multilabel) version of metric `name`:
+    accuracy micro-averaged, f1/precision/recall/auroc macro-averaged."""
+    if kind != "Binary" and name != "confusion_matrix":
+        options["average"] = "micro" if name == "accuracy" else "macro"
+    return getattr(classification, kind + _SUFFIX[name])(validate_args=False, **options)
 
 
 def _regression(name: str) -> Metric:
@@ -38,21 +57,33 @@ def _regression(name: str) -> Metric:
     return makers[name]()
 
 
+def make_metric(task: Task, name: str, num_classes: int) -> Metric:
+    """One torchmetrics object measuring `name` for `task` (see `build_metrics`)."""
+    if task == "regression":
+        return _regression(name)
+    if task == "binary":
+        return _classifier("Binary", name)
+    if task == "multilabel":
+        return _classifier("Multilabel", name, num_labels=num_classes)
+    if name == "perplexity":
+        return TokenPerplexity()
+    ignore = PAD_TARGET if task in PER_TOKEN else None
+    return _classifier("Multiclass", name, num_classes=num_classes, ignore_index=ignore)
+
+
 def build_metrics(task: Task, names: tuple[str, ...], num_classes: int,
                   device: str | torch.device) -> MetricSet:
-    """The torchmetrics objects for `names` (already checked against the task), on `device`.
+    """The torchmetrics objects for the scalar metrics among `names` (already checked
+    against the task), on `device`; confusion_matrix is left to `save_confusion_matrix`.
 
-    classification: accuracy (micro), f1/precision/recall (macro average over classes);
-    binary: computed on sigmoid(logits) with threshold 0.5 (auroc on the probabilities);
-    regression: mae, mse, rmse, r2 (averaged over the outputs when there are several).
+    classification and tagging: accuracy (micro), f1/precision/recall/auroc (macro average
+    over classes); binary: with threshold 0.5 on the sigmoid; multilabel: accuracy over
+    every (sample, label) decision, the others macro over labels; tagging and language
+    modelling skip padding, perplexity = exp(mean token cross-entropy); regression: mae,
+    mse, rmse, r2 (averaged over the outputs when there are several).
     """
-    if task == "classification":
-        metrics = {name: _classification(name, num_classes) for name in names}
-    elif task == "binary":
-        metrics = {name: _binary(name) for name in names}
-    else:
-        metrics = {name: _regression(name) for name in names}
-    return {name: metric.to(device) for name, metric in metrics.items()}
+    return {name: make_metric(task, name, num_classes).to(device) for name in names
+            if name not in MATRIX_METRICS}
 
 
 def metric_inputs(logits: torch.Tensor, targets: torch.Tensor,
@@ -60,9 +91,22 @@ def metric_inputs(logits: torch.Tensor, targets: torch.Tensor,
     """What torchmetrics expects from the model's logits and the split's targets."""
     if task == "binary":
         return torch.sigmoid(logits).reshape(-1), targets.reshape(-1).long()  # (n,), (n,)
-    if task == "regression" and logits.shape[-1] == 1:
-        return logits.reshape(-1), targets.reshape(-1)  # one output: (n,)
+    if task == "multilabel":
+        return torch.sigmoid(logits), targets.long()  # (n, labels)
+    if task == "classification":
+        return logits.softmax(-1), targets
+    if task in PER_TOKEN:  # (n, T, C) -> (n*T, C): one row per position
+        return logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    if logits.shape[-1] == 1:
+        return logits.reshape(-1), targets.reshape(-1)  # one regression output: (n,)
     return logits, targets
+
+
+def _batches(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int):
+    """(logits, targets) over a whole split, in eval mode."""
+    model.eval()
+    for start in range(0, len(x), batch_size):
+        yield model(x[start:start + batch_size]), y[start:start + batch_size]
 
 
 @torch.inference_mode()
@@ -73,12 +117,9 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
     The loss is the sample-weighted mean of the batch losses. Leaves the model in eval mode.
     """
-    model.eval()
     total = torch.zeros((), device=x.device)
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        logits = model(xb)
-        total += loss_fn(logits, yb) * len(xb)
+    for logits, yb in _batches(model, x, y, batch_size):
+        total += loss_fn(logits, yb) * len(yb)
         preds, targets = metric_inputs(logits, yb, task)
         for metric in metrics.values():
             metric.update(preds, targets)
@@ -87,3 +128,29 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         values[f"{prefix}_{name}"] = float(metric.compute())
         metric.reset()
     return values
+
+
+@torch.inference_mode()
+def confusion_matrix(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
+                     num_classes: int, batch_size: int = 1024) -> list:
+    """Counts [true][predicted] over a split: (C, C) for classification and tagging,
+    (2, 2) for binary, (labels, 2, 2) for multilabel (one 2x2 matrix per label)."""
+    metric = make_metric(task, "confusion_matrix", num_classes).to(x.device)
+    for logits, yb in _batches(model, x, y, batch_size):
+        metric.update(*metric_inputs(logits, yb, task))
+    return metric.compute().long().tolist()
+
+
+def save_confusion_matrix(run_dir: Path, model: torch.nn.Module, x: torch.Tensor,
+                          y: torch.Tensor, data: PreparedData, names: list[str] | None,
+                          batch_size: int = 1024) -> Path | None:
+    """When `names` (train.metrics) asks for confusion_matrix, write the test split's to
+    run_dir/confusion_matrix.json with its class names; the file, or None."""
+    if "confusion_matrix" not in (names or ()) or len(x) == 0:
+        return None
+    matrix = confusion_matrix(model, x, y, data.task, data.num_classes, batch_size)
+    path = Path(run_dir) / "confusion_matrix.json"
+    atomic_write_text(path, json.dumps({"task": data.task, "classes": data.class_names,
+                                        "rows": "true class", "columns": "predicted class",
+                                        "matrix": matrix}) + "\n")
+    return path

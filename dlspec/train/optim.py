@@ -1,78 +1,51 @@
-"""The spec's `optimizer:` as a torch optimizer; the whole weight-decay policy is `param_groups`."""
+"""The spec's `optimizer:` as a torch optimizer over the groups `param_groups` makes."""
 
 from __future__ import annotations
-
-from fnmatch import fnmatchcase
 
 import torch
 from torch import nn
 
-from dlspec.errors import Diagnostic, TrainError, did_you_mean
-from dlspec.train.config import OptimizerConfig
+from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.optim_config import OptimizerBase
+from dlspec.train.param_groups import matches_any, param_groups
 
-FUSED_DEVICES = ("cpu", "cuda")
+__all__ = ["build_optimizer", "matches_any", "optimizer_settings"]
 
-
-def matches_any(name: str, patterns: list[str]) -> bool:
-    """Whether a parameter name like 'block.0.bn1.bias' matches one of the glob patterns,
-    either as a whole or in one of its dotted parts ('bias' and 'bn*' both match it)."""
-    parts = name.split(".")
-    return any(fnmatchcase(name, p) or any(fnmatchcase(part, p) for part in parts)
-               for p in patterns)
-
-
-def param_groups(model: nn.Module, weight_decay: float, no_decay: list[str]) -> list[dict]:
-    """Split the trainable parameters into a decayed group and a zero-decay group.
-
-    Parameters whose names match a `no_decay` pattern get weight_decay 0; every other
-    trainable parameter gets `weight_decay`. Each group lists its parameter names under
-    "param_names" (as torch does). Empty groups are left out. A pattern that matches no parameter is a TrainError
-    (DLS102), since it is almost always a typo.
-    """
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    for pattern in no_decay:
-        if not any(matches_any(name, [pattern]) for name, _ in named):
-            raise TrainError(_unmatched(pattern, [name for name, _ in named]))
-    exempt = [(n, p) for n, p in named if matches_any(n, no_decay)]
-    decayed = [(n, p) for n, p in named if not matches_any(n, no_decay)]
-    groups = [
-        {"params": [p for _, p in decayed], "param_names": [n for n, _ in decayed],
-         "weight_decay": weight_decay},
-        {"params": [p for _, p in exempt], "param_names": [n for n, _ in exempt],
-         "weight_decay": 0.0},
-    ]
-    return [group for group in groups if group["params"]]
+# The torch class of each op, and the devices its fused kernel runs on.
+TORCH_CLASSES = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop", "adam": "Adam",
+                 "adamw": "AdamW"}
+FUSED_DEVICES = {"sgd": ("cpu", "cuda"), "adagrad": ("cpu",), "adam": ("cpu", "cuda"),
+                 "adamw": ("cpu", "cuda")}
+NOT_TORCH_ARGUMENTS = {"op", "no_decay", "groups"}
 
 
-def build_optimizer(model: nn.Module, config: OptimizerConfig) -> torch.optim.Optimizer:
+def optimizer_settings(config: OptimizerBase) -> dict:
+    """The keyword arguments of the torch optimizer: the config's fields, named as torch
+    names them (every field but op, no_decay and groups)."""
+    settings = config.model_dump(exclude=NOT_TORCH_ARGUMENTS)
+    if "betas" in settings:
+        settings["betas"] = tuple(settings["betas"])
+    return settings
+
+
+def build_optimizer(model: nn.Module, config: OptimizerBase) -> torch.optim.Optimizer:
     """The torch optimizer for `config` over the model's trainable parameters.
 
-    Uses the fused kernels when every parameter is a floating-point tensor on a CPU or CUDA
-    device (same algorithm, fewer kernel launches).
+    Uses the fused kernels when the optimizer has them for the device every parameter is on
+    (same algorithm, fewer kernel launches). `optimizer.defaults["lr"]` is the config's lr,
+    the base of the schedule.
     """
-    groups = param_groups(model, config.weight_decay, config.no_decay)
+    groups = param_groups(model, config)
     if not groups:
         raise TrainError(Diagnostic("DLS403", "the model has no trainable parameters",
                                     hint="unfreeze at least one layer"))
-    fused = _can_fuse(groups)
-    if config.op == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum,
-                               nesterov=config.nesterov, fused=fused)
-    optimizer_class = torch.optim.AdamW if config.op == "adamw" else torch.optim.Adam
-    return optimizer_class(groups, lr=config.lr, betas=config.betas, eps=config.eps,
-                           fused=fused)
+    optimizer_class = getattr(torch.optim, TORCH_CLASSES[config.op])
+    settings = optimizer_settings(config)
+    if _can_fuse(groups, FUSED_DEVICES.get(config.op, ())):
+        settings["fused"] = True
+    return optimizer_class(groups, **settings)
 
 
-def _can_fuse(groups: list[dict]) -> bool:
+def _can_fuse(groups: list[dict], devices: tuple[str, ...]) -> bool:
     params = [p for group in groups for p in group["params"]]
-    return all(p.is_floating_point() and p.device.type in FUSED_DEVICES for p in params)
-
-
-def _unmatched(pattern: str, names: list[str]) -> Diagnostic:
-    parts = {part for name in names for part in name.split(".")}
-    close = did_you_mean(pattern, [*names, *sorted(parts)])
-    examples = ", ".join(names[:4])
-    return Diagnostic(
-        "DLS102", f"no_decay pattern '{pattern}' matches no trainable parameter",
-        hint=close or f"parameters are named like {examples}; patterns such as '*.bias' "
-                      "or 'bias' match every bias")
+    return all(p.is_floating_point() and p.device.type in devices for p in params)

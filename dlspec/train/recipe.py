@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dlspec.data.tasks import TARGET_KIND
 from dlspec.train.config import (
     DEFAULT_METRICS,
     METRICS,
@@ -18,14 +19,14 @@ from dlspec.train.config import (
     TrainConfig,
 )
 from dlspec.train.config_base import Task
-from dlspec.train.schedules import ScheduleConfig, check_schedule_list
+from dlspec.train.schedule_config import ScheduleConfig, check_schedule_list
 
 
 def default_loss(task: Task) -> LossConfig:
     """The loss used when a spec gives none: the canonical one for the task."""
-    by_task = {"classification": CrossEntropyConfig, "binary": BCEWithLogitsConfig,
-               "regression": MSEConfig}
-    return by_task[task]()
+    by_kind = {"indices": CrossEntropyConfig, "zero_one": BCEWithLogitsConfig,
+               "values": MSEConfig}
+    return by_kind[TARGET_KIND[task]]()
 
 
 def metric_names(task: Task, metrics: list[str] | None) -> tuple[str, ...]:
@@ -43,7 +44,7 @@ def metric_names(task: Task, metrics: list[str] | None) -> tuple[str, ...]:
 class Recipe:
     """Everything `fit` needs besides the model and the data."""
 
-    loss: LossConfig
+    loss: LossConfig | list[LossConfig]  # one loss, or weighted terms to sum
     optimizer: OptimizerConfig = field(default_factory=AdamConfig)
     schedule: tuple[ScheduleConfig, ...] = ()
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
@@ -58,7 +59,7 @@ class Recipe:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
     @classmethod
-    def from_sections(cls, task: Task, *, loss: LossConfig | None = None,
+    def from_sections(cls, task: Task, *, loss: LossConfig | list[LossConfig] | None = None,
                       optimizer: OptimizerConfig | None = None,
                       schedule: ScheduleConfig | list[ScheduleConfig] | None = None,
                       regularization: RegularizationConfig | None = None,

@@ -1,7 +1,14 @@
-"""Where a run's per-epoch numbers go: metrics.csv, TensorBoard and the console (rich)."""
+"""Where a run's numbers go: metrics.csv, grad_norms.csv, TensorBoard and the console (rich).
+
+TensorBoard scalars are all logged against the global optimizer step (per-epoch values at
+the epoch's last step), so a resumed run can drop what a crashed run logged after its last
+checkpoint (`purge_step`).
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -9,37 +16,58 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
-from dlspec.train.run_dir import MetricsCsv, RunFiles
+from dlspec.train.run_dir import SPLITS, MetricsCsv, RunFiles
 
 
 def scalar_tag(key: str) -> str:
     """The TensorBoard tag for a record key: 'val_accuracy' -> 'val/accuracy', 'lr' -> 'train/lr'."""
     split, _, metric = key.partition("_")
-    return f"{split}/{metric}" if metric else f"train/{key}"
+    return f"{split}/{metric}" if split in SPLITS and metric else f"train/{key}"
 
 
 def epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:
     """One concise console line for an epoch."""
     numbers = "  ".join(f"{k} {v:.4f}" for k, v in record.items()
-                        if k not in ("epoch", "step", "lr", "seconds"))
-    mark = "  *" if improved else ""
+                        if k not in ("epoch", "step", "lr", "seconds", "skipped_steps"))
+    skipped = record.get("skipped_steps", 0)
+    mark = (f"  ({skipped} non-finite steps skipped)" if skipped else "") + \
+        ("  *" if improved else "")
     return (f"epoch {record['epoch']:>{len(str(epochs))}}/{epochs}  {numbers}  "
             f"lr {record['lr']:.2e}  {record['seconds']:.2f}s{mark}")
+
+
+def _wait_for_a_later_second(folder: Path) -> None:
+    """TensorBoard reads event files in name order, and a name starts with the second it
+    was made in: a resumed run's file must not share the second of the file before it."""
+    stamps = [int(p.name.split(".")[3]) for p in folder.glob("events.out.tfevents.*")
+              if p.name.split(".")[3].isdigit()]
+    while stamps and int(time.time()) <= max(stamps):
+        time.sleep(0.05)
 
 
 class Reporter:
     """Writes each epoch's record to metrics.csv (flushed), TensorBoard and the console.
 
     The console gets a progress bar over epochs (only on a terminal, transient) and one line
-    per epoch; `quiet` silences the console but not the files.
+    per epoch; `quiet` silences the console but not the files. `groups` are the layer groups
+    whose gradient norms `step_norms` logs. With `resume_step`, the files of a run resumed
+    from that step are continued.
     """
 
     def __init__(self, files: RunFiles, columns: list[str], epochs: int,
-                 console: Console | None = None, quiet: bool = False):
+                 console: Console | None = None, quiet: bool = False,
+                 groups: list[str] | None = None, resume_step: int | None = None):
         self.epochs = epochs
         self.console = None if quiet else (console or Console())
-        self.csv = MetricsCsv(files.metrics_csv, columns)
-        self.tensorboard = SummaryWriter(log_dir=str(files.tensorboard))
+        self.csv = MetricsCsv(files.metrics_csv, columns, resume_step)
+        self.norms_csv = (MetricsCsv(files.grad_norms_csv, ["epoch", "step", *groups],
+                                     resume_step) if groups else None)
+        purge = None
+        if resume_step is not None:
+            purge = resume_step + 1
+            _wait_for_a_later_second(files.tensorboard)
+        self.tensorboard = SummaryWriter(log_dir=str(files.tensorboard), purge_step=purge)
+        self.warnings: list[str] = []
         self.progress = self._progress()
 
     def _progress(self) -> Progress | None:
@@ -55,20 +83,43 @@ class Reporter:
         """Log one batch's training loss."""
         self._scalars({"train/loss_step": loss}, step)
 
+    def step_norms(self, epoch: int, step: int, norms: dict[str, float]) -> None:
+        """Log the gradient norm of each layer group."""
+        self._scalars({f"grad_norm/{group}": norm for group, norm in norms.items()}, step)
+        if self.norms_csv is not None:
+            self.norms_csv.write({"epoch": epoch, "step": step, **norms})
+
+    def flush(self) -> None:
+        """Put every TensorBoard event so far on disk (before a checkpoint, so that a run
+        resumed from it has every event up to it)."""
+        self.tensorboard.flush()
+
+    def note(self, message: str) -> None:
+        """Print a line about the run (unless quiet)."""
+        if self.console is not None:
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def warn(self, message: str) -> None:
+        """Print a warning (unless quiet) and keep it for the result."""
+        self.warnings.append(message)
+        if self.console is not None:
+            self.console.print(f"warning: {message}", markup=False, highlight=False,
+                               soft_wrap=True, style="yellow")
+
     def epoch(self, record: dict[str, Any], improved: bool) -> None:
         """Write one epoch's record everywhere."""
         self.csv.write(record)
         self._scalars({scalar_tag(k): v for k, v in record.items()
-                       if k not in ("epoch", "step", "seconds")}, record["epoch"])
+                       if k not in ("epoch", "step", "seconds")}, record["step"])
         if self.console is not None:
             self.console.print(epoch_line(record, self.epochs, improved), markup=False,
                                highlight=False, soft_wrap=True)
         if self.progress is not None:
             self.progress.advance(self._task)
 
-    def final(self, metrics: dict[str, float], epoch: int) -> None:
-        """Log the final (test) metrics."""
-        self._scalars({scalar_tag(k): v for k, v in metrics.items()}, epoch)
+    def final(self, metrics: dict[str, float], step: int) -> None:
+        """Log the final (test) metrics at the run's last step."""
+        self._scalars({scalar_tag(k): v for k, v in metrics.items()}, step)
         if self.console is not None and metrics:
             text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -84,6 +135,8 @@ class Reporter:
         if self.progress is not None:
             self.progress.stop()
         self.csv.close()
+        if self.norms_csv is not None:
+            self.norms_csv.close()
         self.tensorboard.close()
 
     def __enter__(self) -> Reporter:

@@ -1,10 +1,13 @@
 """A training run's folder and the files in it.
 
     <root>/<name>-YYYYmmdd-HHMMSS/
+        spec.yaml, ir.json, run.json the spec as written, resolved, and how it was run
         metrics.csv                  one row per epoch
+        grad_norms.csv               gradient norm per layer group every log_every steps
         tb/                          TensorBoard event files
         checkpoints/best.safetensors the best epoch by the monitored metric
         checkpoints/last.safetensors the latest epoch
+        checkpoints/resume.json      the resume checkpoint (see dlspec/train/resume.py)
         result.json                  final metrics
 """
 
@@ -19,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from dlspec.errors import Diagnostic, TrainError
+from dlspec.files import atomic_path, atomic_write_text
+
+SPLITS = ("train", "val", "test")  # the prefixes of metric names: train_loss, val_accuracy
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,22 @@ class RunFiles:
     @property
     def result_json(self) -> Path:
         return self.root / "result.json"
+
+    @property
+    def resume_json(self) -> Path:
+        return self.checkpoints / "resume.json"
+
+    @property
+    def grad_norms_csv(self) -> Path:
+        return self.root / "grad_norms.csv"
+
+    @property
+    def spec_yaml(self) -> Path:
+        return self.root / "spec.yaml"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
 
     def create(self) -> RunFiles:
         """Make the run folder and its subfolders (fine if they exist)."""
@@ -91,14 +113,21 @@ def make_named_run_dir(root: Path, name: str) -> Path:
 
 
 class MetricsCsv:
-    """metrics.csv: a header, then one row per epoch, flushed as it is written."""
+    """A CSV of rows with a `step` column (metrics.csv: one row per epoch), flushed row by row.
 
-    def __init__(self, path: Path, columns: list[str]):
+    With `resume_step`, the file is continued: its rows up to that step are kept (rows a
+    crashed run wrote after its last checkpoint are dropped) and new rows are appended.
+    """
+
+    def __init__(self, path: Path, columns: list[str], resume_step: int | None = None):
         self.columns = columns
-        self._file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        kept = read_rows(path, resume_step) if resume_step is not None and path.exists() else []
+        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(kept)
+        self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
-        self._writer.writeheader()
-        self._file.flush()
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (missing columns stay empty) and flush it to disk."""
@@ -110,9 +139,16 @@ class MetricsCsv:
         self._file.close()
 
 
+def read_rows(path: Path, until_step: int | None = None) -> list[dict[str, str]]:
+    """The rows of a run's CSV file (as strings), those after `until_step` left out."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r for r in rows if until_step is None or int(r["step"]) <= until_step]
+
+
 def write_result(path: Path, result: dict[str, Any]) -> None:
     """Write result.json (non-finite numbers become null, so the file stays valid JSON)."""
-    Path(path).write_text(json_text(result, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(path, json_text(result, indent=2) + "\n")
 
 
 def json_text(value: Any, indent: int | None = None) -> str:

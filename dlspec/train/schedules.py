@@ -1,94 +1,19 @@
-"""Learning-rate schedules: their spec models and ONE pure function, `lr_at`, that defines them.
+"""Learning-rate schedules: ONE pure function, `lr_at`, defines every curve (no torch).
 
-`lr_at` is plain arithmetic (no torch). Training applies it every optimizer step through
-`torch.optim.lr_scheduler.LambdaLR` (see `make_lr_scheduler`), so what a test checks against
-the formulas is exactly what the optimizer sees. Composition rule: a leading linear warmup
-multiplies the other schedule; cosine anneals over the steps after the warmup, while step
-decay counts epochs from the start of the run.
+`LrScheduler` (lr_scheduler.py) applies it every optimizer step, so what a test checks
+against the formulas is exactly what the optimizer sees. Composition: a leading linear warmup
+multiplies the other schedule; decays (step, multi_step, exponential) count from the start of
+the run, while the schedules shaped over the run (cosine, linear, one_cycle, cyclic) start
+after the warmup.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
-
-from dlspec.train.config_base import PositiveFloat, StrictConfig
-
-if TYPE_CHECKING:
-    import torch
-
-
-class ConstantSchedule(StrictConfig):
-    """Keep the optimizer's learning rate."""
-
-    op: Literal["constant"] = Field("constant", description="Constant learning rate.")
-
-
-class StepSchedule(StrictConfig):
-    """Multiply the learning rate by `gamma` every `step_size` epochs."""
-
-    op: Literal["step"] = Field(
-        "step", description="Step decay: lr * gamma ** (epoch // step_size).")
-    step_size: int = Field(ge=1, strict=True, description="Epochs between two decays.")
-    gamma: PositiveFloat = Field(0.1, description="Factor applied at each decay.")
-
-
-class CosineSchedule(StrictConfig):
-    """Cosine annealing from the optimizer's lr to `min_lr` over the run (after warmup)."""
-
-    op: Literal["cosine"] = Field("cosine", description="Cosine annealing over the whole run.")
-    min_lr: float = Field(0.0, ge=0.0, description="Learning rate at the end of the run.")
-
-
-class LinearWarmupSchedule(StrictConfig):
-    """Ramp the learning rate linearly from `start_factor` * lr up to lr."""
-
-    op: Literal["linear_warmup"] = Field(
-        "linear_warmup", description="Linear warmup; list it first.")
-    steps: int | None = Field(None, ge=1, strict=True,
-                              description="Warmup length in optimizer steps.")
-    epochs: int | None = Field(None, ge=1, strict=True,
-                               description="Warmup length in epochs (instead of steps).")
-    start_factor: float = Field(0.0, ge=0.0, le=1.0,
-                                description="Fraction of lr at the first step.")
-
-    @model_validator(mode="after")
-    def _one_length(self) -> LinearWarmupSchedule:
-        given = [k for k in ("steps", "epochs") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("linear_warmup needs exactly one of `steps` or `epochs`, "
-                             f"got {' and '.join(given) or 'neither'}")
-        return self
-
-
-ScheduleConfig = Annotated[
-    ConstantSchedule | StepSchedule | CosineSchedule | LinearWarmupSchedule,
-    Field(discriminator="op"),
-]
-
-
-def check_schedule_list(schedules: Sequence) -> Sequence:
-    """A schedule list holds at most one warmup, listed first, and at most one other entry."""
-    if not schedules:
-        raise ValueError("the schedule list is empty; give one schedule or leave it out")
-    warmups = [i for i, s in enumerate(schedules) if s.op == "linear_warmup"]
-    if len(warmups) > 1:
-        raise ValueError("the schedule list has more than one linear_warmup; keep one")
-    if warmups and warmups[0] != 0:
-        raise ValueError("linear_warmup must come first in the schedule list, "
-                         "e.g. [{op: linear_warmup, steps: 500}, {op: cosine}]")
-    if len(schedules) - len(warmups) > 1:
-        ops = ", ".join(s.op for s in schedules if s.op != "linear_warmup")
-        raise ValueError(f"the schedule list combines {ops}; use at most one schedule "
-                         "besides a leading linear_warmup")
-    return schedules
-
-
-# What a spec's `schedule:` holds: one schedule, or a list [warmup, schedule].
-ScheduleSpec = ScheduleConfig | Annotated[list[ScheduleConfig], AfterValidator(check_schedule_list)]
+DECAYS = ("step", "multi_step", "exponential")
 
 
 def warmup_length(schedules: Sequence, steps_per_epoch: int) -> int:
@@ -99,41 +24,93 @@ def warmup_length(schedules: Sequence, steps_per_epoch: int) -> int:
     return 0
 
 
+def main_schedule(schedules: Sequence):
+    """The schedule besides the warmup, or None."""
+    return next((s for s in schedules if s.op != "linear_warmup"), None)
+
+
 def lr_at(step: int, steps_per_epoch: int, total_steps: int, base_lr: float,
           schedules: Sequence) -> float:
-    """The learning rate for optimizer step `step` (0-based) of a run of `total_steps` steps.
+    """The learning rate for optimizer step `step` (0-based) of a run of `total_steps` steps,
+    before any reduce_on_plateau reduction (that curve is flat at base_lr).
 
-    constant: base_lr
-    step:     base_lr * gamma ** floor(epoch / step_size), epoch = floor(step / steps_per_epoch)
-    cosine:   min_lr + (base_lr - min_lr) * (1 + cos(pi * t / T)) / 2, with t = step - W and
-              T = total_steps - W after a warmup of W steps (t is clamped to [0, T])
-    warmup:   times start_factor + (1 - start_factor) * step / W while step < W
+    The clock: u = n // U intervals, with n = step (U = 1) for interval step, or n = step
+    rounded down to its epoch's first step (U = steps_per_epoch) for interval epoch.
+    step:        base_lr * gamma ** (u // step_size)
+    multi_step:  base_lr * gamma ** (number of milestones <= u)
+    exponential: base_lr * gamma ** u
+    After a warmup of W steps, the others use t = clamp(n - W, 0, T) // U of T = total - W:
+    cosine:      min_lr + (base_lr - min_lr) * (1 + cos(pi * t / (T // U))) / 2
+    linear:      base_lr * (1 + (end_factor - 1) * t / (T // U))
+    one_cycle:   torch's OneCycleLR over T // U intervals; cyclic: torch's CyclicLR at t
+    warmup:      all times start_factor + (1 - start_factor) * step / W while step < W
     """
     warmup = warmup_length(schedules, steps_per_epoch)
-    main = next((s for s in schedules if s.op != "linear_warmup"), None)
-    lr = base_lr
-    if main is not None and main.op == "step":
-        lr = base_lr * main.gamma ** (step // steps_per_epoch // main.step_size)
-    elif main is not None and main.op == "cosine":
-        span = max(total_steps - warmup, 1)
-        t = min(max(step - warmup, 0), span)
-        lr = main.min_lr + (base_lr - main.min_lr) * (1 + math.cos(math.pi * t / span)) / 2
+    main = main_schedule(schedules)
+    lr = base_lr if main is None else _curve(main, step, steps_per_epoch, total_steps, warmup,
+                                             base_lr)
     if step < warmup:
         start = schedules[0].start_factor
         lr *= start + (1.0 - start) * step / warmup
     return lr
 
 
-def make_lr_scheduler(optimizer: torch.optim.Optimizer, schedules: Sequence,
-                      steps_per_epoch: int, total_steps: int):
-    """A LambdaLR stepping `lr_at` once per optimizer step, or None for a constant rate."""
-    if all(s.op == "constant" for s in schedules):
-        return None
-    from torch.optim.lr_scheduler import LambdaLR
+def _curve(main, step: int, steps_per_epoch: int, total_steps: int, warmup: int,
+           base_lr: float) -> float:
+    unit = steps_per_epoch if getattr(main, "interval", "step") == "epoch" else 1
+    n = step - step % unit
+    if main.op in DECAYS:
+        u = n // unit
+        if main.op == "step":
+            return base_lr * main.gamma ** (u // main.step_size)
+        if main.op == "multi_step":
+            return base_lr * main.gamma ** bisect_right(main.milestones, u)
+        return base_lr * main.gamma ** u
+    span = max(total_steps - warmup, 1)
+    t = min(max(n - warmup, 0), span) // unit
+    intervals = max(span // unit, 1)
+    if main.op == "cosine":
+        return main.min_lr + (base_lr - main.min_lr) * (1 + math.cos(math.pi * t / intervals)) / 2
+    if main.op == "linear":
+        return base_lr * (1 + (main.end_factor - 1) * t / intervals)
+    if main.op == "one_cycle":
+        return _one_cycle(main, min(t, intervals - 1), intervals, base_lr)
+    if main.op == "cyclic":
+        return _cyclic(main, t, base_lr)
+    return base_lr  # constant, reduce_on_plateau
 
-    base_lr = optimizer.param_groups[0]["lr"]
 
-    def factor(step: int) -> float:
-        return lr_at(step, steps_per_epoch, total_steps, base_lr, schedules) / base_lr
+def _one_cycle(c, t: int, total: int, peak: float) -> float:
+    """torch.optim.lr_scheduler.OneCycleLR's rate at step t of `total`."""
+    start = peak / c.div_factor
+    end = start / c.final_div_factor
+    if c.three_phase:
+        phases = [(c.pct_start * total - 1, start, peak),
+                  (2 * c.pct_start * total - 2, peak, start), (total - 1, start, end)]
+    else:
+        phases = [(c.pct_start * total - 1, start, peak), (total - 1, peak, end)]
+    begin = 0.0
+    for i, (stop, low, high) in enumerate(phases):
+        if t <= stop or i == len(phases) - 1:
+            pct = (t - begin) / (stop - begin) if stop > begin else 1.0
+            if c.anneal == "cos":
+                return high + (low - high) / 2 * (1 + math.cos(math.pi * pct))
+            return (high - low) * pct + low
+        begin = stop
+    raise AssertionError("unreachable: the last phase always answers")
 
-    return LambdaLR(optimizer, factor)
+
+def _cyclic(c, t: int, top: float) -> float:
+    """torch.optim.lr_scheduler.CyclicLR's rate at step t (between c.min_lr and top)."""
+    up = c.step_size_up
+    size = up + (c.step_size_down or up)
+    cycle = math.floor(1 + t / size)
+    x = 1.0 + t / size - cycle
+    ratio = up / size
+    scale = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+    height = (top - c.min_lr) * scale
+    if c.mode == "triangular2":
+        height /= 2 ** (cycle - 1)
+    elif c.mode == "exp_range":
+        height *= c.gamma ** t
+    return c.min_lr + height

@@ -1,43 +1,53 @@
-"""One training epoch over in-memory tensors, and the checks around it."""
+"""Optimizer steps over in-memory tensors: the epoch's plan, one step, one epoch.
+
+A step runs its micro-batches forward (under autocast) and backward, each loss weighted by
+its share of the step's samples, so that `accumulate` micro-batches give the gradient of
+one big batch. Then the loss and the gradient norm are read from the device once: a step
+whose loss or gradients are NaN/inf is skipped (no update) and counted by the guard; else
+the gradients are clipped and the optimizer steps. The learning-rate schedule advances
+every step, skipped or not.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
-from dlspec.data.types import PreparedData
-from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.config import RegularizationConfig
+from dlspec.train.grad_norms import group_norms, layer_groups
+from dlspec.train.penalties import Regularizer
+from dlspec.train.precision import Precision
 
-if TYPE_CHECKING:
-    from dlspec.train.reporting import Reporter
+
+def _chunks(start: int, stop: int, size: int) -> tuple[tuple[int, int], ...]:
+    """[start, stop) in pieces of `size`; a last piece of one sample joins the one before
+    (batch norm cannot train on one sample)."""
+    bounds = [(s, min(s + size, stop)) for s in range(start, stop, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], stop)]
+    return tuple(bounds)
 
 
 @dataclass(frozen=True)
 class StepPlan:
-    """The batches of one epoch as [start, stop) bounds into the (shuffled) train split.
-
-    A last batch of a single sample is merged into the one before it (batch norm cannot
-    train on one sample).
-    """
+    """The optimizer steps of one epoch as [start, stop) bounds into the (shuffled) train
+    split, each split into micro-batches of `batch_size` samples (`accumulate` per step)."""
 
     bounds: tuple[tuple[int, int], ...]
-    sizes: torch.Tensor  # (steps_per_epoch,) float32 batch sizes, on the device
+    micro: tuple[tuple[tuple[int, int], ...], ...]
     samples: int
     epochs: int
 
     @classmethod
-    def create(cls, samples: int, batch_size: int, epochs: int, device: str) -> StepPlan:
-        """The plan for `epochs` epochs over `samples` train samples in batches."""
-        bounds = [(s, min(s + batch_size, samples)) for s in range(0, samples, batch_size)]
-        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-            bounds[-2:] = [(bounds[-2][0], samples)]
-        sizes = torch.tensor([stop - start for start, stop in bounds], dtype=torch.float32,
-                             device=device)
-        return cls(tuple(bounds), sizes, samples, epochs)
+    def create(cls, samples: int, batch_size: int, epochs: int, accumulate: int = 1) -> StepPlan:
+        """The plan for `epochs` epochs over `samples` train samples."""
+        bounds = _chunks(0, samples, batch_size * accumulate)
+        micro = tuple(_chunks(start, stop, batch_size) for start, stop in bounds)
+        return cls(bounds, micro, samples, epochs)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -47,96 +57,113 @@ class StepPlan:
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.epochs
 
-    def epoch_mean(self, losses: torch.Tensor) -> float:
-        """The epoch's mean sample loss from its per-batch mean losses (one device read)."""
-        return float((losses * self.sizes).sum() / self.samples)
+    def batches(self, step: int, order: torch.Tensor | None
+                ) -> list[tuple[torch.Tensor | slice, int]]:
+        """The micro-batches of the epoch's step `step` (0-based): (index, size) pairs."""
+        return [(slice(a, b) if order is None else order[a:b], b - a)
+                for a, b in self.micro[step]]
 
 
-def train_epoch(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                loss_fn: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                plan: StepPlan, order: torch.Tensor | None, epoch: int, reporter: Reporter,
-                grad_clip_norm: float | None, log_every: int) -> torch.Tensor:
-    """Run one epoch of optimizer steps; returns the batch losses (steps_per_epoch,).
+@dataclass
+class EpochState:
+    """How far an epoch has come (what a checkpoint inside an epoch records)."""
 
-    `order` is the epoch's permutation of the train split (None: in order). The losses stay on
-    the device; the only reads are the logged batch losses every `log_every` steps, and a
-    non-finite one among them stops the epoch at once.
-    """
-    model.train()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    losses: list[torch.Tensor] = []
-    first_step = (epoch - 1) * plan.steps_per_epoch
-    for i, (start, stop) in enumerate(plan.bounds):
-        index = slice(start, stop) if order is None else order[start:stop]
-        loss = loss_fn(model(x[index]), y[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip_norm)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        losses.append(loss.detach())
-        step = first_step + i + 1
-        if log_every and step % log_every == 0:
-            value = loss.item()
-            reporter.step_loss(step, value)
-            if not math.isfinite(value):
-                losses += [loss.new_tensor(math.nan)] * (plan.steps_per_epoch - i - 1)
-                break
-    return torch.stack(losses)
+    epoch: int
+    order: torch.Tensor | None  # the epoch's permutation of the train split (None: in order)
+    lr: float  # the learning rate at the start of the epoch
+    batches_done: int = 0
+    loss_sum: float = 0.0  # sum of the finite steps' losses, each times its sample count
+    samples: int = 0  # samples in those steps
+    skipped: int = 0  # steps skipped for a non-finite loss or gradient
+
+    @property
+    def mean_loss(self) -> float:
+        """The epoch's mean sample loss over its finite steps (NaN when none was finite)."""
+        return self.loss_sum / self.samples if self.samples else math.nan
 
 
-def check_outputs(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                  data: PreparedData) -> int:
-    """Run the model on two train samples and check its output fits the targets.
-
-    Returns the number of classes (from the data, else from the output width; 0 for
-    regression). Raises TrainError DLS402 when the output shape cannot feed the loss.
-    """
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        out = model(x[:2])
-    model.train(was_training)
-    if not isinstance(out, torch.Tensor):
-        raise _mismatch(f"the model returns {type(out).__name__}, not one tensor of logits",
-                        "training needs a single output; list one layer under `outputs`")
-    got = "(N, " + ", ".join(str(d) for d in out.shape[1:]) + ")"
-    if data.task == "classification":
-        classes = data.num_classes or (out.shape[-1] if out.ndim == 2 else 0)
-        if out.ndim != 2 or out.shape[1] != classes:
-            raise _mismatch(f"the model outputs {got} but the data has {classes} classes",
-                            f"end the model with a linear layer of out_features: {classes}")
-        return classes
-    want = tuple(y.shape[1:])
-    if tuple(out.shape[1:]) != want:
-        expected = "(N, " + ", ".join(str(d) for d in want) + ")"
-        raise _mismatch(f"the model outputs {got} but the {data.task} targets are {expected}",
-                        f"end the model with a linear layer of out_features: {want[-1]}"
-                        if want else None)
-    return 0
+@dataclass(frozen=True)
+class StepResult:
+    loss: float  # the step's mean sample loss
+    finite: bool  # loss and gradients finite: the update was applied
+    lr: float  # the (first group's) learning rate of the step
+    norms: dict[str, float] | None  # gradient norm per layer group, when asked for
 
 
-def _mismatch(message: str, hint: str | None) -> TrainError:
-    return TrainError(Diagnostic("DLS402", message, hint=hint))
+class Stepper:
+    """Runs optimizer steps (see the module docstring). `checked`, a reusable context
+    manager, wraps each forward and backward pass (--detect-anomaly sets it)."""
 
+    def __init__(self, model: torch.nn.Module, loss_fn: torch.nn.Module,
+                 optimizer: torch.optim.Optimizer, scheduler, precision: Precision,
+                 regularization: RegularizationConfig):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.scheduler, self.precision = scheduler, precision
+        self.regularizer = Regularizer(regularization, optimizer)  # l1/l2 and clipping
+        self.checked: contextlib.AbstractContextManager = contextlib.nullcontext()
+        # data.augment (dlspec.data.augment.Augmenter), applied to training batches only
+        self.augment: Callable[[torch.Tensor, torch.Tensor], tuple] | None = None
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.groups = layer_groups(model)
 
-def nonfinite_loss_error(losses: torch.Tensor, plan: StepPlan, epoch: int, lr: float,
-                         data: tuple[torch.Tensor, ...], last_checkpoint: Path) -> TrainError:
-    """DLS403 naming the first non-finite batch loss and its likely causes."""
-    bad = (~torch.isfinite(losses)).nonzero()
-    batch = int(bad[0]) if len(bad) else plan.steps_per_epoch - 1
-    step = (epoch - 1) * plan.steps_per_epoch + batch + 1
-    value = float(losses[batch])
-    bad_data = not all(bool(torch.isfinite(t.float()).all()) for t in data)
-    causes = ("the train data holds NaN or inf values (check the data file and "
-              "data.missing)" if bad_data else
-              f"the learning rate may be too high (lr={lr:.3g}; try 10x lower), or the data "
-              "has extreme values; gradient clipping (regularization.grad_clip_norm) can help")
-    kept = (f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint.exists()
-            else "")
-    return TrainError(Diagnostic(
-        "DLS403", f"the training loss became {value} at epoch {epoch}, step {step} "
-                  f"(batch {batch + 1} of {plan.steps_per_epoch})",
-        hint=causes + kept))
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The mean loss of one micro-batch (under autocast)."""
+        with self.precision.autocast():
+            return self.loss_fn(self.model(x), y)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor,
+             micro: list[tuple[torch.Tensor | slice, int]], norms: bool = False) -> StepResult:
+        """One optimizer step over the micro-batches `micro`: (index into x and y, size)."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.zero_grad(set_to_none=True)
+        total = sum(size for _, size in micro)
+        step_loss = None
+        for index, size in micro:
+            with self.checked:
+                batch = x[index], y[index]
+                loss = self.loss(*(self.augment(*batch) if self.augment else batch))
+                objective = self.regularizer.with_penalty(loss)
+                self.precision.backward(objective if size == total
+                                        else objective * (size / total))
+            part = loss.detach() if size == total else loss.detach() * (size / total)
+            step_loss = part if step_loss is None else step_loss + part
+        self.precision.unscale(self.optimizer)
+        grads = [p.grad for p in self.params if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)  # on the CPU when there is no gradient
+        pair = [step_loss.float(), norm.float().to(step_loss.device, non_blocking=True)]
+        loss_value, norm_value = torch.stack(pair).tolist()  # the step's one device read
+        finite_grads = math.isfinite(norm_value)
+        # fp16: overflowing gradients are the loss scaler's business (it skips and rescales)
+        finite = math.isfinite(loss_value) and (finite_grads or self.precision.scaler is not None)
+        group = group_norms(self.groups) if norms and finite else None
+        if finite:
+            if finite_grads:
+                self.regularizer.clip_gradients(norm)
+            self.precision.step(self.optimizer)
+        self.precision.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return StepResult(loss_value, finite, lr, group)
+
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, plan: StepPlan, state: EpochState,
+                    first_step: int, log_every: int,
+                    after_step: Callable[[int, StepResult], None]) -> None:
+        """Run the epoch's remaining steps from `state.batches_done`, updating `state`.
+
+        `first_step` is the global number of the epoch's first step; `after_step(step,
+        result)` is called after each (group norms are measured every `log_every` steps).
+        """
+        self.model.train()
+        while state.batches_done < plan.steps_per_epoch:
+            i = state.batches_done
+            step = first_step + i
+            result = self.step(x, y, plan.batches(i, state.order),
+                               norms=bool(log_every) and step % log_every == 0)
+            start, stop = plan.bounds[i]
+            state.batches_done += 1
+            if result.finite:
+                state.loss_sum += result.loss * (stop - start)
+                state.samples += stop - start
+            else:
+                state.skipped += 1
+            after_step(step, result)

@@ -16,8 +16,9 @@ def test_defaults():
     config = DataConfig(dataset="iris")
     assert config.split == [0.8, 0.1, 0.1]
     assert (config.batch_size, config.seed, config.missing) == (64, 0, "error")
-    assert config.standardize is True and config.shuffle is True
-    assert config.stratify is None and config.task is None
+    assert config.standardize is None and config.shuffle is True  # None: on for tabular data
+    assert config.stratify is None and config.task is None and config.augment is None
+    assert (config.samples, config.length, config.vocab, config.noise) == (None,) * 4
 
 
 def test_unknown_dataset_suggests_the_close_name():
@@ -72,6 +73,39 @@ def test_rejected_values(fields):
 
 def test_stratify_contradicts_regression():
     assert "set stratify: false" in error_text(dataset="diabetes", stratify=True, task="regression")
+
+
+def test_stratify_contradicts_the_per_token_tasks():
+    assert "for tagging" in error_text(dataset="copy", stratify=True, task="tagging")
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"dataset": "brackets", "vocab": 5}, "`vocab` is not a parameter of the dataset "
+                                          "'brackets' (it takes samples, length)"),
+    ({"dataset": "copy", "noise": 0.1}, "`noise` is for sine"),
+    ({"dataset": "brackets", "length": 15}, "brackets needs an even length"),
+    ({"dataset": "digits", "length": 8}, "`length` is a parameter of the synthetic datasets"),
+    ({"dataset": "sine", "standardize": True}, "standardize is for tabular features"),
+    ({"dataset": "chars", "path": "a.txt"}, "`path` is only for csv/npz files"),
+    ({"dataset": "copy", "vocab": 2}, "greater than or equal to 3"),
+    ({"dataset": "parity", "length": 1}, "greater than or equal to 2"),
+])
+def test_synthetic_parameters_are_checked(fields, words):
+    assert words in error_text(**fields)
+
+
+def test_synthetic_parameters_are_accepted():
+    config = DataConfig(dataset="copy", samples=100, length=8, vocab=5)
+    assert (config.samples, config.length, config.vocab) == (100, 8, 5)
+    assert DataConfig(dataset="sine", noise=0.0, standardize=False).noise == 0.0
+
+
+def test_augment_is_a_checked_section():
+    config = DataConfig(dataset="digits", augment={"hflip": 0.5, "noise": 0.1})
+    assert config.augment.active() == ("hflip", "noise")
+    assert "less than or equal to 1" in error_text(dataset="digits", augment={"hflip": 2})
+    assert "Extra inputs are not permitted" in error_text(dataset="digits",
+                                                          augment={"flip": 0.5})
 
 
 def test_config_is_frozen():

@@ -3,13 +3,20 @@
 import numpy as np
 import pytest
 
-from dlspec.data import DataConfig, describe_data, fit_diagnostics, load_builtin, prepare_data
+from dlspec.data import (
+    DataConfig,
+    ModelIO,
+    describe_data,
+    fit_diagnostics,
+    load_builtin,
+    prepare_data,
+)
 from dlspec.errors import DataError
 
 
 def prepare(base_dir=".", input_shape=(4,), task="classification", num_outputs=3, **data):
-    return prepare_data(DataConfig(**data), base_dir=base_dir, input_shape=input_shape,
-                        task=task, num_outputs=num_outputs)
+    model = ModelIO(input_shape, (num_outputs,))
+    return prepare_data(DataConfig(**data), base_dir=base_dir, model=model, task=task)
 
 
 def misfit(**kwargs) -> DataError:
@@ -129,6 +136,33 @@ def test_regression_targets_are_float_columns():
     assert data.class_names == [] and data.num_classes == 0
 
 
+def test_multilabel_targets_are_zero_one_columns():
+    data = prepare(dataset="digits_multilabel", input_shape=(64,), task="multilabel",
+                   num_outputs=3)
+    digits = load_builtin("digits")
+    assert data.class_names == ["even", "at_least_5", "prime"] and data.num_classes == 3
+    assert data.train.y.shape == (1437, 3) and data.train.y.dtype == np.float32
+    # the same images in the same order as digits: check the labels against the digit
+    raw = load_builtin("digits_multilabel")
+    assert np.array_equal(raw.x, digits.x)
+    expected = np.stack([digits.y % 2 == 0, digits.y >= 5, np.isin(digits.y, (2, 3, 5, 7))], 1)
+    assert np.array_equal(raw.y, expected.astype(np.float32))
+
+
+def test_npz_zero_one_columns_read_as_labels_or_numbers(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "m.npz", x=rng.normal(size=(40, 5)), y=rng.integers(0, 2, (40, 4)))
+    setup = {"dataset": "npz", "path": "m.npz", "base_dir": tmp_path, "input_shape": (5,),
+             "num_outputs": 4, "split": [0.5, 0.5, 0.0]}
+    labels = prepare(**setup, task="multilabel")
+    assert labels.class_names == [f"label_{j}" for j in range(4)]
+    assert labels.train.y.shape == (20, 4) and set(np.unique(labels.train.y)) == {0.0, 1.0}
+    assert prepare(**setup, task="regression").class_names == []
+    error = misfit(**setup, task="binary")
+    assert "4 0/1 labels per sample, but the task is binary" in str(error)
+    assert "multilabel or regression" in error.diagnostics[0].hint
+
+
 def test_npz_regression_with_several_outputs(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "r.npz", x=rng.normal(size=(50, 2, 3)), y=rng.normal(size=(50, 3)))
@@ -183,8 +217,9 @@ def test_describe_data_reports_what_validate_needs(tmp_path):
     info = describe_data(DataConfig(dataset="csv", path="d.csv", target="kind"), tmp_path)
     assert (info.n_features, info.task, info.class_names) == (3, "classification", ("x", "y"))
     assert info.feature_names == ("a", "b", "c") and info.n_samples == 3
-    assert fit_diagnostics(info, (3,), "binary", 1) == []
-    assert [d.code for d in fit_diagnostics(info, (4,), "classification", 3)] == ["DLS402"] * 2
+    assert fit_diagnostics(info, ModelIO((3,), (1,)), "binary") == []
+    assert [d.code for d in fit_diagnostics(info, ModelIO((4,), (3,)), "classification")] == [
+        "DLS402"] * 2
     (tmp_path / "n.csv").write_text("a,y\n1,0\n2,1\n")
     numeric = describe_data(DataConfig(dataset="csv", path="n.csv"), tmp_path)
     assert (numeric.task, numeric.class_names, numeric.n_targets) == (None, ("0", "1"), 1)
@@ -194,3 +229,11 @@ def test_missing_data_file_is_dls401(tmp_path):
     with pytest.raises(DataError) as caught:
         prepare(dataset="csv", path="gone.csv", base_dir=tmp_path)
     assert caught.value.codes == ["DLS401"] and "gone.csv does not exist" in str(caught.value)
+
+
+def test_augment_misfits_are_reported_when_loading():
+    with pytest.raises(DataError) as caught:
+        prepare(dataset="iris", augment={"hflip": 0.5})
+    assert "data.augment.hflip" in str(caught.value)
+    data = prepare(dataset="iris", augment={"noise": 0.1})
+    assert data.augment.noise == 0.1

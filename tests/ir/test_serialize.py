@@ -35,6 +35,7 @@ def test_ir_text_is_stable_and_changes_with_the_spec():
 def test_ir_recipe_has_defaults_filled_in():
     recipe = spec_to_json(check_spec(SPECS / "regression-diabetes.yaml"))["recipe"]
     assert recipe["optimizer"] == {"op": "adam", "lr": 0.01, "betas": [0.9, 0.999],
-                                   "eps": 1e-08, "weight_decay": 0.001, "no_decay": []}
-    assert recipe["data"]["standardize"] is True
+                                   "eps": 1e-08, "amsgrad": False, "weight_decay": 0.001,
+                                   "no_decay": [], "groups": []}
+    assert recipe["data"]["standardize"] is None  # auto: on for tabular features
     assert recipe["export"]["opset"] == 20

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from dlspec.errors import SpecError
+from dlspec.errors import DlspecError
 from dlspec.passes.infer_shapes import infer_shapes
 from dlspec.passes.lower import lower
 from dlspec.spec.load import load_text
@@ -36,7 +36,7 @@ def graph_of(text: str, overrides=()):
 
 
 def errors_of(text: str, overrides=()) -> list[tuple[str, int, int, str]]:
-    with pytest.raises(SpecError) as caught:
+    with pytest.raises(DlspecError) as caught:
         graph_of(text, overrides)
     return [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics]
 
@@ -111,3 +111,36 @@ def test_set_reaches_block_params():
         assert "basic.downsample.conv2d" in graph  # the `when` sees the new default
     [(code, _, _, message)] = errors_of(BLOCK + model, ["strid=2"])
     assert (code, message) == ("DLS120", "'strid' is neither a section, a param nor a block param")
+
+
+def test_one_mistake_in_a_block_is_reported_once_for_all_its_instances():
+    [(code, line, _, message)] = errors_of("""\
+        dlspec: 1
+        name: t
+        inputs: {x: {shape: [4, 8]}}
+        blocks:
+          b:
+            layers:
+              - {op: linear, out_features: 3, in_features: 5}
+        model:
+          - {block: b, name: p, inputs: x}
+          - {block: b, name: q, inputs: x}
+          - {block: b, name: r, inputs: x}
+          - {op: concat, inputs: [p, q, r]}
+        """)
+    assert (code, line) == ("DLS201", 7)
+    assert message == ("input has 8 features but in_features=5 was given (also in q.linear, "
+                       "r.linear)")
+
+
+@pytest.mark.parametrize("name", ["code", "forward", "training", "class"])
+def test_layer_names_the_torch_module_has_are_refused(name):
+    [(code, line, column, message)] = errors_of(f"""\
+        dlspec: 1
+        name: t
+        inputs: {{x: {{shape: [4]}}}}
+        model:
+          - {{op: linear, name: {name}, out_features: 3}}
+        """)
+    assert (code, line, column) == ("DLS102", 5, 24)
+    assert message.startswith(f"layer name '{name}' is taken")

@@ -162,3 +162,12 @@ def test_the_background_writer_reports_a_failure(tmp_path):
     with pytest.raises(OSError):
         writer.wait()
     writer.close()
+
+
+def test_save_with_hands_a_snapshot_to_the_function(tmp_path):
+    weight, seen = torch.ones(2), []
+    with CheckpointWriter() as writer:
+        writer.save_with(lambda tag, tensors: seen.append((tag, tensors)), {"w": weight}, "a")
+        weight.fill_(7.0)
+    ((tag, tensors),) = seen
+    assert tag == "a" and tensors["w"].tolist() == [1.0, 1.0]

@@ -68,7 +68,7 @@ def test_fit_writes_the_run_files(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert list(rows[0]) == ["epoch", "step", "lr", "train_loss", "val_loss", "val_accuracy",
-                             "seconds"]
+                             "skipped_steps", "seconds"]
     assert float(rows[2]["val_loss"]) == pytest.approx(result.history[2]["val_loss"], rel=1e-4)
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["best_epoch"] == result.best_epoch and saved["epochs_run"] == 3
@@ -84,7 +84,10 @@ def test_fit_writes_the_run_files(tmp_path):
     best = load_checkpoint(tmp_path / "checkpoints" / "best.safetensors")
     assert best.metadata["epoch"] == str(result.best_epoch)
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
-        "best.safetensors", "last.safetensors"]
+        "best.safetensors", "last.safetensors", f"resume-{3 * 7:09d}.safetensors",
+        "resume.json"]
+    resume = json.loads((tmp_path / "checkpoints" / "resume.json").read_text())
+    assert (resume["epoch"], resume["step"], resume["finished"]) == (3, 21, True)
 
 
 @pytest.mark.parametrize("optimizer", [SGDConfig(lr=0.05, momentum=0.9), AdamWConfig(lr=0.01)])
@@ -127,12 +130,12 @@ def test_min_delta_counts_tiny_changes_as_no_improvement(tmp_path):
 
 
 def test_a_huge_learning_rate_stops_with_dls403(tmp_path):
-    with pytest.raises(TrainError, match=r"training loss became (nan|inf) at epoch 1, step \d+"
-                                         r" \(batch \d+ of 7\)") as error:
+    with pytest.raises(TrainError, match=r"training (loss|gradients) stayed non-finite for 5 "
+                                         r"steps in a row \(epoch 1, steps \d+-\d+;") as error:
         run(mlp(inputs=3, outputs=1), regression_data(), tmp_path, epochs=3,
             optimizer=SGDConfig(lr=1e6))
     assert error.value.codes == ["DLS403"]
-    assert "learning rate may be too high (lr=1e+06" in str(error.value)
+    assert "the learning rate is probably too high (lr=1e+06" in str(error.value)
 
 
 class ExplodesLater(nn.Module):
@@ -151,29 +154,47 @@ class ExplodesLater(nn.Module):
         return out
 
 
-def test_a_nan_in_a_later_epoch_keeps_the_last_good_checkpoint(tmp_path):
-    model = ExplodesLater(calls=7 * 2 + 3)  # 7 batches per epoch: breaks in epoch 3
-    with pytest.raises(TrainError, match=r"became nan at epoch 3, step 18 \(batch 4 of 7\)") \
+def test_nan_steps_are_skipped_and_a_streak_stops_the_run(tmp_path):
+    model = ExplodesLater(calls=7 * 2 + 3)  # 7 batches per epoch: breaks at step 18, epoch 3
+    with pytest.raises(TrainError, match=r"loss stayed non-finite for 5 steps in a row "
+                                         r"\(epoch 4, steps 18-22; the last loss was nan\)") \
             as error:
         run(model, classification_data(), tmp_path, epochs=5)
+    assert "an op of the model produced NaN/inf" in str(error.value)
     assert "last good checkpoint is" in str(error.value)
-    last = load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
-    assert last.metadata["epoch"] == "2"
-    assert all(torch.isfinite(t).all() for t in last.state_dict.values())
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
-        "best.safetensors", "last.safetensors"]
     with open(tmp_path / "metrics.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 2
+        rows = list(csv.DictReader(handle))
+    assert [r["skipped_steps"] for r in rows] == ["0", "0", "4"]  # epoch 3 lost steps 18-21
+    losses = [float(r["train_loss"]) for r in rows]
+    assert all(np.isfinite(losses))  # the mean over the finite steps
+    last = load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")
+    assert last.metadata["epoch"] == "3"
+    assert all(torch.isfinite(t).all() for t in last.state_dict.values())
+    for name, tensor in model.state_dict().items():  # no update after the last finite step
+        assert torch.equal(tensor, last.state_dict[name]), name
+
+
+def with_nan_features(data: PreparedData, rows: slice | int) -> PreparedData:
+    x = data.train.x.copy()
+    x[rows, 0] = np.nan
+    return PreparedData(Split(x, data.train.y), data.val, data.test, data.task,
+                        data.feature_names, data.class_names)
+
+
+def test_one_bad_sample_costs_its_batch_each_epoch_and_no_more(tmp_path):
+    result = run(mlp(), with_nan_features(classification_data(), 5), tmp_path, epochs=3)
+    assert [r["skipped_steps"] for r in result.history] == [1, 1, 1]
+    assert result.skipped_steps == 3
+    assert all(np.isfinite(r["train_loss"]) for r in result.history)
 
 
 def test_nan_in_the_data_is_named_as_the_cause(tmp_path):
-    data = classification_data()
-    x = data.train.x.copy()
-    x[5, 0] = np.nan
-    bad = PreparedData(Split(x, data.train.y), data.val, data.test, data.task,
-                       data.feature_names, data.class_names)
-    with pytest.raises(TrainError, match="train data holds NaN or inf"):
+    bad = with_nan_features(classification_data(), slice(None, None, 10))  # in every batch
+    with pytest.raises(TrainError, match=r"stayed non-finite for 5 steps in a row \(epoch 1, "
+                                         r"steps 1-5;") as error:
         run(mlp(), bad, tmp_path, epochs=2)
+    assert "the train data holds NaN or inf values" in str(error.value)
+    assert "last good checkpoint" not in str(error.value)  # none was written yet
 
 
 def test_tensorboard_events_hold_the_scalars(tmp_path):
@@ -184,7 +205,7 @@ def test_tensorboard_events_hold_the_scalars(tmp_path):
     assert {"train/loss", "train/lr", "val/loss", "val/accuracy", "train/loss_step",
             "test/loss", "test/accuracy"} <= tags
     val_loss = events.Scalars("val/loss")
-    assert [e.step for e in val_loss] == [1, 2, 3]
+    assert [e.step for e in val_loss] == [7, 14, 21]  # the global step at each epoch's end
     assert [e.value for e in val_loss] == pytest.approx(
         [r["val_loss"] for r in result.history], rel=1e-6)
     assert [e.step for e in events.Scalars("train/loss_step")] == [5, 10, 15, 20]
@@ -242,7 +263,8 @@ def test_without_a_val_split_the_train_loss_is_monitored(tmp_path):
                         data.class_names)
     result = run(mlp(), data, tmp_path, epochs=2)
     assert result.monitor == "train_loss" and result.test_metrics == {}
-    assert set(result.history[0]) == {"epoch", "step", "lr", "train_loss", "seconds"}
+    assert set(result.history[0]) == {"epoch", "step", "lr", "train_loss", "skipped_steps",
+                                      "seconds"}
     stopping = EarlyStoppingConfig(monitor="val_loss")
     with pytest.raises(TrainError, match="the val split is empty"):
         run(mlp(), data, tmp_path, regularization=RegularizationConfig(early_stopping=stopping))

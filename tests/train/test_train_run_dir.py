@@ -13,7 +13,7 @@ from dlspec.train.config import EarlyStoppingConfig
 from dlspec.train.device import resolve_device
 from dlspec.train.monitor import Monitor, make_monitor
 from dlspec.train.reporting import epoch_line, scalar_tag
-from dlspec.train.run_dir import MetricsCsv, RunFiles, make_run_dir, write_result
+from dlspec.train.run_dir import MetricsCsv, RunFiles, make_run_dir, read_rows, write_result
 
 NOON = 1_700_000_000.0
 
@@ -39,6 +39,20 @@ def test_metrics_csv_is_flushed_row_by_row(tmp_path):
     table.write({"epoch": 1, "loss": 0.123456789})
     assert (tmp_path / "m.csv").read_text().splitlines() == ["epoch,loss", "1,0.123457"]
     table.close()
+
+
+def test_a_resumed_csv_drops_rows_after_the_checkpoint_and_appends(tmp_path):
+    path = tmp_path / "metrics.csv"
+    first = MetricsCsv(path, ["epoch", "step", "loss"])
+    for epoch in (1, 2, 3):
+        first.write({"epoch": epoch, "step": 10 * epoch, "loss": 1.0 / epoch})
+    first.close()  # a crash after epoch 3, whose checkpoint was epoch 2 (step 20)
+    resumed = MetricsCsv(path, ["epoch", "step", "loss"], resume_step=20)
+    resumed.write({"epoch": 3, "step": 30, "loss": 0.25})
+    resumed.close()
+    assert path.read_text().splitlines() == ["epoch,step,loss", "1,10,1", "2,20,0.5",
+                                             "3,30,0.25"]
+    assert read_rows(path, until_step=10) == [{"epoch": "1", "step": "10", "loss": "1"}]
 
 
 def test_result_json_turns_non_finite_numbers_into_null(tmp_path):

@@ -1,0 +1,79 @@
+"""`dlspec evaluate`: the loss and metrics of given weights on one split of a spec's data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from dlspec.data.types import PreparedData
+from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
+from dlspec.train.device import resolve_device
+from dlspec.train.losses import build_loss
+from dlspec.train.metrics import MATRIX_METRICS, build_metrics, confusion_matrix, evaluate
+from dlspec.train.recipe import Recipe, metric_names
+from dlspec.train.setup import check_outputs, split_tensors
+from dlspec.train.transfer import checkpoint_file
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The metrics of a checkpoint on one split."""
+
+    weights: Path
+    split: str
+    samples: int
+    metrics: dict[str, float]  # named <split>_<metric>, the loss included
+
+    def to_json(self) -> dict:
+        return {"weights": str(self.weights), "split": self.split, "samples": self.samples,
+                "metrics": self.metrics}
+
+
+def measure(model: torch.nn.Module, data: PreparedData, recipe: Recipe, split: str,
+            device: str, names: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Loss and metrics of `model` on a split of `data` (in eval mode): the recipe's
+    train.metrics, or `names`. TrainError DLS401 when the split is empty."""
+    if not len(getattr(data, split)):
+        raise TrainError(Diagnostic(
+            "DLS401", f"the {split} split is empty",
+            hint="choose another --split, or give that split a fraction in data.split"))
+    device = resolve_device(device)
+    model.to(device)
+    x, y = split_tensors(getattr(data, split), device)
+    num_classes = check_outputs(model, x, y, data)
+    try:
+        names = names or metric_names(data.task, recipe.train.metrics)
+    except ValueError as error:
+        raise TrainError(Diagnostic("DLS102", str(error))) from error
+    names = tuple(n for n in names if n not in MATRIX_METRICS)
+    loss_fn = build_loss(recipe.loss, data.task, num_classes).to(device)
+    metrics = build_metrics(data.task, names, num_classes, device)
+    return evaluate(model, x, y, loss_fn, metrics, data.task, split,
+                    max(recipe.batch_size, 1024))
+
+
+def evaluate_weights(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
+                     weights: Path, split: str, device: str) -> Evaluation:
+    """Load a checkpoint (a file, or a run folder's best) into `model` and measure it."""
+    path = checkpoint_file(Path(weights))
+    apply_checkpoint(model, load_checkpoint(path))
+    metrics = measure(model, data, recipe, split, device)
+    return Evaluation(path, split, len(getattr(data, split)), metrics)
+
+
+def test_confusion(model: torch.nn.Module, data: PreparedData, weights: Path,
+                   device: str) -> list[list[int]] | None:
+    """Counts [true][predicted] of a checkpoint (a file, or a run folder's best) on the test
+    split, for classification and binary tasks; None for other tasks or without a test
+    split."""
+    if data.task not in ("classification", "binary") or not len(data.test):
+        return None
+    apply_checkpoint(model, load_checkpoint(checkpoint_file(Path(weights))))
+    device = resolve_device(device)
+    model.to(device)
+    x, y = split_tensors(data.test, device)
+    classes = data.num_classes or check_outputs(model, x, y, data)
+    return confusion_matrix(model, x, y, data.task, classes)

@@ -1,0 +1,21 @@
+"""Tests run torch on one intra-op thread.
+
+The tests build and train tiny models: a second thread brings nothing, and on a busy machine (CI runs
+the suite on 2 cores with 2 workers) OpenMP threads spinning against each other make a
+one-second test take thirty. One thread also gives every test the same arithmetic as the
+training subprocesses of test_train_resume.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,103 @@
+"""The losses torch lacks (focal, NT-Xent, Gaussian KL) against their formulas written out."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlspec.errors import TrainError
+from dlspec.train.loss_config import FocalConfig, GaussianKLConfig, InfoNCEConfig
+from dlspec.train.loss_functions import binary_focal, focal, gaussian_kl, info_nce, reduce
+from dlspec.train.losses import build_loss
+
+LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [1.0, 1.0, 1.0], [-2.0, 4.0, 0.0]])
+CLASSES = torch.tensor([0, 2, 1, 1])
+
+
+def test_reduce_mean_and_batchmean():
+    values = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert reduce(values, "mean").item() == pytest.approx(3.5)
+    assert reduce(values, "batchmean").item() == pytest.approx(10.5)
+
+
+def test_binary_focal_loss_by_hand():
+    logits = torch.tensor([[2.0], [-1.0], [0.5]])
+    targets = torch.tensor([[1.0], [1.0], [0.0]])
+    expected = []
+    for x, t in zip(logits.flatten().tolist(), targets.flatten().tolist(), strict=True):
+        p = 1 / (1 + math.exp(-x))
+        p_t = p if t == 1 else 1 - p
+        alpha_t = 0.25 if t == 1 else 0.75
+        expected.append(-alpha_t * (1 - p_t) ** 2 * math.log(p_t))
+    loss = binary_focal(logits, targets, gamma=2.0, alpha=0.25)
+    assert loss.item() == pytest.approx(sum(expected) / 3, rel=1e-5)
+    # gamma 0 and no alpha: plain binary cross-entropy
+    assert binary_focal(logits, targets, gamma=0.0, alpha=None).item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(logits, targets).item(), rel=1e-6)
+
+
+def test_multiclass_focal_loss_by_hand():
+    p = torch.softmax(LOGITS, dim=1)[torch.arange(4), CLASSES]
+    by_hand = (-(1 - p) ** 1.5 * torch.log(p)).mean()
+    assert focal(LOGITS, CLASSES, gamma=1.5).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert focal(LOGITS, CLASSES, gamma=0.0).item() == pytest.approx(
+        F.cross_entropy(LOGITS, CLASSES).item(), rel=1e-6)
+    alpha = torch.tensor([0.5, 2.0, 1.0])
+    weighted = (-alpha[CLASSES] * (1 - p) ** 1.5 * torch.log(p)).mean()
+    assert focal(LOGITS, CLASSES, gamma=1.5, class_alpha=alpha).item() == pytest.approx(
+        weighted.item(), rel=1e-6)
+
+
+def test_focal_follows_the_task_and_handles_sequences():
+    binary = build_loss(FocalConfig(alpha=0.25), "binary")
+    logits, targets = torch.tensor([[0.3], [-2.0]]), torch.tensor([[1.0], [0.0]])
+    assert binary(logits, targets).item() == pytest.approx(
+        binary_focal(logits, targets, gamma=2.0, alpha=0.25).item())
+    multi = build_loss(FocalConfig(alpha=[1.0, 2.0, 3.0]), "classification", 3)
+    sequence = LOGITS.reshape(2, 2, 3)  # (N, T, C) with targets (N, T)
+    assert multi(sequence, CLASSES.reshape(2, 2)).item() == pytest.approx(
+        focal(LOGITS, CLASSES, gamma=2.0, class_alpha=torch.tensor([1.0, 2.0, 3.0])).item(),
+        rel=1e-6)
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    multilabel = build_loss(FocalConfig(), "multilabel")(LOGITS, labels)  # sigmoid per label
+    assert multilabel.item() == pytest.approx(
+        binary_focal(LOGITS, labels, gamma=2.0, alpha=None).item())
+    with pytest.raises(TrainError, match="binary focal loss takes one alpha"):
+        build_loss(FocalConfig(alpha=[1.0, 2.0]), "binary")
+    with pytest.raises(TrainError, match="alpha has 2 weights but the data has 3 classes"):
+        build_loss(FocalConfig(alpha=[1.0, 2.0]), "classification", 3)
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    torch.manual_seed(0)
+    mean, log_var = torch.randn(5, 3), torch.randn(5, 3)
+    posterior = torch.distributions.Normal(mean, (0.5 * log_var).exp())
+    prior = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+    per_sample = torch.distributions.kl_divergence(posterior, prior).sum(dim=1)
+    loss = build_loss(GaussianKLConfig(), "regression")((mean, log_var), None)
+    assert loss.item() == pytest.approx(per_sample.mean().item(), rel=1e-5)
+    assert gaussian_kl(mean, log_var, reduction="mean").item() == pytest.approx(
+        per_sample.sum().item() / 15, rel=1e-5)
+    assert gaussian_kl(torch.zeros(2, 4), torch.zeros(2, 4), reduction="batchmean").item() == 0
+
+
+def test_info_nce_is_simclrs_nt_xent_written_out():
+    torch.manual_seed(1)
+    v1, v2 = torch.randn(3, 4), torch.randn(3, 4)
+    z = [x / x.norm() for x in torch.cat([v1, v2])]
+    t, n = 0.5, 3
+    losses = []
+    for i in range(2 * n):
+        positive = (i + n) % (2 * n)
+        sims = {k: float(z[i] @ z[k]) / t for k in range(2 * n) if k != i}
+        losses.append(-math.log(math.exp(sims[positive]) / sum(map(math.exp, sims.values()))))
+    loss = build_loss(InfoNCEConfig(temperature=t), "regression")((v1, v2), None)
+    assert loss.item() == pytest.approx(sum(losses) / (2 * n), rel=1e-5)
+    assert info_nce(v2, v1, temperature=t).item() == pytest.approx(loss.item(), rel=1e-5)
+    # two identical, mutually orthogonal views: only the temperature separates the pairs
+    eye = torch.eye(2)
+    expected = -math.log(math.exp(1 / 0.5) / (math.exp(1 / 0.5) + 2))  # cos 1 with itself, 0 else
+    assert info_nce(eye, eye, temperature=0.5).item() == pytest.approx(expected, rel=1e-6)
