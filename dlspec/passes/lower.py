@@ -22,7 +22,13 @@ from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
 from dlspec.passes.infer_shapes import check_arity
-from dlspec.passes.references import SKIPPED, ExpressionScope, Ref, Scope
+from dlspec.passes.references import (
+    SKIPPED,
+    ExpressionScope,
+    Ref,
+    ReferenceResolution,
+    Scope,
+)
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, has_expression
 from dlspec.spec.init import layer_init
@@ -37,7 +43,7 @@ from dlspec.spec.models import (
 from dlspec.spec.yaml_source import Path_, SourceMap
 
 
-class Lowering:
+class Lowering(ReferenceResolution):
     def __init__(self, loaded: LoadedSpec, section: ModelSection):
         self.loaded = loaded
         self.section = section
@@ -291,70 +297,6 @@ class Lowering:
         return node.type
 
     # --- references -------------------------------------------------------------------
-
-    def peek(self, ref: str | Ref) -> str | None:
-        """What `ref` refers to, without reporting anything (None: not known)."""
-        return self.resolve(ref, report=False)
-
-    def resolve(self, ref: str | Ref, report: bool = True) -> str | None:
-        while isinstance(ref, Ref):
-            target = self._target(ref, report)
-            if target is None:
-                return None
-            ref = target
-        return ref
-
-    def _target(self, ref: Ref, report: bool) -> str | Ref | None:
-        """One step: the first of `ref`'s alternatives that names a layer not skipped."""
-        scope, skipped = ref.scope, []
-        for text in ref.alternatives:
-            found = scope.lookup(text)
-            if found is not None and found[1] is SKIPPED:
-                skipped.append(text)
-                continue
-            if found is not None:
-                return found[1]  # type: ignore[return-value]
-            if "." in text and scope.prefix + text in self.graph:
-                return scope.prefix + text
-            if scope.has_failed(text):
-                return None  # that layer's own error was reported
-            if report:
-                self.problems.append(Diagnostic(
-                    "DLS301", f"unknown layer or input '{text}'", ref.span,
-                    hint=suggest(text, scope.visible_names())))
-            return None
-        if report:
-            self.problems.append(Diagnostic(
-                "DLS306", f"layer '{skipped[-1]}' is skipped here (its `when` is false)",
-                ref.span, hint=f"fall back to another layer: `{skipped[-1]} ?? x`"))
-        return None
-
-    def resolve_references(self) -> None:
-        for node in self.graph.nodes():
-            resolved = [self.resolve(ref) for ref in node.inputs]
-            node.inputs = [r for r in resolved if r is not None]
-            if isinstance(node.tie, Ref):
-                node.tie = self.resolve(node.tie)
-
-    def resolve_outputs(self, outputs: list[str] | None, scope: Scope,
-                        last: str | Ref | None) -> list[str]:
-        if outputs is None:
-            found = self.resolve(last) if last is not None else None
-            return [found] if found else []
-        result = []
-        for i, text in enumerate(outputs):
-            path = self.section.at("outputs", i)
-            if path not in self.source.values:
-                path = self.section.at("outputs")
-            if scope.has_failed(text) and text not in self.graph:
-                continue  # that layer's own error was reported
-            if scope.lookup(text.split("??")[0].strip()) is None and text not in self.graph:
-                self.problems.append(Diagnostic(
-                    "DLS305", f"unknown output '{text}'", self.source.span(path),
-                    hint=suggest(text, scope.names)))
-                continue
-            result.append(self.resolve(Ref(text, scope, self.source.span(path))) or text)
-        return result
 
     def check_cycles(self) -> None:
         try:
