@@ -9,7 +9,7 @@ from pathlib import Path
 from dlspec.errors import Diagnostic, ShapeError
 from dlspec.ir.graph import Graph
 from dlspec.passes.infer_shapes import infer_shapes, unused_layers
-from dlspec.passes.lower import lower_all
+from dlspec.passes.lower import check_model_names, lower_all
 from dlspec.spec.load import LoadedSpec, load_spec
 
 
@@ -42,6 +42,8 @@ def check_spec(path: str | Path, overrides: Sequence[str] = (),
     """Load, lower and shape-check a spec (every model in it). Raises DlspecError with every
     problem found; `model` picks which model `graph` is."""
     loaded = load_spec(path, overrides)
+    if model is not None:
+        check_model_names(loaded, [model])
     graphs = lower_all(loaded)
     problems: list[Diagnostic] = []
     for graph in graphs.values():
@@ -51,8 +53,5 @@ def check_spec(path: str | Path, overrides: Sequence[str] = (),
             problems += err.diagnostics
     if problems:
         raise ShapeError(problems)
-    chosen = model or next(iter(graphs))
-    if chosen not in graphs:
-        lower_all(loaded, [chosen])  # raises: no such model, with a suggestion
     warnings = [w for graph in graphs.values() for w in unused_layers(graph)]
-    return CheckedSpec(loaded, graphs, chosen, warnings)
+    return CheckedSpec(loaded, graphs, model or next(iter(graphs)), warnings)

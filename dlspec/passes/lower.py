@@ -323,15 +323,21 @@ def lower(loaded: LoadedSpec, model: str | None = None) -> Graph:
                                                         loaded.spec.sections()[0].name]
 
 
-def lower_all(loaded: LoadedSpec, models: list[str] | None = None) -> dict[str, Graph]:
-    """The spec's models (all, or those named) as graphs, by name; every problem of every
-    model is reported together."""
-    sections = {s.name: s for s in loaded.spec.sections()}
-    unknown = [m for m in models or [] if m not in sections]
+def check_model_names(loaded: LoadedSpec, models: list[str]) -> None:
+    """Raise SpecError (with suggestions) for names that are not models of the spec."""
+    sections = [s.name for s in loaded.spec.sections()]
+    unknown = [m for m in models if m not in sections]
     if unknown:
         raise SpecError([Diagnostic("DLS305", f"the spec has no model '{m}'",
                                     loaded.source.span(("name",)),
                                     hint=suggest(m, sections)) for m in unknown])
+
+
+def lower_all(loaded: LoadedSpec, models: list[str] | None = None) -> dict[str, Graph]:
+    """The spec's models (all, or those named) as graphs, by name; every problem of every
+    model is reported together."""
+    sections = {s.name: s for s in loaded.spec.sections()}
+    check_model_names(loaded, models or [])
     graphs, problems = {}, []
     for name in models or sections:
         try:

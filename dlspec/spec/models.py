@@ -7,6 +7,7 @@ lowering pass validates them against their op's declaration (see dlspec/ops/).
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -47,8 +48,6 @@ TORCH_MODULE_ATTRIBUTES = (
 
 def reserved_name(name: str) -> bool:
     """A layer name torch cannot take: a Python keyword or an attribute of the module."""
-    import keyword
-
     return keyword.iskeyword(name) or name in TORCH_MODULE_ATTRIBUTES
 
 

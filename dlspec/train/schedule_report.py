@@ -12,12 +12,10 @@ from rich.table import Table
 
 from dlspec.data.config import DataConfig
 from dlspec.errors import Diagnostic, SourceSpan, SpecError
-from dlspec.files import atomic_path
 from dlspec.train.recipe import Recipe
 from dlspec.train.schedules import lr_at, main_schedule, warmup_length
 
-PLOT_SIZE = (8.0, 4.5)  # inches; at PLOT_DPI an 800 x 450 pixel image
-PLOT_DPI = 100
+PLOT_SIZE = (8.0, 4.5)  # inches; at plot.DPI (100) an 800 x 450 pixel image
 
 
 def steps_per_epoch(samples: int, step_samples: int) -> int:
@@ -114,19 +112,13 @@ def format_lr(lr: float) -> str:
 
 def plot_curve(curve: LrCurve, path: Path, title: str = "learning rate") -> None:
     """Draw the rate over the optimizer steps into a PNG at `path` (written atomically)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from dlspec.train.plot import figure
 
-    figure = Figure(figsize=PLOT_SIZE, dpi=PLOT_DPI)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.plot(range(curve.total_steps), curve.lrs, linewidth=1.5)
-    axes.set_xlabel(f"optimizer step ({curve.steps_per_epoch} per epoch)")
-    axes.set_ylabel("learning rate")
-    axes.set_title(title)
-    axes.set_xlim(0, max(curve.total_steps - 1, 1))
-    axes.set_ylim(bottom=0)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        figure.savefig(tmp, format="png", dpi=PLOT_DPI)
+    with figure(path, PLOT_SIZE) as (_, axes):
+        axes.plot(range(curve.total_steps), curve.lrs, linewidth=1.5)
+        axes.set_xlabel(f"optimizer step ({curve.steps_per_epoch} per epoch)")
+        axes.set_ylabel("learning rate")
+        axes.set_title(title)
+        axes.set_xlim(0, max(curve.total_steps - 1, 1))
+        axes.set_ylim(bottom=0)
+        axes.grid(alpha=0.3)

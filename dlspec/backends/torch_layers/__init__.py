@@ -45,13 +45,6 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
-class GlobalAvgPool2d(nn.Module):
-    """(N, C, H, W) -> (N, C)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
-
-
 class Standardize(nn.Module):
     """(x - mean) / std with statistics fitted on training data, stored as buffers."""
 
