@@ -10,7 +10,7 @@ from typing import Any
 
 from dlspec import __version__
 from dlspec.compiler import CheckedSpec, check_spec
-from dlspec.errors import DataError, Diagnostic, SourceSpan, TrainError
+from dlspec.errors import DataError, Diagnostic, SourceSpan, SpecError, TrainError
 from dlspec.passes.check_data import (
     at_data,
     data_diagnostics,
@@ -18,12 +18,16 @@ from dlspec.passes.check_data import (
     output_rank_diagnostics,
     task_of,
 )
+from dlspec.passes.check_loss import loss_diagnostics
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
           ) -> CheckedSpec:
     """Every static check, the data fit included. Torch-free."""
     checked = check_spec(path, overrides, model)
+    problems = loss_diagnostics(checked)
+    if problems:
+        raise SpecError(problems)
     problems = data_diagnostics(checked)
     if problems:
         raise DataError(problems)
@@ -96,11 +100,14 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
 def training_inputs(checked: CheckedSpec):
     """(data, freshly initialized module, recipe) of a spec to train."""
     spec, graph = checked.spec, checked.graph
-    if spec.data is None or len(graph.inputs) != 1 or len(graph.outputs) != 1:
+    if spec.data is None or len(graph.inputs) != 1:
         raise TrainError(Diagnostic(
-            "DLS403", "training needs a `data:` section and a model with one input and one "
-            "output", SourceSpan(str(checked.loaded.path), 1, 1),
+            "DLS403", "training needs a `data:` section and a model with one input",
+            SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
+    problems = loss_diagnostics(checked)
+    if problems:
+        raise SpecError(problems)
     return load_data(checked), compile_module(checked), recipe_for(checked)
 
 
@@ -165,8 +172,8 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     out_dir = Path(out_dir) if out_dir is not None else files.root / "plots"
     checked = load_run_spec(files.root)
     written = plot_curves(files.metrics_csv, out_dir)
-    data, module, _ = training_inputs(checked)
-    matrix = test_confusion(module, data, files.root, checked.spec.train.device)
+    data, module, recipe = training_inputs(checked)
+    matrix = test_confusion(module, data, recipe, files.root, checked.spec.train.device)
     if matrix is not None:
         written.append(plot_confusion(matrix, data.class_names,
                                       out_dir / "confusion_matrix.png"))
@@ -192,11 +199,12 @@ def recipe_for(checked: CheckedSpec):
     """The training recipe of a spec: its sections, with the defaults of its task."""
     from dlspec.train.recipe import Recipe
 
-    spec = checked.spec
+    spec, graph = checked.spec, checked.graph
     return Recipe.from_sections(
         task_of(spec), loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
         regularization=spec.regularization, train=spec.train,
-        batch_size=spec.data.batch_size, shuffle=spec.data.shuffle)
+        batch_size=spec.data.batch_size, shuffle=spec.data.shuffle,
+        outputs=tuple(graph.outputs), inputs=tuple(graph.inputs))
 
 
 def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
@@ -210,7 +218,8 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     metadata = spec_metadata(checked)
     if weights is not None:
         module, stored = load_weights(module, Path(weights))
-        metadata.update({k: v for k, v in stored.items() if k in ("task", "class_names")})
+        metadata.update({k: v for k, v in stored.items()
+                         if k in ("task", "class_names", "scored_output")})
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
               for n in graph.inputs]
     standardize = getattr(module, "standardize", None)

@@ -123,17 +123,20 @@ def class_probabilities(logits: np.ndarray, task: str) -> np.ndarray:
 def prediction_table(
     names: Sequence[str], outputs: Sequence[np.ndarray], metadata: Mapping[str, str]
 ) -> tuple[list[str], list[Sequence[Any]]]:
-    """Columns and per-row values: class + probabilities, or the flattened outputs."""
+    """Columns and per-row values: class + probabilities from the output the training targets
+    scored (metadata `scored_output`; the first for files without it), or the flattened
+    outputs."""
     task = metadata.get("task", "")
     rows = len(outputs[0])
-    if task in CLASSIFICATION_TASKS:
-        if outputs[0].ndim > 2:
+    scored = _scored_output(names, metadata)
+    if task in CLASSIFICATION_TASKS and scored is not None:
+        if outputs[scored].ndim > 2:
             raise _misfit(
-                f"output '{names[0]}' has shape {list(outputs[0].shape)}; a class table needs "
-                "one row of class scores per sample",
+                f"output '{names[scored]}' has shape {list(outputs[scored].shape)}; a class "
+                "table needs one row of class scores per sample",
                 hint="write raw outputs to a .npy or .npz file instead",
             )
-        probabilities = class_probabilities(outputs[0], task)
+        probabilities = class_probabilities(outputs[scored], task)
         classes = _class_names(metadata, probabilities.shape[1])
         best = probabilities.argmax(axis=1)
         columns = ["prediction", *(f"p_{name}" for name in classes)]
@@ -149,6 +152,20 @@ def prediction_table(
             for i in range(block.shape[1])
         ]
     return columns, list(np.concatenate(flat, axis=1))
+
+
+def _scored_output(names: Sequence[str], metadata: Mapping[str, str]) -> int | None:
+    """The position of the output that training compared with the targets: metadata
+    `scored_output` (a JSON name, or null when the loss read no targets), else the first."""
+    if "scored_output" not in metadata:
+        return 0
+    try:
+        name = json.loads(metadata["scored_output"])
+    except json.JSONDecodeError as exc:
+        raise _bad_metadata(f"metadata scored_output is not JSON: {exc}") from exc
+    if name is None:
+        return None
+    return names.index(name) if name in names else 0
 
 
 def _class_names(metadata: Mapping[str, str], n_classes: int) -> list[str]:

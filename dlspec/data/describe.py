@@ -24,14 +24,15 @@ Dim = int | str
 
 @dataclass(frozen=True)
 class ModelIO:
-    """The model's one input and one output as the data sees them, per sample (no batch).
+    """The model's one input and the output its data's targets score, as the data sees them,
+    per sample (no batch); `output_shape` is None when the loss reads no targets.
 
     Symbolic dims (str) fit any size within their `dims` bounds (min, max or None);
     `vocabulary` is the row count of the smallest embedding reading the input, if any.
     """
 
     input_shape: tuple[Dim, ...]
-    output_shape: tuple[Dim, ...]
+    output_shape: tuple[Dim, ...] | None
     input_dtype: str = "float32"
     vocabulary: int | None = None
     dims: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
@@ -190,6 +191,8 @@ def fit_diagnostics(info: DatasetInfo, model: ModelIO, task: Task) -> list[Diagn
     problems = check_input(info, model)
     if task not in readable_tasks(info):
         return [*problems, _wrong_task(info, task)]
+    if model.output_shape is None:
+        return problems
     return problems + _output_diagnostics(info, task, tuple(model.output_shape))
 
 

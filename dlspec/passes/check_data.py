@@ -20,6 +20,7 @@ from dlspec.data.describe import (
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
 from dlspec.train.config import implied_task
+from dlspec.train.loss_config import scored_output
 
 
 def task_of(spec) -> Task:
@@ -37,20 +38,29 @@ def task_of(spec) -> Task:
 
 
 def model_io(checked: CheckedSpec) -> ModelIO | None:
-    """The model's input and output as the data sees them, when it has one of each."""
+    """The model's input and output as the data sees them, when it has one input: the
+    output is the one the data's targets score (None when the loss reads no targets)."""
     spec, graph = checked.spec, checked.graph
-    if spec.data is None or spec.models is not None or len(graph.inputs) != 1 or \
-            len(graph.outputs) != 1:
+    if spec.data is None or spec.models is not None or len(graph.inputs) != 1:
         return None
     name = graph.inputs[0]
+    scored = _scored(checked)
     input_type = graph.node(name).type
     vocabularies = [node.op.num_embeddings for node in graph.layers()
                     if name in node.inputs and hasattr(node.op, "num_embeddings")]
     dims = {dim: (bounds.min, bounds.max) for dim, bounds in checked.inputs[name].dims.items()}
     return ModelIO(
         input_shape=input_type.sample_shape, input_dtype=input_type.dtype,
-        output_shape=graph.node(graph.outputs[0]).type.sample_shape,
+        output_shape=None if scored is None else graph.node(scored).type.sample_shape,
         vocabulary=min(vocabularies) if vocabularies else None, dims=dims)
+
+
+def _scored(checked: CheckedSpec) -> str | None:
+    """The model output the data's targets score; None when there is none (or the loss
+    names one the model lacks, which the loss check reports)."""
+    outputs = checked.graph.outputs
+    scored = scored_output(checked.spec.loss, outputs)
+    return scored if scored in outputs else None
 
 
 def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
@@ -80,13 +90,13 @@ def output_rank_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """An output that the task's loss cannot take: (N, outputs), or (N, T, classes) for the
     per-token tasks."""
     model = model_io(checked)
-    if model is None:
+    if model is None or model.output_shape is None:
         return []
     task = task_of(checked.spec)
     rank = 3 if task in PER_TOKEN else 2
     if len(model.output_shape) + 1 == rank:
         return []
-    output = checked.graph.node(checked.graph.outputs[0])
+    output = checked.graph.node(_scored(checked))
     if rank == 3:
         want, hint = "(N, T, classes): one score vector per position", (
             "keep the sequence dim: a linear layer on (N, T, features) gives (N, T, classes)")

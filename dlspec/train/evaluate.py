@@ -11,10 +11,10 @@ from dlspec.data.types import PreparedData
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.device import resolve_device
-from dlspec.train.losses import build_loss
 from dlspec.train.metrics import MATRIX_METRICS, build_metrics, confusion_matrix, evaluate
-from dlspec.train.recipe import Recipe, metric_names
-from dlspec.train.setup import check_outputs, split_tensors
+from dlspec.train.outputs import ModelOutputs
+from dlspec.train.recipe import Recipe
+from dlspec.train.setup import check_outputs, checked_loss, run_metric_names, split_tensors
 from dlspec.train.transfer import checkpoint_file
 
 
@@ -43,15 +43,11 @@ def measure(model: torch.nn.Module, data: PreparedData, recipe: Recipe, split: s
     device = resolve_device(device)
     model.to(device)
     x, y = split_tensors(getattr(data, split), device)
-    num_classes = check_outputs(model, x, y, data)
-    try:
-        names = names or metric_names(data.task, recipe.train.metrics)
-    except ValueError as error:
-        raise TrainError(Diagnostic("DLS102", str(error))) from error
+    outputs, num_classes, loss_fn = checked_loss(model, x, y, data, recipe, device)
+    names = names or run_metric_names(data.task, recipe.train.metrics, outputs)
     names = tuple(n for n in names if n not in MATRIX_METRICS)
-    loss_fn = build_loss(recipe.loss, data.task, num_classes).to(device)
     metrics = build_metrics(data.task, names, num_classes, device)
-    return evaluate(model, x, y, loss_fn, metrics, data.task, split,
+    return evaluate(model, x, y, loss_fn, metrics, data.task, split, outputs,
                     max(recipe.batch_size, 1024))
 
 
@@ -64,16 +60,18 @@ def evaluate_weights(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
     return Evaluation(path, split, len(getattr(data, split)), metrics)
 
 
-def test_confusion(model: torch.nn.Module, data: PreparedData, weights: Path,
+def test_confusion(model: torch.nn.Module, data: PreparedData, recipe: Recipe, weights: Path,
                    device: str) -> list[list[int]] | None:
     """Counts [true][predicted] of a checkpoint (a file, or a run folder's best) on the test
     split, for classification and binary tasks; None for other tasks or without a test
     split."""
-    if data.task not in ("classification", "binary") or not len(data.test):
+    outputs = ModelOutputs.of(recipe)
+    if data.task not in ("classification", "binary") or not len(data.test) or \
+            outputs.scored is None:
         return None
     apply_checkpoint(model, load_checkpoint(checkpoint_file(Path(weights))))
     device = resolve_device(device)
     model.to(device)
     x, y = split_tensors(data.test, device)
-    classes = data.num_classes or check_outputs(model, x, y, data)
-    return confusion_matrix(model, x, y, data.task, classes)
+    classes = data.num_classes or check_outputs(model, x, y, data, outputs)
+    return confusion_matrix(model, x, y, data.task, classes, outputs)

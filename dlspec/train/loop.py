@@ -60,7 +60,8 @@ class FitResult:
 def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Path, *,
         device: str, seed: int, metadata: dict[str, str], console: Console | None = None,
         quiet: bool = False, options: FitOptions | None = None) -> FitResult:
-    """Train `model` (called as `model(x)`, returning logits) on `data` with `recipe`.
+    """Train `model` (called as `model(x)`, returning its outputs: one tensor, or a tuple in
+    the order of `recipe.outputs`) on `data` with `recipe`.
 
     Writes metrics.csv, grad_norms.csv, TensorBoard events, checkpoints/{best,last}
     .safetensors, the resume checkpoint and result.json under `run_dir`. `metadata` (e.g.
@@ -82,7 +83,7 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
     generator = torch.Generator().manual_seed(seed)
     progress = Progress() if saved is None else restore(run, saved, generator)
     files.create()  # only once the run is known to be able to start
-    val_keys = [f"val_{k}" for k in ("loss", *run.metrics)] if run.has_val else []
+    val_keys = [f"val_{k}" for k in (*run.loss_fn.keys, *run.metrics)] if run.has_val else []
     columns = ["epoch", "step", "lr", "train_loss", *val_keys, "skipped_steps", "seconds"]
     groups = list(run.stepper.groups) if recipe.train.log_every else None
     with Reporter(files, columns, recipe.train.epochs, console, quiet, groups,
@@ -162,7 +163,7 @@ class _Training:
                   "train_loss": state.mean_loss}
         if run.has_val:
             record |= evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics,
-                               run.data.task, "val", _eval_batch(run.recipe))
+                               run.data.task, "val", run.outputs, _eval_batch(run.recipe))
         record["skipped_steps"] = state.skipped
         record["seconds"] = time.perf_counter() - started
         return record
@@ -234,7 +235,8 @@ def _test(run: Run, reporter: Reporter, step: int) -> dict[str, float]:
     if len(x) == 0:
         return {}
     metrics = evaluate(run.model, x, y, run.loss_fn, run.metrics, run.data.task, "test",
-                       _eval_batch(run.recipe))
-    save_confusion_matrix(run.files.root, run.model, x, y, run.data, run.recipe.train.metrics)
+                       run.outputs, _eval_batch(run.recipe))
+    save_confusion_matrix(run.files.root, run.model, x, y, run.data, run.recipe.train.metrics,
+                          run.outputs)
     reporter.final(metrics, step)
     return metrics

@@ -12,6 +12,7 @@ is their weighted sum:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
@@ -44,6 +45,7 @@ class LossBase(StrictConfig):
 
     arity: ClassVar[int] = 1  # how many model outputs the op reads
     takes_target: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = False  # compares an output with a target of its own shape
     tasks: ClassVar[tuple[Task, ...]] = ()  # tasks its data targets fit (first: implied); () any
 
     output: str | list[str] | None = Field(
@@ -76,6 +78,7 @@ class LossBase(StrictConfig):
 class MSEConfig(LossBase):
     """Mean squared error (L2) for regression."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("regression",)
     op: Literal["mse"] = Field("mse", description="Mean squared error.")
     reduction: Reduction = reduction_field()
@@ -84,6 +87,7 @@ class MSEConfig(LossBase):
 class MAEConfig(LossBase):
     """Mean absolute error (L1) for regression."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("regression",)
     op: Literal["mae", "l1"] = Field("mae", description="Mean absolute error (L1 loss).")
     reduction: Reduction = reduction_field()
@@ -92,6 +96,7 @@ class MAEConfig(LossBase):
 class HuberConfig(LossBase):
     """Huber loss: squared below `delta`, linear above it (robust regression)."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("regression",)
     op: Literal["huber"] = Field("huber", description="Huber loss.")
     delta: PositiveFloat = Field(1.0, description="Error size where squared turns linear.")
@@ -101,6 +106,7 @@ class HuberConfig(LossBase):
 class SmoothL1Config(LossBase):
     """Smooth L1: Huber divided by `beta` (0.5 e^2 / beta below beta, |e| - beta/2 above)."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("regression",)
     op: Literal["smooth_l1"] = Field("smooth_l1", description="Smooth L1 loss.")
     beta: float = Field(1.0, ge=0.0, description="Error size where squared turns linear "
@@ -111,6 +117,7 @@ class SmoothL1Config(LossBase):
 class BCEConfig(LossBase):
     """Binary cross-entropy on probabilities in [0, 1] (the model ends in a sigmoid)."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("binary", "multilabel")
     op: Literal["bce"] = Field("bce", description="Binary cross-entropy on probabilities.")
     reduction: Reduction = reduction_field()
@@ -119,6 +126,7 @@ class BCEConfig(LossBase):
 class BCEWithLogitsConfig(LossBase):
     """Sigmoid binary cross-entropy on logits (n, k) against 0/1 targets (n, k)."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("binary", "multilabel")
     op: Literal["bce_with_logits"] = Field(
         "bce_with_logits", description="Binary cross-entropy on logits.")
@@ -169,6 +177,7 @@ class FocalConfig(LossBase):
 class KLDivConfig(LossBase):
     """KL divergence KL(target || model) from log-probabilities to target probabilities."""
 
+    elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("regression",)
     op: Literal["kl_div"] = Field("kl_div", description="Kullback-Leibler divergence.")
     log_target: bool = Field(False, strict=True,
@@ -259,3 +268,27 @@ def implied_task(loss: LossConfig | list[LossConfig] | None) -> Task | None:
         if term.takes_target and term.target is None and term.tasks:
             return term.tasks[0]
     return None
+
+
+def data_target_term(loss: LossConfig | list[LossConfig] | None) -> LossConfig | None:
+    """The first term comparing one model output with the data's targets: the output the
+    task's metrics score. None when no term reads the targets (an autoencoder's loss
+    compares with its input)."""
+    for term in loss_terms(loss) if loss is not None else ():
+        if term.takes_target and term.target is None and term.arity == 1:
+            return term
+    return None
+
+
+def scored_output(loss: LossConfig | list[LossConfig] | None,
+                  outputs: Sequence[str]) -> str | None:
+    """The name of the model output that the data's targets score (see `data_target_term`),
+    among the model's `outputs`; None when no term reads the targets, or when the model has
+    several outputs and the term does not name one (the loss check reports that). Without a
+    loss section the task's default loss reads the targets from the model's one output."""
+    term = data_target_term(loss)
+    if term is None and loss is not None:
+        return None
+    if term is not None and term.outputs:
+        return term.outputs[0]
+    return outputs[0] if len(outputs) == 1 else None

@@ -77,18 +77,41 @@ class SpecLoss(nn.Module):
         super().__init__()
         self.terms = nn.ModuleList(terms)
         self.output_names = tuple(output_names)
+        self.labels = term_labels(terms) if len(terms) > 1 else ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The names `parts` gives its values: 'loss', then 'loss_<term>' per term when
+        there are several (e.g. loss_mse, loss_gaussian_kl)."""
+        return ("loss", *(f"loss_{label}" for label in self.labels))
 
     def forward(self, outputs: Outputs, targets: torch.Tensor | None = None,
                 inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         total = None
         for term in self.terms:
-            args = self._outputs_for(term, outputs)
-            if term.takes_target:
-                args.append(_target_for(term, targets, inputs))
-            value = term(*args)
+            value = self._term_value(term, outputs, targets, inputs)
             value = value if term.factor == 1.0 else term.factor * value
             total = value if total is None else total + value
         return total
+
+    def parts(self, outputs: Outputs, targets: torch.Tensor | None = None,
+              inputs: torch.Tensor | Mapping[str, torch.Tensor] | None = None
+              ) -> dict[str, torch.Tensor]:
+        """The total loss and, when there are several terms, each term's value before its
+        weight, named as in `keys`."""
+        if not self.labels:
+            return {"loss": self(outputs, targets, inputs)}
+        values = [self._term_value(term, outputs, targets, inputs) for term in self.terms]
+        total = sum(term.factor * value for term, value in zip(self.terms, values, strict=True))
+        return {"loss": total, **{f"loss_{label}": value
+                                  for label, value in zip(self.labels, values, strict=True)}}
+
+    def _term_value(self, term: LossTerm, outputs: Outputs, targets: torch.Tensor | None,
+                    inputs: torch.Tensor | Mapping[str, torch.Tensor] | None) -> torch.Tensor:
+        args = self._outputs_for(term, outputs)
+        if term.takes_target:
+            args.append(_target_for(term, targets, inputs))
+        return term(*args)
 
     def _outputs_for(self, term: LossTerm, outputs: Outputs) -> list[torch.Tensor]:
         if isinstance(outputs, torch.Tensor):
@@ -112,6 +135,16 @@ class SpecLoss(nn.Module):
                                                   f"'{missing[0]}', which the model does not "
                                                   "return", hint=suggest(missing[0], named)))
         return [named[name] for name in names]
+
+
+def term_labels(terms: Sequence[LossTerm]) -> tuple[str, ...]:
+    """A name per loss term: its op, with the outputs it reads when two terms share an op,
+    and its position when that is not enough (mse, gaussian_kl; cross_entropy_logits)."""
+    ops = [term.op for term in terms]
+    labels = [op if ops.count(op) == 1 else "_".join((op, *(term.outputs or ())))
+              for op, term in zip(ops, terms, strict=True)]
+    return tuple(label if labels.count(label) == 1 else f"{label}_{i + 1}"
+                 for i, label in enumerate(labels))
 
 
 def _target_for(term: LossTerm, targets: torch.Tensor | None,

@@ -19,11 +19,10 @@ import torch
 
 from dlspec.data.types import PreparedData
 from dlspec.train.device import resolve_device
-from dlspec.train.losses import build_loss
 from dlspec.train.optim import build_optimizer
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe
-from dlspec.train.setup import check_outputs, split_tensors
+from dlspec.train.setup import checked_loss, split_tensors
 from dlspec.train.steps import Stepper, StepPlan
 
 
@@ -47,7 +46,7 @@ def lr_range_test(model: torch.nn.Module, data: PreparedData, recipe: Recipe, *,
     torch.manual_seed(seed)
     model = copy.deepcopy(model).to(device)
     x, y = split_tensors(data.train, device)
-    loss_fn = build_loss(recipe.loss, data.task, check_outputs(model, x, y, data)).to(device)
+    loss_fn = checked_loss(model, x, y, data, recipe, device)[2]
     optimizer = build_optimizer(model, recipe.optimizer)
     ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]
     stepper = Stepper(model, loss_fn, optimizer, None, Precision(recipe.train.precision, device),

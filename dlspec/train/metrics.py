@@ -18,6 +18,7 @@ from torchmetrics.text import Perplexity
 from dlspec.data.tasks import PAD_TARGET, PER_TOKEN, Task
 from dlspec.data.types import PreparedData
 from dlspec.files import atomic_write_text
+from dlspec.train.outputs import SINGLE_OUTPUT, ModelOutputs
 
 MetricSet = dict[str, Metric]
 MATRIX_METRICS = ("confusion_matrix",)  # not a number: measured once, on the test split
@@ -103,27 +104,34 @@ def metric_inputs(logits: torch.Tensor, targets: torch.Tensor,
 
 
 def _batches(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int):
-    """(logits, targets) over a whole split, in eval mode."""
+    """(what the model returns, inputs, targets) over a whole split, in eval mode."""
     model.eval()
     for start in range(0, len(x), batch_size):
-        yield model(x[start:start + batch_size]), y[start:start + batch_size]
+        xb = x[start:start + batch_size]
+        yield model(xb), xb, y[start:start + batch_size]
 
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
              loss_fn: torch.nn.Module, metrics: MetricSet, task: Task, prefix: str,
-             batch_size: int = 1024) -> dict[str, float]:
+             outputs: ModelOutputs = SINGLE_OUTPUT, batch_size: int = 1024
+             ) -> dict[str, float]:
     """Loss and metrics of `model` (in eval mode) over a whole split, named `<prefix>_<metric>`.
 
-    The loss is the sample-weighted mean of the batch losses. Leaves the model in eval mode.
+    The loss (and each term of a loss of several terms, as `<prefix>_loss_<term>`) is the
+    sample-weighted mean of the batch losses; the metrics score the output that `outputs`
+    says the targets score. Leaves the model in eval mode.
     """
-    total = torch.zeros((), device=x.device)
-    for logits, yb in _batches(model, x, y, batch_size):
-        total += loss_fn(logits, yb) * len(yb)
-        preds, targets = metric_inputs(logits, yb, task)
-        for metric in metrics.values():
-            metric.update(preds, targets)
-    values = {f"{prefix}_loss": (total / len(x)).item()}
+    totals = dict.fromkeys(loss_fn.keys, torch.zeros((), device=x.device))
+    for returned, xb, yb in _batches(model, x, y, batch_size):
+        for key, value in loss_fn.parts(returned, yb, xb).items():
+            totals[key] = totals[key] + value * len(yb)
+        scored = outputs.scored_tensor(returned)
+        if scored is not None and metrics:
+            preds, targets = metric_inputs(scored, yb, task)
+            for metric in metrics.values():
+                metric.update(preds, targets)
+    values = {f"{prefix}_{key}": (total / len(x)).item() for key, total in totals.items()}
     for name, metric in metrics.items():
         values[f"{prefix}_{name}"] = float(metric.compute())
         metric.reset()
@@ -132,23 +140,25 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 @torch.inference_mode()
 def confusion_matrix(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
-                     num_classes: int, batch_size: int = 1024) -> list:
+                     num_classes: int, outputs: ModelOutputs = SINGLE_OUTPUT,
+                     batch_size: int = 1024) -> list:
     """Counts [true][predicted] over a split: (C, C) for classification and tagging,
     (2, 2) for binary, (labels, 2, 2) for multilabel (one 2x2 matrix per label)."""
     metric = make_metric(task, "confusion_matrix", num_classes).to(x.device)
-    for logits, yb in _batches(model, x, y, batch_size):
-        metric.update(*metric_inputs(logits, yb, task))
+    for returned, _, yb in _batches(model, x, y, batch_size):
+        metric.update(*metric_inputs(outputs.scored_tensor(returned), yb, task))
     return metric.compute().long().tolist()
 
 
 def save_confusion_matrix(run_dir: Path, model: torch.nn.Module, x: torch.Tensor,
                           y: torch.Tensor, data: PreparedData, names: list[str] | None,
-                          batch_size: int = 1024) -> Path | None:
+                          outputs: ModelOutputs = SINGLE_OUTPUT, batch_size: int = 1024
+                          ) -> Path | None:
     """When `names` (train.metrics) asks for confusion_matrix, write the test split's to
     run_dir/confusion_matrix.json with its class names; the file, or None."""
-    if "confusion_matrix" not in (names or ()) or len(x) == 0:
+    if "confusion_matrix" not in (names or ()) or len(x) == 0 or outputs.scored is None:
         return None
-    matrix = confusion_matrix(model, x, y, data.task, data.num_classes, batch_size)
+    matrix = confusion_matrix(model, x, y, data.task, data.num_classes, outputs, batch_size)
     path = Path(run_dir) / "confusion_matrix.json"
     atomic_write_text(path, json.dumps({"task": data.task, "classes": data.class_names,
                                         "rows": "true class", "columns": "predicted class",

@@ -51,6 +51,8 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     batch_size: int = 64
     shuffle: bool = True
+    outputs: tuple[str, ...] = ()  # the model's output names, in order (() for one tensor)
+    inputs: tuple[str, ...] = ()  # its input names, which `target:` of a loss term may name
 
     def __post_init__(self) -> None:
         if self.schedule:
@@ -64,7 +66,8 @@ class Recipe:
                       schedule: ScheduleConfig | list[ScheduleConfig] | None = None,
                       regularization: RegularizationConfig | None = None,
                       train: TrainConfig | None = None, batch_size: int = 64,
-                      shuffle: bool = True) -> Recipe:
+                      shuffle: bool = True, outputs: tuple[str, ...] = (),
+                      inputs: tuple[str, ...] = ()) -> Recipe:
         """A recipe from a spec's optional sections; a missing one takes its defaults
         (the task's canonical loss, Adam, a constant learning rate)."""
         if schedule is None:
@@ -79,4 +82,6 @@ class Recipe:
             train=train or TrainConfig(),
             batch_size=batch_size,
             shuffle=shuffle,
+            outputs=outputs,
+            inputs=inputs,
         )

@@ -16,11 +16,12 @@ from dlspec.data.types import PreparedData, Split
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.train.device import resolve_device
 from dlspec.train.guards import NonFiniteGuard
-from dlspec.train.losses import build_loss
+from dlspec.train.losses import SpecLoss, build_loss
 from dlspec.train.lr_scheduler import make_lr_scheduler
 from dlspec.train.metrics import MetricSet, build_metrics
 from dlspec.train.monitor import Monitor, make_monitor
 from dlspec.train.optim import build_optimizer
+from dlspec.train.outputs import ModelOutputs
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe, metric_names
 from dlspec.train.run_dir import RunFiles
@@ -48,6 +49,7 @@ class Run:
     files: RunFiles
     device: str
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    outputs: ModelOutputs
     loss_fn: torch.nn.Module
     metrics: MetricSet
     monitor: Monitor
@@ -80,13 +82,10 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     if len(train_x) == 0:
         raise TrainError(Diagnostic("DLS401", "the train split is empty",
                                     hint="give data.split a larger train fraction"))
-    num_classes = check_outputs(model, train_x, train_y, data)
-    try:
-        names = metric_names(data.task, train.metrics)
-    except ValueError as error:
-        raise TrainError(Diagnostic("DLS102", str(error))) from error
+    outputs, num_classes, loss_fn = checked_loss(model, train_x, train_y, data, recipe, device)
+    names = run_metric_names(data.task, train.metrics, outputs)
     has_val = len(splits["val"][0]) > 0
-    available = ["train_loss", *[f"val_{k}" for k in ("loss", *names) if has_val]]
+    available = ["train_loss", *[f"val_{k}" for k in (*loss_fn.keys, *names) if has_val]]
     notes = []
     if train.init_from is not None and not options.resume:
         notes += init_from(model, train.init_from, options.base_dir).lines()
@@ -98,23 +97,51 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
                                   plan.total_steps)
     guard = NonFiniteGuard(1 if options.detect_anomaly else train.max_nonfinite_steps,
                            lambda: _finite(train_x, train_y), files.last)
-    loss_fn = build_loss(recipe.loss, data.task, num_classes).to(device)
     if train.compile and options.detect_anomaly:
         notes.append("train.compile is off under --detect-anomaly (it checks eager ops)")
     elif train.compile:
         model.compile()
     return Run(
         model=model, data=data, recipe=recipe, files=files, device=device, splits=splits,
-        loss_fn=loss_fn, metrics=build_metrics(data.task, names, num_classes, device),
+        outputs=outputs, loss_fn=loss_fn, metrics=build_metrics(data.task, names, num_classes, device),
         monitor=make_monitor(recipe.regularization.early_stopping, available, has_val),
         optimizer=optimizer, scheduler=scheduler, plan=plan, precision=precision, guard=guard,
         stepper=Stepper(model, loss_fn, optimizer, scheduler, precision,
                         recipe.regularization),
         metadata={"dlspec_version": dlspec.__version__, "task": data.task, "data": data.source,
-                  "class_names": json.dumps(list(data.class_names)), **metadata},
+                  "class_names": json.dumps(list(data.class_names)), **outputs.metadata(),
+                  **metadata},
         extras={f"preprocess.{k}": torch.from_numpy(np.array(v, dtype=np.float32))
                 for k, v in (("mean", data.mean), ("std", data.std)) if v is not None},
         notes=notes)
+
+
+def checked_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                 data: PreparedData, recipe: Recipe, device: str
+                 ) -> tuple[ModelOutputs, int, SpecLoss]:
+    """The model's outputs (checked against the targets on two samples), the number of
+    classes, and the recipe's loss on `device`."""
+    outputs = ModelOutputs.of(recipe)
+    num_classes = check_outputs(model, x, y, data, outputs)
+    loss_fn = build_loss(recipe.loss, data.task, num_classes, recipe.outputs, recipe.inputs)
+    return outputs, num_classes, loss_fn.to(device)
+
+
+def run_metric_names(task: str, asked: list[str] | None, outputs: ModelOutputs
+                     ) -> tuple[str, ...]:
+    """The metrics a run measures: train.metrics, else the task's; none when no output is
+    scored. TrainError DLS102 for a metric the task lacks, or metrics with nothing to score."""
+    if outputs.scored is None:
+        if asked:
+            raise TrainError(Diagnostic(
+                "DLS102", f"train.metrics asks for {asked}, but no loss term compares a model "
+                          "output with the data's targets, so there is nothing to score",
+                hint="leave train.metrics out: the run reports its losses"))
+        return ()
+    try:
+        return metric_names(task, asked)
+    except ValueError as error:
+        raise TrainError(Diagnostic("DLS102", str(error))) from error
 
 
 def split_tensors(split: Split, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,8 +158,8 @@ def _finite(*tensors: torch.Tensor) -> bool:
 
 
 def check_outputs(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                  data: PreparedData) -> int:
-    """Run the model on two train samples and check its output fits the targets.
+                  data: PreparedData, outputs: ModelOutputs) -> int:
+    """Run the model on two train samples and check that its scored output fits the targets.
 
     Returns the number of classes (from the data, else from the output width; 0 for
     regression). Raises TrainError DLS402 when the output shape cannot feed the loss.
@@ -140,11 +167,12 @@ def check_outputs(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        out = model(x[:2])
+        returned = model(x[:2])
     model.train(was_training)
-    if not isinstance(out, torch.Tensor):
-        raise _mismatch(f"the model returns {type(out).__name__}, not one tensor of logits",
-                        "training needs a single output; list one layer under `outputs`")
+    outputs.check_count(returned)
+    out = outputs.scored_tensor(returned)
+    if out is None:  # the loss reads no targets: nothing to fit them
+        return data.num_classes
     got = "(N, " + ", ".join(str(d) for d in out.shape[1:]) + ")"
     if data.task == "classification":
         classes = data.num_classes or (out.shape[-1] if out.ndim == 2 else 0)

@@ -109,7 +109,7 @@ class Stepper:
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The mean loss of one micro-batch (under autocast)."""
         with self.precision.autocast():
-            return self.loss_fn(self.model(x), y)
+            return self.loss_fn(self.model(x), y, x)  # x: for terms whose target is the input
 
     def step(self, x: torch.Tensor, y: torch.Tensor,
              micro: list[tuple[torch.Tensor | slice, int]], norms: bool = False) -> StepResult:

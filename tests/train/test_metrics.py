@@ -12,7 +12,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from dlspec.data.types import PreparedData, Split
+from dlspec.train.losses import build_loss
 from dlspec.train.metrics import build_metrics, confusion_matrix, evaluate, save_confusion_matrix
+from dlspec.train.recipe import default_loss
 
 
 class Fixed(nn.Module):
@@ -26,20 +28,16 @@ class Fixed(nn.Module):
         return self.outputs[index.long().reshape(-1)]
 
 
-def token_loss(logits, targets):
-    return F.cross_entropy(logits.movedim(-1, 1), targets)
-
-
-LOSSES = {"classification": nn.CrossEntropyLoss(), "binary": nn.BCEWithLogitsLoss(),
-          "multilabel": nn.BCEWithLogitsLoss(), "regression": nn.MSELoss(),
-          "tagging": token_loss, "language_model": token_loss}
+LOSSES = {task: build_loss(default_loss(task), task) for task in
+          ("classification", "binary", "multilabel", "regression", "tagging", "language_model")}
 
 
 def run(task, names, outputs, targets, num_classes=0, batch_size=1024):
     model = Fixed(outputs)
     x = torch.arange(len(targets))
     metrics = build_metrics(task, names, num_classes, "cpu")
-    return evaluate(model, x, targets, LOSSES[task], metrics, task, "val", batch_size)
+    return evaluate(model, x, targets, LOSSES[task], metrics, task, "val",
+                    batch_size=batch_size)
 
 
 def seeded(*shape, seed=0):
@@ -141,7 +139,8 @@ def test_language_model_perplexity_is_the_exp_of_the_token_cross_entropy():
         float(F.cross_entropy(logits.reshape(-1, 30), targets.reshape(-1)).exp()), rel=1e-5)
     assert values["val_accuracy"] == pytest.approx(
         float((logits.argmax(-1) == targets).float().mean()))
-    assert values["val_loss"] == pytest.approx(float(token_loss(logits, targets)), rel=1e-5)
+    assert values["val_loss"] == pytest.approx(
+        float(F.cross_entropy(logits.movedim(-1, 1), targets)), rel=1e-5)
 
 
 def test_a_perfect_model_has_perplexity_one():
@@ -180,7 +179,7 @@ def test_metrics_reset_between_evaluations():
     first = run("classification", ("accuracy",), logits, torch.tensor([0, 1]), 2)
     assert first["val_accuracy"] == 1.0
     model, metrics = Fixed(logits), build_metrics("classification", ("accuracy",), 2, "cpu")
-    x, loss = torch.arange(2), nn.CrossEntropyLoss()
+    x, loss = torch.arange(2), LOSSES["classification"]
     evaluate(model, x, torch.tensor([0, 1]), loss, metrics, "classification", "val")
     again = evaluate(model, x, torch.tensor([1, 0]), loss, metrics, "classification", "val")
     assert again["val_accuracy"] == 0.0
@@ -196,7 +195,8 @@ def test_metrics_reset_between_evaluations():
 ])
 def test_confusion_matrices_match_sklearn(task, logits, targets, expected):
     classes = logits.shape[1] if task != "binary" else 2
-    matrix = confusion_matrix(Fixed(logits), torch.arange(30), targets, task, classes, 8)
+    matrix = confusion_matrix(Fixed(logits), torch.arange(30), targets, task, classes,
+                              batch_size=8)
     assert np.array_equal(np.array(matrix), expected(logits, targets))
 
 

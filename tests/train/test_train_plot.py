@@ -10,7 +10,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from dlspec.api import check, compile_module, load_data, plot_run, train_spec
+from dlspec.api import check, compile_module, load_data, plot_run, recipe_for, train_spec
 from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.plot import curves
 from dlspec.train.run_dir import read_rows
@@ -46,7 +46,8 @@ def test_the_confusion_matrix_counts_the_test_predictions(trained):
 
     checked = check(SPEC, ["train.epochs=3"])
     data = load_data(checked)
-    matrix = np.array(test_confusion(compile_module(checked), data, trained.run_dir, "cpu"))
+    matrix = np.array(test_confusion(compile_module(checked), data, recipe_for(checked),
+                                     trained.run_dir, "cpu"))
     model = compile_module(checked)
     apply_checkpoint(model, load_checkpoint(trained.best_checkpoint))
     model.eval()

@@ -9,8 +9,9 @@ import torch
 from train_data_fixtures import classification_data, mlp
 
 from dlspec.errors import TrainError
-from dlspec.train.config import RegularizationConfig, TrainConfig
+from dlspec.train.config import CrossEntropyConfig, RegularizationConfig, TrainConfig
 from dlspec.train.loop import fit
+from dlspec.train.losses import build_loss
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe
 from dlspec.train.steps import Stepper
@@ -21,7 +22,7 @@ def test_bf16_steps_compute_the_loss_under_autocast():
     model = mlp()
     before = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    stepper = Stepper(model, torch.nn.CrossEntropyLoss(), optimizer, None,
+    stepper = Stepper(model, build_loss(CrossEntropyConfig(), "classification"), optimizer, None,
                       Precision("bf16", "cpu"), RegularizationConfig())
     result = stepper.step(x, y, [(slice(0, 16), 16)])
     with torch.autocast("cpu", dtype=torch.bfloat16):

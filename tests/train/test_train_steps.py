@@ -7,8 +7,9 @@ import math
 import torch
 from train_data_fixtures import classification_data, mlp
 
-from dlspec.train.config import RegularizationConfig, SGDConfig, TrainConfig
+from dlspec.train.config import CrossEntropyConfig, RegularizationConfig, SGDConfig, TrainConfig
 from dlspec.train.loop import fit
+from dlspec.train.losses import build_loss
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe
 from dlspec.train.steps import Stepper, StepPlan
@@ -47,7 +48,7 @@ def test_a_non_finite_step_changes_no_weight_and_no_optimizer_state():
     model = mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** step)
-    stepper = Stepper(model, torch.nn.CrossEntropyLoss(), optimizer, scheduler,
+    stepper = Stepper(model, build_loss(CrossEntropyConfig(), "classification"), optimizer, scheduler,
                       Precision("fp32", "cpu"), RegularizationConfig(grad_clip_norm=1.0))
     x, y = torch.randn(8, 2), torch.randint(0, 3, (8,))
     good = stepper.step(x, y, [(slice(0, 8), 8)], norms=True)

@@ -1,0 +1,39 @@
+"""Prediction tables of models with several outputs: the class table comes from the output
+that training compared with the targets (metadata `scored_output`)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dlspec.backends.onnx_tables import prediction_table
+from dlspec.errors import ExportError
+
+RECON = np.arange(6, dtype=np.float32).reshape(2, 3)
+LOGITS = np.array([[0.0, 2.0], [3.0, -1.0]], dtype=np.float32)
+CLASSES = {"task": "classification", "class_names": json.dumps(["cat", "dog"])}
+
+
+def test_the_class_table_reads_the_scored_output():
+    columns, rows = prediction_table(["recon", "logits"], [RECON, LOGITS],
+                                     {**CLASSES, "scored_output": json.dumps("logits")})
+    assert columns == ["prediction", "p_cat", "p_dog"]
+    assert [row[0] for row in rows] == ["dog", "cat"]
+    assert rows[0][2] == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
+def test_without_a_scored_output_every_output_is_written():
+    columns, rows = prediction_table(["recon", "logits"], [RECON, LOGITS],
+                                     {**CLASSES, "scored_output": "null"})
+    assert columns == ["recon_0", "recon_1", "recon_2", "logits_0", "logits_1"]
+    assert list(rows[1]) == [3.0, 4.0, 5.0, 3.0, -1.0]
+
+
+def test_files_from_before_scored_output_score_the_first_output():
+    columns, rows = prediction_table(["logits"], [LOGITS], CLASSES)
+    assert [row[0] for row in rows] == ["dog", "cat"]
+
+
+def test_broken_scored_output_metadata_is_refused():
+    with pytest.raises(ExportError, match="scored_output is not JSON"):
+        prediction_table(["logits"], [LOGITS], {**CLASSES, "scored_output": "logits"})
