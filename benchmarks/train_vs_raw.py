@@ -13,6 +13,7 @@ process (every thread; steadier than wall time on a shared machine). Target: rat
 against the loop that records the same.
 
 Run: python benchmarks/train_vs_raw.py [--repeats 5] [--epochs N] [--threads 1]
+     [--spec mlp-digits]
 """
 
 from __future__ import annotations
@@ -238,11 +239,14 @@ def main() -> None:
                         help="epochs of every run (default: each spec's)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--spec", choices=[case.spec for case in CASES], action="append",
+                        help="compare only this spec (may be repeated; default: all)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     for case in CASES:
-        compare(case, args.repeats, args.epochs)
+        if args.spec is None or case.spec in args.spec:
+            compare(case, args.repeats, args.epochs)
     print("target: ratio <= 1.10")
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def temp_path(path: str | Path, suffix: str = "") -> Path:
+    """A hidden temporary name beside `path`, private to this process and thread (so that
+    concurrent writers never share one), ending in `suffix` (default .tmp)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}"
+                          f"{suffix or '.tmp'}")
 
 
 @contextlib.contextmanager
@@ -15,10 +23,9 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     and `path` is left untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = temp_path(path, suffix)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

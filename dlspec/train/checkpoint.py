@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from dlspec.errors import Diagnostic, TrainError
-from dlspec.files import atomic_path
+from dlspec.files import atomic_path, temp_path
 
 EXTRA_PREFIX = "_dlspec."
 
@@ -62,7 +61,7 @@ def copy_checkpoint(source: Path, target: Path) -> None:
     source, target = Path(source), Path(target)
     if target.exists() and os.path.samefile(source, target):
         return  # already the same file (and renaming a link onto itself would do nothing)
-    tmp = _temp_path(target)
+    tmp = temp_path(target)
     try:
         try:
             os.link(source, tmp)
@@ -72,11 +71,6 @@ def copy_checkpoint(source: Path, target: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _temp_path(path: Path) -> Path:
-    """A hidden temporary name beside `path`, private to this process and thread."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

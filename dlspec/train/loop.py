@@ -26,7 +26,7 @@ from dlspec.train.grad_norms import NormWatch
 from dlspec.train.metrics import evaluate, save_confusion_matrix
 from dlspec.train.recipe import Recipe
 from dlspec.train.reporting import Reporter
-from dlspec.train.resume import Progress, capture, mark_finished, read_state, restore, write_state
+from dlspec.train.resume import Progress, capture, read_state, restore, write_state
 from dlspec.train.run_dir import RunFiles, json_text, write_result
 from dlspec.train.setup import FitOptions, Run, setup_run
 from dlspec.train.steps import EpochState, StepResult
@@ -97,7 +97,6 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
         writer.wait()
         restored = _restore_best(run)
         test_metrics = _test(run, reporter, progress.step)
-    mark_finished(files)
     history = progress.history
     final = history[run.monitor.best_epoch - 1] if restored else history[-1]
     result = FitResult(
@@ -206,14 +205,16 @@ class _Training:
             self.writer.save(files.last, run.model.state_dict(), metadata, run.extras)
             if improved:
                 self.writer.copy(files.last, files.best)
-            self.save_state()
+            self.save_state(weights=files.last)
         elif improved:
             self.writer.save(files.best, run.model.state_dict(), metadata, run.extras)
 
-    def save_state(self) -> None:
+    def save_state(self, weights: Path | None = None) -> None:
+        """The resume checkpoint; `weights`: a checkpoint of the current weights, just
+        queued, which it links instead of writing them again."""
         self.reporter.flush()  # the events up to the checkpoint, on disk before it
-        state, tensors = capture(self.run, self.progress, self.generator)
-        self.writer.save_with(write_state, tensors, self.run.files, state)
+        state, tensors = capture(self.run, self.progress, self.generator, weights is None)
+        self.writer.save_with(write_state, tensors, self.run.files, state, weights)
 
 
 def _eval_batch(recipe: Recipe) -> int:

@@ -1,17 +1,23 @@
 """Resume checkpoints: everything needed to continue a run exactly where it stopped.
 
-A resume checkpoint is two files in the run's checkpoints folder:
+A resume checkpoint is one file in the run's checkpoints folder, replaced atomically each
+time, plus at an epoch's end a link to that epoch's weights:
 
-    resume-<step>.safetensors   the model's weights (`model.<key>`) and every other tensor
-                                of the state: optimizer moments, RNG states, the epoch order
-    resume.json                 the rest as JSON: epoch and step, the history so far, early
-                                stopping, optimizer hyperparameters, scheduler, loss scaler,
-                                the non-finite counters and the RNG states of python and
-                                numpy; it names its tensor file
+    resume.safetensors          every tensor of the state: optimizer moments, RNG states,
+                                the epoch order, and the model's weights (`model.<key>`)
+                                unless they are in the weights file; its header holds the
+                                rest as JSON (`dlspec_resume`): epoch and step, the history
+                                so far, early stopping, optimizer hyperparameters,
+                                scheduler, loss scaler, the non-finite counters, the RNG
+                                states of python and numpy, and the weights file's name
+    resume-<step>.weights.safetensors
+                                a hard link to that epoch's last.safetensors (a copy where
+                                links are not supported), so the weights are written once
 
-Each file is written atomically, the tensors first; resume.json is the commit point and
-older tensor files are deleted only after it. A crash at any moment leaves a complete,
-consistent previous checkpoint. Nothing is pickled.
+The weights link is made first, then resume.safetensors is replaced: that is the commit
+point, and older weights links are deleted only after it. A crash at any moment leaves a
+complete, consistent previous checkpoint. Nothing is pickled. A run whose result.json
+exists is finished and is not resumed.
 """
 
 from __future__ import annotations
@@ -19,21 +25,24 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from dlspec.errors import Diagnostic, TrainError
-from dlspec.files import atomic_path, atomic_write_text
+from dlspec.files import atomic_path
+from dlspec.train.checkpoint import copy_checkpoint, load_checkpoint
 from dlspec.train.run_dir import RunFiles
 from dlspec.train.state_codec import decode, encode
 from dlspec.train.steps import EpochState
 
-FORMAT = 1
+FORMAT = 2
 MODEL = "model."
+HEADER = "dlspec_resume"  # the header entry holding the JSON state
 
 
 @dataclass
@@ -68,14 +77,15 @@ def restore_rng_states(states: dict[str, Any], generator: torch.Generator) -> No
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-def capture(run: Any, progress: Progress, generator: torch.Generator
+def capture(run: Any, progress: Progress, generator: torch.Generator, weights: bool = True
             ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The run's whole training state as (JSON data, tensors); the tensors are the live
-    ones, so snapshot them before training goes on."""
-    tensors = {MODEL + k: v for k, v in run.model.state_dict().items()}
+    ones, so snapshot them before training goes on. Without `weights`, the model's weights
+    are left to a weights file (see `write_state`)."""
+    tensors = {MODEL + k: v for k, v in run.model.state_dict().items()} if weights else {}
     partial = progress.partial
     state = {
-        "format": FORMAT, "epoch": progress.epoch, "step": progress.step, "finished": False,
+        "format": FORMAT, "epoch": progress.epoch, "step": progress.step,
         "history": encode(progress.history, tensors, "history"),
         "partial": None if partial is None else encode(vars(partial), tensors, "partial"),
         "monitor": {k: encode(getattr(run.monitor, k), tensors, k)
@@ -90,21 +100,21 @@ def capture(run: Any, progress: Progress, generator: torch.Generator
     return state, tensors
 
 
-def write_state(files: RunFiles, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-    """Write a resume checkpoint (see the module docstring); `tensors` must be CPU copies."""
-    name = f"resume-{state['step']:09d}.safetensors"
-    with atomic_path(files.checkpoints / name) as tmp:
-        save_file(tensors, str(tmp))
-    atomic_write_text(files.resume_json, json.dumps({**state, "tensors": name}, allow_nan=False))
+def write_state(files: RunFiles, state: dict[str, Any], weights: Path | None,
+                tensors: dict[str, torch.Tensor]) -> None:
+    """Write a resume checkpoint (see the module docstring); `tensors` must be CPU copies.
+    `weights`, a checkpoint of the model's current weights (last.safetensors, written just
+    before), is linked in place of writing the weights again."""
+    name = None
+    if weights is not None:
+        name = f"resume-{state['step']:09d}.weights.safetensors"
+        copy_checkpoint(weights, files.checkpoints / name)
+    header = json.dumps({**state, "weights": name}, allow_nan=False)
+    with atomic_path(files.resume) as tmp:
+        save_file(tensors, str(tmp), metadata={HEADER: header})
     for old in files.checkpoints.glob("resume-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
-
-
-def mark_finished(files: RunFiles) -> None:
-    """Record in resume.json that the run is complete (so it is not resumed again)."""
-    state = json.loads(files.resume_json.read_text(encoding="utf-8"))
-    atomic_write_text(files.resume_json, json.dumps({**state, "finished": True}))
 
 
 @dataclass(frozen=True)
@@ -119,22 +129,32 @@ class SavedState:
 
 
 def read_state(files: RunFiles) -> SavedState:
-    """The run's last resume checkpoint; TrainError when there is none or it is unreadable."""
-    if not files.resume_json.exists():
+    """The run's last resume checkpoint; TrainError when there is none, it is unreadable or
+    the run finished."""
+    if not files.resume.exists():
         raise TrainError(Diagnostic(
-            "DLS403", f"{files.root} has no resume checkpoint ({files.resume_json} is missing)",
+            "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
             hint="the run stopped before its first checkpoint; start it again"))
+    if files.result_json.exists():
+        raise TrainError(Diagnostic(
+            "DLS403", f"the run in {files.root} already finished ({files.result_json} exists)",
+            hint="there is nothing to resume; train again to start a new run"))
     try:
-        data = json.loads(files.resume_json.read_text(encoding="utf-8"))
-        tensors = load_file(str(files.checkpoints / data["tensors"]))
+        with safe_open(files.resume, framework="pt") as handle:
+            data = json.loads((handle.metadata() or {})[HEADER])
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise TrainError(Diagnostic(
             "DLS404", f"cannot read the resume checkpoint of {files.root}: {error}",
             hint="the run folder was changed by hand; start the run again")) from error
-    if data.get("finished"):
+    if data.get("format") != FORMAT:
         raise TrainError(Diagnostic(
-            "DLS403", f"the run in {files.root} already finished (epoch {data['epoch']})",
-            hint="there is nothing to resume; train again to start a new run"))
+            "DLS404", f"the resume checkpoint of {files.root} has format "
+                      f"{data.get('format')}, this dlspec reads format {FORMAT}",
+            hint="resume it with the dlspec version that started it"))
+    if data["weights"]:
+        weights = load_checkpoint(files.checkpoints / data["weights"]).state_dict
+        tensors |= {MODEL + k: v for k, v in weights.items()}
     return SavedState(data, tensors)
 
 

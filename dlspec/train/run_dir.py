@@ -7,8 +7,9 @@
         tb/                          TensorBoard event files
         checkpoints/best.safetensors the best epoch by the monitored metric
         checkpoints/last.safetensors the latest epoch
-        checkpoints/resume.json      the resume checkpoint (see dlspec/train/resume.py)
-        result.json                  final metrics
+        checkpoints/resume.safetensors
+                                     the resume checkpoint (see dlspec/train/resume.py)
+        result.json                  final metrics; the run is finished when it exists
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class RunFiles:
         return self.root / "result.json"
 
     @property
-    def resume_json(self) -> Path:
-        return self.checkpoints / "resume.json"
+    def resume(self) -> Path:
+        return self.checkpoints / "resume.safetensors"
 
     @property
     def grad_norms_csv(self) -> Path:

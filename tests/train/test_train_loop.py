@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
+from safetensors import safe_open
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 from train_data_fixtures import binary_data, classification_data, mlp, regression_data
@@ -83,11 +84,16 @@ def test_fit_writes_the_run_files(tmp_path):
     assert torch.equal(last.extras["preprocess.mean"], torch.zeros(2))
     best = load_checkpoint(tmp_path / "checkpoints" / "best.safetensors")
     assert best.metadata["epoch"] == str(result.best_epoch)
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
-        "best.safetensors", "last.safetensors", f"resume-{3 * 7:09d}.safetensors",
-        "resume.json"]
-    resume = json.loads((tmp_path / "checkpoints" / "resume.json").read_text())
-    assert (resume["epoch"], resume["step"], resume["finished"]) == (3, 21, True)
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best.safetensors", "last.safetensors", f"resume-{3 * 7:09d}.weights.safetensors",
+        "resume.safetensors"]
+    with safe_open(folder / "resume.safetensors", framework="pt") as handle:
+        resume = json.loads(handle.metadata()["dlspec_resume"])
+        assert not any(k.startswith("model.") for k in handle.keys())  # noqa: SIM118
+    assert (resume["epoch"], resume["step"]) == (3, 21)
+    # the weights are written once: the resume checkpoint links last.safetensors
+    assert (folder / resume["weights"]).samefile(folder / "last.safetensors")
 
 
 @pytest.mark.parametrize("optimizer", [SGDConfig(lr=0.05, momentum=0.9), AdamWConfig(lr=0.01)])

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from train_data_fixtures import classification_data, mlp
 
@@ -49,8 +51,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def saved_step(run_dir: Path) -> int:
-    state = run_dir / "checkpoints" / "resume.json"
-    return json.loads(state.read_text())["step"] if state.exists() else 0
+    state = run_dir / "checkpoints" / "resume.safetensors"
+    if not state.exists():
+        return 0
+    with safe_open(state, framework="pt") as handle:  # replaced atomically: always whole
+        return json.loads(handle.metadata()["dlspec_resume"])["step"]
 
 
 def kill_after(command: list[str], run_dir: Path, step: int) -> int:
@@ -131,7 +136,7 @@ def test_resume_refuses_another_spec_a_finished_run_and_a_run_without_checkpoint
         train_spec(spec, ["train.epochs=5"], resume=run_dir)
     with pytest.raises(TrainError, match="already finished"):
         train_spec(spec, resume=run_dir)
-    (run_dir / "checkpoints" / "resume.json").unlink()
+    (run_dir / "checkpoints" / "resume.safetensors").unlink()
     with pytest.raises(TrainError, match="has no resume checkpoint"):
         train_spec(None, resume=run_dir)
 
@@ -143,9 +148,28 @@ def test_a_run_that_died_after_early_stopping_does_not_train_on(tmp_path):
     first = fit(mlp(), classification_data(), recipe, tmp_path, device="cpu", seed=0,
                 metadata={}, quiet=True)
     assert first.epochs_run == 2 and first.stopped_early
-    state = tmp_path / "checkpoints" / "resume.json"  # as if it died before finishing
-    state.write_text(state.read_text().replace('"finished": true', '"finished": false'))
+    (tmp_path / "result.json").unlink()  # as if it died before finishing
     again = fit(mlp(), classification_data(), recipe, tmp_path, device="cpu", seed=0,
                 metadata={}, quiet=True, options=FitOptions(resume=True))
     assert again.epochs_run == 2 and again.history == first.history
     assert again.test_metrics == first.test_metrics
+
+
+def test_a_damaged_or_foreign_resume_checkpoint_is_refused(tmp_path):
+    recipe = Recipe.from_sections("classification", train=TrainConfig(epochs=2))
+    fit(mlp(), classification_data(), recipe, tmp_path, device="cpu", seed=0, metadata={},
+        quiet=True)
+    (tmp_path / "result.json").unlink()  # as if it died before finishing
+    state = tmp_path / "checkpoints" / "resume.safetensors"
+    with safe_open(state, framework="pt") as handle:
+        header = json.loads(handle.metadata()["dlspec_resume"])
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    save_file(tensors, state, metadata={"dlspec_resume": json.dumps({**header, "format": 1})})
+    with pytest.raises(TrainError, match="has format 1, this dlspec reads format 2"):
+        fit(mlp(), classification_data(), recipe, tmp_path, device="cpu", seed=0,
+            metadata={}, quiet=True, options=FitOptions(resume=True))
+    state.write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainError, match="cannot read the resume checkpoint") as caught:
+        fit(mlp(), classification_data(), recipe, tmp_path, device="cpu", seed=0,
+            metadata={}, quiet=True, options=FitOptions(resume=True))
+    assert caught.value.codes == ["DLS404"]
