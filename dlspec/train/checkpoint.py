@@ -8,9 +8,10 @@ metrics (the last two as JSON).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,11 @@ def copy_checkpoint(source: Path, target: Path) -> None:
     only ever replaced, never modified in place), else a byte copy.
     """
     source, target = Path(source), Path(target)
-    if target.exists() and os.path.samefile(source, target):
+    if not target.exists():
+        with contextlib.suppress(OSError):  # a new name: link it in one step
+            os.link(source, target)
+            return
+    elif os.path.samefile(source, target):
         return  # already the same file (and renaming a link onto itself would do nothing)
     tmp = temp_path(target)
     try:
@@ -157,6 +162,19 @@ class CheckpointWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlspec-ckpt")
         self._pending: list[Future] = []
         self._max_pending = max_pending
+        self._held: list[tuple[Callable, tuple]] | None = None  # inside `together`
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[CheckpointWriter]:
+        """Queue the writes asked for inside the block as one job when it ends, so that every
+        snapshot is taken before the first of them starts (none competes with a write)."""
+        self._held = []
+        try:
+            yield self
+        finally:
+            held, self._held = self._held, None
+            if held:
+                self._pending.append(self._executor.submit(_run_in_order, held))
 
     def save(self, path: Path, state_dict: Mapping[str, torch.Tensor],
              metadata: Mapping[str, str],
@@ -198,10 +216,18 @@ class CheckpointWriter:
         self.close()
 
     def _submit(self, function: Callable, *args: object) -> None:
-        self._pending.append(self._executor.submit(function, *args))
+        if self._held is not None:
+            self._held.append((function, args))
+        else:
+            self._pending.append(self._executor.submit(function, *args))
 
     def _settle(self) -> None:
         """Raise a failed write; bound the snapshots held in memory by waiting."""
         while self._pending and (self._pending[0].done()
                                  or len(self._pending) >= self._max_pending):
             self._pending.pop(0).result()
+
+
+def _run_in_order(jobs: list[tuple[Callable, tuple]]) -> None:
+    for function, args in jobs:
+        function(*args)

@@ -202,10 +202,11 @@ class _Training:
                     "metrics": json_text(record)}
         if (last_epoch or epoch % train.checkpoint_every == 0
                 or (every and record["step"] % every == 0)):
-            self.writer.save(files.last, run.model.state_dict(), metadata, run.extras)
-            if improved:
-                self.writer.copy(files.last, files.best)
-            self.save_state(weights=files.last)
+            with self.writer.together():
+                self.writer.save(files.last, run.model.state_dict(), metadata, run.extras)
+                if improved:
+                    self.writer.copy(files.last, files.best)
+                self.save_state(weights=files.last)
         elif improved:
             self.writer.save(files.best, run.model.state_dict(), metadata, run.extras)
 

@@ -53,6 +53,16 @@ class Progress:
     step: int = 0  # optimizer steps done
     history: list[dict[str, Any]] = field(default_factory=list)
     partial: EpochState | None = None  # the epoch under way, when saved inside one
+    # the history's records as `encode` gives them, so each is encoded once (records hold
+    # plain numbers, no tensors)
+    encoded: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    def encoded_history(self) -> list[Any]:
+        """The history as JSON data, encoding only the records added since the last call."""
+        done = len(self.encoded)
+        self.encoded += [encode(record, {}, f"history.{i}")
+                         for i, record in enumerate(self.history[done:], start=done)]
+        return self.encoded
 
 
 def rng_states(generator: torch.Generator) -> dict[str, Any]:
@@ -86,7 +96,7 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
     partial = progress.partial
     state = {
         "format": FORMAT, "epoch": progress.epoch, "step": progress.step,
-        "history": encode(progress.history, tensors, "history"),
+        "history": progress.encoded_history(),
         "partial": None if partial is None else encode(vars(partial), tensors, "partial"),
         "monitor": {k: encode(getattr(run.monitor, k), tensors, k)
                     for k in ("best", "best_epoch", "waited")},

@@ -90,6 +90,16 @@ class StepResult:
     norms: dict[str, float] | None  # gradient norm per layer group, when asked for
 
 
+def _read(loss: torch.Tensor, norm: torch.Tensor) -> tuple[float, float]:
+    """The step's loss and gradient norm as numbers: one device read on an accelerator (two
+    scalar reads are cheaper on the CPU)."""
+    if loss.device.type == "cpu":
+        return loss.item(), norm.item()
+    pair = [loss.float(), norm.float().to(loss.device, non_blocking=True)]
+    loss_value, norm_value = torch.stack(pair).tolist()
+    return loss_value, norm_value
+
+
 class Stepper:
     """Runs optimizer steps (see the module docstring). `checked`, a reusable context
     manager, wraps each forward and backward pass (--detect-anomaly sets it)."""
@@ -130,8 +140,7 @@ class Stepper:
         self.precision.unscale(self.optimizer)
         grads = [p.grad for p in self.params if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)  # on the CPU when there is no gradient
-        pair = [step_loss.float(), norm.float().to(step_loss.device, non_blocking=True)]
-        loss_value, norm_value = torch.stack(pair).tolist()  # the step's one device read
+        loss_value, norm_value = _read(step_loss, norm)
         finite_grads = math.isfinite(norm_value)
         # fp16: overflowing gradients are the loss scaler's business (it skips and rescales)
         finite = math.isfinite(loss_value) and (finite_grads or self.precision.scaler is not None)

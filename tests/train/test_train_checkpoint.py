@@ -171,3 +171,16 @@ def test_save_with_hands_a_snapshot_to_the_function(tmp_path):
         weight.fill_(7.0)
     ((tag, tensors),) = seen
     assert tag == "a" and tensors["w"].tolist() == [1.0, 1.0]
+
+
+def test_writes_asked_for_together_start_when_the_block_ends(tmp_path):
+    weight = torch.ones(2)
+    with CheckpointWriter() as writer:
+        with writer.together():
+            writer.save(tmp_path / "last.safetensors", {"w": weight}, {})
+            writer.copy(tmp_path / "last.safetensors", tmp_path / "best.safetensors")
+            weight.fill_(7.0)  # the snapshot was taken when the write was asked for
+            assert not list(tmp_path.iterdir())  # nothing written inside the block
+        writer.wait()
+    assert (tmp_path / "best.safetensors").samefile(tmp_path / "last.safetensors")
+    assert load_checkpoint(tmp_path / "best.safetensors").state_dict["w"].tolist() == [1.0, 1.0]
