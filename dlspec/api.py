@@ -79,8 +79,8 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
     from dlspec.train.setup import FitOptions
 
     if resume is not None:
-        check_same_spec(resume, path, overrides)
-        checked = load_run_spec(resume)
+        moved = check_same_spec(resume, path, overrides)
+        checked = load_run_spec(resume, moved)
     else:
         checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
     data, module, recipe = training_inputs(checked)
@@ -108,7 +108,23 @@ def training_inputs(checked: CheckedSpec):
     problems = loss_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    return load_data(checked), compile_module(checked), recipe_for(checked)
+    module = compile_module(checked)
+    _check_parameter_patterns(checked, module)
+    return load_data(checked), module, recipe_for(checked)
+
+
+def _check_parameter_patterns(checked: CheckedSpec, module: Any) -> None:
+    """The globs of train.freeze, optimizer.groups and optimizer.no_decay each match a
+    parameter of the compiled model; the first that does not is raised at its place in the
+    spec (fit applies the same freeze again)."""
+    from dlspec.train.param_groups import param_groups
+    from dlspec.train.transfer import freeze
+
+    spec, locate = checked.spec, checked.loaded.source.span
+    if spec.train.freeze:
+        freeze(module, spec.train.freeze, locate)
+    if spec.optimizer is not None:
+        param_groups(module, spec.optimizer, locate)
 
 
 def overfit_spec(path: str | Path, overrides: Sequence[str] = (), *, samples: int,

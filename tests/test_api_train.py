@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,23 @@ def test_binary_export_predicts_probabilities_of_both_classes(cancer, tmp_path):
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-9)
     truth = np.array(data.target_names)[data.target[:100]]
     assert np.mean([r["prediction"] for r in rows] == truth) >= 0.9
+
+
+@pytest.mark.parametrize("section, line, message", [
+    ("optimizer: {op: adamw, groups: [{params: ['fc1.*'], lr: 1e-4}, "
+     "{params: ['hed.*'], lr: 1e-3}]}", 9, "optimizer.groups[1].params: pattern 'hed.*'"),
+    ("optimizer: {op: adamw, no_decay: ['biass']}", 9, "optimizer.no_decay: pattern 'biass'"),
+    ("train: {epochs: 1, freeze: ['fc1.*', 'fc3']}", 9, "train.freeze pattern 'fc3'"),
+])
+def test_parameter_patterns_that_match_nothing_are_located(tmp_path, section, line, message):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("dlspec: 1\nname: globs\ninputs: {pixels: {shape: [64]}}\nmodel:\n"
+                    "  - {op: linear, name: fc1, out_features: 16}\n  - {op: relu}\n"
+                    "  - {op: linear, name: head, out_features: 10}\n"
+                    "data: {dataset: digits}\n" + section + "\n")
+    with pytest.raises(DlspecError, match=re.escape(message)) as caught:
+        train_spec(spec, out_root=tmp_path / "runs", quiet=True)
+    [problem] = caught.value.diagnostics
+    assert problem.code == "DLS102" and problem.span.line == line
+    assert problem.span.file == str(spec)
+    assert not (tmp_path / "runs").exists()  # nothing was written

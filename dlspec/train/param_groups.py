@@ -7,11 +7,12 @@ whose pattern matches its name (the optimizer's own settings when none does), sp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 
 from torch import nn
 
-from dlspec.errors import Diagnostic, SpecError, did_you_mean
+from dlspec.errors import Diagnostic, SourceSpan, SpecError, did_you_mean
 from dlspec.train.optim_config import OptimizerBase
 
 # Layers whose every parameter `no_decay: auto` exempts (besides every bias).
@@ -36,21 +37,23 @@ def auto_no_decay(model: nn.Module) -> set[str]:
     return names
 
 
-def param_groups(model: nn.Module, config: OptimizerBase) -> list[dict]:
+def param_groups(model: nn.Module, config: OptimizerBase,
+                 locate: Callable[[tuple], SourceSpan | None] = lambda path: None) -> list[dict]:
     """The torch parameter groups of the model's trainable parameters under `config`.
 
     Each group holds "params", "param_names" (as torch does), "weight_decay", "decayed"
     (False for the no_decay half) and "lr" when its spec group sets one. The optimizer's own
     group comes first; empty groups are left out. A pattern that matches no trainable
     parameter, or a group left empty by the groups before it, is a SpecError (DLS102):
-    almost always a typo.
+    almost always a typo; `locate` gives it the place of a key path such as
+    ('optimizer', 'groups', 0, 'params') in the spec file.
     """
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     names = [n for n, _ in named]
     for i, group in enumerate(config.groups):
         for pattern in group.patterns:
-            _check_pattern(pattern, names, f"optimizer.groups[{i}].params")
-    exempt = _exempt_names(model, config, names)
+            _check_pattern(pattern, names, ("optimizer", "groups", i, "params"), locate)
+    exempt = _exempt_names(model, config, names, locate)
     members: list[list] = [[] for _ in range(len(config.groups) + 1)]
     for name, param in named:
         index = next((i for i, g in enumerate(config.groups) if matches_any(name, g.patterns)),
@@ -61,6 +64,7 @@ def param_groups(model: nn.Module, config: OptimizerBase) -> list[dict]:
             raise SpecError(Diagnostic(
                 "DLS102", f"optimizer.groups[{i}] gets no parameter: every one its pattern "
                           f"{group.params!r} matches is taken by an earlier group",
+                locate(("optimizer", "groups", i, "params")),
                 hint="a parameter joins the first group that matches it; reorder the groups"))
     settings = [*[(g.lr, g.weight_decay) for g in config.groups], (None, None)]
     groups = []
@@ -77,21 +81,24 @@ def param_groups(model: nn.Module, config: OptimizerBase) -> list[dict]:
     return groups
 
 
-def _exempt_names(model: nn.Module, config: OptimizerBase, names: list[str]) -> set[str]:
+def _exempt_names(model: nn.Module, config: OptimizerBase, names: list[str],
+                  locate: Callable[[tuple], SourceSpan | None]) -> set[str]:
     if config.no_decay == "auto":
         return auto_no_decay(model)
     for pattern in config.no_decay:
-        _check_pattern(pattern, names, "optimizer.no_decay")
+        _check_pattern(pattern, names, ("optimizer", "no_decay"), locate)
     return {name for name in names if matches_any(name, config.no_decay)}
 
 
-def _check_pattern(pattern: str, names: list[str], where: str) -> None:
+def _check_pattern(pattern: str, names: list[str], path: tuple,
+                   locate: Callable[[tuple], SourceSpan | None]) -> None:
     if any(matches_any(name, [pattern]) for name in names):
         return
     parts = {part for name in names for part in name.split(".")}
     close = did_you_mean(pattern, [*names, *sorted(parts)])
     examples = ", ".join(names[:4])
+    where = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)[1:]
     raise SpecError(Diagnostic(
-        "DLS102", f"{where}: pattern '{pattern}' matches no trainable parameter",
+        "DLS102", f"{where}: pattern '{pattern}' matches no trainable parameter", locate(path),
         hint=close or f"parameters are named like {examples}; patterns such as '*.bias' "
                       "or 'bias' match every bias"))

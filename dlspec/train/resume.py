@@ -146,8 +146,9 @@ def read_state(files: RunFiles) -> SavedState:
             "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
             hint="the run stopped before its first checkpoint; start it again"))
     if files.result_json.exists():
+        epochs = json.loads(files.result_json.read_text(encoding="utf-8")).get("epochs_run")
         raise TrainError(Diagnostic(
-            "DLS403", f"the run in {files.root} already finished ({files.result_json} exists)",
+            "DLS403", f"the run in {files.root} already finished (epoch {epochs})",
             hint="there is nothing to resume; train again to start a new run"))
     try:
         with safe_open(files.resume, framework="pt") as handle:

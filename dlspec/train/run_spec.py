@@ -40,22 +40,27 @@ def run_record(run_dir: Path) -> dict[str, Any]:
     return json.loads(files.run_json.read_text(encoding="utf-8"))
 
 
-def load_run_spec(run_dir: Path):
-    """The spec as the run used it (spec.yaml with the run's overrides), its relative paths
-    (data files, init_from) taken from the original spec's folder."""
+def load_run_spec(run_dir: Path, moved: Sequence[str] = ()):
+    """The spec as the run used it (spec.yaml with the run's overrides, then `moved`: a
+    resumed run's train.device), its relative paths (data files, init_from) taken from the
+    original spec's folder."""
     from dlspec.compiler import check_spec
 
     record = run_record(run_dir)
-    checked = check_spec(RunFiles(Path(run_dir)).spec_yaml, record["overrides"])
+    checked = check_spec(RunFiles(Path(run_dir)).spec_yaml, [*record["overrides"], *moved])
     checked.loaded = replace(checked.loaded, path=Path(record["spec"]))
     return checked
 
 
-def check_same_spec(run_dir: Path, spec: Path | None, overrides: Sequence[str]) -> None:
-    """Refuse to resume a run with another spec file or other overrides than it started with.
+def check_same_spec(run_dir: Path, spec: Path | None, overrides: Sequence[str]) -> list[str]:
+    """Refuse to resume a run with another spec file or other overrides than it started with;
+    the device may change (a run started on a GPU may go on on the CPU). Returns the device
+    overrides among `overrides`, for `load_run_spec`.
 
     `spec` None and no overrides mean: the run's own.
     """
+    moved = [o for o in overrides if o.startswith(DEVICE_OVERRIDE)]
+    overrides = [o for o in overrides if o not in moved]
     record = run_record(run_dir)
     saved = RunFiles(Path(run_dir)).spec_yaml.read_text(encoding="utf-8")
     if spec is not None:
@@ -70,7 +75,12 @@ def check_same_spec(run_dir: Path, spec: Path | None, overrides: Sequence[str]) 
         raise TrainError(Diagnostic(
             "DLS403", f"--resume was given the overrides {list(overrides)}, but the run was "
                       f"started with {record['overrides']}",
-            hint="resume without --set/--epochs/--seed: the run keeps its own settings"))
+            hint="resume without --set/--epochs/--seed: the run keeps its own settings "
+                 "(--device may change)"))
+    return moved
+
+
+DEVICE_OVERRIDE = "train.device="  # what `dlspec train --device` sets
 
 
 def _first_difference(old: str, new: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from dlspec.errors import Diagnostic, TrainError, did_you_mean
+from dlspec.errors import Diagnostic, SourceSpan, TrainError, did_you_mean
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.optim import matches_any
 from dlspec.train.run_dir import RunFiles
@@ -86,17 +87,20 @@ def init_from(model: torch.nn.Module, config: InitFromConfig, base_dir: Path) ->
         not_selected=[k for k in own if not selected(k)])
 
 
-def freeze(model: torch.nn.Module, patterns: list[str]) -> list[str]:
+def freeze(model: torch.nn.Module, patterns: list[str],
+           locate: Callable[[tuple], SourceSpan | None] = lambda path: None) -> list[str]:
     """Turn off requires_grad of every parameter matching a glob; returns their names.
 
-    A pattern that matches no parameter is a TrainError DLS102 with a did-you-mean.
+    A pattern that matches no parameter is a TrainError DLS102 with a did-you-mean, placed
+    by `locate` (a key path such as ('train', 'freeze', 0) -> its place in the spec file).
     """
     names = [name for name, _ in model.named_parameters()]
-    for pattern in patterns:
+    for index, pattern in enumerate(patterns):
         if not any(matches_any(name, [pattern]) for name in names):
             parts = sorted({part for name in names for part in name.split(".")})
             raise TrainError(Diagnostic(
                 "DLS102", f"train.freeze pattern '{pattern}' matches no parameter",
+                locate(("train", "freeze", index)),
                 hint=did_you_mean(pattern, [*names, *parts])
                 or f"parameters are named like {', '.join(names[:4])}"))
     frozen = []

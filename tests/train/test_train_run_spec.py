@@ -68,6 +68,19 @@ def test_resuming_with_another_spec_or_other_overrides_is_refused(project):
         check_same_spec(run_dir, None, ["x=1"])
 
 
+def test_a_resumed_run_may_move_to_another_device(project):
+    run_dir = project / "run"
+    run_dir.mkdir()
+    save_run_spec(run_dir, check(project / "spec.yaml"), ["train.epochs=2"])
+    moved = check_same_spec(run_dir, None, ["train.device=cpu"])
+    assert moved == ["train.device=cpu"]
+    assert check_same_spec(run_dir, None, ["train.epochs=2", "train.device=cpu"]) == moved
+    again = load_run_spec(run_dir, moved)
+    assert again.spec.train.device == "cpu" and again.spec.train.epochs == 2
+    with pytest.raises(TrainError, match=r"given the overrides \['train.epochs=3'\]"):
+        check_same_spec(run_dir, None, ["train.epochs=3", "train.device=cpu"])
+
+
 def test_a_folder_without_spec_is_not_a_run(tmp_path):
     with pytest.raises(TrainError, match="is not a run folder"):
         load_run_spec(tmp_path)
