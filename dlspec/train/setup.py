@@ -50,7 +50,7 @@ class Run:
     device: str
     splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
     outputs: ModelOutputs
-    loss_fn: torch.nn.Module
+    loss_fn: SpecLoss
     metrics: MetricSet
     monitor: Monitor
     optimizer: torch.optim.Optimizer
