@@ -185,11 +185,12 @@ class CheckpointWriter:
         self._submit(_write, Path(path), tensors, _checked(metadata))
 
     def save_with(self, function: Callable[..., None], tensors: Mapping[str, torch.Tensor],
-                  *args: object) -> None:
-        """Queue `function(*args, snapshot)`, `snapshot` being CPU copies of `tensors` taken
-        now (e.g. a resume checkpoint's writer)."""
+                  *args: object, snapshot: Callable[[Mapping], object] | None = None) -> None:
+        """Queue `function(*args, snapshot(tensors))`, the snapshot taken now: by default
+        CPU copies of `tensors` (e.g. for a resume checkpoint's writer)."""
         self._settle()
-        self._submit(function, *args, _storable(tensors, {}, snapshot=True))
+        taken = _storable(tensors, {}, snapshot=True) if snapshot is None else snapshot(tensors)
+        self._submit(function, *args, taken)
 
     def copy(self, source: Path, target: Path) -> None:
         """Queue `copy_checkpoint(source, target)` after the writes queued before it."""

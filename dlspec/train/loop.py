@@ -29,6 +29,7 @@ from dlspec.train.reporting import Reporter
 from dlspec.train.resume import Progress, capture, read_state, restore, write_state
 from dlspec.train.run_dir import RunFiles, json_text, write_result
 from dlspec.train.setup import FitOptions, Run, setup_run
+from dlspec.train.state_codec import pack
 from dlspec.train.steps import EpochState, StepResult
 
 
@@ -215,7 +216,8 @@ class _Training:
         queued, which it links instead of writing them again."""
         self.reporter.flush()  # the events up to the checkpoint, on disk before it
         state, tensors = capture(self.run, self.progress, self.generator, weights is None)
-        self.writer.save_with(write_state, tensors, self.run.files, state, weights)
+        self.writer.save_with(write_state, tensors, self.run.files, state, weights,
+                              snapshot=pack)
 
 
 def _eval_batch(recipe: Recipe) -> int:

@@ -3,13 +3,15 @@
 A resume checkpoint is one file in the run's checkpoints folder, replaced atomically each
 time, plus at an epoch's end a link to that epoch's weights:
 
-    resume.safetensors          every tensor of the state: optimizer moments, RNG states,
-                                the epoch order, and the model's weights (`model.<key>`)
-                                unless they are in the weights file; its header holds the
-                                rest as JSON (`dlspec_resume`): epoch and step, the history
-                                so far, early stopping, optimizer hyperparameters,
-                                scheduler, loss scaler, the non-finite counters, the RNG
-                                states of python and numpy, and the weights file's name
+    resume.safetensors          every tensor of the state, packed into one buffer per dtype:
+                                optimizer moments, RNG states, the epoch order, and the
+                                model's weights (`model.<key>`) unless they are in the
+                                weights file; its header holds, as JSON
+                                (`dlspec_resume`), where each tensor lies and the rest:
+                                epoch and step, the history so far, early stopping,
+                                optimizer hyperparameters, scheduler, loss scaler, the
+                                non-finite counters, the RNG states of python and numpy,
+                                and the weights file's name
     resume-<step>.weights.safetensors
                                 a hard link to that epoch's last.safetensors (a copy where
                                 links are not supported), so the weights are written once
@@ -37,7 +39,7 @@ from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path
 from dlspec.train.checkpoint import copy_checkpoint, load_checkpoint
 from dlspec.train.run_dir import RunFiles
-from dlspec.train.state_codec import decode, encode
+from dlspec.train.state_codec import Layout, decode, encode, unpack
 from dlspec.train.steps import EpochState
 
 FORMAT = 2
@@ -111,17 +113,18 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
 
 
 def write_state(files: RunFiles, state: dict[str, Any], weights: Path | None,
-                tensors: dict[str, torch.Tensor]) -> None:
-    """Write a resume checkpoint (see the module docstring); `tensors` must be CPU copies.
-    `weights`, a checkpoint of the model's current weights (last.safetensors, written just
-    before), is linked in place of writing the weights again."""
+                packed: tuple[dict[str, torch.Tensor], Layout]) -> None:
+    """Write a resume checkpoint (see the module docstring) of the state and its tensors as
+    `state_codec.pack` gave them. `weights`, a checkpoint of the model's current weights
+    (last.safetensors, written just before), is linked in place of writing them again."""
     name = None
     if weights is not None:
         name = f"resume-{state['step']:09d}.weights.safetensors"
         copy_checkpoint(weights, files.checkpoints / name)
-    header = json.dumps({**state, "weights": name}, allow_nan=False)
+    buffers, layout = packed
+    header = json.dumps({**state, "weights": name, "layout": layout}, allow_nan=False)
     with atomic_path(files.resume) as tmp:
-        save_file(tensors, str(tmp), metadata={HEADER: header})
+        save_file(buffers, str(tmp), metadata={HEADER: header})
     for old in files.checkpoints.glob("resume-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -153,16 +156,17 @@ def read_state(files: RunFiles) -> SavedState:
     try:
         with safe_open(files.resume, framework="pt") as handle:
             data = json.loads((handle.metadata() or {})[HEADER])
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            if data.get("format") != FORMAT:
+                raise TrainError(Diagnostic(
+                    "DLS404", f"the resume checkpoint of {files.root} has format "
+                              f"{data.get('format')}, this dlspec reads format {FORMAT}",
+                    hint="resume it with the dlspec version that started it"))
+            buffers = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        tensors = unpack(buffers, data["layout"])
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise TrainError(Diagnostic(
             "DLS404", f"cannot read the resume checkpoint of {files.root}: {error}",
             hint="the run folder was changed by hand; start the run again")) from error
-    if data.get("format") != FORMAT:
-        raise TrainError(Diagnostic(
-            "DLS404", f"the resume checkpoint of {files.root} has format "
-                      f"{data.get('format')}, this dlspec reads format {FORMAT}",
-            hint="resume it with the dlspec version that started it"))
     if data["weights"]:
         weights = load_checkpoint(files.checkpoints / data["weights"]).state_dict
         tensors |= {MODEL + k: v for k, v in weights.items()}

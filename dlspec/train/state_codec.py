@@ -72,3 +72,30 @@ def decode(data: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
+
+
+Layout = dict[str, list]  # name -> [buffer name, offset, shape]
+
+
+def pack(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Layout]:
+    """Copies of `tensors` as one flat CPU buffer per dtype and device, and where each tensor
+    lies in them. A file of a few large tensors is written several times faster than one of
+    many small ones (each safetensors entry costs ~10 us), and the copies are a snapshot:
+    the originals may change as soon as this returns."""
+    groups: dict[tuple, list[torch.Tensor]] = {}
+    sizes: dict[tuple, int] = {}
+    layout: Layout = {}
+    for name, tensor in tensors.items():
+        group = (tensor.dtype, tensor.device)
+        key = f"packed.{list(groups).index(group) if group in groups else len(groups)}"
+        groups.setdefault(group, []).append(tensor.detach().reshape(-1))
+        layout[name] = [key, sizes.get(group, 0), list(tensor.shape)]
+        sizes[group] = sizes.get(group, 0) + tensor.numel()
+    buffers = {f"packed.{i}": torch.cat(parts).cpu() for i, parts in enumerate(groups.values())}
+    return buffers, layout
+
+
+def unpack(buffers: dict[str, torch.Tensor], layout: Layout) -> dict[str, torch.Tensor]:
+    """The tensors `pack` was given (on the CPU), each a copy of its own."""
+    return {name: buffers[key][offset:offset + math.prod(shape)].view(shape).clone()
+            for name, (key, offset, shape) in layout.items()}

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from dlspec.train.resume import restore_rng_states, rng_states
-from dlspec.train.state_codec import decode, encode
+from dlspec.train.state_codec import decode, encode, pack, unpack
 
 
 def round_trip(value, tmp_path):
@@ -62,3 +62,20 @@ def test_rng_states_restore_every_generator(tmp_path):
     first = draws()
     restore_rng_states(saved, generator)
     assert draws() == first
+
+
+def test_pack_keeps_every_tensor_in_one_buffer_per_dtype():
+    tensors = {"moment": torch.randn(3, 4), "step": torch.tensor(7.0),
+               "order": torch.randperm(5), "rng": torch.arange(6, dtype=torch.uint8),
+               "half": torch.randn(2, dtype=torch.bfloat16), "flag": torch.tensor([True]),
+               "strided": torch.randn(4, 3).T, "moment2": torch.randn(2)}
+    buffers, layout = pack(tensors)
+    assert len(buffers) == 5  # float32 (shared), int64, uint8, bfloat16, bool
+    assert layout["moment2"] == ["packed.0", 12 + 1 + 12, [2]]
+    expected = {k: v.clone() for k, v in tensors.items()}
+    tensors["moment"].add_(1.0)  # the buffers are a snapshot
+    again = unpack(buffers, layout)
+    assert again.keys() == expected.keys()
+    for name, tensor in expected.items():
+        assert again[name].dtype == tensor.dtype and torch.equal(again[name], tensor), name
+    assert again["step"].shape == () and again["strided"].is_contiguous()
