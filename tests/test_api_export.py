@@ -70,3 +70,18 @@ def test_a_spec_error_writes_nothing(tmp_path):
     assert caught.value.codes == ["DLS103", "DLS101"]  # out_features missing, out_featurs unknown
     assert output.read_bytes() == b"keep me"
     assert sorted(Path(tmp_path).iterdir()) == [spec, output]
+
+
+def test_an_output_named_like_an_inner_value_exports(tmp_path):
+    """The exporter names a linear layer's value 'linear'; a final unnamed linear layer is
+    called 'linear' too. The inner value is renamed, so the graph stays single-assignment."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("dlspec: 1\nname: two-linears\ninputs: {x: {shape: [8]}}\nmodel:\n"
+                    "  - {op: linear, name: fc, out_features: 16}\n"
+                    "  - {op: linear, out_features: 4}\n")
+    report = export_spec(spec, tmp_path / "model.onnx")
+    model = onnx.load(tmp_path / "model.onnx")
+    assert [o.name for o in model.graph.output] == ["linear"]
+    names = [name for node in model.graph.node for name in node.output]
+    assert len(names) == len(set(names)) and names.count("linear") == 1
+    assert max(report.max_abs_diff.values()) <= 1e-6

@@ -63,6 +63,31 @@ def check_input_dims(proto: Any, wanted: Mapping[str, Dims]) -> None:
         )
 
 
+def free_output_names(model: Any) -> None:
+    """Rename inner values that carry a graph output's name (an ONNX IR model, in place).
+
+    The exporter names inner values after their op ('linear') and then gives the outputs the
+    requested names, so a final layer named 'linear' after another linear layer would leave
+    two values called 'linear' (an invalid, non-SSA graph). Values are renamed as objects, so
+    every use, in subgraphs too, follows.
+    """
+    import onnx_ir as ir
+
+    graph = model.graph
+    outputs = {id(value) for value in graph.outputs}
+    wanted = {value.name for value in graph.outputs}
+    inner = [value for node in ir.traversal.RecursiveGraphIterator(graph)
+             for value in node.outputs]
+    taken = {value.name for value in [*graph.inputs, *graph.initializers.values(), *inner]}
+    for value in inner:
+        if value.name in wanted and id(value) not in outputs:
+            number = 1
+            while f"{value.name}_{number}" in taken:
+                number += 1
+            value.name = f"{value.name}_{number}"
+            taken.add(value.name)
+
+
 def check_output_names(proto: Any, output_names: Sequence[str]) -> None:
     """Fail with DLS501 unless the graph outputs carry the requested names, in order."""
     got = [value.name for value in proto.graph.output]

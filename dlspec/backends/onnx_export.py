@@ -158,6 +158,7 @@ def _export_graph(
     started = time.perf_counter()
     program = _run_exporter(module, args, inputs, output_names, opset, dim_max)
     seconds = time.perf_counter() - started
+    check.free_output_names(program.model)
     proto = program.model_proto
     check.check_input_dims(proto, {info.name: (BATCH, *info.shape) for info in inputs})
     check.check_output_names(proto, output_names)
