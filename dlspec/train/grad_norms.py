@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from dlspec.train.torch_compat import total_norm
+
 VANISHING = 1e-7  # a group's gradient norm below this is reported as vanishing
 EXPLODING = 1e3  # and above this as exploding
 
@@ -29,7 +31,7 @@ def group_norms(groups: dict[str, list[torch.nn.Parameter]]) -> dict[str, float]
         grads = [p.grad for p in parameters if p.grad is not None]
         if grads:
             names.append(name)
-            norms.append(torch.nn.utils.get_total_norm(grads).float())
+            norms.append(total_norm(grads).float())
     if not norms:
         return {}
     return dict(zip(names, torch.stack(norms).tolist(), strict=True))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from dlspec.train.config import RegularizationConfig
+from dlspec.train.torch_compat import clip_grads_with_norm_
 
 
 class Regularizer:
@@ -51,5 +52,4 @@ class Regularizer:
         if total_norm is None:
             torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip_norm)
         else:
-            torch.nn.utils.clip_grads_with_norm_(self.params, self.config.grad_clip_norm,
-                                                 total_norm)
+            clip_grads_with_norm_(self.params, self.config.grad_clip_norm, total_norm)

@@ -21,6 +21,7 @@ from dlspec.train.config import RegularizationConfig
 from dlspec.train.grad_norms import group_norms, layer_groups
 from dlspec.train.penalties import Regularizer
 from dlspec.train.precision import Precision
+from dlspec.train.torch_compat import total_norm
 
 
 def _chunks(start: int, stop: int, size: int) -> tuple[tuple[int, int], ...]:
@@ -139,7 +140,7 @@ class Stepper:
             step_loss = part if step_loss is None else step_loss + part
         self.precision.unscale(self.optimizer)
         grads = [p.grad for p in self.params if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm(grads)  # on the CPU when there is no gradient
+        norm = total_norm(grads)  # on the CPU when there is no gradient
         loss_value, norm_value = _read(step_loss, norm)
         finite_grads = math.isfinite(norm_value)
         # fp16: overflowing gradients are the loss scaler's business (it skips and rescales)

@@ -6,6 +6,9 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+# true while torch.export traces; a torch without the flag (before 2.6 or so) runs eagerly
+is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+
 
 class MaxPool1d(nn.MaxPool1d):
     """nn.MaxPool1d computed as a 2-D pool over a (1, L) image: the same numbers, but the ONNX
@@ -43,7 +46,7 @@ class AdaptivePool(nn.Module):
         self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.compiler.is_exporting() or not x.is_floating_point():
+        if is_exporting() or not x.is_floating_point():
             return self.traceable(x)  # torch's kernels have no int64 versions either
         kept = x.shape[x.dim() - len(self.output_size):]
         size = [s if n is None else n for s, n in zip(kept, self.output_size, strict=True)]

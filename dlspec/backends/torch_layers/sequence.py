@@ -10,6 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# true while torch.export traces; a torch without the flag (before 2.6 or so) runs eagerly
+is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+
 
 class _Recurrent:
     """Batch-first torch RNN that returns one tensor: the top layer's output at every step
@@ -43,7 +46,7 @@ class RNN(_Recurrent, nn.RNN):
     (an ONNX Loop), on the same parameters, so the length stays dynamic."""
 
     def run(self, x: torch.Tensor):
-        if not torch.compiler.is_exporting():
+        if not is_exporting():
             return super().run(x)
         act = torch.tanh if self.nonlinearity == "tanh" else torch.relu
         layer_input, finals = x.transpose(0, 1), []  # (seq, N, F)
