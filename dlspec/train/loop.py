@@ -85,7 +85,8 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
     progress = Progress() if saved is None else restore(run, saved, generator)
     files.create()  # only once the run is known to be able to start
     val_keys = [f"val_{k}" for k in (*run.loss_fn.keys, *run.metrics)] if run.has_val else []
-    columns = ["epoch", "step", "lr", "train_loss", *val_keys, "skipped_steps", "seconds"]
+    columns = ["epoch", "step", "lr", *(f"train_{k}" for k in run.loss_fn.keys), *val_keys,
+               "skipped_steps", "seconds"]
     groups = list(run.stepper.groups) if recipe.train.log_every else None
     with Reporter(files, columns, recipe.train.epochs, console, quiet, groups,
                   progress.step if options.resume else None) as reporter, \
@@ -160,7 +161,7 @@ class _Training:
             raise found from None
         self.progress.partial = None
         record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": state.lr,
-                  "train_loss": state.mean_loss}
+                  "train_loss": state.mean_loss, **state.mean_terms()}
         if run.has_val:
             record |= evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics,
                                run.data.task, "val", run.outputs, _eval_batch(run.recipe))

@@ -85,7 +85,8 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     outputs, num_classes, loss_fn = checked_loss(model, train_x, train_y, data, recipe, device)
     names = run_metric_names(data.task, train.metrics, outputs)
     has_val = len(splits["val"][0]) > 0
-    available = ["train_loss", *[f"val_{k}" for k in (*loss_fn.keys, *names) if has_val]]
+    available = [*(f"train_{k}" for k in loss_fn.keys),
+                 *[f"val_{k}" for k in (*loss_fn.keys, *names) if has_val]]
     notes = []
     if train.init_from is not None and not options.resume:
         notes += init_from(model, train.init_from, options.base_dir).lines()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -76,11 +76,18 @@ class EpochState:
     loss_sum: float = 0.0  # sum of the finite steps' losses, each times its sample count
     samples: int = 0  # samples in those steps
     skipped: int = 0  # steps skipped for a non-finite loss or gradient
+    # with several loss terms: each term's sum like loss_sum, kept on the device
+    term_sums: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def mean_loss(self) -> float:
         """The epoch's mean sample loss over its finite steps (NaN when none was finite)."""
         return self.loss_sum / self.samples if self.samples else math.nan
+
+    def mean_terms(self) -> dict[str, float]:
+        """Each loss term's mean like `mean_loss`, as train_loss_<term>."""
+        return {f"train_{key}": float(total) / self.samples if self.samples else math.nan
+                for key, total in self.term_sums.items()}
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class StepResult:
     finite: bool  # loss and gradients finite: the update was applied
     lr: float  # the (first group's) learning rate of the step
     norms: dict[str, float] | None  # gradient norm per layer group, when asked for
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)  # loss_<term>: step mean
 
 
 def _read(loss: torch.Tensor, norm: torch.Tensor) -> tuple[float, float]:
@@ -117,10 +125,14 @@ class Stepper:
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.groups = layer_groups(model)
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The mean loss of one micro-batch (under autocast)."""
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The mean loss of one micro-batch (under autocast), and with several loss terms
+        each term's, named as `SpecLoss.parts` names them."""
         with self.precision.autocast():
-            return self.loss_fn(self.model(x), y, x)  # x: for terms whose target is the input
+            outputs = self.model(x)  # x also goes to the loss: a term's target may be the input
+            if self.loss_fn.labels:
+                return self.loss_fn.parts(outputs, y, x)
+            return {"loss": self.loss_fn(outputs, y, x)}
 
     def step(self, x: torch.Tensor, y: torch.Tensor,
              micro: list[tuple[torch.Tensor | slice, int]], norms: bool = False) -> StepResult:
@@ -128,16 +140,18 @@ class Stepper:
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
         total = sum(size for _, size in micro)
-        step_loss = None
+        means: dict[str, torch.Tensor] = {}  # each loss's mean over the step's samples
         for index, size in micro:
             with self.checked:
                 batch = x[index], y[index]
-                loss = self.loss(*(self.augment(*batch) if self.augment else batch))
-                objective = self.regularizer.with_penalty(loss)
+                losses = self.losses(*(self.augment(*batch) if self.augment else batch))
+                objective = self.regularizer.with_penalty(losses["loss"])
                 self.precision.backward(objective if size == total
                                         else objective * (size / total))
-            part = loss.detach() if size == total else loss.detach() * (size / total)
-            step_loss = part if step_loss is None else step_loss + part
+            for key, value in losses.items():
+                part = value.detach() if size == total else value.detach() * (size / total)
+                means[key] = means[key] + part if key in means else part
+        step_loss = means.pop("loss")
         self.precision.unscale(self.optimizer)
         grads = [p.grad for p in self.params if p.grad is not None]
         norm = total_norm(grads)  # on the CPU when there is no gradient
@@ -153,7 +167,7 @@ class Stepper:
         self.precision.update()
         if self.scheduler is not None:
             self.scheduler.step()
-        return StepResult(loss_value, finite, lr, group)
+        return StepResult(loss_value, finite, lr, group, means)
 
     def train_epoch(self, x: torch.Tensor, y: torch.Tensor, plan: StepPlan, state: EpochState,
                     first_step: int, log_every: int,
@@ -174,6 +188,10 @@ class Stepper:
             if result.finite:
                 state.loss_sum += result.loss * (stop - start)
                 state.samples += stop - start
+                for key, value in result.terms.items():
+                    total = value * (stop - start)
+                    state.term_sums[key] = state.term_sums[key] + total \
+                        if key in state.term_sums else total
             else:
                 state.skipped += 1
             after_step(step, result)

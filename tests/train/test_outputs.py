@@ -15,6 +15,7 @@ from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.config import CrossEntropyConfig, MSEConfig
 from dlspec.train.outputs import ModelOutputs
 from dlspec.train.recipe import Recipe
+from dlspec.train.reporting import Reporter
 from dlspec.train.run_dir import read_rows
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
@@ -48,8 +49,10 @@ def test_a_vae_trains_on_reconstruction_plus_kl(tmp_path):
     run = train_spec(spec, ["train.epochs=3"], out_root=tmp_path, quiet=True)
     rows = read_rows(Path(run.run_dir) / "metrics.csv")
     for row in rows:  # the total is the sum of its terms (both weigh 1)
-        assert float(row["val_loss"]) == pytest.approx(
-            float(row["val_loss_mse"]) + float(row["val_loss_gaussian_kl"]), rel=1e-5)
+        for split in ("train", "val"):
+            assert float(row[f"{split}_loss"]) == pytest.approx(
+                float(row[f"{split}_loss_mse"]) + float(row[f"{split}_loss_gaussian_kl"]),
+                rel=1e-5)
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     model, data = trained_model(spec, run)
     x = torch.from_numpy(data.val.x)
@@ -109,3 +112,25 @@ def test_an_unnamed_term_over_several_outputs_is_refused():
 def test_the_recipe_of_a_spec_names_its_outputs_and_inputs():
     recipe = recipe_for(check(SPECS / "vae-digits.yaml"))
     assert (recipe.outputs, recipe.inputs) == (("recon", "mu", "logvar"), ("image",))
+
+
+def test_a_run_with_several_terms_resumes_inside_an_epoch(tmp_path, monkeypatch):
+    """The per-term sums of an epoch under way are part of the resume checkpoint: a run
+    stopped at step 15 (checkpointed at 10) and resumed writes the rows of one that was not."""
+    spec = SPECS / "vae-digits.yaml"
+    overrides = ["train.epochs=2", "train.checkpoint_every_steps=10", "train.log_every=5"]
+    reference = train_spec(spec, overrides, out_root=tmp_path, run_name="whole", quiet=True)
+
+    def crash(self, step, loss):
+        if step == 15:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(Reporter, "step_loss", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train_spec(spec, overrides, out_root=tmp_path, run_name="stopped", quiet=True)
+    monkeypatch.undo()
+    resumed = train_spec(None, resume=tmp_path / "stopped", quiet=True)
+
+    def rows(run):
+        return [{k: v for k, v in row.items() if k != "seconds"}
+                for row in read_rows(Path(run.run_dir) / "metrics.csv")]
+    assert rows(resumed) == rows(reference) and len(rows(reference)) == 2
