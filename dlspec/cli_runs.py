@@ -70,7 +70,10 @@ def lr_find(spec: SpecArg, set_: SetOption = (),
     end = "the loss diverged" if result.diverged else "the sweep ended"
     print(f"swept lr {result.lrs[0]:.1e} to {result.lrs[-1]:.1e} in {len(result.lrs)} steps "
           f"({end})")
-    if result.suggestion is None:
+    if result.within_noise:
+        print(f"no suggestion: the smoothed loss fell by {result.fall:.3g}, within its "
+              f"batch-to-batch noise ({result.noise:.3g}); try more --steps or a larger batch")
+    elif result.suggestion is None:
         print("no suggestion: the loss did not fall before it rose; try a lower --min-lr")
     else:
         print(f"suggested lr: {result.suggestion:.2e} (steepest descent of the smoothed loss)")

@@ -106,6 +106,10 @@ def test_lr_find_suggests_a_rate_and_plots_it(tmp_path):
                  tmp_path / "lr.png")
     assert result.exit_code == 0, result.output
     assert "suggested lr: " in result.output and (tmp_path / "lr.png").exists()
+    quiet = run("lr-find", SPECS / "mlp-digits.yaml", "--steps", "60", "--max-lr", "1e-4")
+    assert quiet.exit_code == 0, quiet.output
+    assert "no suggestion: the smoothed loss fell by " in quiet.output
+    assert "within its batch-to-batch noise" in quiet.output
 
 
 def test_train_resume_needs_a_run_that_can_go_on(trained):

@@ -4,15 +4,17 @@ Train a copy of the model for up to `steps` optimizer steps while the learning r
 exponentially from `min_lr` to `max_lr`, recording the loss smoothed by an exponential
 moving average (beta 0.9, bias-corrected). The sweep stops when the smoothed loss exceeds
 `diverge` times its lowest value, or turns NaN/inf. The suggestion is the learning rate where the
-smoothed loss falls fastest (the most negative slope against log lr) before its minimum.
-The model given is never changed, and nothing is written.
+smoothed loss falls fastest (the most negative slope against log lr) before its minimum,
+provided that fall stands out of the loss's batch-to-batch noise (measured over the sweep's
+first tenth, where the rate is too small to learn). The model given is never changed, and
+nothing is written.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -33,6 +35,19 @@ class LrFindResult:
     smoothed: list[float]  # the smoothed loss
     suggestion: float | None  # None when the sweep is too short to tell
     diverged: bool  # the sweep stopped because the loss diverged
+    within_noise: bool = False  # no suggestion: the loss's fall was within its noise
+
+    @property
+    def fall(self) -> float:
+        """How far the smoothed loss fell from the end of the sweep's first tenth to its
+        lowest point."""
+        return self.smoothed[len(self.smoothed) // 10] - min(self.smoothed)
+
+    @property
+    def noise(self) -> float:
+        """Twice the raw loss's standard deviation over the sweep's first tenth (at least
+        three steps): what a fall must exceed to count."""
+        return 2 * float(np.std(self.losses[:max(3, len(self.losses) // 10)]))
 
 
 def lr_range_test(model: torch.nn.Module, data: PreparedData, recipe: Recipe, *, device: str,
@@ -74,7 +89,10 @@ def lr_range_test(model: torch.nn.Module, data: PreparedData, recipe: Recipe, *,
         if value > diverge * min(smoothed):
             diverged = True
             break
-    return LrFindResult(lrs, losses, smoothed, steepest(lrs, smoothed), diverged)
+    result = LrFindResult(lrs, losses, smoothed, steepest(lrs, smoothed), diverged)
+    if result.suggestion is not None and result.fall <= result.noise:
+        result = replace(result, suggestion=None, within_noise=True)
+    return result
 
 
 def steepest(lrs: list[float], smoothed: list[float]) -> float | None:

@@ -53,3 +53,14 @@ def test_steepest_picks_the_fastest_fall_before_the_minimum():
     assert steepest(lrs, losses) == pytest.approx(lrs[30])
     assert steepest(lrs[:8], losses[:8]) is None  # too short to tell
     assert steepest(lrs, list(range(50))) is None  # only rising
+
+
+def test_a_fall_within_the_batch_noise_gets_no_suggestion(digits):
+    """A sweep that stays at rates too small to learn (1e-7 to 1e-4 in 60 steps) only sees
+    the loss jitter from batch to batch; its steepest dip is not offered as a rate."""
+    checked, data, recipe = digits
+    result = lr_range_test(compile_module(checked), data, recipe, device="cpu", seed=0,
+                           max_lr=1e-4, steps=60)
+    assert result.suggestion is None and result.within_noise
+    assert 0 < result.fall <= result.noise
+    assert steepest(result.lrs, result.smoothed) is not None  # the bare heuristic would guess
