@@ -128,11 +128,8 @@ class Stepper:
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """The mean loss of one micro-batch (under autocast), and with several loss terms
         each term's, named as `SpecLoss.parts` names them."""
-        with self.precision.autocast():
-            outputs = self.model(x)  # x also goes to the loss: a term's target may be the input
-            if self.loss_fn.labels:
-                return self.loss_fn.parts(outputs, y, x)
-            return {"loss": self.loss_fn(outputs, y, x)}
+        with self.precision.autocast():  # x also goes to the loss: a target may be the input
+            return self.loss_fn.parts(self.model(x), y, x)
 
     def step(self, x: torch.Tensor, y: torch.Tensor,
              micro: list[tuple[torch.Tensor | slice, int]], norms: bool = False) -> StepResult:
