@@ -42,6 +42,17 @@ def _non_finite(values: object) -> str | None:
     return None
 
 
+# Ops that allocate without writing: their output is whatever the memory held (NaN bits
+# included) until an op such as dropout's bernoulli_ fills it.
+UNINITIALIZED = frozenset({"empty", "empty_like", "empty_strided", "empty_permuted",
+                           "new_empty", "new_empty_strided"})
+
+
+def checks_output(func) -> bool:
+    """Whether an op's output is checked for NaN/inf (not for ops that leave it unwritten)."""
+    return func.overloadpacket.__name__ not in UNINITIALIZED
+
+
 class NonFiniteOpDetector(TorchDispatchMode):
     """Raises NonFiniteOpFound at the first op whose output is NaN/inf while its inputs are
     finite. `layers` is the stack of model layers running now (kept by module hooks)."""
@@ -52,6 +63,8 @@ class NonFiniteOpDetector(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if not checks_output(func):
+            return out
         value = _non_finite(out)
         if value is not None and _non_finite((args, kwargs)) is None:
             raise NonFiniteOpFound(str(func.overloadpacket.__name__), value, self._where())

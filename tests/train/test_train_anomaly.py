@@ -12,7 +12,12 @@ from train_data_fixtures import classification_data, mlp
 
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import TrainError
-from dlspec.train.anomaly import NonFiniteOpDetector, NonFiniteOpFound, detect_anomalies
+from dlspec.train.anomaly import (
+    NonFiniteOpDetector,
+    NonFiniteOpFound,
+    checks_output,
+    detect_anomalies,
+)
 from dlspec.train.loop import fit
 from dlspec.train.recipe import Recipe
 from dlspec.train.setup import FitOptions
@@ -72,3 +77,12 @@ def test_the_detector_looks_at_backward_ops_and_leaves_hooks_behind_it():
             model(torch.ones(1, 2))
         assert detector.layers == []
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_ops_that_leave_their_output_unwritten_are_not_checked():
+    """empty_like (dropout allocates its mask with it) returns whatever the memory held, NaN
+    bits included; only the op that fills it is checked."""
+    aten = torch.ops.aten
+    assert not checks_output(aten.empty_like.default)
+    assert not checks_output(aten.empty.memory_format)
+    assert checks_output(aten.addmm.default) and checks_output(aten.bernoulli_.float)
