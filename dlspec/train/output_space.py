@@ -1,0 +1,60 @@
+"""The space a model output is in, and how metrics and predictions read it (no torch).
+
+Each loss declares the space of the output it reads (`LossBase.reads` in loss_config.py):
+cross_entropy, bce_with_logits and focal read logits, bce reads probabilities, nll and kl_div
+log-probabilities, the regression losses values in the targets' own units. Whatever reads a
+trained model's output afterwards (the metrics, `dlspec evaluate`, `dlspec predict` on the
+exported file, which records the space as metadata `output_space`) turns it into what the
+task is scored on with `readout(space, task)`, so a model that ends in a sigmoid is never
+passed through a second one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Space = Literal["logits", "probabilities", "log_probabilities", "values"]
+SPACES: tuple[Space, ...] = get_args(Space)
+
+DESCRIPTIONS: dict[Space, str] = {
+    "logits": "unnormalized scores: a sigmoid per label (binary, multilabel) or a softmax "
+              "over the classes turns them into probabilities",
+    "probabilities": "probabilities in [0, 1] (the model ends in a sigmoid or a softmax)",
+    "log_probabilities": "log-probabilities (the model ends in a log_softmax)",
+    "values": "values in the units of the targets (regression)",
+}
+
+# What turns an output into the numbers a task is scored on: class or label probabilities
+# for the class tasks, values in the targets' units for regression.
+Readout = Literal["identity", "sigmoid", "softmax", "exp", "clip"]
+_CLASS_TASKS = ("classification", "tagging", "language_model")  # one class among C
+_LABEL_TASKS = ("binary", "multilabel")  # an independent yes/no per output
+
+
+def readout(space: Space, task: str) -> Readout:
+    """How an output in `space` becomes what `task` is scored on.
+
+    binary, multilabel: the probability of each label (sigmoid of logits, exp of
+    log-probabilities, probabilities clipped to [0, 1]); classification, tagging, language
+    modelling: probabilities over the classes, last dim (softmax of logits or of
+    log-probabilities, which for normalized log-probabilities is their exp); regression: the
+    values themselves (exp of log-probabilities, which a kl_div model returns for target
+    probabilities).
+    """
+    if space == "values" or (task == "regression" and space != "log_probabilities"):
+        return "identity"
+    if space == "probabilities":
+        return "clip"
+    if space == "log_probabilities":
+        return "softmax" if task in _CLASS_TASKS else "exp"
+    return "sigmoid" if task in _LABEL_TASKS else "softmax"
+
+
+def parse_space(text: str | None, fallback: Space) -> Space:
+    """A recorded space (metadata `output_space`), or `fallback` when none was recorded;
+    ValueError for text that names no space."""
+    if text is None:
+        return fallback
+    if text not in SPACES:
+        raise ValueError(f"output_space must be one of {', '.join(SPACES)}, got {text!r}")
+    return text  # type: ignore[return-value]
