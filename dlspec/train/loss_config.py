@@ -278,6 +278,17 @@ LOSS_TASKS: dict[str, tuple[Task, ...]] = {
     op: cls.tasks for cls in LOSS_CLASSES for op in op_names(cls)}
 
 
+def task_problem(term: LossBase, task: Task) -> tuple[str, str] | None:
+    """(message, hint) when `term` compares with the data's targets but the task's targets
+    are not the kind it reads (bce on class indices, mse on labels); else None."""
+    expected = term.tasks
+    if not (term.takes_target and term.target is None and expected) or task in expected:
+        return None
+    fitting = " or ".join(op for op, tasks in LOSS_TASKS.items() if tasks and tasks[0] == task)
+    return (f"loss '{term.op}' is for {' or '.join(expected)} targets, but the data is a "
+            f"{task} task", f"use the loss {fitting}, or set data.task to {expected[0]}")
+
+
 def loss_terms(loss: LossConfig | list[LossConfig] | tuple) -> tuple[LossConfig, ...]:
     """The terms of a loss section (a single loss is one term)."""
     return tuple(loss) if isinstance(loss, list | tuple) else (loss,)

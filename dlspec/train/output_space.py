@@ -58,3 +58,47 @@ def parse_space(text: str | None, fallback: Space) -> Space:
     if text not in SPACES:
         raise ValueError(f"output_space must be one of {', '.join(SPACES)}, got {text!r}")
     return text  # type: ignore[return-value]
+
+
+# What a model output's last layer says about its space (ops not listed say nothing), and the
+# ops that pass their input's values through (looked through to find that layer).
+OP_SPACES: dict[str, Space] = {
+    "sigmoid": "probabilities", "hardsigmoid": "probabilities", "softmax": "probabilities",
+    "log_softmax": "log_probabilities",
+    **dict.fromkeys(("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                     "conv_transpose2d", "conv_transpose3d"), "logits"),
+}
+SAME_VALUES = ("identity", "flatten", "reshape", "squeeze", "unsqueeze", "permute",
+               "transpose", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout")
+_NAMES: dict[Space, str] = {"logits": "unbounded scores (logits)",
+                            "probabilities": "probabilities",
+                            "log_probabilities": "log-probabilities", "values": "values"}
+
+
+def space_conflict(loss: str, reads: Space, layer: str, op: str, task: str
+                   ) -> tuple[str, str] | None:
+    """(message, hint) when loss `loss`, which reads outputs in `reads`, is given the output
+    of layer `layer` (op `op`) whose space contradicts it; None when they agree or the op
+    says nothing. A log_softmax output is fine for a softmax loss (it is its own logits)."""
+    made = OP_SPACES.get(op)
+    if made is None or reads == "values" or made == reads or (
+            reads == "logits" and made == "log_probabilities" and
+            readout("logits", task) == "softmax"):
+        return None
+    message = (f"loss '{loss}' reads {_NAMES[reads]}, but the output '{layer}' comes from a "
+               f"{op} layer, which gives {_NAMES[made]}: training, metrics and predictions "
+               "would read it wrong")
+    if reads == "logits":
+        squash = "sigmoid" if readout("logits", task) == "sigmoid" else "softmax"
+        hint = (f"drop the {op} layer: {loss} applies a {squash} itself, and metrics and "
+                "predictions still come out as probabilities")
+    elif reads == "probabilities":
+        hint = (f"end the model with {{op: sigmoid}}, or use bce_with_logits on '{layer}'"
+                if made == "logits" else f"use a sigmoid or softmax layer instead of {op}")
+    else:
+        hint = ("end the model with {op: log_softmax}" if made == "logits"
+                else f"use log_softmax instead of {op}")
+        if loss == "nll":
+            hint += f", or use cross_entropy on the scores before the {op}" \
+                if made != "logits" else ", or use cross_entropy on these scores"
+    return message, hint
