@@ -12,7 +12,7 @@ from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic, suggest
 from dlspec.ir.types import TensorType
 from dlspec.passes.check_data import task_of
-from dlspec.passes.check_loss_space import term_task_problems
+from dlspec.passes.check_loss_space import default_loss_problems, term_task_problems
 from dlspec.train.loss_config import LossBase, loss_terms
 
 CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "focal")  # scores (.., C) against indices (..)
@@ -21,11 +21,13 @@ CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "focal")  # scores (.., C) against
 def loss_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """Every disagreement between the loss terms and the model, located at the term's key."""
     spec, graph = checked.spec, checked.graph
-    if spec.loss is None or spec.models is not None:
+    if spec.models is not None:
         return []
+    task = task_of(spec)
+    if spec.loss is None:
+        return default_loss_problems(checked, task)
     problems = []
     listed = isinstance(spec.loss, list)
-    task = task_of(spec)
     for index, term in enumerate(loss_terms(spec.loss)):
         where = ("loss", index) if listed else ("loss",)
         found = _term_problems(term, graph) or term_task_problems(term, graph, task)

@@ -75,17 +75,18 @@ _NAMES: dict[Space, str] = {"logits": "unbounded scores (logits)",
                             "log_probabilities": "log-probabilities", "values": "values"}
 
 
-def space_conflict(loss: str, reads: Space, layer: str, op: str, task: str
-                   ) -> tuple[str, str] | None:
+def space_conflict(loss: str, reads: Space, layer: str, op: str, task: str,
+                   subject: str | None = None) -> tuple[str, str] | None:
     """(message, hint) when loss `loss`, which reads outputs in `reads`, is given the output
     of layer `layer` (op `op`) whose space contradicts it; None when they agree or the op
-    says nothing. A log_softmax output is fine for a softmax loss (it is its own logits)."""
+    says nothing. A log_softmax output is fine for a softmax loss (it is its own logits).
+    `subject` begins the message (default: "loss '<loss>'")."""
     made = OP_SPACES.get(op)
     if made is None or reads == "values" or made == reads or (
             reads == "logits" and made == "log_probabilities" and
             readout("logits", task) == "softmax"):
         return None
-    message = (f"loss '{loss}' reads {_NAMES[reads]}, but the output '{layer}' comes from a "
+    message = (f"{subject or f'loss {loss!r}'} reads {_NAMES[reads]}, but the output '{layer}' comes from a "
                f"{op} layer, which gives {_NAMES[made]}: training, metrics and predictions "
                "would read it wrong")
     if reads == "logits":

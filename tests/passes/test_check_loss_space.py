@@ -95,3 +95,21 @@ def test_a_loss_for_another_tasks_targets_is_refused_at_its_op(tmp_path):
                                "is a classification task")
     assert problem.hint == "use the loss cross_entropy or nll or focal, or set data.task to binary"
     assert (problem.span.line, problem.span.col) == (7, 12)
+
+
+def test_the_default_loss_is_checked_at_the_output_layer(tmp_path):
+    """Without a `loss:`, digits trains with cross_entropy: a softmax model would be
+    softmaxed twice."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(HEAD.replace("[30]", "[64]").replace("OUT", "10")
+                    + "  - {op: softmax, name: probs}\ndata: {dataset: digits}\n")
+    with pytest.raises(SpecError) as caught:
+        check(path)
+    [problem] = caught.value.diagnostics
+    assert problem.message.startswith(
+        "without a `loss:` section the classification task trains with cross_entropy, which "
+        "reads unbounded scores (logits), but the output 'probs' comes from a softmax layer")
+    assert problem.hint.startswith("drop the softmax layer")
+    assert (problem.span.line, problem.layer) == (6, "probs")
+    path.write_text(path.read_text().replace("softmax", "log_softmax"))
+    assert check(path)
