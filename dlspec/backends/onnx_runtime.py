@@ -146,6 +146,8 @@ def legacy_output_space(
         graph = onnx.load(os.fspath(model_path), load_external_data=False).graph
     except Exception:  # unreadable metadata is reported by the prediction table
         return LEGACY_SPACE
+    if not isinstance(scored, str):
+        return LEGACY_SPACE
     producers = {output: node for node in graph.node for output in node.output}
     node = producers.get(scored)
     while node is not None and node.op_type in SAME_VALUES and node.input:
