@@ -2,8 +2,8 @@
 
 Every task has its own set (METRICS in config.py). The scored output is read in the space its
 loss declares (output_space.py): logits become probabilities (softmax, or sigmoid per output
-for binary and multilabel), probabilities are taken as they are, log-probabilities are
-exponentiated; the per-token tasks are measured over every position whose target is not
+for binary and multilabel), probabilities are taken as they are, and log-probabilities
+become probabilities; the per-token tasks are measured over every position whose target is not
 PAD_TARGET.
 """
 
