@@ -235,7 +235,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     if weights is not None:
         module, stored = load_weights(module, Path(weights))
         metadata.update({k: v for k, v in stored.items()
-                         if k in ("task", "class_names", "scored_output")})
+                         if k in ("task", "class_names", "scored_output", "output_space")})
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
               for n in graph.inputs]
     standardize = getattr(module, "standardize", None)

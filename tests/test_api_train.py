@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlspec.api import export_spec, train_spec
+from dlspec.api import check, evaluate_spec, export_spec, load_data, train_spec
 from dlspec.backends.onnx_runtime import predict_file, read_metadata
 from dlspec.errors import DlspecError
 
@@ -123,6 +123,40 @@ def test_binary_export_predicts_probabilities_of_both_classes(cancer, tmp_path):
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-9)
     truth = np.array(data.target_names)[data.target[:100]]
     assert np.mean([r["prediction"] for r in rows] == truth) >= 0.9
+
+
+SIGMOID_CANCER_SPEC = CANCER_SPEC.replace(
+    "  - {op: linear, name: malignant_logit, out_features: 1}\n",
+    "  - {op: linear, name: malignant_logit, out_features: 1}\n  - {op: sigmoid, name: p}\n",
+).replace("bce_with_logits", "bce").replace("epochs: 30", "epochs: 6")
+
+
+def test_bce_on_a_sigmoid_model_is_scored_on_its_own_probabilities(tmp_path):
+    """The model ends in a sigmoid and trains with bce: evaluate's accuracy is that of its
+    ONNX output thresholded at 0.5 (a second sigmoid made every row positive: accuracy was
+    the positive rate), and predict's probabilities are that output."""
+    import onnxruntime
+
+    spec = tmp_path / "cancer.yaml"
+    spec.write_text(SIGMOID_CANCER_SPEC)
+    run = train_spec(spec, out_root=tmp_path / "runs", quiet=True).run_dir
+    model = tmp_path / "cancer.onnx"
+    export_spec(spec, model, weights=run)
+    assert read_metadata(model)["output_space"] == "probabilities"
+    data = load_data(check(spec))
+    test = data.test
+    cells = (test.x * data.std + data.mean).astype("float32")  # the raw features
+    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    p = session.run(None, {"cells": cells})[0].ravel()
+    onnx_accuracy = np.mean((p > 0.5) == test.y.ravel())
+    assert onnx_accuracy >= 0.9 and onnx_accuracy != pytest.approx(test.y.mean())
+    metrics = evaluate_spec(spec, run, split="test").metrics
+    assert metrics["test_accuracy"] == pytest.approx(onnx_accuracy)
+    np.save(tmp_path / "cells.npy", cells)
+    predict_file(model, tmp_path / "cells.npy", tmp_path / "out.csv")
+    rows = list(csv.DictReader((tmp_path / "out.csv").read_text().splitlines()))
+    np.testing.assert_allclose([float(r["p_benign"]) for r in rows], p, rtol=1e-6)
+    assert [r["prediction"] for r in rows] == ["benign" if q > 0.5 else "malignant" for q in p]
 
 
 @pytest.mark.parametrize("section, line, message", [

@@ -9,6 +9,7 @@ change between the check and the load.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dlspec.backends.onnx_tables import (
+    LEGACY_SPACE,
     fit_to_input,
     prediction_table,
     read_samples,
@@ -109,6 +111,8 @@ def predict_file(
     names = [output.name for output in session.get_outputs()]
     outputs = _run_in_batches(session, model_input, samples, batch_size, len(names))
     metadata = dict(session.get_modelmeta().custom_metadata_map)
+    if "output_space" not in metadata:  # a file exported before the space was recorded
+        metadata["output_space"] = legacy_output_space(model_path, names, metadata)
     task = metadata.get("task", "")
     columns = _write_outputs(Path(output_path), names, outputs, metadata)
     return PredictReport(
@@ -121,6 +125,34 @@ def predict_file(
         task=task,
         columns=tuple(columns),
     )
+
+
+# ONNX ops whose output is in a known space, and ops that keep their input's values.
+SPACE_OF_OP = {"Sigmoid": "probabilities", "HardSigmoid": "probabilities",
+               "Softmax": "probabilities", "LogSoftmax": "log_probabilities"}
+SAME_VALUES = ("Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Dropout")
+
+
+def legacy_output_space(
+    model_path: str | os.PathLike[str], names: Sequence[str], metadata: Mapping[str, str]
+) -> str:
+    """The space of the scored output of a file that does not record it: probabilities or
+    log-probabilities when the graph computes it with a sigmoid, softmax or log_softmax
+    (through reshapes), else LEGACY_SPACE (how such files used to be read)."""
+    import onnx
+
+    try:
+        scored = json.loads(metadata.get("scored_output", "null")) or names[0]
+        graph = onnx.load(os.fspath(model_path), load_external_data=False).graph
+    except Exception:  # unreadable metadata is reported by the prediction table
+        return LEGACY_SPACE
+    if not isinstance(scored, str):
+        return LEGACY_SPACE
+    producers = {output: node for node in graph.node for output in node.output}
+    node = producers.get(scored)
+    while node is not None and node.op_type in SAME_VALUES and node.input:
+        node = producers.get(node.input[0])
+    return SPACE_OF_OP.get(node.op_type, LEGACY_SPACE) if node is not None else LEGACY_SPACE
 
 
 def _single_input(session: Any, model_path: str | os.PathLike[str]) -> Any:

@@ -1,6 +1,10 @@
 """Tables in and out of `predict_file`: reading CSV/.npy samples, fitting them to a model input,
 turning outputs into prediction rows (classes and probabilities), and writing results atomically.
 Input problems are DLS504 diagnostics; unusable class metadata is DLS503.
+
+The scored output is read in the space its loss declared (metadata `output_space`: logits,
+probabilities, log_probabilities or values; see dlspec/train/output_space.py), the way the
+training metrics read it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from dlspec.data.files import is_number
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import atomic_path
+from dlspec.train.output_space import Readout, Space, parse_space, readout
 
 ONNX_TO_NUMPY = {
     "tensor(float)": np.float32,
@@ -27,6 +32,21 @@ ONNX_TO_NUMPY = {
     "tensor(int32)": np.int32,
 }
 CLASSIFICATION_TASKS = ("classification", "binary")
+# Tasks whose scored output is written flat, read as they are scored: regression values, or
+# per-token class probabilities (N, T * classes).
+FLAT_TASKS = ("regression", "tagging", "language_model")
+LEGACY_SPACE: Space = "logits"  # how files exported before `output_space` were read
+
+
+def _softmax(values: np.ndarray) -> np.ndarray:
+    shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+READOUTS: dict[Readout, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda x: x, "sigmoid": lambda x: np.exp(-np.logaddexp(0.0, -x)),
+    "softmax": _softmax, "exp": np.exp, "clip": lambda x: np.clip(x, 0.0, 1.0),
+}
 
 
 def read_samples(path: str | os.PathLike[str]) -> tuple[np.ndarray, bool]:
@@ -110,25 +130,50 @@ def write_atomically(path: Path, write: Callable[[IO[Any]], None], *, text: bool
         write(out)
 
 
-def class_probabilities(logits: np.ndarray, task: str) -> np.ndarray:
-    """(rows, classes) probabilities: sigmoid for one binary logit per row, else softmax."""
-    values = logits.astype(np.float64).reshape(len(logits), -1)
+def read_output(output: np.ndarray, space: Space, task: str) -> np.ndarray:
+    """The scored output as `task` is scored on it (`output_space.readout`): label or class
+    probabilities (float64), or regression values."""
+    values = output.astype(np.float64) if task != "regression" else output
+    return READOUTS[readout(space, task)](values)
+
+
+def class_probabilities(output: np.ndarray, task: str, space: Space = "logits") -> np.ndarray:
+    """(rows, classes) probabilities of a classifier's output in `space`: for one binary
+    output per row, [1 - p, p]."""
+    values = output.reshape(len(output), -1)
     if task == "binary" and values.shape[1] == 1:
-        positive = np.exp(-np.logaddexp(0.0, -values[:, 0]))
+        positive = read_output(values[:, 0], space, task)
         return np.stack([1.0 - positive, positive], axis=1)
-    shifted = np.exp(values - values.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return read_output(values, space, task)
+
+
+def output_space(metadata: Mapping[str, str]) -> Space:
+    """The scored output's space (metadata `output_space`; LEGACY_SPACE without it), or
+    DLS503 for a value that names none."""
+    try:
+        return parse_space(metadata.get("output_space"), LEGACY_SPACE)
+    except ValueError as exc:
+        raise _bad_metadata(f"metadata {exc}") from None
 
 
 def prediction_table(
     names: Sequence[str], outputs: Sequence[np.ndarray], metadata: Mapping[str, str]
 ) -> tuple[list[str], list[Sequence[Any]]]:
     """Columns and per-row values: class + probabilities from the output the training targets
-    scored (metadata `scored_output`; the first for files without it), or the flattened
-    outputs."""
+    scored (metadata `scored_output`; the first for files without it), read in its space
+    (metadata `output_space`); a probability per label for multilabel; else the flattened
+    outputs, the scored one in the targets' units."""
     task = metadata.get("task", "")
     rows = len(outputs[0])
     scored = _scored_output(names, metadata)
+    if task == "multilabel" and scored is not None:
+        probabilities = read_output(outputs[scored].reshape(rows, -1), output_space(metadata),
+                                    task)
+        labels = _class_names(metadata, probabilities.shape[1])
+        return [f"p_{name}" for name in labels], list(probabilities)
+    if scored is not None and task in FLAT_TASKS:
+        outputs = [read_output(output, output_space(metadata), task) if i == scored
+                   else output for i, output in enumerate(outputs)]
     if task in CLASSIFICATION_TASKS and scored is not None:
         if outputs[scored].ndim > 2:
             raise _misfit(
@@ -136,7 +181,7 @@ def prediction_table(
                 "table needs one row of class scores per sample",
                 hint="write raw outputs to a .npy or .npz file instead",
             )
-        probabilities = class_probabilities(outputs[scored], task)
+        probabilities = class_probabilities(outputs[scored], task, output_space(metadata))
         classes = _class_names(metadata, probabilities.shape[1])
         best = probabilities.argmax(axis=1)
         columns = ["prediction", *(f"p_{name}" for name in classes)]

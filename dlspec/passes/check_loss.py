@@ -1,6 +1,7 @@
 """Check the `loss:` section against the model before any training: every term reads model
 outputs that exist (as many as it takes), compares them with a model input that exists, and
-the tensors it compares have shapes it can compare. Torch-free.
+the tensors it compares have shapes it can compare; then that it fits the task and the space
+of the output it reads (check_loss_space.py). Torch-free.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Sequence
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic, suggest
 from dlspec.ir.types import TensorType
+from dlspec.passes.check_data import task_of
+from dlspec.passes.check_loss_space import default_loss_problems, term_task_problems
 from dlspec.train.loss_config import LossBase, loss_terms
 
 CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "focal")  # scores (.., C) against indices (..)
@@ -18,13 +21,17 @@ CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "focal")  # scores (.., C) against
 def loss_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """Every disagreement between the loss terms and the model, located at the term's key."""
     spec, graph = checked.spec, checked.graph
-    if spec.loss is None or spec.models is not None:
+    if spec.models is not None:
         return []
+    task = task_of(spec)
+    if spec.loss is None:
+        return default_loss_problems(checked, task)
     problems = []
     listed = isinstance(spec.loss, list)
     for index, term in enumerate(loss_terms(spec.loss)):
         where = ("loss", index) if listed else ("loss",)
-        for problem, key in _term_problems(term, graph):
+        found = _term_problems(term, graph) or term_task_problems(term, graph, task)
+        for problem, key in found:
             problems.append(problem.at(checked.loaded.source.span((*where, key))))
     return problems
 

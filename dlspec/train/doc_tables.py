@@ -45,14 +45,17 @@ def _summary(cls: type[StrictConfig]) -> str:
 def table(name: str) -> str:
     """The markdown table of one kind of op: op, attributes with defaults, what it does."""
     classes, shared = TABLES[name]
-    lines = ["| op | attributes (default) | what it does |", "|---|---|---|"]
+    reads = name == "losses"  # the space of the output each loss reads (output_space.py)
+    lines = ["| op | attributes (default) |" + (" reads |" if reads else "") + " what it does |",
+             "|---|---|" + ("---|" if reads else "") + "---|"]
     for cls in classes:
         ops = ", ".join(f"`{op}`" for op in op_names(cls))
         attributes = ", ".join(
             f"`{key}`: {_default(field)}"
             for key, field in sorted(cls.model_fields.items(), key=lambda kv: kv[0] != "lr")
             if key != "op" and key not in shared) or "none"
-        lines.append(f"| {ops} | {attributes} | {_summary(cls)} |")
+        space = f" {cls.reads} |" if reads else ""  # type: ignore[attr-defined]
+        lines.append(f"| {ops} | {attributes} |{space} {_summary(cls)} |")
     return "\n".join(lines)
 
 

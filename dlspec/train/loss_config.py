@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from dlspec.train.config_base import PositiveFloat, StrictConfig, Task, op_names
+from dlspec.train.output_space import Space
 
 Reduction = Literal["mean", "batchmean"]
 REDUCTION_TEXT = ("How element losses become one number: mean over every element, or "
@@ -47,6 +48,9 @@ class LossBase(StrictConfig):
     takes_target: ClassVar[bool] = True
     elementwise: ClassVar[bool] = False  # compares an output with a target of its own shape
     tasks: ClassVar[tuple[Task, ...]] = ()  # tasks its data targets fit (first: implied); () any
+    # The space of the output it reads (see output_space.py): metrics and predictions read
+    # the scored output in it.
+    reads: ClassVar[Space] = "values"
 
     output: str | list[str] | None = Field(
         None, description="The model output(s) this loss reads, by layer name. Default: the "
@@ -62,6 +66,11 @@ class LossBase(StrictConfig):
         if self.output is None:
             return None
         return (self.output,) if isinstance(self.output, str) else tuple(self.output)
+
+    @property
+    def output_space(self) -> Space:
+        """The space of the output this term reads, relative to its targets."""
+        return self.reads
 
     @model_validator(mode="after")
     def _fits_the_op(self) -> LossBase:
@@ -119,6 +128,7 @@ class BCEConfig(LossBase):
 
     elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("binary", "multilabel")
+    reads: ClassVar[Space] = "probabilities"
     op: Literal["bce"] = Field("bce", description="Binary cross-entropy on probabilities.")
     reduction: Reduction = reduction_field()
 
@@ -128,6 +138,7 @@ class BCEWithLogitsConfig(LossBase):
 
     elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("binary", "multilabel")
+    reads: ClassVar[Space] = "logits"
     op: Literal["bce_with_logits"] = Field(
         "bce_with_logits", description="Binary cross-entropy on logits.")
     pos_weight: PositiveFloat | list[PositiveFloat] | None = Field(
@@ -141,6 +152,7 @@ class CrossEntropyConfig(LossBase):
     (n, T), or against probabilities of the logits' shape (one-hot or soft targets)."""
 
     tasks: ClassVar[tuple[Task, ...]] = ("classification", "tagging", "language_model")
+    reads: ClassVar[Space] = "logits"
     op: Literal["cross_entropy"] = Field(
         "cross_entropy", description="Multi-class cross-entropy on logits.")
     label_smoothing: float = Field(
@@ -155,6 +167,7 @@ class NLLConfig(LossBase):
     """Negative log-likelihood on log-probabilities (the model ends in a log_softmax)."""
 
     tasks: ClassVar[tuple[Task, ...]] = ("classification", "tagging", "language_model")
+    reads: ClassVar[Space] = "log_probabilities"
     op: Literal["nll"] = Field("nll", description="Negative log-likelihood.")
     class_weights: list[PositiveFloat] | None = class_weights_field()
     ignore_index: int | None = ignore_index_field()
@@ -166,6 +179,7 @@ class FocalConfig(LossBase):
 
     tasks: ClassVar[tuple[Task, ...]] = (
         "classification", "binary", "multilabel", "tagging", "language_model")
+    reads: ClassVar[Space] = "logits"
     op: Literal["focal"] = Field("focal", description="Focal loss on logits.")
     gamma: float = Field(2.0, ge=0.0, description="Focusing power; 0 is cross-entropy.")
     alpha: Annotated[float, Field(ge=0.0, le=1.0)] | list[PositiveFloat] | None = Field(
@@ -179,10 +193,17 @@ class KLDivConfig(LossBase):
 
     elementwise: ClassVar[bool] = True
     tasks: ClassVar[tuple[Task, ...]] = ("regression",)
+    reads: ClassVar[Space] = "log_probabilities"
     op: Literal["kl_div"] = Field("kl_div", description="Kullback-Leibler divergence.")
     log_target: bool = Field(False, strict=True,
                              description="The targets are log-probabilities too.")
     reduction: Reduction = reduction_field("batchmean")
+
+    @property
+    def output_space(self) -> Space:
+        """Log-probabilities against target probabilities; against log-probability targets
+        (log_target) the output is in the targets' own units."""
+        return "values" if self.log_target else self.reads
 
 
 class GaussianKLConfig(LossBase):
@@ -257,6 +278,17 @@ LOSS_TASKS: dict[str, tuple[Task, ...]] = {
     op: cls.tasks for cls in LOSS_CLASSES for op in op_names(cls)}
 
 
+def task_problem(term: LossBase, task: Task) -> tuple[str, str] | None:
+    """(message, hint) when `term` compares with the data's targets but the task's targets
+    are not the kind it reads (bce on class indices, mse on labels); else None."""
+    expected = term.tasks
+    if not (term.takes_target and term.target is None and expected) or task in expected:
+        return None
+    fitting = " or ".join(op for op, tasks in LOSS_TASKS.items() if tasks and tasks[0] == task)
+    return (f"loss '{term.op}' is for {' or '.join(expected)} targets, but the data is a "
+            f"{task} task", f"use the loss {fitting}, or set data.task to {expected[0]}")
+
+
 def loss_terms(loss: LossConfig | list[LossConfig] | tuple) -> tuple[LossConfig, ...]:
     """The terms of a loss section (a single loss is one term)."""
     return tuple(loss) if isinstance(loss, list | tuple) else (loss,)
@@ -278,6 +310,13 @@ def data_target_term(loss: LossConfig | list[LossConfig] | None) -> LossConfig |
         if term.takes_target and term.target is None and term.arity == 1:
             return term
     return None
+
+
+def scored_space(loss: LossConfig | list[LossConfig] | None) -> Space | None:
+    """The space of the output the data's targets score (see `data_target_term`); None when
+    no term reads the targets."""
+    term = data_target_term(loss)
+    return None if term is None else term.output_space
 
 
 def scored_output(loss: LossConfig | list[LossConfig] | None,

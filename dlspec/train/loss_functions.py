@@ -55,14 +55,17 @@ def binary_focal(logits: torch.Tensor, target: torch.Tensor, *, gamma: float,
 
 def focal(logits: torch.Tensor, target: torch.Tensor, *, gamma: float,
           alpha: float | None = None, class_alpha: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean of -alpha_y * (1 - p_y) ** gamma * log p_y over samples (softmax focal loss)."""
+    """Mean of -alpha_y * (1 - p_y) ** gamma * log p_y over samples (softmax focal loss);
+    positions whose target is IGNORE_NONE (the padding of token sequences) are skipped."""
+    keep = target != IGNORE_NONE
+    target = target.where(keep, 0)
     log_p = F.log_softmax(logits, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
     loss = -(1 - log_p.exp()) ** gamma * log_p
     if class_alpha is not None:
         loss = loss * class_alpha[target]
     elif alpha is not None:
         loss = loss * alpha
-    return loss.mean()
+    return loss[keep].mean()
 
 
 def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor, *, reduction: str) -> torch.Tensor:

@@ -12,7 +12,7 @@ from torch import nn
 
 from dlspec.errors import Diagnostic, TrainError, suggest
 from dlspec.train.config_base import Task
-from dlspec.train.loss_config import LOSS_TASKS, LossBase, loss_terms
+from dlspec.train.loss_config import LossBase, loss_terms, task_problem
 from dlspec.train.loss_functions import (
     IGNORE_NONE,
     binary_focal,
@@ -178,11 +178,9 @@ def build_loss(loss, task: Task, num_classes: int = 0, output_names: Sequence[st
 
 def _check_term(term: LossBase, task: Task, output_names: Sequence[str],
                 input_names: Sequence[str]) -> None:
-    expected = term.tasks
-    if term.takes_target and term.target is None and expected and task not in expected:
-        raise _error(f"loss '{term.op}' is for {' or '.join(expected)} targets, but the data "
-                     f"is a {task} task",
-                     f"use the loss {_loss_for(task)}, or set data.task to {expected[0]}")
+    problem = task_problem(term, task)
+    if problem:
+        raise _error(*problem)
     unknown = [n for n in term.outputs or () if output_names and n not in output_names]
     if unknown:
         raise TrainError(Diagnostic("DLS305", f"loss '{term.op}' reads the output "
@@ -231,6 +229,3 @@ def _per_class(weights: list[float], num_classes: int, key: str) -> torch.Tensor
 def _error(message: str, hint: str | None) -> TrainError:
     return TrainError(Diagnostic("DLS402", message, hint=hint))
 
-
-def _loss_for(task: Task) -> str:
-    return " or ".join(op for op, tasks in LOSS_TASKS.items() if tasks and tasks[0] == task)

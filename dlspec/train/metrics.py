@@ -1,8 +1,10 @@
 """Validation and test metrics (torchmetrics), and the evaluation pass that computes them.
 
-Every task has its own set (METRICS in config.py). Class scores become probabilities
-(softmax, or sigmoid per output for binary and multilabel) before they are measured; the
-per-token tasks are measured over every position whose target is not PAD_TARGET.
+Every task has its own set (METRICS in config.py). The scored output is read in the space its
+loss declares (output_space.py): logits become probabilities (softmax, or sigmoid per output
+for binary and multilabel), probabilities are taken as they are, and log-probabilities
+become probabilities; the per-token tasks are measured over every position whose target is not
+PAD_TARGET.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torchmetrics.text import Perplexity
 from dlspec.data.tasks import PAD_TARGET, PER_TOKEN, Task
 from dlspec.data.types import PreparedData
 from dlspec.files import atomic_write_text
+from dlspec.train.output_space import Readout, Space, readout
 from dlspec.train.outputs import SINGLE_OUTPUT, ModelOutputs
 
 MetricSet = dict[str, Metric]
@@ -25,14 +28,16 @@ MATRIX_METRICS = ("confusion_matrix",)  # not a number: measured once, on the te
 
 
 class TokenPerplexity(Perplexity):
-    """Perplexity, exp(mean cross-entropy), of flattened token logits (n, C) against class
-    indices (n,), skipping PAD_TARGET."""
+    """Perplexity, exp(mean cross-entropy), of flattened token probabilities (n, C) against
+    class indices (n,), skipping PAD_TARGET."""
 
     def __init__(self, **kwargs):
         super().__init__(ignore_index=PAD_TARGET, **kwargs)
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        super().update(preds.float().unsqueeze(0), target.unsqueeze(0))
+        # torchmetrics takes scores it softmaxes: the log of probabilities is such scores
+        log_p = preds.float().clamp_min(torch.finfo(torch.float32).tiny).log()
+        super().update(log_p.unsqueeze(0), target.unsqueeze(0))
 
 
 # torchmetrics' class names are <Binary|Multiclass|Multilabel><suffix>
@@ -78,7 +83,7 @@ def build_metrics(task: Task, names: tuple[str, ...], num_classes: int,
     against the task), on `device`; confusion_matrix is left to `save_confusion_matrix`.
 
     classification and tagging: accuracy (micro), f1/precision/recall/auroc (macro average
-    over classes); binary: with threshold 0.5 on the sigmoid; multilabel: accuracy over
+    over classes); binary: with threshold 0.5 on the probability; multilabel: accuracy over
     every (sample, label) decision, the others macro over labels; tagging and language
     modelling skip padding, perplexity = exp(mean token cross-entropy); regression: mae,
     mse, rmse, r2 (averaged over the outputs when there are several).
@@ -87,20 +92,35 @@ def build_metrics(task: Task, names: tuple[str, ...], num_classes: int,
             if name not in MATRIX_METRICS}
 
 
-def metric_inputs(logits: torch.Tensor, targets: torch.Tensor,
-                  task: Task) -> tuple[torch.Tensor, torch.Tensor]:
-    """What torchmetrics expects from the model's logits and the split's targets."""
+READOUTS: dict[Readout, Callable[[torch.Tensor], torch.Tensor]] = {
+    "identity": lambda x: x, "sigmoid": torch.sigmoid, "softmax": lambda x: x.softmax(-1),
+    "exp": torch.exp, "clip": lambda x: x.clamp(0.0, 1.0),
+}
+
+
+def read_output(output: torch.Tensor, space: Space, task: Task) -> torch.Tensor:
+    """The scored output as `task` is scored on it (see `output_space.readout`): label or
+    class probabilities, or regression values in the targets' units."""
+    return READOUTS[readout(space, task)](output.float() if task != "regression" else output)
+
+
+def metric_inputs(output: torch.Tensor, targets: torch.Tensor, task: Task,
+                  space: Space = "logits") -> tuple[torch.Tensor, torch.Tensor]:
+    """What torchmetrics expects from the model's scored output, in `space`, and the split's
+    targets: probabilities (of each label, or over the classes) for the class tasks, values
+    for regression."""
+    preds = read_output(output, space, task)
     if task == "binary":
-        return torch.sigmoid(logits).reshape(-1), targets.reshape(-1).long()  # (n,), (n,)
+        return preds.reshape(-1), targets.reshape(-1).long()  # (n,), (n,)
     if task == "multilabel":
-        return torch.sigmoid(logits), targets.long()  # (n, labels)
+        return preds, targets.long()  # (n, labels)
     if task == "classification":
-        return logits.softmax(-1), targets
+        return preds, targets
     if task in PER_TOKEN:  # (n, T, C) -> (n*T, C): one row per position
-        return logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)
-    if logits.shape[-1] == 1:
-        return logits.reshape(-1), targets.reshape(-1)  # one regression output: (n,)
-    return logits, targets
+        return preds.reshape(-1, preds.shape[-1]), targets.reshape(-1)
+    if preds.shape[-1] == 1:
+        return preds.reshape(-1), targets.reshape(-1)  # one regression output: (n,)
+    return preds, targets
 
 
 def _batches(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int):
@@ -128,7 +148,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
             totals[key] = totals[key] + value * len(yb)
         scored = outputs.scored_tensor(returned)
         if scored is not None and metrics:
-            preds, targets = metric_inputs(scored, yb, task)
+            preds, targets = metric_inputs(scored, yb, task, outputs.space)
             for metric in metrics.values():
                 metric.update(preds, targets)
     values = {f"{prefix}_{key}": (total / len(x)).item() for key, total in totals.items()}
@@ -146,7 +166,7 @@ def confusion_matrix(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, t
     (2, 2) for binary, (labels, 2, 2) for multilabel (one 2x2 matrix per label)."""
     metric = make_metric(task, "confusion_matrix", num_classes).to(x.device)
     for returned, _, yb in _batches(model, x, y, batch_size):
-        metric.update(*metric_inputs(outputs.scored_tensor(returned), yb, task))
+        metric.update(*metric_inputs(outputs.scored_tensor(returned), yb, task, outputs.space))
     return metric.compute().long().tolist()
 
 

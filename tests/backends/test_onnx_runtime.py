@@ -185,6 +185,28 @@ def test_binary_task_uses_sigmoid(tmp_path):
     assert [r[0] for r in table] == ["yes", "no", "no"]
 
 
+@pytest.mark.parametrize("last", ["Sigmoid", None])
+def test_files_without_output_space_are_read_by_their_last_op(tmp_path, last):
+    """Files exported before `output_space` was recorded: a graph ending in a sigmoid (here
+    through an Identity) gives probabilities, which are its own output (a second sigmoid put
+    every row near 0.5); any other graph gives logits, which get the sigmoid."""
+    weight = np.array([[3.0], [-2.0]], dtype=np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["z" if last else "y"])]
+    if last:
+        nodes += [helper.make_node(last, ["z"], ["s"]), helper.make_node("Identity", ["s"], ["y"])]
+    metadata = {"task": "binary", "class_names": '["no", "yes"]'}
+    model = _handmade_model(tmp_path / "old.onnx", nodes, [x], [y],
+                            [numpy_helper.from_array(weight, "w")], metadata)
+    rows = np.array([[1, 0], [0, 1], [0.5, 0.5]], dtype=np.float32)
+    predict_file(model, _save_npy(tmp_path / "in.npy", rows), tmp_path / "out.csv")
+    p_yes = 1 / (1 + np.exp(-(rows @ weight)[:, 0]))  # the probability the model means
+    _, table = _read_csv(tmp_path / "out.csv")
+    np.testing.assert_allclose([float(r[2]) for r in table], p_yes, rtol=1e-6)
+    assert [r[0] for r in table] == ["yes", "no", "yes"]
+
+
 def test_regression_columns(tmp_path):
     two = _linear_model(
         tmp_path / "r2.onnx", np.eye(3, 2, dtype=np.float32), {"task": "regression"}

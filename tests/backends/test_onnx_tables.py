@@ -37,3 +37,24 @@ def test_files_from_before_scored_output_score_the_first_output():
 def test_broken_scored_output_metadata_is_refused():
     with pytest.raises(ExportError, match="scored_output is not JSON"):
         prediction_table(["logits"], [LOGITS], {**CLASSES, "scored_output": "logits"})
+
+
+def test_a_recorded_space_is_how_the_scored_output_is_read():
+    probabilities = np.array([[0.2, 0.8], [0.7, 0.3]], dtype=np.float32)
+    columns, rows = prediction_table(["probs"], [probabilities],
+                                     {**CLASSES, "output_space": "probabilities"})
+    assert [row[0] for row in rows] == ["dog", "cat"]
+    assert rows[0][1:] == pytest.approx([0.2, 0.8])  # as they are, not softmaxed again
+
+
+def test_multilabel_gets_a_probability_per_label():
+    labels = {"task": "multilabel", "class_names": json.dumps(["even", "prime"]),
+              "output_space": "logits"}
+    columns, rows = prediction_table(["logits"], [LOGITS], labels)
+    assert columns == ["p_even", "p_prime"]
+    assert list(rows[1]) == pytest.approx(1 / (1 + np.exp(-LOGITS[1].astype(float))))
+
+
+def test_an_unknown_output_space_is_refused():
+    with pytest.raises(ExportError, match="output_space must be one of logits, probabilities"):
+        prediction_table(["logits"], [LOGITS], {**CLASSES, "output_space": "odds"})

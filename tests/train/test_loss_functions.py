@@ -71,6 +71,16 @@ def test_focal_follows_the_task_and_handles_sequences():
         build_loss(FocalConfig(alpha=[1.0, 2.0]), "classification", 3)
 
 
+def test_focal_skips_padded_positions_of_token_sequences():
+    """Tagging and language-model targets pad with -100: focal skips those positions as
+    cross_entropy does (gamma 0 is cross-entropy), instead of indexing class -100."""
+    sequence, targets = LOGITS.reshape(2, 2, 3), CLASSES.reshape(2, 2).clone()
+    targets[1, 1] = -100
+    loss = build_loss(FocalConfig(gamma=0.0), "tagging", 3)(sequence, targets)
+    assert loss.item() == pytest.approx(
+        F.cross_entropy(sequence.movedim(-1, 1), targets, ignore_index=-100).item(), rel=1e-6)
+
+
 def test_gaussian_kl_matches_torch_distributions():
     torch.manual_seed(0)
     mean, log_var = torch.randn(5, 3), torch.randn(5, 3)
