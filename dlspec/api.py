@@ -34,8 +34,13 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     return checked
 
 
-def compile_module(checked: CheckedSpec, seed: int | None = None):
-    """The spec's model as a torch module, initialized from `seed` (default: train.seed)."""
+def compile_module(checked: CheckedSpec, seed: int | None = None, device: str = "cpu"):
+    """The spec's model as a torch module, initialized from `seed` (default: train.seed).
+    First, with nothing allocated, its parameters must fit in memory: the host's, and the
+    GPU's for a `device` other than cpu (where it will be moved); else SpecError DLS205."""
+    from dlspec.analysis.preflight import check_memory
+
+    check_memory(checked, device)
     import torch
 
     from dlspec.backends.torch_module import build_module
@@ -108,7 +113,7 @@ def training_inputs(checked: CheckedSpec):
     problems = loss_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    module = compile_module(checked)
+    module = compile_module(checked, device=spec.train.device)
     _check_parameter_patterns(checked, module)
     return load_data(checked), module, recipe_for(checked)
 

@@ -76,12 +76,12 @@ def memory_table(memory):
                   title_justify="left")
     for header in ("", "training", "inference"):
         table.add_column(header, justify="right" if header else "left")
-    table.add_row("weights", _bytes(memory.weights), _bytes(memory.weights))
-    table.add_row("gradients", _bytes(memory.gradients), "")
-    table.add_row(f"optimizer state ({memory.optimizer})", _bytes(memory.optimizer_state), "")
-    table.add_row("activations", _bytes(memory.activations),
-                  _bytes(memory.inference_activations))
-    table.add_row("total", _bytes(memory.training), _bytes(memory.inference))
+    table.add_row("weights", format_bytes(memory.weights), format_bytes(memory.weights))
+    table.add_row("gradients", format_bytes(memory.gradients), "")
+    table.add_row(f"optimizer state ({memory.optimizer})", format_bytes(memory.optimizer_state), "")
+    table.add_row("activations", format_bytes(memory.activations),
+                  format_bytes(memory.inference_activations))
+    table.add_row("total", format_bytes(memory.training), format_bytes(memory.inference))
     table.caption = ("training keeps every layer's output for backward; inference frees "
                      "each tensor after its last use (an estimate: see docs/spec.md)")
     return table
@@ -94,7 +94,8 @@ def _si(count: int) -> str:
     return str(count)
 
 
-def _bytes(count: int) -> str:
+def format_bytes(count: int) -> str:
+    """1.5 GiB, 640.0 KiB, 12 B."""
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if count >= size:
             return f"{count / size:,.1f} {unit}"

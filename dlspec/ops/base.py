@@ -69,6 +69,11 @@ class Op(BaseModel):
         """Learnable parameters of the module `build` makes for these inputs (torch's count)."""
         return 0
 
+    def buffer_count(self, *inputs: TensorType) -> int:
+        """Elements of the buffers (state that is not learned, like batch norm's running
+        statistics) of the module `build` makes for these inputs (torch's count)."""
+        return 0
+
     def macs(self, *inputs: TensorType) -> int:
         """Multiply-accumulates of one forward pass; `inputs` are concrete (every dim an
         int, batch included). Counts products in matmuls, convolutions and attention, not

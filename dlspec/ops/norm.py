@@ -47,6 +47,10 @@ class _ChannelNorm(Op):
     def param_count(self, x: TensorType) -> int:
         return 2 * x.shape[1] * self.affine
 
+    def buffer_count(self, x: TensorType) -> int:
+        """running_mean, running_var and num_batches_tracked, when running stats are kept."""
+        return (2 * x.shape[1] + 1) * getattr(self, "track_running_stats", True)
+
 
 class BatchNorm1d(_ChannelNorm):
     """Batch normalization over (N, C) or (N, C, L), per channel C."""

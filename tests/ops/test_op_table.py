@@ -62,6 +62,7 @@ def test_rule_and_builder_agree_with_torch(name, case):
         f"= {expected} at {SIZES}, torch gives {tuple(out.shape)}")
     assert DTYPES[out.dtype] == declared.dtype
     assert sum(p.numel() for p in module.parameters()) == op.param_count(*case.inputs)
+    assert sum(b.numel() for b in module.buffers()) == op.buffer_count(*case.inputs)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
