@@ -19,13 +19,14 @@ from dlspec.passes.check_data import (
     task_of,
 )
 from dlspec.passes.check_loss import loss_diagnostics
+from dlspec.passes.check_monitor import monitor_diagnostics
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
           ) -> CheckedSpec:
     """Every static check, the data fit included. Torch-free."""
     checked = check_spec(path, overrides, model)
-    problems = loss_diagnostics(checked)
+    problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
     problems = data_diagnostics(checked)
@@ -110,7 +111,7 @@ def training_inputs(checked: CheckedSpec):
             "DLS403", "training needs a `data:` section and a model with one input",
             SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
-    problems = loss_diagnostics(checked)
+    problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
     module = compile_module(checked, device=spec.train.device)

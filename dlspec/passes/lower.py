@@ -260,9 +260,12 @@ class Lowering(ReferenceResolution):
                     scope=scope.prefix.rstrip("."))
         if "tie" in item:
             node.tie = self.tie_ref(item, path, scope)
+            node.places["tie"] = self.source.span((*path, "tie"))
         node.init, node.init_strict = layer_init(
             self.loaded.spec.init.get(op_name, {}), item.get("init"), self.source,
             (*path, "init"), self.problems)
+        node.places |= {f"init.{glob}": self.source.key_span((*path, "init", glob))
+                        for glob in node.init_strict}
         self.graph.add(node)
         return qualified
 
