@@ -11,7 +11,7 @@ the task. Training checks the same when it starts (dlspec/train/setup.py).
 from __future__ import annotations
 
 from dlspec.compiler import CheckedSpec
-from dlspec.errors import Diagnostic, suggest
+from dlspec.errors import Diagnostic, did_you_mean, one_of
 from dlspec.passes.check_data import task_of
 from dlspec.train.loss_config import loss_keys, scored_output
 from dlspec.train.recipe import default_loss, metric_names
@@ -75,8 +75,9 @@ def monitor_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     for who, name, path in watched:
         if name in logged:
             continue
+        close = did_you_mean(name, logged)
         hint = EMPTY_VAL if name.startswith("val_") and not has_val(checked) \
-            else suggest(name, logged)
+            else f"{close} (the run logs {one_of(logged)})" if close else one_of(logged)
         problems.append(Diagnostic(
             "DLS102", f"{who} monitors '{name}', which this run does not log", source.span(path),
             hint=hint))
