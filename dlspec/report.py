@@ -8,11 +8,14 @@ from dlspec.ir.graph import Graph
 
 
 def layer_rows(graph: Graph, module: Any) -> list[tuple[str, str, str, int]]:
-    """(name, op, output shape, parameters) per layer, in execution order."""
+    """(name, op, output shape, parameters) per layer, in execution order. A tied weight
+    (`tie:`) is counted once, in the row of the layer that owns it, so the rows add up to the
+    module's total."""
     rows = []
     for node in graph.layers():
         layer = module.get_submodule(node.name)
-        count = sum(p.numel() for p in layer.parameters())
+        shared = {id(module.get_submodule(node.tie).weight)} if node.tie else set()
+        count = sum(p.numel() for p in layer.parameters() if id(p) not in shared)
         rows.append((node.name, node.op_name, str(node.type), count))
     return rows
 
@@ -25,8 +28,12 @@ def layer_table(graph: Graph, module: Any, title: str = ""):
     table = _table(title, [("layer", "total"), ("op", ""), ("output shape", f"{len(rows)} layers"),
                            ("parameters", f"{total:,}")])
     _input_rows(table, [(n, str(graph.node(n).type)) for n in graph.inputs])
+    tied = {node.name: node.tie for node in graph.layers() if node.tie}
     for name, op, shape, count in rows:
-        table.add_row(name, op, shape, f"{count:,}" if count else "")
+        cell = f"{count:,}" if count else ""
+        if name in tied:
+            cell = f"{cell} (shares {tied[name]}.weight)".strip()
+        table.add_row(name, op, shape, cell)
     table.caption = f"trainable parameters: {trainable:,}"
     return table
 
