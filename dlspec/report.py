@@ -102,7 +102,9 @@ def _si(count: int) -> str:
 
 
 def format_bytes(count: int) -> str:
-    """1.5 GiB, 640.0 KiB, 12 B."""
+    """1.5 GiB, 640.0 KiB, 12 B; 3.64e+07 TiB past a million TiB."""
+    if count >= 2**40 * 10**6:
+        return f"{count / 2**40:.2e} TiB"
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if count >= size:
             return f"{count / size:,.1f} {unit}"

@@ -108,8 +108,8 @@ def memory_diagnostic(graph: Graph, available: int, where: str = "",
     big = max(rows, key=lambda row: row.bytes)
     have = f"{format_bytes(available)} of memory is available{where}"
     if big.bytes > available:
-        message = (f"needs {format_bytes(big.bytes)} for its {big.elements:,} parameters "
-                   f"alone; {have}")
+        count = f"{big.elements:,}" if big.elements < 10**15 else f"{big.elements:.2e}"
+        message = f"needs {format_bytes(big.bytes)} for its {count} parameters alone; {have}"
     else:
         message = (f"the model needs {format_bytes(total)} for its parameters and buffers "
                    f"(this layer, its largest, {format_bytes(big.bytes)}); {have}")

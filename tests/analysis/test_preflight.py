@@ -110,7 +110,7 @@ def test_train_refuses_and_leaves_no_run_folder(tmp_path):
                    quiet=True)
     [d] = caught.value.diagnostics
     assert (d.code, d.layer, d.span.line) == ("DLS205", "fc2", 15)
-    assert "10,000,000,100,000,000 parameters alone" in d.message
+    assert "36,379.8 TiB for its 1.00e+16 parameters alone" in d.message
     assert not (tmp_path / "runs").exists()
 
 
