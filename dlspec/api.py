@@ -19,13 +19,14 @@ from dlspec.passes.check_data import (
     task_of,
 )
 from dlspec.passes.check_loss import loss_diagnostics
+from dlspec.passes.check_monitor import monitor_diagnostics
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
           ) -> CheckedSpec:
     """Every static check, the data fit included. Torch-free."""
     checked = check_spec(path, overrides, model)
-    problems = loss_diagnostics(checked)
+    problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
     problems = data_diagnostics(checked)
@@ -34,8 +35,13 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     return checked
 
 
-def compile_module(checked: CheckedSpec, seed: int | None = None):
-    """The spec's model as a torch module, initialized from `seed` (default: train.seed)."""
+def compile_module(checked: CheckedSpec, seed: int | None = None, device: str = "cpu"):
+    """The spec's model as a torch module, initialized from `seed` (default: train.seed).
+    First, with nothing allocated, its parameters must fit in memory: the host's, and the
+    GPU's for a `device` other than cpu (where it will be moved); else SpecError DLS205."""
+    from dlspec.analysis.preflight import check_memory
+
+    check_memory(checked, device)
     import torch
 
     from dlspec.backends.torch_module import build_module
@@ -105,10 +111,10 @@ def training_inputs(checked: CheckedSpec):
             "DLS403", "training needs a `data:` section and a model with one input",
             SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
-    problems = loss_diagnostics(checked)
+    problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    module = compile_module(checked)
+    module = compile_module(checked, device=spec.train.device)
     _check_parameter_patterns(checked, module)
     return load_data(checked), module, recipe_for(checked)
 

@@ -5,6 +5,7 @@ Registered on the `dlspec` app by dlspec.cli; torch-free, like `validate`."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -43,12 +44,16 @@ def summary(spec: SpecArg, set_: SetOption = (),
             dim: DimOption = (), model: ModelOption = None,
             json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
     """Every layer's output shape, parameters and MACs, and a memory estimate. No torch."""
+    from dlspec.analysis.preflight import memory_warning
     from dlspec.analysis.summary import summarize
     from dlspec.compiler import check_spec
     from dlspec.report import memory_table, summary_table
 
-    result = summarize(check_spec(spec, set_, model), batch=batch,
-                       dims=parse_dims(list(dim), seq))
+    checked = check_spec(spec, set_, model)
+    result = summarize(checked, batch=batch, dims=parse_dims(list(dim), seq))
+    warning = memory_warning(checked)
+    if warning is not None:
+        print(warning.format(), file=sys.stderr)
     if json_:
         print(json.dumps(result.to_json(), indent=2))
         return
@@ -76,8 +81,6 @@ def graph(spec: SpecArg, set_: SetOption = (),
               help="Draw each block instance as one box.")] = False,
           model: ModelOption = None):
     """Draw the model's graph; each box shows a layer's name, op and output shape."""
-    import sys
-
     from dlspec.compiler import check_spec
     from dlspec.render import FORMATS, GraphvizMissing, render_graph
     from dlspec.render.drawing import draw

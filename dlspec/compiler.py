@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlspec.errors import Diagnostic, ShapeError
+from dlspec.errors import Diagnostic, ShapeError, SpecError
 from dlspec.ir.graph import Graph
-from dlspec.passes.infer_shapes import infer_shapes, unused_layers
+from dlspec.passes.check_params import param_diagnostics
+from dlspec.passes.infer_shapes import infer_shapes, once_per_place, unused_layers
 from dlspec.passes.lower import check_model_names, lower_all
 from dlspec.spec.load import LoadedSpec, load_spec
 
@@ -53,5 +54,10 @@ def check_spec(path: str | Path, overrides: Sequence[str] = (),
             problems += err.diagnostics
     if problems:
         raise ShapeError(problems)
+    for graph in graphs.values():
+        problems += param_diagnostics(graph, loaded.source)
+    if problems:
+        problems = once_per_place(problems)
+        raise (ShapeError if {d.code for d in problems} == {"DLS201"} else SpecError)(problems)
     warnings = [w for graph in graphs.values() for w in unused_layers(graph)]
     return CheckedSpec(loaded, graphs, model or next(iter(graphs)), warnings)

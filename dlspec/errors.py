@@ -37,6 +37,7 @@ CODES: dict[str, str] = {
     "DLS201": "shape mismatch",
     "DLS202": "dtype mismatch",
     "DLS203": "wrong number of inputs",
+    "DLS205": "the model does not fit in memory",
     # 3xx: the graph
     "DLS301": "unknown layer or input referenced",
     "DLS302": "cycle in the layer graph",

@@ -8,11 +8,14 @@ from dlspec.ir.graph import Graph
 
 
 def layer_rows(graph: Graph, module: Any) -> list[tuple[str, str, str, int]]:
-    """(name, op, output shape, parameters) per layer, in execution order."""
+    """(name, op, output shape, parameters) per layer, in execution order. A tied weight
+    (`tie:`) is counted once, in the row of the layer that owns it, so the rows add up to the
+    module's total."""
     rows = []
     for node in graph.layers():
         layer = module.get_submodule(node.name)
-        count = sum(p.numel() for p in layer.parameters())
+        shared = {id(module.get_submodule(node.tie).weight)} if node.tie else set()
+        count = sum(p.numel() for p in layer.parameters() if id(p) not in shared)
         rows.append((node.name, node.op_name, str(node.type), count))
     return rows
 
@@ -25,8 +28,12 @@ def layer_table(graph: Graph, module: Any, title: str = ""):
     table = _table(title, [("layer", "total"), ("op", ""), ("output shape", f"{len(rows)} layers"),
                            ("parameters", f"{total:,}")])
     _input_rows(table, [(n, str(graph.node(n).type)) for n in graph.inputs])
+    tied = {node.name: node.tie for node in graph.layers() if node.tie}
     for name, op, shape, count in rows:
-        table.add_row(name, op, shape, f"{count:,}" if count else "")
+        cell = f"{count:,}" if count else ""
+        if name in tied:
+            cell = f"{cell} (shares {tied[name]}.weight)".strip()
+        table.add_row(name, op, shape, cell)
     table.caption = f"trainable parameters: {trainable:,}"
     return table
 
@@ -76,12 +83,12 @@ def memory_table(memory):
                   title_justify="left")
     for header in ("", "training", "inference"):
         table.add_column(header, justify="right" if header else "left")
-    table.add_row("weights", _bytes(memory.weights), _bytes(memory.weights))
-    table.add_row("gradients", _bytes(memory.gradients), "")
-    table.add_row(f"optimizer state ({memory.optimizer})", _bytes(memory.optimizer_state), "")
-    table.add_row("activations", _bytes(memory.activations),
-                  _bytes(memory.inference_activations))
-    table.add_row("total", _bytes(memory.training), _bytes(memory.inference))
+    table.add_row("weights", format_bytes(memory.weights), format_bytes(memory.weights))
+    table.add_row("gradients", format_bytes(memory.gradients), "")
+    table.add_row(f"optimizer state ({memory.optimizer})", format_bytes(memory.optimizer_state), "")
+    table.add_row("activations", format_bytes(memory.activations),
+                  format_bytes(memory.inference_activations))
+    table.add_row("total", format_bytes(memory.training), format_bytes(memory.inference))
     table.caption = ("training keeps every layer's output for backward; inference frees "
                      "each tensor after its last use (an estimate: see docs/spec.md)")
     return table
@@ -94,7 +101,10 @@ def _si(count: int) -> str:
     return str(count)
 
 
-def _bytes(count: int) -> str:
+def format_bytes(count: int) -> str:
+    """1.5 GiB, 640.0 KiB, 12 B; 3.64e+07 TiB past a million TiB."""
+    if count >= 2**40 * 10**6:
+        return f"{count / 2**40:.2e} TiB"
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if count >= size:
             return f"{count / size:,.1f} {unit}"

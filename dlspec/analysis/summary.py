@@ -105,12 +105,17 @@ def _row(graph: Graph, node: Node, sizes: Mapping[str, int]) -> LayerRow:
         concrete = [bind(t, sizes) for t in symbolic]
     except UnboundDim:
         concrete = None
-    inputs = concrete or symbolic
+    params = owned_params(node, concrete or symbolic)
+    macs = node.op.macs(*concrete) if concrete is not None else None
+    return LayerRow(node.name, node.op_name, str(node.type), params, macs)
+
+
+def owned_params(node: Node, inputs: list[TensorType]) -> int:
+    """The learnable parameters a layer owns: its op's, less a weight it ties to another's."""
     params = node.op.param_count(*inputs)
     if getattr(node, "tie", None):
         params -= tied_weight(node.op, inputs)
-    macs = node.op.macs(*concrete) if concrete is not None else None
-    return LayerRow(node.name, node.op_name, str(node.type), params, macs)
+    return params
 
 
 def tied_weight(op: Op, inputs: list[TensorType]) -> int:

@@ -25,6 +25,7 @@ class Node:
     tie: Any = None  # the layer whose weight this one shares (qualified name once resolved)
     init: dict[str, Any] = field(default_factory=dict)  # param glob -> InitScheme
     init_strict: frozenset[str] = frozenset()  # globs the layer gave itself: must match
+    places: dict[str, SourceSpan] = field(default_factory=dict)  # "tie", "init.<glob>": where
 
     @property
     def op_name(self) -> str:

@@ -85,8 +85,8 @@ class PReLU(_Elementwise):
     def build(self, x: TensorType) -> Build:
         return Build("torch.nn.PReLU", {"num_parameters": self.param_count(x), "init": self.initial_slope})
 
-    def param_count(self, x: TensorType) -> int:
-        return x.shape[1] if self.per_channel else 1
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (x.shape[1] if self.per_channel else 1,)}
 
 
 class ELU(_Elementwise):

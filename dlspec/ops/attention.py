@@ -46,10 +46,18 @@ def window_field():
                  "i - window <= j <= i).")
 
 
-def mha_params(d: int, kdim: int, bias: bool) -> int:
+def mha_param_shapes(d: int, kdim: int, bias: bool, prefix: str = "") -> dict[str, tuple[int, ...]]:
     """nn.MultiheadAttention's parameters: q, k, v projections to d (keys and values from
-    kdim features), their 3d biases, and the d x d output projection with its bias."""
-    return 2 * d * d + 2 * d * kdim + 4 * d * bias
+    kdim features; packed in one matrix when kdim is d), their 3d biases, and the d x d
+    output projection with its bias. Names start with `prefix` (`self_attn.`)."""
+    shapes: dict[str, tuple[int, ...]] = {"in_proj_weight": (3 * d, d)} if kdim == d else {
+        "q_proj_weight": (d, d), "k_proj_weight": (d, kdim), "v_proj_weight": (d, kdim)}
+    if bias:
+        shapes["in_proj_bias"] = (3 * d,)
+    shapes["out_proj.weight"] = (d, d)
+    if bias:
+        shapes["out_proj.bias"] = (d,)
+    return {prefix + name: shape for name, shape in shapes.items()}
 
 
 def mha_macs(batch: int, queries: int, keys: int, d: int, kdim: int) -> int:
@@ -117,9 +125,9 @@ class MultiheadAttention(AttentionOptions):
             "embed_dim": query.shape[2], "num_heads": self.heads, "kdim": kdim, "vdim": kdim,
             "cross": memory is not None, **self.attention_kwargs()})
 
-    def param_count(self, *inputs: TensorType) -> int:
+    def param_shapes(self, *inputs: TensorType) -> dict[str, tuple[int, ...]]:
         query, memory, _ = split_inputs(inputs)
-        return mha_params(query.shape[2], (query if memory is None else memory).shape[2], self.bias)
+        return mha_param_shapes(query.shape[2], (query if memory is None else memory).shape[2], self.bias)
 
     def macs(self, *inputs: TensorType) -> int:
         query, memory, _ = split_inputs(inputs)
@@ -200,9 +208,14 @@ class AdditiveAttention(Op):
             "query_dim": query_dim, "key_dim": key_dim, "attention_dim": attention_dim,
             "bias": self.bias})
 
-    def param_count(self, query: TensorType, keys: TensorType, *mask: TensorType) -> int:
+    def param_shapes(self, query: TensorType, keys: TensorType,
+                     *mask: TensorType) -> dict[str, tuple[int, ...]]:
         query_dim, key_dim, attention_dim = self._dims(query, keys)
-        return attention_dim * (query_dim + key_dim + 1) + self.bias * (2 * attention_dim + 1)
+        shapes = {"query.weight": (attention_dim, query_dim), "query.bias": (attention_dim,),
+                  "key.weight": (attention_dim, key_dim), "key.bias": (attention_dim,),
+                  "score.weight": (1, attention_dim), "score.bias": (1,)}
+        return {name: shape for name, shape in shapes.items()
+                if self.bias or not name.endswith("bias")}
 
     def macs(self, query: TensorType, keys: TensorType, *mask: TensorType) -> int:
         query_dim, key_dim, attention_dim = self._dims(query, keys)

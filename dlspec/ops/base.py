@@ -65,8 +65,19 @@ class Op(BaseModel):
         """The torch module for this layer, given its (already checked) input types."""
         raise RuleError(f"op '{self.op_name()}' has no builder")
 
+    def param_shapes(self, *inputs: TensorType) -> dict[str, tuple[int, ...]]:
+        """The learnable parameters of the module `build` makes for these inputs, by the names
+        torch gives them (`weight`, `bias_hh_l0`, `self_attn.out_proj.weight`), with their
+        shapes. Torch-free, so `validate` can check `tie` and `init` globs against them."""
+        return {}
+
     def param_count(self, *inputs: TensorType) -> int:
         """Learnable parameters of the module `build` makes for these inputs (torch's count)."""
+        return sum(numel(shape) for shape in self.param_shapes(*inputs).values())
+
+    def buffer_count(self, *inputs: TensorType) -> int:
+        """Elements of the buffers (state that is not learned, like batch norm's running
+        statistics) of the module `build` makes for these inputs (torch's count)."""
         return 0
 
     def macs(self, *inputs: TensorType) -> int:

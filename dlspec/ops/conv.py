@@ -98,6 +98,7 @@ def per_rank(base: type[Op], class_name: str, op: str, summary: str, ranks=(1, 2
 
 
 class _Convolution(SpatialOp):
+    transposed: ClassVar[bool] = False
     out_channels: PositiveInt = Field(description="Number of output channels (filters).")
     kernel_size: Sizes = Field(description="Filter size: one number or one per spatial dim.")
     stride: Sizes = Field(1, description="Step of the filter: one number or one per spatial dim.")
@@ -130,9 +131,13 @@ class _Convolution(SpatialOp):
                 "kernel_size": self.each(self.kernel_size), "stride": self.each(self.stride),
                 "dilation": self.each(self.dilation), "groups": self.groups, "bias": self.bias}
 
-    def param_count(self, x: TensorType) -> int:
-        taps = numel(self.each(self.kernel_size))
-        return self.out_channels * (x.shape[1] // self.groups * taps + self.bias)
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        """weight (out, in / groups, *kernel); transposed: (in, out / groups, *kernel)."""
+        rows, columns = x.shape[1], self.out_channels
+        if not self.transposed:
+            rows, columns = columns, rows
+        shapes = {"weight": (rows, columns // self.groups, *self.each(self.kernel_size))}
+        return shapes | ({"bias": (self.out_channels,)} if self.bias else {})
 
     def _macs_over(self, batch: int, positions: tuple[int, ...], x: TensorType) -> int:
         """Every filter tap of every (input channel, output channel) pair of a group, at
@@ -178,6 +183,7 @@ Conv1d, Conv2d, Conv3d = per_rank(
 
 
 class _ConvTransposeNd(_Convolution):
+    transposed: ClassVar[bool] = True
     padding: Offsets = Field(
         0, description="Trimmed from both ends of the output (undoes the padding of the "
         "convolution this one inverts): one number or one per spatial dim.")

@@ -32,8 +32,9 @@ class Linear(Op):
         return Build("torch.nn.Linear", {"in_features": x.shape[-1],
                                          "out_features": self.out_features, "bias": self.bias})
 
-    def param_count(self, x: TensorType) -> int:
-        return (x.shape[-1] + self.bias) * self.out_features
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        shapes = {"weight": (self.out_features, x.shape[-1])}
+        return shapes | ({"bias": (self.out_features,)} if self.bias else {})
 
     def macs(self, x: TensorType) -> int:
         return numel(x.shape[:-1]) * x.shape[-1] * self.out_features

@@ -44,8 +44,8 @@ class Embedding(Op):
             "num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
             "padding_idx": self.padding_idx})
 
-    def param_count(self, ids: TensorType) -> int:
-        return self.num_embeddings * self.embedding_dim
+    def param_shapes(self, ids: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (self.num_embeddings, self.embedding_dim)}
 
 
 class TokenTypeEmbedding(Op):
@@ -71,5 +71,5 @@ class TokenTypeEmbedding(Op):
         return Build("dlspec.backends.torch_layers.sequence.TokenTypeEmbedding",
                      {"num_embeddings": self.types, "embedding_dim": x.shape[2]})
 
-    def param_count(self, x: TensorType, *token_types: TensorType) -> int:
-        return self.types * x.shape[2]
+    def param_shapes(self, x: TensorType, *token_types: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (self.types, x.shape[2])}

@@ -69,8 +69,9 @@ class GCN(_GraphLayer):
     def build(self, x: TensorType, graph: TensorType) -> Build:
         return Build(LAYERS + "GCN", self._kwargs(x, graph))
 
-    def param_count(self, x: TensorType, graph: TensorType) -> int:
-        return (x.shape[2] + self.bias) * self.out_features
+    def param_shapes(self, x: TensorType, graph: TensorType) -> dict[str, tuple[int, ...]]:
+        shapes = {"lin.weight": (self.out_features, x.shape[2])}
+        return shapes | ({"bias": (self.out_features,)} if self.bias else {})
 
     def macs(self, x: TensorType, graph: TensorType) -> int:
         nodes = x.shape[1]
@@ -99,9 +100,11 @@ class GAT(_GraphLayer):
     def build(self, x: TensorType, graph: TensorType) -> Build:
         return Build(LAYERS + "GAT", self._kwargs(x, graph))
 
-    def param_count(self, x: TensorType, graph: TensorType) -> int:
-        per_head = (x.shape[2] + 2) * self.out_features
-        return self.heads * per_head + self.bias * self.width()
+    def param_shapes(self, x: TensorType, graph: TensorType) -> dict[str, tuple[int, ...]]:
+        heads, out = self.heads, self.out_features
+        shapes = {"lin.weight": (heads * out, x.shape[2]), "att_src": (1, heads, out),
+                  "att_dst": (1, heads, out)}
+        return shapes | ({"bias": (self.width(),)} if self.bias else {})
 
     def macs(self, x: TensorType, graph: TensorType) -> int:
         nodes = x.shape[1]

@@ -16,7 +16,6 @@ from dlspec.ops.base import (
     expect_float,
     expect_rank,
     known,
-    numel,
 )
 
 Eps = Field(1e-5, gt=0, description="Added to the variance for numerical stability.")
@@ -44,8 +43,12 @@ class _ChannelNorm(Op):
         return Build(f"torch.nn.{type(self).__name__}",
                      {"num_features": x.shape[1], **self.attributes()})
 
-    def param_count(self, x: TensorType) -> int:
-        return 2 * x.shape[1] * self.affine
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (x.shape[1],), "bias": (x.shape[1],)} if self.affine else {}
+
+    def buffer_count(self, x: TensorType) -> int:
+        """running_mean, running_var and num_batches_tracked, when running stats are kept."""
+        return (2 * x.shape[1] + 1) * getattr(self, "track_running_stats", True)
 
 
 class BatchNorm1d(_ChannelNorm):
@@ -126,8 +129,8 @@ class GroupNorm(Op):
     def build(self, x: TensorType) -> Build:
         return Build("torch.nn.GroupNorm", {"num_channels": x.shape[1], **self.attributes()})
 
-    def param_count(self, x: TensorType) -> int:
-        return 2 * x.shape[1] * self.affine
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (x.shape[1],), "bias": (x.shape[1],)} if self.affine else {}
 
 
 class _LastDimsNorm(Op):
@@ -148,8 +151,11 @@ class _LastDimsNorm(Op):
             "normalized_shape": list(x.shape[-self.dims:]),
             **self.model_dump(exclude={"op", "dims"})})
 
-    def param_count(self, x: TensorType) -> int:
-        return numel(x.shape[-self.dims:]) * self.elementwise_affine * (1 + self._has_bias())
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        if not self.elementwise_affine:
+            return {}
+        shape = tuple(x.shape[-self.dims:])
+        return {"weight": shape} | ({"bias": shape} if self._has_bias() else {})
 
     def _has_bias(self) -> bool:
         return False

@@ -50,8 +50,8 @@ class LearnedPosition(Op):
         return Build("dlspec.backends.torch_layers.sequence.LearnedPosition",
                      {"num_embeddings": self.max_len, "embedding_dim": x.shape[2]})
 
-    def param_count(self, x: TensorType) -> int:
-        return self.max_len * x.shape[2]
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (self.max_len, x.shape[2])}
 
 
 class SinusoidalPosition(Op):

@@ -64,11 +64,19 @@ class _Recurrent(Op):
         """Input features of each layer: the data, then the previous layer's output."""
         return [x.shape[2]] + [self.hidden_size * self._directions()] * (self.num_layers - 1)
 
-    def param_count(self, x: TensorType) -> int:
-        hidden, gates = self.hidden_size, self.gates
-        per_direction = sum(gates * hidden * (features + hidden + 2 * self.bias)
-                            for features in self._layer_inputs(x))
-        return per_direction * self._directions()
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        """Per layer l and direction: weight_ih_l{l}, weight_hh_l{l} (+ bias_ih, bias_hh),
+        `_reverse` for the backward direction, as torch names them."""
+        rows, hidden = self.gates * self.hidden_size, self.hidden_size
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer, features in enumerate(self._layer_inputs(x)):
+            for suffix in ("", "_reverse")[:self._directions()]:
+                shapes[f"weight_ih_l{layer}{suffix}"] = (rows, features)
+                shapes[f"weight_hh_l{layer}{suffix}"] = (rows, hidden)
+                if self.bias:
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (rows,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (rows,)
+        return shapes
 
     def macs(self, x: TensorType) -> int:
         steps = x.shape[0] * x.shape[1]

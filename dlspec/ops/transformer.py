@@ -14,7 +14,7 @@ from dlspec.ops.attention import (
     AttentionOptions,
     check_mask,
     mha_macs,
-    mha_params,
+    mha_param_shapes,
 )
 from dlspec.ops.base import Build, PositiveInt, Probability, expect_sequence
 
@@ -44,9 +44,14 @@ class _Block(AttentionOptions):
                 "activation": self.activation, "norm": self.norm, "eps": self.eps,
                 **self.attention_kwargs()}
 
-    def _feed_forward_and_norms(self, d: int) -> int:
-        return 2 * d * self._ffn(d) + self.bias * (self._ffn(d) + d) + \
-            self.norms * d * (1 + self.bias)
+    def _feed_forward_and_norms(self, d: int) -> dict[str, tuple[int, ...]]:
+        ffn = self._ffn(d)
+        shapes: dict[str, tuple[int, ...]] = {"linear1.weight": (ffn, d), "linear1.bias": (ffn,),
+                                              "linear2.weight": (d, ffn), "linear2.bias": (d,)}
+        for k in range(1, self.norms + 1):
+            shapes |= {f"norm{k}.weight": (d,), f"norm{k}.bias": (d,)}
+        return {name: shape for name, shape in shapes.items()
+                if self.bias or not name.endswith("bias")}
 
 
 class TransformerEncoderBlock(_Block):
@@ -65,9 +70,9 @@ class TransformerEncoderBlock(_Block):
     def build(self, x: TensorType, *mask: TensorType) -> Build:
         return Build(f"{LAYERS}.TransformerEncoderBlock", self.block_kwargs(x.shape[2]))
 
-    def param_count(self, x: TensorType, *mask: TensorType) -> int:
+    def param_shapes(self, x: TensorType, *mask: TensorType) -> dict[str, tuple[int, ...]]:
         d = x.shape[2]
-        return mha_params(d, d, self.bias) + self._feed_forward_and_norms(d)
+        return mha_param_shapes(d, d, self.bias, "self_attn.") | self._feed_forward_and_norms(d)
 
     def macs(self, x: TensorType, *mask: TensorType) -> int:
         n, t, d = x.shape
@@ -100,9 +105,11 @@ class TransformerDecoderBlock(_Block):
         return Build(f"{LAYERS}.TransformerDecoderBlock",
                      {**self.block_kwargs(x.shape[2]), "memory_dim": memory.shape[2]})
 
-    def param_count(self, x: TensorType, memory: TensorType, *mask: TensorType) -> int:
+    def param_shapes(self, x: TensorType, memory: TensorType,
+                     *mask: TensorType) -> dict[str, tuple[int, ...]]:
         d = x.shape[2]
-        return mha_params(d, d, self.bias) + mha_params(d, memory.shape[2], self.bias) + \
+        return mha_param_shapes(d, d, self.bias, "self_attn.") | \
+            mha_param_shapes(d, memory.shape[2], self.bias, "multihead_attn.") | \
             self._feed_forward_and_norms(d)
 
     def macs(self, x: TensorType, memory: TensorType, *mask: TensorType) -> int:

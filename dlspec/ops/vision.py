@@ -153,8 +153,10 @@ class SqueezeExcitation(Op):
             "input_channels": x.shape[1], "squeeze_channels": self.squeezed(x),
             "activation": self.activation, "gate": self.gate})
 
-    def param_count(self, x: TensorType) -> int:  # fc1: C -> S, fc2: S -> C, with biases
-        return 2 * x.shape[1] * self.squeezed(x) + self.squeezed(x) + x.shape[1]
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        channels, squeezed = x.shape[1], self.squeezed(x)  # 1x1 convolutions C -> S -> C
+        return {"fc1.weight": (squeezed, channels, 1, 1), "fc1.bias": (squeezed,),
+                "fc2.weight": (channels, squeezed, 1, 1), "fc2.bias": (channels,)}
 
     def macs(self, x: TensorType) -> int:
         return 2 * x.shape[0] * x.shape[1] * self.squeezed(x)
@@ -189,9 +191,9 @@ class PatchEmbedding(Op):
             "in_channels": x.shape[1], "embed_dim": self.embed_dim,
             "patch_size": pair(self.patch_size), "bias": self.bias})
 
-    def param_count(self, x: TensorType) -> int:
-        ph, pw = pair(self.patch_size)
-        return self.embed_dim * (x.shape[1] * ph * pw + self.bias)
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        shapes = {"weight": (self.embed_dim, x.shape[1], *pair(self.patch_size))}
+        return shapes | ({"bias": (self.embed_dim,)} if self.bias else {})
 
     def macs(self, x: TensorType) -> int:
         batch, patches, dim = self.infer(x).shape
@@ -224,5 +226,5 @@ class ClassToken(Op):
     def build(self, x: TensorType) -> Build:
         return Build(f"{VISION}.ClassToken", {"dim": x.shape[2]})
 
-    def param_count(self, x: TensorType) -> int:
-        return x.shape[2]
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"class_token": (1, 1, x.shape[2])}

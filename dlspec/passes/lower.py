@@ -52,6 +52,7 @@ class Lowering(ReferenceResolution):
         self.problems: list[Diagnostic] = []
         self.registry = op_registry()
         self._inferring: set[str] = set()
+        self._failed: set[str] = set()  # layers whose type cannot be known (a rule failed)
 
     # --- entry ------------------------------------------------------------------------
 
@@ -259,9 +260,12 @@ class Lowering(ReferenceResolution):
                     scope=scope.prefix.rstrip("."))
         if "tie" in item:
             node.tie = self.tie_ref(item, path, scope)
+            node.places["tie"] = self.source.span((*path, "tie"))
         node.init, node.init_strict = layer_init(
             self.loaded.spec.init.get(op_name, {}), item.get("init"), self.source,
             (*path, "init"), self.problems)
+        node.places |= {f"init.{glob}": self.source.key_span((*path, "init", glob))
+                        for glob in node.init_strict}
         self.graph.add(node)
         return qualified
 
@@ -276,21 +280,31 @@ class Lowering(ReferenceResolution):
 
     def type_of(self, name: str) -> TensorType | None:
         """The output type of a lowered node, inferring its ancestors first; None when it
-        cannot be known yet (an error the shape pass reports)."""
+        cannot be known (yet, or ever: an error the shape pass reports).
+
+        Each layer is inferred at most once: a failure is remembered, and so is the failure
+        of every layer fed by a failed one. Without that, a failing layer at the top of a
+        chain of concats (a dense block) is re-inferred along every path, 2^depth times.
+        """
         node = self.graph.node(name)
         if node.type is not None or node.is_input or name in self._inferring:
             return node.type
+        if name in self._failed:
+            return None
         self._inferring.add(name)
         try:
             sources = [self.peek(ref) for ref in node.inputs]
             if any(s is None or s not in self.graph for s in sources):
-                return None
+                return None  # not lowered yet, or its own error is reported
             types = [self.type_of(s) for s in sources]  # type: ignore[arg-type]
             if any(t is None for t in types):
+                if any(s in self._failed for s in sources):
+                    self._failed.add(name)
                 return None
             check_arity(node)
             node.type = node.op.infer(*types)  # type: ignore[union-attr]
         except RuleError:
+            self._failed.add(name)
             return None
         finally:
             self._inferring.discard(name)

@@ -13,7 +13,7 @@ is their weighted sum:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
@@ -292,6 +292,24 @@ def task_problem(term: LossBase, task: Task) -> tuple[str, str] | None:
 def loss_terms(loss: LossConfig | list[LossConfig] | tuple) -> tuple[LossConfig, ...]:
     """The terms of a loss section (a single loss is one term)."""
     return tuple(loss) if isinstance(loss, list | tuple) else (loss,)
+
+
+def term_labels(terms: Sequence[Any]) -> tuple[str, ...]:
+    """A name per loss term (a config, or the built term: its `op` and `outputs`): its op, with the outputs it reads when two terms share an op,
+    and its position when that is not enough (mse, gaussian_kl; cross_entropy_logits)."""
+    ops = [term.op for term in terms]
+    labels = [op if ops.count(op) == 1 else "_".join((op, *(term.outputs or ())))
+              for op, term in zip(ops, terms, strict=True)]
+    return tuple(label if labels.count(label) == 1 else f"{label}_{i + 1}"
+                 for i, label in enumerate(labels))
+
+
+def loss_keys(loss: LossConfig | list[LossConfig]) -> tuple[str, ...]:
+    """The names a loss's values are logged under (after train_ and val_): 'loss', then
+    'loss_<term>' per term when there are several (loss_mse, loss_gaussian_kl)."""
+    terms = loss_terms(loss)
+    return ("loss", *(f"loss_{label}" for label in (term_labels(terms) if len(terms) > 1
+                                                     else ())))
 
 
 def implied_task(loss: LossConfig | list[LossConfig] | None) -> Task | None:

@@ -12,7 +12,7 @@ from torch import nn
 
 from dlspec.errors import Diagnostic, TrainError, suggest
 from dlspec.train.config_base import Task
-from dlspec.train.loss_config import LossBase, loss_terms, task_problem
+from dlspec.train.loss_config import LossBase, loss_terms, task_problem, term_labels
 from dlspec.train.loss_functions import (
     IGNORE_NONE,
     binary_focal,
@@ -135,16 +135,6 @@ class SpecLoss(nn.Module):
                                                   f"'{missing[0]}', which the model does not "
                                                   "return", hint=suggest(missing[0], named)))
         return [named[name] for name in names]
-
-
-def term_labels(terms: Sequence[LossTerm]) -> tuple[str, ...]:
-    """A name per loss term: its op, with the outputs it reads when two terms share an op,
-    and its position when that is not enough (mse, gaussian_kl; cross_entropy_logits)."""
-    ops = [term.op for term in terms]
-    labels = [op if ops.count(op) == 1 else "_".join((op, *(term.outputs or ())))
-              for op, term in zip(ops, terms, strict=True)]
-    return tuple(label if labels.count(label) == 1 else f"{label}_{i + 1}"
-                 for i, label in enumerate(labels))
 
 
 def _target_for(term: LossTerm, targets: torch.Tensor | None,

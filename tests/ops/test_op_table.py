@@ -61,7 +61,10 @@ def test_rule_and_builder_agree_with_torch(name, case):
         f"{case.config} on {[str(t) for t in case.inputs]}: the rule declares {declared} "
         f"= {expected} at {SIZES}, torch gives {tuple(out.shape)}")
     assert DTYPES[out.dtype] == declared.dtype
+    assert {name: tuple(p.shape) for name, p in module.named_parameters()} == \
+        op.param_shapes(*case.inputs)
     assert sum(p.numel() for p in module.parameters()) == op.param_count(*case.inputs)
+    assert sum(b.numel() for b in module.buffers()) == op.buffer_count(*case.inputs)
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")

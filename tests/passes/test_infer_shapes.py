@@ -232,3 +232,62 @@ def test_a_layer_failing_inside_a_block_names_the_instance():
           - {block: basic, name: b, repeat: 2, channels: 4}
         """)
     assert [(d.layer, d.span.line) for d in found] == [("b.0.add", 13)]  # not b.1.*
+
+
+DENSE_CHAIN = """\
+    blocks:
+      dense:                       # each layer concatenates its input with a new feature map
+        layers:
+          - {op: conv2d, name: conv, out_channels: 2, kernel_size: 3, padding: 1}
+          - {op: concat, inputs: [x, conv]}
+      squeeze:                     # reads the type of its input in an expression
+        layers:
+          - {op: conv2d, out_channels: "${x.channels // 2}", kernel_size: 1}
+    inputs: {image: {shape: [2, 8, 8]}}
+    model:
+      - {op: maxpool2d, name: pool, kernel_size: 3, padding: %s}
+      - {block: dense, name: stage, repeat: %d}
+      - {block: squeeze, name: out}
+    """
+
+
+def test_a_failing_layer_above_a_concat_chain_is_inferred_a_few_times_not_2_to_the_depth(
+        monkeypatch):
+    from dlspec.ops.registry import op_registry
+
+    pool = op_registry()["maxpool2d"]
+    calls = []
+    infer = pool.infer
+
+    def counted(self, *types):
+        calls.append(self)
+        return infer(self, *types)
+
+    monkeypatch.setattr(pool, "infer", counted)
+    (diagnostic,) = shape_errors(DENSE_CHAIN % (4, 12))  # 2^12 paths from `out` to `pool`
+    assert (diagnostic.code, diagnostic.layer, diagnostic.span.line) == ("DLS201", "pool", 13)
+    assert "more than half the window 3" in diagnostic.message
+    assert len(calls) <= 2  # once on demand for `${x.channels}`, once by the shape pass
+    calls.clear()
+    shapes_of(DENSE_CHAIN % (1, 12))  # and with a valid pool, the chain is inferred as before
+    assert len(calls) <= 2
+
+
+def test_validate_answers_a_failing_densenet_quickly_with_one_located_error():
+    """DenseNet-121 with a bad pool above 58 dense layers: the first failure, once. (It used
+    to re-infer the pool along every path of the concat chain: no answer in minutes.)"""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "dlspec", "validate", "specs/densenet121.yaml",
+         "--set", "model.3.padding=8"],
+        cwd=root, capture_output=True, text=True, timeout=60)  # a regression fails, not hangs
+    assert done.returncode == 1
+    output = done.stdout + done.stderr
+    assert "specs/densenet121.yaml:33:5: error DLS201: in layer 'maxpool2d' (maxpool2d): " \
+           "padding 8 is more than half the window 3" in output
+    assert output.count("error DLS") == 1
+    assert "1 error" in output

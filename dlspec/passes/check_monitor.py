@@ -1,0 +1,84 @@
+"""Check the metric names a spec watches against those a run of it will log. Torch-free.
+
+A run logs, per epoch, train_<key> for each key of its loss ('loss', then 'loss_<term>' per
+term when there are several) and, when the val split is not empty, val_<key> and
+val_<metric> for each metric of its task (train.metrics, else the task's own; none when no
+loss term scores the data's targets). `regularization.early_stopping.monitor` and a
+`reduce_on_plateau` schedule's `monitor` must name one of them; `train.metrics` must suit
+the task. Training checks the same when it starts (dlspec/train/setup.py).
+"""
+
+from __future__ import annotations
+
+from dlspec.compiler import CheckedSpec
+from dlspec.errors import Diagnostic, did_you_mean, one_of
+from dlspec.passes.check_data import task_of
+from dlspec.train.loss_config import loss_keys, scored_output
+from dlspec.train.recipe import default_loss, metric_names
+
+EMPTY_VAL = "the val split is empty: give data.split a val fraction, or monitor train_loss"
+
+
+def logged_metrics(checked: CheckedSpec) -> tuple[list[str], list[Diagnostic]]:
+    """The names a run of the spec logs (train_loss, val_loss, val_accuracy, ...), and the
+    problems of `train.metrics`."""
+    spec = checked.spec
+    task = task_of(spec)
+    keys = loss_keys(spec.loss if spec.loss is not None else default_loss(task))
+    asked, where = spec.train.metrics, checked.loaded.source.span(("train", "metrics"))
+    names: tuple[str, ...] = ()
+    problems = []
+    if scored_output(spec.loss, checked.graph.outputs) is None:
+        if asked:
+            problems.append(Diagnostic(
+                "DLS102", f"train.metrics asks for {asked}, but no loss term compares a model "
+                          "output with the data's targets, so there is nothing to score",
+                where, hint="leave train.metrics out: the run reports its losses"))
+    else:
+        try:
+            names = metric_names(task, asked)
+        except ValueError as error:
+            problems.append(Diagnostic("DLS102", str(error), where))
+    logged = [f"train_{key}" for key in keys]
+    if has_val(checked):
+        logged += [f"val_{key}" for key in (*keys, *names)]
+    return logged, problems
+
+
+def has_val(checked: CheckedSpec) -> bool:
+    data = checked.spec.data
+    return data is None or data.split[1] > 0
+
+
+def monitor_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
+    """A monitor (early stopping's, reduce_on_plateau's) naming a metric the run does not log,
+    with 'did you mean', and a `train.metrics` the task cannot report; located at their
+    keys."""
+    spec = checked.spec
+    if spec.models is not None:
+        return []  # several models: their objectives log other names
+    logged, problems = logged_metrics(checked)
+    if problems:
+        return problems  # the metrics are not known: what is logged is not either
+    watched = []
+    stopping = spec.regularization.early_stopping if spec.regularization else None
+    if stopping is not None:
+        watched.append(("early_stopping", stopping.monitor,
+                        ("regularization", "early_stopping", "monitor")))
+    listed = isinstance(spec.schedule, list)
+    schedules = spec.schedule if listed else [spec.schedule] if spec.schedule else []
+    for index, schedule in enumerate(schedules):
+        if getattr(schedule, "op", None) == "reduce_on_plateau":
+            path = ("schedule", index, "monitor") if listed else ("schedule", "monitor")
+            watched.append(("reduce_on_plateau", schedule.monitor, path))
+    source = checked.loaded.source
+    for who, name, path in watched:
+        if name in logged:
+            continue
+        close = did_you_mean(name, logged)
+        hint = EMPTY_VAL if name.startswith("val_") and not has_val(checked) \
+            else f"{close} (the run logs {one_of(logged)})" if close else one_of(logged)
+        problems.append(Diagnostic(
+            "DLS102", f"{who} monitors '{name}', which this run does not log", source.span(path),
+            hint=hint))
+    return problems
