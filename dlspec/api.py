@@ -17,6 +17,7 @@ from dlspec.passes.check_data import (
     model_io,
     output_rank_diagnostics,
     task_of,
+    trainable_diagnostics,
 )
 from dlspec.passes.check_loss import loss_diagnostics
 
@@ -99,12 +100,14 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
 
 def training_inputs(checked: CheckedSpec):
     """(data, freshly initialized module, recipe) of a spec to train."""
-    spec, graph = checked.spec, checked.graph
-    if spec.data is None or len(graph.inputs) != 1:
+    if checked.spec.data is None:
         raise TrainError(Diagnostic(
-            "DLS403", "training needs a `data:` section and a model with one input",
+            "DLS403", "training needs a `data:` section",
             SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
+    problems = trainable_diagnostics(checked)
+    if problems:
+        raise DataError(problems)
     problems = loss_diagnostics(checked)
     if problems:
         raise SpecError(problems)
