@@ -190,7 +190,9 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     files = RunFiles(Path(run_dir))
     out_dir = Path(out_dir) if out_dir is not None else files.root / "plots"
     checked = load_run_spec(files.root)
-    written = plot_curves(files.metrics_csv, out_dir)
+    written = plot_curves(files.metrics_csv, out_dir)  # TrainError before the first epoch
+    if not files.best.is_file():  # no epoch had a finite monitored value
+        return written
     data, module, recipe = training_inputs(checked)
     matrix = test_confusion(module, data, recipe, files.root, checked.spec.train.device)
     if matrix is not None:
