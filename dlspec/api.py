@@ -269,7 +269,7 @@ def load_data(checked: CheckedSpec):
     as `check`) and shaped for it."""
     from dlspec.data.prepare import prepare_data
 
-    problems = output_rank_diagnostics(checked)
+    problems = trainable_diagnostics(checked) or output_rank_diagnostics(checked)
     if problems:
         raise DataError(problems)
     try:

@@ -16,7 +16,6 @@ import torch
 
 from dlspec.api import train_spec
 from dlspec.train.checkpoint import load_checkpoint
-from dlspec.train.resume import checkpoint_step
 from dlspec.train.run_dir import RunFiles
 
 SPEC = """\
@@ -66,6 +65,8 @@ def test_ctrl_c_stops_with_a_checkpoint_and_the_resume_command(tmp_path):
     found = re.search(r"interrupted at epoch (\d)/8, step (\d+) \(saved there\); the run "
                       r"folder is (\S+)\nresume with: dlspec train --resume (\S+)\n", err)
     assert found, err
+    from dlspec.train.resume import checkpoint_step  # new with this behaviour
+
     epoch, step = int(found[1]), int(found[2])
     assert found[3] == found[4] == str(run_dir)
     assert 1 <= epoch < 8 and 180 <= step < 8 * 180  # 1437 samples in batches of 8
