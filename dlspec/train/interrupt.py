@@ -53,8 +53,9 @@ class Stopped(Exception):
 
 
 @dataclass
-class RunInterrupted(Exception):
-    """Training was interrupted by the user: where it was, and what is left of it."""
+class RunInterrupted(KeyboardInterrupt):
+    """Training was interrupted by the user: where it was, and what is left of it (a
+    KeyboardInterrupt still, for callers of the API)."""
 
     run_dir: Path
     epoch: int  # the epoch under way (or the last finished one, at an epoch's end)
