@@ -81,3 +81,34 @@ def test_ctrl_c_stops_with_a_checkpoint_and_the_resume_command(tmp_path):
         ours, theirs = weights(run_dir, name), weights(reference.run_dir, name)
         assert ours.keys() == theirs.keys()
         assert all(torch.equal(ours[k], theirs[k]) for k in ours), name
+
+
+def test_the_first_ctrl_c_asks_to_stop_the_second_stops_at_once():
+    from dlspec.train.interrupt import stop_requests
+
+    before = signal.getsignal(signal.SIGINT)
+    with stop_requests() as stop:
+        assert not stop.requested
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+        assert stop.requested
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+            raise AssertionError("a second Ctrl-C did not interrupt")
+        except KeyboardInterrupt:
+            pass
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_message_says_what_is_left_of_the_run():
+    from dlspec.train.interrupt import RunInterrupted
+
+    run = Path("runs/x")
+    assert RunInterrupted(run, 2, 5, 40, 30, False).message() == (
+        "interrupted at epoch 2/5, step 40 (the last checkpoint is at step 30); the run "
+        "folder is runs/x\nresume with: dlspec train --resume runs/x")
+    assert RunInterrupted(run, 1, 5, 3, None, True).message() == (
+        "interrupted at epoch 1/5, step 3, before the run's first checkpoint: nothing was "
+        "kept and its folder runs/x was removed; start it again")
+    assert isinstance(RunInterrupted(run, 1, 5, 3, None, True), KeyboardInterrupt)
