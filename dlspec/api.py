@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from dlspec import __version__
 from dlspec.compiler import CheckedSpec, check_spec
-from dlspec.errors import DataError, Diagnostic, SourceSpan, SpecError, TrainError
+from dlspec.errors import (
+    DataError,
+    Diagnostic,
+    ExportError,
+    SourceSpan,
+    SpecError,
+    TrainError,
+)
 from dlspec.passes.check_data import (
     at_data,
     data_diagnostics,
     model_io,
     output_rank_diagnostics,
     task_of,
+    trainable_diagnostics,
 )
 from dlspec.passes.check_loss import loss_diagnostics
 from dlspec.passes.check_monitor import monitor_diagnostics
@@ -75,29 +84,41 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
                out_root: Path = Path("runs"), run_name: str | None = None, quiet: bool = False,
                resume: Path | None = None, detect_anomaly: bool = False):
     """Train a spec on its data; returns the training result (run dir, metrics). The run goes
-    to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name. With
-    `resume` (a run folder), that run continues in place from its last checkpoint, with the
-    spec and overrides it started with (`path` and `overrides` may be left out; given, they
-    must be the same)."""
+    to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name; the
+    folder appears only once the run has started, and goes again if the run fails before
+    it kept anything. With `resume` (a run folder), that run continues in place from its
+    last checkpoint, with the spec and overrides it started with (`path` and `overrides`
+    may be left out; given, they must be the same, but for train.device and train.epochs:
+    more epochs extend a finished or stopped run, see dlspec/train/extend.py)."""
     from dlspec.train.loop import fit
-    from dlspec.train.run_dir import make_named_run_dir, make_run_dir
-    from dlspec.train.run_spec import check_same_spec, load_run_spec, save_run_spec
+    from dlspec.train.run_spec import (
+        EPOCHS_OVERRIDE,
+        check_same_spec,
+        load_run_spec,
+        planned_epochs,
+        save_run_spec,
+    )
+    from dlspec.train.run_start import NewRun, named_folder, timestamped_folder
     from dlspec.train.setup import FitOptions
 
+    new_run = extend_from = None
     if resume is not None:
         moved = check_same_spec(resume, path, overrides)
         checked = load_run_spec(resume, moved)
+        if any(o.startswith(EPOCHS_OVERRIDE) for o in moved):
+            planned = planned_epochs(resume)
+            extend_from = planned if planned != checked.spec.train.epochs else None
+        run_dir = Path(resume)
     else:
+        folder = named_folder(Path(out_root), run_name) if run_name else None
         checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
+        run_dir = folder or timestamped_folder(Path(out_root), checked.spec.name)
+        new_run = NewRun(run_dir, lambda staging: save_run_spec(staging, checked, overrides))
     data, module, recipe = training_inputs(checked)
     spec = checked.spec
-    run_dir = resume
-    if run_dir is None:
-        run_dir = (make_named_run_dir(Path(out_root), run_name) if run_name
-                   else make_run_dir(Path(out_root), spec.name))
-        save_run_spec(run_dir, checked, overrides)
     options = FitOptions(resume=resume is not None, detect_anomaly=detect_anomaly,
-                         base_dir=checked.loaded.base_dir)
+                         base_dir=checked.loaded.base_dir, extend_from=extend_from,
+                         new_run=new_run)
     return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
                metadata=spec_metadata(checked), quiet=quiet,
                options=options)  # fit adds task, classes, data
@@ -105,16 +126,18 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
 
 def training_inputs(checked: CheckedSpec):
     """(data, freshly initialized module, recipe) of a spec to train."""
-    spec, graph = checked.spec, checked.graph
-    if spec.data is None or len(graph.inputs) != 1:
+    if checked.spec.data is None:
         raise TrainError(Diagnostic(
-            "DLS403", "training needs a `data:` section and a model with one input",
+            "DLS403", "training needs a `data:` section",
             SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
+    problems = trainable_diagnostics(checked)
+    if problems:
+        raise DataError(problems)
     problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    module = compile_module(checked, device=spec.train.device)
+    module = compile_module(checked, device=checked.spec.train.device)
     _check_parameter_patterns(checked, module)
     return load_data(checked), module, recipe_for(checked)
 
@@ -140,32 +163,75 @@ def overfit_spec(path: str | Path, overrides: Sequence[str] = (), *, samples: in
     from dlspec.train.evaluate import measure
     from dlspec.train.loop import fit
     from dlspec.train.overfit import OverfitReport, memorization_metrics, overfit_setup
-    from dlspec.train.run_dir import make_run_dir
     from dlspec.train.run_spec import save_run_spec
+    from dlspec.train.run_start import NewRun, timestamped_folder
+    from dlspec.train.setup import FitOptions
 
     checked = check_spec(path, overrides)
     data, module, recipe = training_inputs(checked)
     data, recipe = overfit_setup(data, recipe, samples, steps)
     spec = checked.spec
-    run_dir = make_run_dir(Path(out_root), f"{spec.name}-overfit")
-    save_run_spec(run_dir, checked, overrides)
+    run_dir = timestamped_folder(Path(out_root), f"{spec.name}-overfit")
+    new_run = NewRun(run_dir, lambda staging: save_run_spec(staging, checked, overrides))
     result = fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
-                 metadata=spec_metadata(checked), quiet=True)
+                 metadata=spec_metadata(checked), quiet=True,
+                 options=FitOptions(base_dir=checked.loaded.base_dir, new_run=new_run))
     metrics = measure(module, data, recipe, "train", spec.train.device,
                       memorization_metrics(data.task))
     return result, OverfitReport(samples, steps, metrics)
 
 
-def evaluate_spec(path: str | Path, weights: str | Path, *, split: str = "test",
-                  overrides: Sequence[str] = ()):
+def evaluate_spec(path: str | Path, weights: str | Path | None = None, *,
+                  split: str = "test", overrides: Sequence[str] = ()):
     """The loss and metrics of a checkpoint (a file or a run folder's best) on one split of
-    the spec's data; returns an Evaluation."""
+    the spec's data; returns an Evaluation. `path` may be a run folder: its own spec and
+    overrides (then `overrides`), and its best checkpoint unless `weights` is given."""
     from dlspec.train.evaluate import evaluate_weights
 
-    checked = check_spec(path, overrides)
+    checked, weights = spec_or_run(path, weights, overrides)
+    if weights is None:
+        raise TrainError(Diagnostic(
+            "DLS404", "no weights to evaluate",
+            hint=f"give --weights RUN_DIR (or a .safetensors file), or pass a run folder in "
+                 f"place of {path}"))
     data, module, recipe = training_inputs(checked)
-    return evaluate_weights(module, data, recipe, Path(weights), split,
-                            checked.spec.train.device)
+    with _explained_misfit(path, weights, overrides, "evaluate"):
+        return evaluate_weights(module, data, recipe, Path(weights), split,
+                                checked.spec.train.device)
+
+
+def spec_or_run(path: str | Path, weights: str | Path | None, overrides: Sequence[str] = (),
+                run_weights: bool = True) -> tuple[CheckedSpec, Path | None]:
+    """A spec file checked with `overrides`, and `weights`; or for a run folder, its spec
+    as it trained (its overrides, then `overrides`) and, without `weights`, the folder
+    itself (its best checkpoint) when `run_weights`."""
+    from dlspec.train.run_spec import is_run_folder, load_run_spec
+
+    if Path(path).is_dir():  # a run folder (load_run_spec says so when it is not one)
+        checked = load_run_spec(Path(path), overrides)
+        if weights is None and run_weights and is_run_folder(Path(path)):
+            weights = path
+    else:
+        checked = check_spec(path, overrides)
+    return checked, None if weights is None else Path(weights)
+
+
+@contextmanager
+def _explained_misfit(path: str | Path, weights: Path, overrides: Sequence[str],
+                      command: str) -> Iterator[None]:
+    """Weights from a run that do not fit a spec file: say what that run was trained with
+    and how to use it as it was."""
+    from dlspec.train.run_spec import weights_hint
+
+    try:
+        yield
+    except TrainError as error:
+        hint = None if Path(path).is_dir() else weights_hint(weights, Path(path), overrides,
+                                                             command)
+        if hint is None or "DLS404" not in error.codes:
+            raise
+        raise TrainError([replace(d, hint=hint) if d.code == "DLS404" else d
+                          for d in error.diagnostics]) from None
 
 
 def lr_find_spec(path: str | Path, overrides: Sequence[str] = (), *, min_lr: float = 1e-7,
@@ -193,7 +259,9 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     files = RunFiles(Path(run_dir))
     out_dir = Path(out_dir) if out_dir is not None else files.root / "plots"
     checked = load_run_spec(files.root)
-    written = plot_curves(files.metrics_csv, out_dir)
+    written = plot_curves(files.metrics_csv, out_dir)  # TrainError before the first epoch
+    if not files.best.is_file():  # no epoch had a finite monitored value
+        return written
     data, module, recipe = training_inputs(checked)
     matrix = test_confusion(module, data, recipe, files.root, checked.spec.train.device)
     if matrix is not None:
@@ -207,7 +275,7 @@ def load_data(checked: CheckedSpec):
     as `check`) and shaped for it."""
     from dlspec.data.prepare import prepare_data
 
-    problems = output_rank_diagnostics(checked)
+    problems = trainable_diagnostics(checked) or output_rank_diagnostics(checked)
     if problems:
         raise DataError(problems)
     try:
@@ -230,16 +298,28 @@ def recipe_for(checked: CheckedSpec):
 
 
 def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
-                overrides: Sequence[str] = ()):
-    """Export to ONNX with the ONNX Runtime check; returns the export report."""
+                overrides: Sequence[str] = (), untrained: bool = False):
+    """Export to ONNX with the ONNX Runtime check; returns the export report. `path` may be
+    a run folder (its spec, overrides and best checkpoint). Without weights it is refused
+    (the file would hold random weights, no preprocessing and no class names) unless
+    `untrained`."""
+    checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained)
+    if (weights is None) != untrained:
+        raise ExportError(Diagnostic(
+            "DLS501", "no trained weights to export: the file would hold freshly initialized "
+                      "weights, without the training's preprocessing and class names"
+            if weights is None else "--untrained exports fresh weights, but --weights was "
+                                    "given too",
+            hint="pass --weights RUN_DIR (or the run folder in place of the spec); "
+                 "--untrained exports the untrained model on purpose"))
     from dlspec.backends.onnx_export import TensorInfo, export_onnx
 
-    checked = check_spec(path, overrides)  # the weights define the model; no data is read
-    spec, graph = checked.spec, checked.graph
+    spec, graph = checked.spec, checked.graph  # the weights define the model; no data read
     module = compile_module(checked)
     metadata = spec_metadata(checked)
     if weights is not None:
-        module, stored = load_weights(module, Path(weights))
+        with _explained_misfit(path, weights, overrides, "export"):
+            module, stored = load_weights(module, weights)
         metadata.update({k: v for k, v in stored.items()
                          if k in ("task", "class_names", "scored_output", "output_space")})
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)

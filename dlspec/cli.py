@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,9 @@ app = typer.Typer(
 SetOption = Annotated[list[str], typer.Option(
     "--set", help="Override a spec value: key.path=value, or param=value. Repeatable.")]
 SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+RunOrSpecArg = Annotated[Path, typer.Argument(
+    help="A run folder from dlspec train (its spec, overrides and best weights), or the spec "
+         "file (YAML) with --weights.", show_default=False)]
 
 
 def _console(stderr: bool = False):
@@ -135,6 +139,9 @@ def train(spec: Annotated[Path | None, typer.Argument(
     if spec is None and (resume is None or overfit_batch is not None):
         raise typer.BadParameter("give the spec file (it may be left out with --resume)",
                                  param_hint="SPEC")
+    if resume is not None and name is not None:
+        raise typer.BadParameter(f"a resumed run goes on in its own folder, {resume}; leave "
+                                 "--name out", param_hint="--name")
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
     if overfit_batch is not None:
         result, report = overfit_spec(spec, overrides, samples=overfit_batch,
@@ -144,8 +151,9 @@ def train(spec: Annotated[Path | None, typer.Argument(
         if report.memorized is False:
             raise typer.Exit(1)
         return
-    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet,
-                        resume=resume, detect_anomaly=detect_anomaly)
+    with reports_interrupts():
+        result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet,
+                            resume=resume, detect_anomaly=detect_anomaly)
     if result.skipped_steps:
         print(f"skipped {result.skipped_steps} steps with a non-finite loss or gradient")
     if result.best_epoch:
@@ -154,23 +162,43 @@ def train(spec: Annotated[Path | None, typer.Argument(
     print(f"run: {result.run_dir}")
 
 
+@contextmanager
+def reports_interrupts():
+    """Ctrl-C: say where the run stopped and how to resume it (dlspec.train.interrupt);
+    exit with 130 (128 + SIGINT), without a traceback."""
+    from dlspec.train.interrupt import RunInterrupted
+
+    try:
+        yield
+    except RunInterrupted as stop:
+        print(stop.message(), file=sys.stderr)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        print("interrupted before training started: nothing was written", file=sys.stderr)
+        raise typer.Exit(130) from None
+
+
 def _options_as_overrides(**options: Any) -> list[str]:
     return [f"train.{key}={value}" for key, value in options.items() if value is not None]
 
 
 @app.command()
 @reports_errors
-def export(spec: SpecArg,
+def export(spec: RunOrSpecArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="The .onnx file.")],
            weights: Annotated[Path | None, typer.Option(
                help="A .safetensors checkpoint or a run directory (uses its best).")] = None,
            set_: SetOption = (),
-           opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None):
+           opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None,
+           untrained: Annotated[bool, typer.Option(
+               help="Export the freshly initialized model (random weights, no "
+                    "preprocessing, no class names) without --weights.")] = False):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
     from dlspec.api import export_spec
 
     overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
-    report = export_spec(spec, output, weights=weights, overrides=overrides)
+    report = export_spec(spec, output, weights=weights, overrides=overrides,
+                         untrained=untrained)
     worst = max(report.max_abs_diff.values())
     print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
           f"{report.check_batch}: max abs diff {worst:.2e}")

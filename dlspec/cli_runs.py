@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dlspec.cli import SetOption, SpecArg, _console, app, reports_errors
+from dlspec.cli import RunOrSpecArg, SetOption, SpecArg, _console, app, reports_errors
 
 
 class SplitName(str, Enum):
@@ -23,9 +23,10 @@ class SplitName(str, Enum):
 
 @app.command()
 @reports_errors
-def evaluate(spec: SpecArg,
-             weights: Annotated[Path, typer.Option(
-                 help="A .safetensors checkpoint, or a run folder (its best checkpoint).")],
+def evaluate(spec: RunOrSpecArg,
+             weights: Annotated[Path | None, typer.Option(
+                 help="A .safetensors checkpoint, or a run folder (its best checkpoint); "
+                      "not needed when the first argument is a run folder.")] = None,
              split: Annotated[SplitName, typer.Option(help="The split to measure.")] =
              SplitName.test,
              set_: SetOption = (),

@@ -192,7 +192,7 @@ SMALL = {
 @pytest.mark.parametrize("spec", SMALL)
 def test_scaled_down_export_agrees_with_onnx_runtime(spec, tmp_path):
     report = export_spec(SPECS / f"{spec}.yaml", tmp_path / "model.onnx",
-                         overrides=SMALL[spec])
+                         overrides=SMALL[spec], untrained=True)
     checked = check_spec(SPECS / f"{spec}.yaml", SMALL[spec])
     assert list(report.max_abs_diff) == checked.graph.outputs
     assert max(report.max_abs_diff.values()) <= 1e-5
@@ -201,7 +201,7 @@ def test_scaled_down_export_agrees_with_onnx_runtime(spec, tmp_path):
 EXPORT_IN_A_FRESH_PROCESS = """
 import json, sys
 from dlspec.api import export_spec
-report = export_spec(sys.argv[1], sys.argv[2], overrides=sys.argv[3:])
+report = export_spec(sys.argv[1], sys.argv[2], overrides=sys.argv[3:], untrained=True)
 print(json.dumps({"diffs": report.max_abs_diff, "dims": report.output_dims}))
 """
 

@@ -22,12 +22,22 @@ from dlspec.data.augment_config import target_losses
 from dlspec.data.types import PreparedData
 from dlspec.train.anomaly import NonFiniteOpFound, anomaly_error, detect_anomalies
 from dlspec.train.checkpoint import CheckpointWriter, apply_checkpoint, load_checkpoint
+from dlspec.train.extend import extension_notes
 from dlspec.train.grad_norms import NormWatch
+from dlspec.train.interrupt import RunInterrupted, Stopped, StopRequest, stop_requests
 from dlspec.train.metrics import evaluate, save_confusion_matrix
 from dlspec.train.recipe import Recipe
 from dlspec.train.reporting import Reporter
-from dlspec.train.resume import Progress, capture, read_state, restore, write_state
+from dlspec.train.resume import (
+    Progress,
+    capture,
+    checkpoint_step,
+    read_state,
+    restore,
+    write_state,
+)
 from dlspec.train.run_dir import RunFiles, json_text, write_result
+from dlspec.train.run_spec import record_epochs
 from dlspec.train.setup import FitOptions, Run, setup_run
 from dlspec.train.state_codec import pack
 from dlspec.train.steps import EpochState, StepResult
@@ -77,13 +87,44 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
     options = options or FitOptions()
     torch.manual_seed(seed)
     files = RunFiles(Path(run_dir))
-    saved = read_state(files) if options.resume else None  # before anything is loaded
+    saved = (read_state(files, finished=options.extend_from is not None)
+             if options.resume else None)  # before anything is loaded
     run = setup_run(model, data, recipe, files, device, metadata, options)
     run.stepper.augment = make_augmenter(data.augment, data.task, data.num_classes,
                                          target_losses(recipe.loss))
     generator = torch.Generator().manual_seed(seed)
     progress = Progress() if saved is None else restore(run, saved, generator)
-    files.create()  # only once the run is known to be able to start
+    if options.extend_from is not None:
+        run.notes[:0] = extension_notes(run, progress.epoch, progress.step,
+                                        options.extend_from)
+    try:  # the run folder appears only once the run is known to be able to start
+        if options.new_run is not None:
+            options.new_run.create()
+        else:
+            files.create()
+        if options.extend_from is not None:
+            record_epochs(files.root, recipe.train.epochs)
+        with stop_requests() as stop:
+            result = _train(run, progress, generator, console, quiet, options, stop)
+    except (Stopped, KeyboardInterrupt):
+        removed = options.new_run is not None and options.new_run.discard_unless_kept()
+        partial = progress.partial
+        raise RunInterrupted(files.root, partial.epoch if partial else progress.epoch,
+                             recipe.train.epochs, progress.step, checkpoint_step(files),
+                             removed) from None
+    except BaseException:
+        if options.new_run is not None:
+            options.new_run.discard_unless_kept()
+        raise
+    write_result(files.result_json, result.to_json())
+    model.train()
+    return result
+
+
+def _train(run: Run, progress: Progress, generator: torch.Generator, console: Console | None,
+           quiet: bool, options: FitOptions, stop: StopRequest) -> FitResult:
+    """The epochs, the best weights restored and the test split measured: the result."""
+    recipe, files = run.recipe, run.files
     val_keys = [f"val_{k}" for k in (*run.loss_fn.keys, *run.metrics)] if run.has_val else []
     columns = ["epoch", "step", "lr", *(f"train_{k}" for k in run.loss_fn.keys), *val_keys,
                "skipped_steps", "seconds"]
@@ -95,13 +136,13 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
             run.stepper.checked = stack.enter_context(detect_anomalies(run.model))
         for note in run.notes:
             reporter.note(note)
-        _Training(run, progress, generator, reporter, writer).epochs()
+        _Training(run, progress, generator, reporter, writer, stop).epochs()
         writer.wait()
         restored = _restore_best(run)
         test_metrics = _test(run, reporter, progress.step)
     history = progress.history
     final = history[run.monitor.best_epoch - 1] if restored else history[-1]
-    result = FitResult(
+    return FitResult(
         run_dir=files.root, monitor=run.monitor.name, mode=run.monitor.mode,
         best_epoch=run.monitor.best_epoch, best_value=run.monitor.best,
         epochs_run=len(history), stopped_early=len(history) < recipe.train.epochs,
@@ -111,18 +152,15 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
         best_checkpoint=files.best if run.monitor.best_epoch else None,
         last_checkpoint=files.last, skipped_steps=run.guard.total,
         warnings=reporter.warnings)
-    write_result(files.result_json, result.to_json())
-    model.train()
-    return result
 
 
 class _Training:
     """The epochs of one run, with what happens after each step and each epoch."""
 
     def __init__(self, run: Run, progress: Progress, generator: torch.Generator,
-                 reporter: Reporter, writer: CheckpointWriter):
+                 reporter: Reporter, writer: CheckpointWriter, stop: StopRequest):
         self.run, self.progress, self.generator = run, progress, generator
-        self.reporter, self.writer = reporter, writer
+        self.reporter, self.writer, self.stop = reporter, writer, stop
         self.watch = NormWatch()
 
     def epochs(self) -> None:
@@ -136,10 +174,15 @@ class _Training:
             improved = run.monitor.update(epoch, record[run.monitor.name])
             self.progress.history.append(record)
             self.progress.epoch = epoch
-            self.save_epoch(record, improved)
+            saved = self.save_epoch(record, improved)
             self.reporter.epoch(record, improved)
             if run.monitor.should_stop:
                 break
+            if self.stop.requested:  # Ctrl-C: keep this epoch's state, then stop
+                if not saved:
+                    self.save_state()
+                self.writer.wait()
+                raise Stopped
 
     def epoch(self, epoch: int) -> dict[str, Any]:
         """Train one epoch (or its rest, when resumed inside it), then validate."""
@@ -190,12 +233,17 @@ class _Training:
                 for warning in self.watch.check(result.norms, state.epoch, step):
                     self.reporter.warn(warning)
         every = run.recipe.train.checkpoint_every_steps
-        if every and step % every == 0 and state.batches_done < run.plan.steps_per_epoch:
+        inside = state.batches_done < run.plan.steps_per_epoch  # else the epoch's end saves
+        if inside and ((every and step % every == 0) or self.stop.requested):
             self.save_state()
+        if inside and self.stop.requested:  # Ctrl-C: stop here, resumable from this step
+            self.writer.wait()
+            raise Stopped
 
-    def save_epoch(self, record: dict[str, Any], improved: bool) -> None:
+    def save_epoch(self, record: dict[str, Any], improved: bool) -> bool:
         """last.safetensors and the resume state every checkpoint_every epochs, at the end
-        and where a step checkpoint falls; best.safetensors when improved."""
+        and where a step checkpoint falls; best.safetensors when improved. Whether it saved
+        the resume state."""
         run, files = self.run, self.run.files
         epoch, train = record["epoch"], run.recipe.train
         last_epoch = run.monitor.should_stop or epoch == train.epochs
@@ -209,8 +257,10 @@ class _Training:
                 if improved:
                     self.writer.copy(files.last, files.best)
                 self.save_state(weights=files.last)
-        elif improved:
+            return True
+        if improved:
             self.writer.save(files.best, run.model.state_dict(), metadata, run.extras)
+        return False
 
     def save_state(self, weights: Path | None = None) -> None:
         """The resume checkpoint; `weights`: a checkpoint of the current weights, just

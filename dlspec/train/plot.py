@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path
 from dlspec.train.run_dir import SPLITS, read_rows
 
@@ -42,8 +43,15 @@ def curves(metrics_csv: Path) -> tuple[list[int], dict[str, dict[str, list[float
 
 
 def plot_curves(metrics_csv: Path, out_dir: Path) -> list[Path]:
-    """One PNG per metric (loss.png, accuracy.png, ...): train and validation per epoch."""
-    epochs, series = curves(metrics_csv)
+    """One PNG per metric (loss.png, accuracy.png, ...): train and validation per epoch.
+    TrainError DLS403 when no epoch has finished (no row in metrics.csv)."""
+    epochs, series = curves(metrics_csv) if Path(metrics_csv).is_file() else ([], {})
+    if not epochs:
+        run = Path(metrics_csv).parent
+        raise TrainError(Diagnostic(
+            "DLS403", f"the run in {run} has not finished an epoch yet: there is nothing to "
+                      "plot", hint=f"plot it after its first epoch; a stopped run goes on with "
+                                   f"`dlspec train --resume {run}`"))
     written = []
     for metric, by_split in series.items():
         path = Path(out_dir) / f"{metric}.png"

@@ -141,18 +141,19 @@ class SavedState:
         return decode(self.data[key], self.tensors)
 
 
-def read_state(files: RunFiles) -> SavedState:
+def read_state(files: RunFiles, finished: bool = False) -> SavedState:
     """The run's last resume checkpoint; TrainError when there is none, it is unreadable or
-    the run finished."""
+    the run finished (unless `finished`: a finished run being extended)."""
     if not files.resume.exists():
         raise TrainError(Diagnostic(
             "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
             hint="the run stopped before its first checkpoint; start it again"))
-    if files.result_json.exists():
+    if files.result_json.exists() and not finished:
         epochs = json.loads(files.result_json.read_text(encoding="utf-8")).get("epochs_run")
         raise TrainError(Diagnostic(
             "DLS403", f"the run in {files.root} already finished (epoch {epochs})",
-            hint="there is nothing to resume; train again to start a new run"))
+            hint=f"there is nothing to resume; train it on with `dlspec train --resume "
+                 f"{files.root} --epochs N` (N > {epochs}), or train again for a new run"))
     try:
         with safe_open(files.resume, framework="pt") as handle:
             data = json.loads((handle.metadata() or {})[HEADER])
@@ -192,3 +193,12 @@ def restore(run: Any, saved: SavedState, generator: torch.Generator) -> Progress
     restore_rng_states(saved.decoded("rng"), generator)
     return Progress(epoch=saved.data["epoch"], step=saved.data["step"],
                     history=saved.decoded("history"), partial=partial)
+
+
+def checkpoint_step(files: RunFiles) -> int | None:
+    """The optimizer step of the run's resume checkpoint; None without a readable one."""
+    try:
+        with safe_open(files.resume, framework="pt") as handle:
+            return int(json.loads((handle.metadata() or {})[HEADER])["step"])
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError):
+        return None

@@ -10,6 +10,8 @@
         checkpoints/resume.safetensors
                                      the resume checkpoint (see dlspec/train/resume.py)
         result.json                  final metrics; the run is finished when it exists
+
+A new run's folder is made by run_start.py, once the run has started.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path, atomic_write_text
 
 SPLITS = ("train", "val", "test")  # the prefixes of metric names: train_loss, val_accuracy
@@ -99,18 +100,6 @@ def make_run_dir(root: Path, name: str, now: float | None = None) -> Path:
             continue
         return folder
     raise FileExistsError(f"cannot find a free run folder name for {root / base}")
-
-
-def make_named_run_dir(root: Path, name: str) -> Path:
-    """Create `root/name` for a run named by its user; an existing non-empty folder is refused
-    (a finished or crashed run is never overwritten)."""
-    folder = Path(root) / name
-    if folder.exists() and any(folder.iterdir()):
-        raise TrainError(Diagnostic(
-            "DLS403", f"run folder {folder} already holds a run",
-            hint="choose another --name, or leave --name out for a timestamped folder"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 class MetricsCsv:

@@ -31,12 +31,16 @@ from dlspec.train.transfer import freeze, init_from
 
 @dataclass(frozen=True)
 class FitOptions:
-    """How `fit` runs, beyond the recipe: resume the run in `run_dir`, --detect-anomaly,
-    and the folder that `train.init_from.path` is relative to."""
+    """How `fit` runs, beyond the recipe: resume the run in `run_dir` (`extend_from`: the
+    epochs it was planned for, when --epochs extends it), --detect-anomaly, the folder that
+    `train.init_from.path` is relative to, and `new_run`: the run folder to create once the
+    run has started (see run_start.py)."""
 
     resume: bool = False
     detect_anomaly: bool = False
     base_dir: Path = Path(".")
+    extend_from: int | None = None
+    new_run: Any = None  # NewRun | None
 
 
 @dataclass

@@ -72,3 +72,25 @@ def test_tensorboard_holds_the_csv_numbers_and_the_learning_rate(trained):
         assert [e.value for e in scalars] == pytest.approx(
             [float(r[column]) for r in rows], rel=1e-5), tag
     assert [e.value for e in events.Scalars("train/lr")][1] == pytest.approx(3e-3)
+
+
+def test_a_run_without_a_finished_epoch_is_refused_and_one_without_best_plots_curves(
+        trained, tmp_path):
+    import shutil
+
+    from dlspec.errors import TrainError
+
+    run_dir = tmp_path / "early"
+    shutil.copytree(trained.run_dir, run_dir)
+    shutil.rmtree(run_dir / "checkpoints")
+    assert [p.name for p in plot_run(run_dir, tmp_path / "a")] == ["loss.png", "accuracy.png"]
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    (run_dir / "metrics.csv").write_text(header + "\n")  # killed inside its first epoch
+    with pytest.raises(TrainError, match=f"the run in {run_dir} has not finished an epoch "
+                                         "yet: there is nothing to plot") as caught:
+        plot_run(run_dir, tmp_path / "b")
+    assert caught.value.codes == ["DLS403"]
+    (run_dir / "metrics.csv").unlink()  # failed before it opened metrics.csv
+    with pytest.raises(TrainError, match="has not finished an epoch yet"):
+        plot_run(run_dir, tmp_path / "c")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

@@ -131,9 +131,9 @@ def test_resume_refuses_another_spec_a_finished_run_and_a_run_without_checkpoint
     with pytest.raises(TrainError, match=r"other.yaml differs from the spec the run in .* was "
                                          r"started with \(first difference at line 7: "):
         train_spec(other, resume=run_dir)
-    with pytest.raises(TrainError, match=r"given the overrides \['train.epochs=5'\], but the "
+    with pytest.raises(TrainError, match=r"given the overrides \['train.seed=5'\], but the "
                                          r"run was started with \[\]"):
-        train_spec(spec, ["train.epochs=5"], resume=run_dir)
+        train_spec(spec, ["train.seed=5"], resume=run_dir)
     with pytest.raises(TrainError, match="already finished"):
         train_spec(spec, resume=run_dir)
     (run_dir / "checkpoints" / "resume.safetensors").unlink()

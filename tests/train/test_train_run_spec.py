@@ -9,7 +9,13 @@ import pytest
 
 from dlspec.api import check, load_data
 from dlspec.errors import TrainError
-from dlspec.train.run_spec import check_same_spec, load_run_spec, run_record, save_run_spec
+from dlspec.train.run_spec import (
+    check_same_spec,
+    load_run_spec,
+    record_epochs,
+    run_record,
+    save_run_spec,
+)
 
 SPEC = """\
 dlspec: 1
@@ -68,17 +74,21 @@ def test_resuming_with_another_spec_or_other_overrides_is_refused(project):
         check_same_spec(run_dir, None, ["x=1"])
 
 
-def test_a_resumed_run_may_move_to_another_device(project):
+def test_a_resumed_run_may_move_to_another_device_and_take_more_epochs(project):
     run_dir = project / "run"
     run_dir.mkdir()
-    save_run_spec(run_dir, check(project / "spec.yaml"), ["train.epochs=2"])
+    save_run_spec(run_dir, check(project / "spec.yaml"), ["data.seed=4", "train.epochs=2"])
     moved = check_same_spec(run_dir, None, ["train.device=cpu"])
     assert moved == ["train.device=cpu"]
-    assert check_same_spec(run_dir, None, ["train.epochs=2", "train.device=cpu"]) == moved
+    assert check_same_spec(run_dir, None, ["data.seed=4", "train.device=cpu"]) == moved
     again = load_run_spec(run_dir, moved)
     assert again.spec.train.device == "cpu" and again.spec.train.epochs == 2
-    with pytest.raises(TrainError, match=r"given the overrides \['train.epochs=3'\]"):
-        check_same_spec(run_dir, None, ["train.epochs=3", "train.device=cpu"])
+    moved = check_same_spec(run_dir, None, ["data.seed=4", "train.epochs=5"])
+    assert moved == ["train.epochs=5"] and load_run_spec(run_dir, moved).spec.train.epochs == 5
+    record_epochs(run_dir, 5)  # the extended run started: a later --resume keeps 5 epochs
+    assert run_record(run_dir)["epochs"] == 5 and load_run_spec(run_dir).spec.train.epochs == 5
+    with pytest.raises(TrainError, match=r"given the overrides \['train.seed=3'\]"):
+        check_same_spec(run_dir, None, ["train.seed=3", "train.device=cpu"])
 
 
 def test_a_folder_without_spec_is_not_a_run(tmp_path):
