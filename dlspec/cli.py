@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dlspec.cli_early import check_first, spec_readable
 from dlspec.errors import DlspecError
 
 app = typer.Typer(
@@ -52,11 +53,12 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
              set_: SetOption = (),
              strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False):
     """Check specs statically (structure, expressions, graph, shapes, data fit). No torch."""
-    from dlspec.api import check
-
     failed = []
     for path in specs:
         try:
+            spec_readable(path)
+            from dlspec.api import check
+
             checked = check(path, set_)
         except DlspecError as err:
             failed.extend(err.diagnostics)
@@ -86,12 +88,12 @@ def compile_(spec: SpecArg, set_: SetOption = (),
                  help="Write standalone PyTorch source of the model (an nn.Module that "
                       "needs only torch) here.")] = None):
     """Build the PyTorch module and print its layer table."""
-    from dlspec.api import check, compile_module
+    checked = check_first(spec, set_, model)
+    from dlspec.api import compile_module
     from dlspec.files import atomic_write_text
     from dlspec.ir.serialize import spec_to_text
     from dlspec.report import layer_table
 
-    checked = check(spec, set_, model)
     module = compile_module(checked)
     _console().print(layer_table(checked.graph, module, title=checked.spec.name))
     if ir is not None:
@@ -130,12 +132,13 @@ def train(spec: Annotated[Path | None, typer.Argument(
               help="Debug: stop at the first op that turns finite values into NaN/inf and "
                    "name it (slow).")] = False):
     """Train the model on its data; writes a run directory with checkpoints and logs."""
-    from dlspec.api import overfit_spec, train_spec
-
     if spec is None and (resume is None or overfit_batch is not None):
         raise typer.BadParameter("give the spec file (it may be left out with --resume)",
                                  param_hint="SPEC")
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
+    check_first(spec, overrides)
+    from dlspec.api import overfit_spec, train_spec
+
     if overfit_batch is not None:
         result, report = overfit_spec(spec, overrides, samples=overfit_batch,
                                       steps=overfit_steps, out_root=out)
@@ -163,13 +166,15 @@ def _options_as_overrides(**options: Any) -> list[str]:
 def export(spec: SpecArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="The .onnx file.")],
            weights: Annotated[Path | None, typer.Option(
-               help="A .safetensors checkpoint or a run directory (uses its best).")] = None,
+               exists=True, help="A .safetensors checkpoint or a run directory (uses its "
+                                 "best).")] = None,
            set_: SetOption = (),
            opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
+    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
+    check_first(spec, overrides, data=False)  # the weights define the model; no data is read
     from dlspec.api import export_spec
 
-    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
     report = export_spec(spec, output, weights=weights, overrides=overrides)
     worst = max(report.max_abs_diff.values())
     print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
@@ -178,8 +183,9 @@ def export(spec: SpecArg,
 
 @app.command()
 @reports_errors
-def predict(model: Annotated[Path, typer.Argument(help="An .onnx file from dlspec export.")],
-            input_: Annotated[Path, typer.Option("--input", "-i",
+def predict(model: Annotated[Path, typer.Argument(
+                exists=True, dir_okay=False, help="An .onnx file from dlspec export.")],
+            input_: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False,
                                                  help="Features: .csv or .npy.")],
             output: Annotated[Path | None, typer.Option(
                 "-o", "--output", help="Where to write (.csv or .npy).")] = None):
@@ -208,10 +214,9 @@ def schedule(spec: SpecArg, set_: SetOption = (),
              plot: Annotated[Path | None, typer.Option(
                  help="Also draw the curve into this PNG file.")] = None):
     """Print the learning rate over the whole run: start, peak, end and milestones."""
-    from dlspec.compiler import check_spec
+    checked = check_first(spec, set_, data=False)
     from dlspec.train.schedule_report import plot_curve, spec_lr_curve, summary_table
 
-    checked = check_spec(spec, set_)
     curve = spec_lr_curve(checked)
     console = _console()
     console.print(curve.headline())
