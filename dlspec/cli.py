@@ -15,11 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from dlspec.cli_early import check_first, spec_readable
+from dlspec.cli_help import Commands, count_line, root
 from dlspec.errors import DlspecError
 
 app = typer.Typer(
     help="Compile declarative deep-learning specs: validate, compile, train, export, predict.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=Commands)
+app.callback()(root)  # --version
 
 SetOption = Annotated[list[str], typer.Option(
     "--set", help="Override a spec value: key.path=value, or param=value. Repeatable.")]
@@ -41,8 +43,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except DlspecError as err:
             for diagnostic in err.diagnostics:
                 print(diagnostic.format(), file=sys.stderr)
-            count = sum(d.severity == "error" for d in err.diagnostics)
-            print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
+            print(count_line(err.diagnostics), file=sys.stderr)
             raise typer.Exit(1) from None
     return run
 
@@ -63,11 +64,11 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
         except DlspecError as err:
             failed.extend(err.diagnostics)
             continue
+        if strict and checked.warnings:
+            failed.extend(checked.warnings)  # printed once, with the errors
+            continue
         for warning in checked.warnings:
             print(warning.format(), file=sys.stderr)
-        if strict and checked.warnings:
-            failed.extend(checked.warnings)
-            continue
         for model, graph in checked.graphs.items():
             outputs = ", ".join(f"{name} {graph.node(name).type}" for name in graph.outputs)
             which = f" model {model}:" if checked.spec.models is not None else ""
@@ -188,11 +189,13 @@ def predict(model: Annotated[Path, typer.Argument(
             input_: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False,
                                                  help="Features: .csv or .npy.")],
             output: Annotated[Path | None, typer.Option(
-                "-o", "--output", help="Where to write (.csv or .npy).")] = None):
+                "-o", "--output", help="Where to write (.csv or .npy). Default: "
+                                       "<input name>.predictions.csv in the working "
+                                       "folder.")] = None):
     """Run an exported model with ONNX Runtime over a file of inputs."""
     from dlspec.backends.onnx_runtime import predict_file
 
-    output = output or input_.with_name(input_.stem + ".predictions.csv")
+    output = output or Path(input_.stem + ".predictions.csv")  # here, not beside the input
     report = predict_file(model, input_, output)
     print(f"wrote {report.rows} predictions to {output}")
 

@@ -44,7 +44,7 @@ class Build:
 class Op(BaseModel):
     """Base of every op declaration."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
