@@ -35,7 +35,7 @@ ENTRY = ("import atexit, sys\n"
 COMMANDS: dict[str, tuple[str, ...]] = {
     "validate": (), "compile": (), "summary": (), "graph": (), "schedule": (),
     "train": (), "lr-find": (), "export": ("-o", "never.onnx"),
-    "evaluate": ("--weights", "never.safetensors"),
+    "evaluate": ("--weights", str(SPECS / "mlp-digits.yaml")),  # exists: passes the option
 }
 # commands that take something other than a spec: what to give for the three cases
 OTHER: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -14,7 +14,7 @@ from dlspec.spec.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "mlp-digits.yaml"
-# `dlspec ARGS`, then whether torch was imported, as the last line of stderr
+# `dlspec ARGS`, then whether MODULE was imported, as the last line of stderr
 WRAPPER = """
 import sys
 from dlspec.cli import main
@@ -22,16 +22,17 @@ sys.argv = ["dlspec", *sys.argv[1:]]
 try:
     main()
 finally:
-    print("torch imported" if "torch" in sys.modules else "torch not imported",
-          file=sys.stderr)
+    print("MODULE", "imported" if "MODULE" in sys.modules else "not imported", file=sys.stderr)
 """
 EXTRA = {"train": [], "compile": [], "lr-find": [], "export": ["-o", "never.onnx"],
          "evaluate": ["--weights", str(SPEC)]}  # any existing file passes --weights' check
 
 
-def dlspec(tmp_path: Path, *args: str) -> tuple[int, str]:
-    """Run `dlspec *args` in a fresh interpreter in tmp_path: (exit code, stderr)."""
-    done = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=tmp_path,
+def dlspec(tmp_path: Path, *args: str, module: str = "torch") -> tuple[int, str]:
+    """Run `dlspec *args` in a fresh interpreter in tmp_path: (exit code, stderr, which
+    ends with whether `module` was imported)."""
+    script = WRAPPER.replace("MODULE", module)
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                                "COLUMNS": "200", "OMP_NUM_THREADS": "1"})
@@ -69,6 +70,14 @@ def test_a_spec_error_is_reported_without_torch(tmp_path, typo_spec, command):
     assert f"{typo_spec}:12:29: error DLS101: in layer 'fc1' (linear): unknown key " \
            "'out_feature'" in err
     assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_a_usage_error_is_plain_text_and_imports_no_rich(tmp_path):
+    code, err = dlspec(tmp_path, "train", "--bogus", module="rich")
+    assert code == 2
+    assert err.splitlines() == [
+        "Usage: dlspec train [OPTIONS] [SPEC]", "Try 'dlspec train --help' for help.", "",
+        "Error: No such option: --bogus (Possible options: --out)", "rich not imported"]
 
 
 def test_an_override_error_of_train_is_reported_without_torch(tmp_path):
