@@ -80,10 +80,12 @@ def test_a_usage_error_is_plain_text_and_imports_no_rich(tmp_path):
         "Error: No such option: --bogus (Possible options: --out)", "rich not imported"]
 
 
-def test_an_override_error_of_train_is_reported_without_torch(tmp_path):
-    code, err = dlspec(tmp_path, "train", str(SPEC), "--epochs", "0")
-    assert code == 1 and "DLS" in err and "train.epochs" in err
-    assert err.splitlines()[-1] == "torch not imported"
+@pytest.mark.parametrize("module", ["torch", "networkx"])
+def test_an_error_found_before_the_model_is_lowered_needs_no_graph(tmp_path, module):
+    code, err = dlspec(tmp_path, "train", str(SPEC), "--epochs", "0", module=module)
+    assert code == 1
+    assert err.startswith("--set train.epochs=0:1:1: error DLS102: 'epochs': ")
+    assert err.splitlines()[-1] == f"{module} not imported"
 
 
 @pytest.mark.parametrize("args", [
