@@ -1,8 +1,9 @@
 """How long a `dlspec` command takes to report a mistake in its arguments or its spec.
 
 Each command is run as a user runs it (a fresh `python` process, the `dlspec` entry point)
-on three mistakes: a file that does not exist, an unknown flag, and a spec with an error
-(an unknown key in a layer, which only the full static check finds). `python -c pass` runs
+on its mistakes: a file that does not exist, an unknown flag, and two specs with an error:
+an unknown key in a layer (found while the model is lowered, so with the op declarations and
+networkx loaded) and `epochs: 0` (found as the spec is read). `python -c pass` runs
 in the same session as the floor. For each case it prints the median wall-clock seconds,
 the median CPU seconds of the process (user + system: steadier than wall time on a shared
 machine) and both as ratios to `python -c pass`. Target: under 0.5 s wall for every case;
@@ -44,15 +45,16 @@ OTHER: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def spec_with_error(folder: Path) -> Path:
-    """specs/mlp-digits.yaml with a misspelt key in its first layer."""
+def specs_with_errors(folder: Path) -> tuple[Path, Path]:
+    """specs/mlp-digits.yaml with a misspelt key in its first layer, and with `epochs: 0`."""
     text = (SPECS / "mlp-digits.yaml").read_text()
-    bad = folder / "mlp-typo.yaml"
-    bad.write_text(text.replace('out_features: "${hidden}"}', 'out_feature: "${hidden}"}', 1))
-    return bad
+    layer, train = folder / "mlp-typo.yaml", folder / "mlp-no-epochs.yaml"
+    layer.write_text(text.replace('out_features: "${hidden}"}', 'out_feature: "${hidden}"}', 1))
+    train.write_text(text.replace("train: {epochs: 30,", "train: {epochs: 0,"))
+    return layer, train
 
 
-def cases(commands: list[str], bad_spec: Path) -> list[tuple[str, list[str]]]:
+def cases(commands: list[str], bad_specs: tuple[Path, Path]) -> list[tuple[str, list[str]]]:
     found: list[tuple[str, list[str]]] = []
     for command in commands:
         if command in OTHER:
@@ -64,7 +66,8 @@ def cases(commands: list[str], bad_spec: Path) -> list[tuple[str, list[str]]]:
         found += [(f"{command} missing file", [command, "nope.yaml", *extra]),
                   (f"{command} bad flag", [command, str(SPECS / "mlp-digits.yaml"), *extra,
                                            "--bogus"]),
-                  (f"{command} spec error", [command, str(bad_spec), *extra])]
+                  (f"{command} spec error (layer)", [command, str(bad_specs[0]), *extra]),
+                  (f"{command} spec error (train)", [command, str(bad_specs[1]), *extra])]
     return found
 
 
@@ -91,7 +94,7 @@ def main() -> None:
         folder = Path(tmp)
         todo = [("python -c pass", [sys.executable, "-c", "pass"])]
         todo += [(f"dlspec {name}", [sys.executable, "-c", ENTRY, *argv])
-                 for name, argv in cases(args.commands, spec_with_error(folder))]
+                 for name, argv in cases(args.commands, specs_with_errors(folder))]
         walls: dict[str, list[float]] = {name: [] for name, _ in todo}
         cpus: dict[str, list[float]] = {name: [] for name, _ in todo}
         notes: dict[str, str] = {}

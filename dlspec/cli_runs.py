@@ -26,7 +26,8 @@ class SplitName(str, Enum):
 @reports_errors
 def evaluate(spec: SpecArg,
              weights: Annotated[Path, typer.Option(
-                 exists=True, help="A .safetensors checkpoint, or a run folder (its best checkpoint).")],
+                 exists=True, help="A .safetensors checkpoint, or a run folder (its best "
+                                   "checkpoint).")],
              split: Annotated[SplitName, typer.Option(help="The split to measure.")] =
              SplitName.test,
              set_: SetOption = (),
