@@ -15,11 +15,14 @@ from typing import Annotated, Any
 
 import typer
 
+from dlspec.cli_early import check_first, spec_readable
+from dlspec.cli_help import Commands, count_line, root
 from dlspec.errors import DlspecError
 
 app = typer.Typer(
     help="Compile declarative deep-learning specs: validate, compile, train, export, predict.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=Commands)
+app.callback()(root)  # --version
 
 SetOption = Annotated[list[str], typer.Option(
     "--set", help="Override a spec value: key.path=value, or param=value. Repeatable.")]
@@ -44,8 +47,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except DlspecError as err:
             for diagnostic in err.diagnostics:
                 print(diagnostic.format(), file=sys.stderr)
-            count = sum(d.severity == "error" for d in err.diagnostics)
-            print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
+            print(count_line(err.diagnostics), file=sys.stderr)
             raise typer.Exit(1) from None
     return run
 
@@ -56,20 +58,21 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
              set_: SetOption = (),
              strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False):
     """Check specs statically (structure, expressions, graph, shapes, data fit). No torch."""
-    from dlspec.api import check
-
     failed = []
     for path in specs:
         try:
+            spec_readable(path)
+            from dlspec.api import check
+
             checked = check(path, set_)
         except DlspecError as err:
             failed.extend(err.diagnostics)
             continue
+        if strict and checked.warnings:
+            failed.extend(checked.warnings)  # printed once, with the errors
+            continue
         for warning in checked.warnings:
             print(warning.format(), file=sys.stderr)
-        if strict and checked.warnings:
-            failed.extend(checked.warnings)
-            continue
         for model, graph in checked.graphs.items():
             outputs = ", ".join(f"{name} {graph.node(name).type}" for name in graph.outputs)
             which = f" model {model}:" if checked.spec.models is not None else ""
@@ -90,12 +93,12 @@ def compile_(spec: SpecArg, set_: SetOption = (),
                  help="Write standalone PyTorch source of the model (an nn.Module that "
                       "needs only torch) here.")] = None):
     """Build the PyTorch module and print its layer table."""
-    from dlspec.api import check, compile_module
+    checked = check_first(spec, set_, model)
+    from dlspec.api import compile_module
     from dlspec.files import atomic_write_text
     from dlspec.ir.serialize import spec_to_text
     from dlspec.report import layer_table
 
-    checked = check(spec, set_, model)
     module = compile_module(checked)
     _console().print(layer_table(checked.graph, module, title=checked.spec.name))
     if ir is not None:
@@ -134,8 +137,6 @@ def train(spec: Annotated[Path | None, typer.Argument(
               help="Debug: stop at the first op that turns finite values into NaN/inf and "
                    "name it (slow).")] = False):
     """Train the model on its data; writes a run directory with checkpoints and logs."""
-    from dlspec.api import overfit_spec, train_spec
-
     if spec is None and (resume is None or overfit_batch is not None):
         raise typer.BadParameter("give the spec file (it may be left out with --resume)",
                                  param_hint="SPEC")
@@ -143,6 +144,9 @@ def train(spec: Annotated[Path | None, typer.Argument(
         raise typer.BadParameter(f"a resumed run goes on in its own folder, {resume}; leave "
                                  "--name out", param_hint="--name")
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
+    check_first(spec, overrides)
+    from dlspec.api import overfit_spec, train_spec
+
     if overfit_batch is not None:
         result, report = overfit_spec(spec, overrides, samples=overfit_batch,
                                       steps=overfit_steps, out_root=out)
@@ -187,16 +191,18 @@ def _options_as_overrides(**options: Any) -> list[str]:
 def export(spec: RunOrSpecArg,
            output: Annotated[Path, typer.Option("-o", "--output", help="The .onnx file.")],
            weights: Annotated[Path | None, typer.Option(
-               help="A .safetensors checkpoint or a run directory (uses its best).")] = None,
+               exists=True, help="A .safetensors checkpoint or a run directory (uses its "
+                                 "best).")] = None,
            set_: SetOption = (),
            opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None,
            untrained: Annotated[bool, typer.Option(
                help="Export the freshly initialized model (random weights, no "
                     "preprocessing, no class names) without --weights.")] = False):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
+    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
+    check_first(spec, overrides, data=False, folders=True)  # the weights define the model; no data is read
     from dlspec.api import export_spec
 
-    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
     report = export_spec(spec, output, weights=weights, overrides=overrides,
                          untrained=untrained)
     worst = max(report.max_abs_diff.values())
@@ -206,15 +212,18 @@ def export(spec: RunOrSpecArg,
 
 @app.command()
 @reports_errors
-def predict(model: Annotated[Path, typer.Argument(help="An .onnx file from dlspec export.")],
-            input_: Annotated[Path, typer.Option("--input", "-i",
+def predict(model: Annotated[Path, typer.Argument(
+                exists=True, dir_okay=False, help="An .onnx file from dlspec export.")],
+            input_: Annotated[Path, typer.Option("--input", "-i", exists=True, dir_okay=False,
                                                  help="Features: .csv or .npy.")],
             output: Annotated[Path | None, typer.Option(
-                "-o", "--output", help="Where to write (.csv or .npy).")] = None):
+                "-o", "--output", help="Where to write (.csv or .npy). Default: "
+                                       "<input name>.predictions.csv in the working "
+                                       "folder.")] = None):
     """Run an exported model with ONNX Runtime over a file of inputs."""
     from dlspec.backends.onnx_runtime import predict_file
 
-    output = output or input_.with_name(input_.stem + ".predictions.csv")
+    output = output or Path(input_.stem + ".predictions.csv")  # here, not beside the input
     report = predict_file(model, input_, output)
     print(f"wrote {report.rows} predictions to {output}")
 
@@ -236,10 +245,9 @@ def schedule(spec: SpecArg, set_: SetOption = (),
              plot: Annotated[Path | None, typer.Option(
                  help="Also draw the curve into this PNG file.")] = None):
     """Print the learning rate over the whole run: start, peak, end and milestones."""
-    from dlspec.compiler import check_spec
+    checked = check_first(spec, set_, data=False)
     from dlspec.train.schedule_report import plot_curve, spec_lr_curve, summary_table
 
-    checked = check_spec(spec, set_)
     curve = spec_lr_curve(checked)
     console = _console()
     console.print(curve.headline())

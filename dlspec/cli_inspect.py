@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from dlspec.cli import SetOption, SpecArg, _console, app, reports_errors
+from dlspec.cli_early import check_first, spec_readable
 
 ModelOption = Annotated[str | None, typer.Option(
     help="Which model of a spec with several `models` (default: the first).")]
@@ -44,13 +45,13 @@ def summary(spec: SpecArg, set_: SetOption = (),
             dim: DimOption = (), model: ModelOption = None,
             json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
     """Every layer's output shape, parameters and MACs, and a memory estimate. No torch."""
+    dims = parse_dims(list(dim), seq)
+    checked = check_first(spec, set_, model, data=False)
     from dlspec.analysis.preflight import memory_warning
     from dlspec.analysis.summary import summarize
-    from dlspec.compiler import check_spec
     from dlspec.report import memory_table, summary_table
 
-    checked = check_spec(spec, set_, model)
-    result = summarize(checked, batch=batch, dims=parse_dims(list(dim), seq))
+    result = summarize(checked, batch=batch, dims=dims)
     warning = memory_warning(checked)
     if warning is not None:
         print(warning.format(), file=sys.stderr)
@@ -81,15 +82,16 @@ def graph(spec: SpecArg, set_: SetOption = (),
               help="Draw each block instance as one box.")] = False,
           model: ModelOption = None):
     """Draw the model's graph; each box shows a layer's name, op and output shape."""
-    from dlspec.compiler import check_spec
+    spec_readable(spec)  # before the imports below (networkx)
     from dlspec.render import FORMATS, GraphvizMissing, render_graph
-    from dlspec.render.drawing import draw
-    from dlspec.render.mermaid import to_mermaid
 
     if output is not None and output.suffix.lower() not in FORMATS:
         raise typer.BadParameter(f"'{output.name}' has no picture suffix: use one of "
                                  f"{', '.join(FORMATS)}", param_hint="--output")
-    checked = check_spec(spec, set_, model)
+    checked = check_first(spec, set_, model, data=False)
+    from dlspec.render.drawing import draw
+    from dlspec.render.mermaid import to_mermaid
+
     if output is None:
         print(to_mermaid(draw(checked.graph, checked.spec.name, collapse=collapse)), end="")
         return

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dlspec.cli import RunOrSpecArg, SetOption, SpecArg, _console, app, reports_errors
+from dlspec.cli_early import check_first
 
 
 class SplitName(str, Enum):
@@ -25,13 +26,14 @@ class SplitName(str, Enum):
 @reports_errors
 def evaluate(spec: RunOrSpecArg,
              weights: Annotated[Path | None, typer.Option(
-                 help="A .safetensors checkpoint, or a run folder (its best checkpoint); "
-                      "not needed when the first argument is a run folder.")] = None,
+                 exists=True, help="A .safetensors checkpoint, or a run folder (its best "
+                                   "checkpoint); not needed when the first argument is a run folder.")] = None,
              split: Annotated[SplitName, typer.Option(help="The split to measure.")] =
              SplitName.test,
              set_: SetOption = (),
              json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
     """Print the loss and metrics of trained weights on a split of the spec's data."""
+    check_first(spec, set_, folders=True)
     from rich.table import Table
 
     from dlspec.api import evaluate_spec
@@ -58,11 +60,12 @@ def lr_find(spec: SpecArg, set_: SetOption = (),
             steps: Annotated[int, typer.Option(min=2, help="Steps of the sweep.")] = 100):
     """Learning-rate range test: sweep the lr exponentially over a few steps on a fresh
     model (no run is touched) and suggest the lr where the loss falls fastest."""
+    if not 0 < min_lr < max_lr:
+        raise typer.BadParameter("need 0 < --min-lr < --max-lr", param_hint="--min-lr")
+    check_first(spec, set_)
     from dlspec.api import lr_find_spec
     from dlspec.train.plot import plot_lr_find
 
-    if not 0 < min_lr < max_lr:
-        raise typer.BadParameter("need 0 < --min-lr < --max-lr", param_hint="--min-lr")
     result = lr_find_spec(spec, set_, min_lr=min_lr, max_lr=max_lr, steps=steps)
     if not result.lrs:
         print(f"the loss was NaN/inf at the first step (lr {min_lr:.1e}): check the data "
@@ -85,6 +88,7 @@ def lr_find(spec: SpecArg, set_: SetOption = (),
 @app.command(name="plot")
 @reports_errors
 def plot_(run_dir: Annotated[Path, typer.Argument(help="A run folder from dlspec train.",
+                                                  exists=True, file_okay=False,
                                                   show_default=False)],
           out: Annotated[Path | None, typer.Option(
               "-o", "--out", help="Folder for the PNG files (default: RUN_DIR/plots).")] = None):

@@ -137,3 +137,28 @@ def test_schema_command_writes_the_committed_schema(tmp_path):
     output = tmp_path / "schema.json"
     assert run("schema", "-o", output).exit_code == 0
     assert output.read_text() == (SPECS.parent / "schemas" / "dlspec.schema.json").read_text()
+
+
+def test_predict_writes_into_the_working_folder_not_beside_the_input(tmp_path, monkeypatch):
+    from onnx import TensorProto, helper, save_model
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = tmp_path / "identity.onnx"
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    proto.ir_version = 10  # what the installed ONNX Runtime reads
+    save_model(proto, model)
+    data = tmp_path / "data"
+    data.mkdir()
+    np.save(data / "rows.npy", np.arange(6, dtype="float32").reshape(2, 3))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run("predict", model, "-i", data / "rows.npy")
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 predictions to rows.predictions.csv" in result.output
+    assert (work / "rows.predictions.csv").read_text().splitlines()[1:] == ["0,1,2", "3,4,5"]
+    assert sorted(p.name for p in data.iterdir()) == ["rows.npy"]
+    result = run("predict", model, "-i", data / "rows.npy", "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0 and (tmp_path / "p.csv").exists()  # -o still decides

@@ -130,3 +130,19 @@ def test_the_console_script_works():
     result = subprocess.run([str(dlspec), "validate", str(SPECS[0])], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith(f"{SPECS[0]}: ok: ")
+
+
+def test_strict_prints_each_warning_once_and_counts_it(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "unused.yaml"
+    spec.write_text("dlspec: 1\nname: unused\ninputs: {x: {shape: [4]}}\nmodel:\n"
+                    "  - {op: linear, name: side, out_features: 2}\n"
+                    "  - {op: linear, name: main, out_features: 2, inputs: x}\n")
+    code, out, err = run_cli(monkeypatch, capsys, "validate", "--strict", str(spec))
+    assert code == 1 and out == ""
+    assert err.count("warning DLS304") == 1
+    assert err.splitlines()[-1] == "1 warning treated as an error"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(spec.read_text().replace("out_features: 2}", "out_features: 0}", 1))
+    code, _, err = run_cli(monkeypatch, capsys, "validate", "--strict", str(spec), str(broken))
+    assert code == 1 and err.count("warning DLS304") == 1
+    assert err.splitlines()[-1] == "1 error, 1 warning treated as an error"

@@ -1,11 +1,13 @@
-"""The graph IR: a networkx DiGraph whose nodes are inputs and layers, in a fixed order."""
+"""The graph IR: a networkx DiGraph whose nodes are inputs and layers, in a fixed order.
+
+networkx (a fifth of `dlspec validate`'s start-up) is imported when the first graph is made,
+so that a spec refused before its model is lowered is refused without it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from dlspec.errors import SourceSpan
 from dlspec.ir.types import TensorType
@@ -40,7 +42,7 @@ class Node:
 class Graph:
     """Inputs and layers as a DAG; node order is the spec's order (a valid topological one)."""
 
-    nx: nx.DiGraph = field(default_factory=nx.DiGraph)
+    nx: Any = field(default_factory=lambda: _networkx().DiGraph())  # a networkx.DiGraph
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
 
@@ -62,7 +64,7 @@ class Graph:
     def topological(self) -> list[Node]:
         """Nodes in dependency order; ties keep the spec's order."""
         order = {name: i for i, name in enumerate(self.nx.nodes)}
-        names = nx.lexicographical_topological_sort(self.nx, key=order.__getitem__)
+        names = _networkx().lexicographical_topological_sort(self.nx, key=order.__getitem__)
         return [self.node(name) for name in names]
 
     def layers(self) -> list[Node]:
@@ -73,3 +75,9 @@ class Graph:
 
     def __len__(self) -> int:
         return self.nx.number_of_nodes()
+
+
+def _networkx():
+    import networkx
+
+    return networkx

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 from pydantic import ValidationError
 
 from dlspec.errors import Diagnostic, RuleError, SpecError, suggest
@@ -313,6 +312,8 @@ class Lowering(ReferenceResolution):
     # --- references -------------------------------------------------------------------
 
     def check_cycles(self) -> None:
+        import networkx as nx
+
         try:
             cycle = nx.find_cycle(self.graph.nx)
         except nx.NetworkXNoCycle:

@@ -130,7 +130,8 @@ def _train(run: Run, progress: Progress, generator: torch.Generator, console: Co
                "skipped_steps", "seconds"]
     groups = list(run.stepper.groups) if recipe.train.log_every else None
     with Reporter(files, columns, recipe.train.epochs, console, quiet, groups,
-                  progress.step if options.resume else None) as reporter, \
+                  progress.step if options.resume else None,
+                  steps_per_epoch=run.plan.steps_per_epoch) as reporter, \
             CheckpointWriter() as writer, contextlib.ExitStack() as stack:
         if options.detect_anomaly:
             run.stepper.checked = stack.enter_context(detect_anomalies(run.model))
@@ -203,7 +204,7 @@ class _Training:
                 raise
             raise found from None
         self.progress.partial = None
-        record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": state.lr,
+        record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": state.mean_lr,
                   "train_loss": state.mean_loss, **state.mean_terms()}
         if run.has_val:
             record |= evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics,
@@ -225,6 +226,7 @@ class _Training:
         if not result.finite:
             self.writer.wait()  # so that the error can name the last good checkpoint
         run.guard.observe(result.loss, result.finite, state.epoch, step, result.lr)
+        self.reporter.step(state.epoch, step, result.loss)
         log_every = run.recipe.train.log_every
         if log_every and step % log_every == 0:
             self.reporter.step_loss(step, result.loss)

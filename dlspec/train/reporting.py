@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
@@ -45,19 +54,31 @@ def _wait_for_a_later_second(folder: Path) -> None:
         time.sleep(0.05)
 
 
+class StepsPerSecond(ProgressColumn):
+    """The progress bar's speed: optimizer steps per second (over rich's recent window)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text("- steps/s" if speed is None else f"{speed:,.1f} steps/s",
+                    style="progress.data.speed")
+
+
 class Reporter:
     """Writes each epoch's record to metrics.csv (flushed), TensorBoard and the console.
 
-    The console gets a progress bar over epochs (only on a terminal, transient) and one line
-    per epoch; `quiet` silences the console but not the files. `groups` are the layer groups
-    whose gradient norms `step_norms` logs. With `resume_step`, the files of a run resumed
-    from that step are continued.
+    The console gets one line per epoch and, on a terminal only, a progress bar that moves
+    every optimizer step (`step`) with the epoch, the steps done of the run, steps/s, the
+    time left and the step's loss (transient: the epoch lines stay). `quiet` silences the
+    console but not the files. `groups` are the layer groups whose gradient norms
+    `step_norms` logs. With `resume_step`, the files of a run resumed from that step are
+    continued.
     """
 
     def __init__(self, files: RunFiles, columns: list[str], epochs: int,
                  console: Console | None = None, quiet: bool = False,
-                 groups: list[str] | None = None, resume_step: int | None = None):
-        self.epochs = epochs
+                 groups: list[str] | None = None, resume_step: int | None = None,
+                 steps_per_epoch: int = 1):
+        self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.console = None if quiet else (console or Console())
         self.csv = MetricsCsv(files.metrics_csv, columns, resume_step)
         self.norms_csv = (MetricsCsv(files.grad_norms_csv, ["epoch", "step", *groups],
@@ -68,16 +89,27 @@ class Reporter:
             _wait_for_a_later_second(files.tensorboard)
         self.tensorboard = SummaryWriter(log_dir=str(files.tensorboard), purge_step=purge)
         self.warnings: list[str] = []
-        self.progress = self._progress()
+        self.progress = self._progress(resume_step or 0)
 
-    def _progress(self) -> Progress | None:
+    def _progress(self, done: int) -> Progress | None:
         if self.console is None or not self.console.is_terminal:
             return None
-        progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=self.console, transient=True)
+        progress = Progress(
+            TextColumn(f"epoch {{task.fields[epoch]:>{len(str(self.epochs))}}}/{self.epochs}"),
+            BarColumn(), MofNCompleteColumn(), TextColumn("steps"), StepsPerSecond(),
+            TimeRemainingColumn(), TextColumn("{task.fields[loss]}"),
+            console=self.console, transient=True)
         progress.start()
-        self._task = progress.add_task("epochs", total=self.epochs)
+        epoch = min(done // max(self.steps_per_epoch, 1) + 1, self.epochs)
+        self._task = progress.add_task("steps", total=self.epochs * self.steps_per_epoch,
+                                       completed=done, epoch=epoch, loss="")
         return progress
+
+    def step(self, epoch: int, step: int, loss: float) -> None:
+        """Move the progress bar (on a terminal) to global step `step` of `epoch`."""
+        if self.progress is not None:
+            self.progress.update(self._task, completed=step, epoch=epoch,
+                                 loss=f"loss {loss:.4f}")
 
     def step_loss(self, step: int, loss: float) -> None:
         """Log one batch's training loss."""
@@ -114,8 +146,6 @@ class Reporter:
         if self.console is not None:
             self.console.print(epoch_line(record, self.epochs, improved), markup=False,
                                highlight=False, soft_wrap=True)
-        if self.progress is not None:
-            self.progress.advance(self._task)
 
     def final(self, metrics: dict[str, float], step: int) -> None:
         """Log the final (test) metrics at the run's last step."""

@@ -73,6 +73,7 @@ class EpochState:
     order: torch.Tensor | None  # the epoch's permutation of the train split (None: in order)
     lr: float  # the learning rate at the start of the epoch
     batches_done: int = 0
+    lr_sum: float = 0.0  # sum of the (first group's) learning rates of the steps done
     loss_sum: float = 0.0  # sum of the finite steps' losses, each times its sample count
     samples: int = 0  # samples in those steps
     skipped: int = 0  # steps skipped for a non-finite loss or gradient
@@ -83,6 +84,12 @@ class EpochState:
     def mean_loss(self) -> float:
         """The epoch's mean sample loss over its finite steps (NaN when none was finite)."""
         return self.loss_sum / self.samples if self.samples else math.nan
+
+    @property
+    def mean_lr(self) -> float:
+        """The learning rate the epoch's steps used, on average (under a warmup or a
+        per-step schedule it changes every step); the start's before any step."""
+        return self.lr_sum / self.batches_done if self.batches_done else self.lr
 
     def mean_terms(self) -> dict[str, float]:
         """Each loss term's mean like `mean_loss`, as train_loss_<term>."""
@@ -182,6 +189,7 @@ class Stepper:
                                norms=bool(log_every) and step % log_every == 0)
             start, stop = plan.bounds[i]
             state.batches_done += 1
+            state.lr_sum += result.lr
             if result.finite:
                 state.loss_sum += result.loss * (stop - start)
                 state.samples += stop - start

@@ -220,9 +220,11 @@ def test_tensorboard_events_hold_the_scalars(tmp_path):
 def test_the_schedule_sets_each_epochs_learning_rate(tmp_path):
     schedule = [LinearWarmupSchedule(steps=7), CosineSchedule(min_lr=0.001)]
     result = run(mlp(), classification_data(), tmp_path, epochs=4, lr=0.1, schedule=schedule)
-    expected = [lr_at(7 * e, 7, 28, 0.1, schedule) for e in range(4)]
+    # each epoch's lr: the mean of its 7 steps' (the warmup's epoch: 0, 1/7, ..., 6/7 of 0.1)
+    expected = [sum(lr_at(s, 7, 28, 0.1, schedule) for s in range(7 * e, 7 * e + 7)) / 7
+                for e in range(4)]
     assert [r["lr"] for r in result.history] == pytest.approx(expected, rel=1e-9)
-    assert result.history[0]["lr"] == 0.0 and result.history[1]["lr"] == pytest.approx(0.1)
+    assert result.history[0]["lr"] == pytest.approx(0.1 * 3 / 7)
 
 
 def test_gradient_clipping_bounds_one_sgd_step(tmp_path):

@@ -1,0 +1,47 @@
+"""Failing fast: what a command checks before it imports anything heavy.
+
+A command that will import torch (seconds) first makes sure that its spec file can be read
+(before even the spec parser is imported) and that the spec passes every static check
+(`dlspec.api.check`, torch-free). A mistake in the arguments or the spec is then reported
+in a fraction of a second, with the same located error the full pipeline gives. Missing
+files given by option (weights, ONNX models, inputs) are refused by the option itself
+(`exists=True`, see dlspec.cli).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def spec_readable(path: Path) -> None:
+    """Raise DLS007 (as `dlspec.spec.load.load_spec` does) when the spec file cannot be
+    opened: missing, a folder, unreadable. Imports nothing but dlspec.errors."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        from dlspec.errors import Diagnostic, SourceSpan, SpecError
+
+        raise SpecError(Diagnostic("DLS007", f"cannot read spec: {exc}",
+                                   SourceSpan(str(path), 1, 1))) from None
+
+
+def check_first(spec: Path | None, overrides: Sequence[str] = (), model: str | None = None,
+                *, data: bool = True, folders: bool = False) -> Any:
+    """Every static check of `spec` with `overrides`, before the command imports torch:
+    `dlspec.api.check` (with the data fit), or without `data` the structure, graph and
+    shapes only (`check_spec`, what export checks: it reads no data). Returns the
+    CheckedSpec; None when there is nothing to check: no spec, or with `folders` a folder
+    (a run folder, which the command reads itself)."""
+    if spec is None or (folders and spec.is_dir()):
+        return None
+    spec_readable(spec)
+    if data:
+        from dlspec.api import check
+
+        return check(spec, overrides, model)
+    from dlspec.compiler import check_spec
+
+    return check_spec(spec, overrides, model)

@@ -1,0 +1,113 @@
+"""A command that fails on its arguments or its spec says so before it imports torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlspec.cli_early import spec_readable
+from dlspec.errors import SpecError
+from dlspec.spec.load import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "specs" / "mlp-digits.yaml"
+# `dlspec ARGS`, then whether MODULE was imported, as the last line of stderr
+WRAPPER = """
+import sys
+from dlspec.cli import main
+sys.argv = ["dlspec", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("MODULE", "imported" if "MODULE" in sys.modules else "not imported", file=sys.stderr)
+"""
+EXTRA = {"train": [], "compile": [], "lr-find": [], "export": ["-o", "never.onnx"],
+         "evaluate": ["--weights", str(SPEC)]}  # any existing file passes --weights' check
+
+
+def dlspec(tmp_path: Path, *args: str, module: str = "torch") -> tuple[int, str]:
+    """Run `dlspec *args` in a fresh interpreter in tmp_path: (exit code, stderr, which
+    ends with whether `module` was imported)."""
+    script = WRAPPER.replace("MODULE", module)
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                               "COLUMNS": "200", "OMP_NUM_THREADS": "1"})
+    return done.returncode, done.stderr
+
+
+@pytest.fixture(scope="module")
+def typo_spec(tmp_path_factory) -> Path:
+    """mlp-digits with `out_feature:` for `out_features:` in its first layer."""
+    path = tmp_path_factory.mktemp("spec") / "typo.yaml"
+    path.write_text(SPEC.read_text().replace('out_features: "${hidden}"}',
+                                              'out_feature: "${hidden}"}', 1))
+    return path
+
+
+@pytest.mark.parametrize("command", sorted(EXTRA))
+def test_a_missing_spec_file_is_reported_without_torch(tmp_path, command):
+    code, err = dlspec(tmp_path, command, "nope.yaml", *EXTRA[command])
+    assert code == 1
+    assert err.startswith("nope.yaml:1:1: error DLS007: cannot read spec: ")
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+@pytest.mark.parametrize("command", sorted(EXTRA))
+def test_an_unknown_flag_is_reported_without_torch(tmp_path, command):
+    code, err = dlspec(tmp_path, command, str(SPEC), *EXTRA[command], "--bogus")
+    assert code == 2 and "No such option: --bogus" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+@pytest.mark.parametrize("command", sorted(EXTRA))
+def test_a_spec_error_is_reported_without_torch(tmp_path, typo_spec, command):
+    code, err = dlspec(tmp_path, command, str(typo_spec), *EXTRA[command])
+    assert code == 1
+    assert f"{typo_spec}:12:29: error DLS101: in layer 'fc1' (linear): unknown key " \
+           "'out_feature'" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_a_usage_error_is_plain_text_and_imports_no_rich(tmp_path):
+    code, err = dlspec(tmp_path, "train", "--bogus", module="rich")
+    assert code == 2
+    assert err.splitlines() == [
+        "Usage: dlspec train [OPTIONS] [SPEC]", "Try 'dlspec train --help' for help.", "",
+        "Error: No such option: --bogus (Possible options: --out)", "rich not imported"]
+
+
+@pytest.mark.parametrize("module", ["torch", "networkx"])
+def test_an_error_found_before_the_model_is_lowered_needs_no_graph(tmp_path, module):
+    code, err = dlspec(tmp_path, "train", str(SPEC), "--epochs", "0", module=module)
+    assert code == 1
+    assert err.startswith("--set train.epochs=0:1:1: error DLS102: 'epochs': ")
+    assert err.splitlines()[-1] == f"{module} not imported"
+
+
+@pytest.mark.parametrize("args", [
+    ["predict", "nope.onnx", "-i", str(SPEC)],
+    ["predict", str(SPEC), "-i", "nope.csv"],
+    ["evaluate", str(SPEC), "--weights", "nope.safetensors"],
+    ["export", str(SPEC), "-o", "x.onnx", "--weights", "nope.safetensors"],
+    ["plot", "nope-run"],
+])
+def test_missing_files_given_by_option_are_refused_by_the_option(tmp_path, args):
+    code, err = dlspec(tmp_path, *args)
+    missing = next(a for a in args if "nope" in a)
+    assert code == 2 and f"'{missing}' does not exist" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_spec_readable_reports_what_load_spec_reports(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(SpecError) as early:
+        spec_readable(missing)
+    with pytest.raises(SpecError) as full:
+        load_spec(missing)
+    assert str(early.value) == str(full.value)
+    assert early.value.codes == ["DLS007"]
+    spec_readable(SPEC)  # a readable file passes
