@@ -32,6 +32,7 @@ from dlspec.passes.references import (
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, has_expression
 from dlspec.spec.init import layer_init
+from dlspec.spec.limits import MAX_LAYERS
 from dlspec.spec.load import LoadedSpec, resolve_tree, without_cascade
 from dlspec.spec.models import (
     FRAME_KEYS,
@@ -41,6 +42,8 @@ from dlspec.spec.models import (
     reserved_name,
 )
 from dlspec.spec.yaml_source import Path_, SourceMap
+
+OP_FRAME_KEYS = tuple(k for k in FRAME_KEYS if k not in ("block", "layers", "repeat"))
 
 
 class Lowering(ReferenceResolution):
@@ -52,6 +55,8 @@ class Lowering(ReferenceResolution):
         self.problems: list[Diagnostic] = []
         self.registry = op_registry()
         self._inferring: set[str] = set()
+        self.items_lowered = 0  # layer items, block uses and groups (see MAX_LAYERS)
+        self.stopped = False  # the model grew past MAX_LAYERS (reported once)
 
     # --- entry ------------------------------------------------------------------------
 
@@ -99,6 +104,8 @@ class Lowering(ReferenceResolution):
         scope.later.update(names)
         for index, (item, name) in enumerate(zip(items, names, strict=True)):
             item_path = (*path, index)
+            if self.stopped or not self.count_item(item_path, scope.prefix + name):
+                return None
             if not isinstance(item, dict):
                 self.problems.append(Diagnostic(
                     "DLS102", "a layer is a mapping like {op: linear, out_features: 10}",
@@ -126,6 +133,23 @@ class Lowering(ReferenceResolution):
             else:
                 scope.failed.add(name)
         return previous
+
+    def count_item(self, path: Path_, qualified: str) -> bool:
+        """Count one more item against MAX_LAYERS; False (reported) past it."""
+        self.items_lowered += 1
+        if self.items_lowered <= MAX_LAYERS:
+            return True
+        self.over_budget(Diagnostic(
+            "DLS102", f"the model expands to more than {MAX_LAYERS:_} layers (blocks, "
+            "repeats and groups expanded)", self.source.span(path), layer=qualified,
+            hint="split the model, or lower a `repeat`"))
+        return False
+
+    def over_budget(self, diagnostic: Diagnostic) -> None:
+        """Stop lowering this model: it would grow past MAX_LAYERS."""
+        if not self.stopped:
+            self.problems.append(diagnostic)
+        self.stopped = True
 
     def assign_names(self, items: list[Any], path: Path_, scope: Scope) -> list[str]:
         """Each item's local name: its own, or `<op>`, `<op>_1`, ... like torch.fx."""
@@ -161,9 +185,10 @@ class Lowering(ReferenceResolution):
         names = []
         for item, name in zip(items, given, strict=True):
             if not isinstance(name, str):
-                base = str(item.get("op") or item.get("block") or
-                           ("group" if "layers" in item else "layer")) \
+                kind = (item.get("op") or item.get("block") or
+                        ("group" if "layers" in item else "layer")) \
                     if isinstance(item, dict) else "layer"
+                base = kind if isinstance(kind, str) and _is_name(kind) else "layer"
                 name, k = base, 0
                 while name in taken or reserved_name(name):
                     k += 1
@@ -232,6 +257,14 @@ class Lowering(ReferenceResolution):
                  inputs: list[str | Ref]) -> str | None:
         qualified = scope.prefix + name
         op_name = item.get("op")
+        if op_name is not None and not isinstance(op_name, str):
+            one = op_name[0] if isinstance(op_name, list) and len(op_name) == 1 else None
+            self.problems.append(Diagnostic(
+                "DLS102", f"`op` is the name of one op, got {op_name!r}"[:120],
+                self.source.span((*path, "op")), layer=qualified,
+                hint=f"write `op: {one}`" if isinstance(one, str) else
+                "e.g. `op: linear`; several layers are several items of the list"))
+            return None
         if op_name not in self.registry:
             hint = suggest(str(op_name), self.registry) if op_name else \
                 "add `op: <name>`, or `block: <name>` to use a block"
@@ -252,7 +285,7 @@ class Lowering(ReferenceResolution):
             op = cls.model_validate(attributes)
         except ValidationError as exc:
             found = diagnose(exc, attributes, self.source, base=path, model=cls,
-                             extra_keys=FRAME_KEYS, layer=qualified, op=op_name)
+                             extra_keys=OP_FRAME_KEYS, layer=qualified, op=op_name)
             self.problems += without_cascade(found, attributes, self.source, path)
             return None
         node = Node(qualified, op, inputs, self.source.span(path),  # type: ignore[arg-type]
