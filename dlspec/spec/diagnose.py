@@ -42,16 +42,15 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
             missing.setdefault((*base, *parent), []).append((len(found), str(key)))
             diag = Diagnostic("DLS103", f"missing required key '{key}'" + _in(base, parent),
                               source.span(where), hint=f"add `{key}:`")
-        elif kind == "int_parsing_size" and isinstance(err.get("input"), float):
-            diag = Diagnostic("DLS102", f"{_label(path)}{err['input']:g} is too large for an "
-                              f"integer (a spec's integers fit in {INT_BITS} bits)",
-                              source.span(where), hint="write a whole number such as 1024")
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             if path and path[-1] not in (_value_at(data, path[:-1]) or {}):
                 where = (*base, *path[:-1])  # a tagged union's label ends the loc
             diag = _unknown_tag(err, where, source)
         else:
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            if kind == "int_parsing_size" and isinstance(err.get("input"), float):
+                message = (f"{err['input']:g} is too large for an integer (a spec's integers "
+                           f"fit in {INT_BITS} bits)")  # pydantic: "unable to parse string"
             if where in alternatives:  # another member of a union refused the same value
                 index, messages = alternatives[where]
                 messages.append(message.removeprefix("Input should be "))
