@@ -21,6 +21,7 @@ from dlspec.ir.graph import Graph, Node
 from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
+from dlspec.passes.budget import LayerBudget
 from dlspec.passes.infer_shapes import check_arity
 from dlspec.passes.references import (
     SKIPPED,
@@ -32,7 +33,6 @@ from dlspec.passes.references import (
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, has_expression
 from dlspec.spec.init import layer_init
-from dlspec.spec.limits import MAX_LAYERS
 from dlspec.spec.load import LoadedSpec, resolve_tree, without_cascade
 from dlspec.spec.models import (
     FRAME_KEYS,
@@ -46,7 +46,7 @@ from dlspec.spec.yaml_source import Path_, SourceMap
 OP_FRAME_KEYS = tuple(k for k in FRAME_KEYS if k not in ("block", "layers", "repeat"))
 
 
-class Lowering(ReferenceResolution):
+class Lowering(ReferenceResolution, LayerBudget):
     def __init__(self, loaded: LoadedSpec, section: ModelSection):
         self.loaded = loaded
         self.section = section
@@ -55,8 +55,6 @@ class Lowering(ReferenceResolution):
         self.problems: list[Diagnostic] = []
         self.registry = op_registry()
         self._inferring: set[str] = set()
-        self.items_lowered = 0  # layer items, block uses and groups (see MAX_LAYERS)
-        self.stopped = False  # the model grew past MAX_LAYERS (reported once)
 
     # --- entry ------------------------------------------------------------------------
 
@@ -100,6 +98,8 @@ class Lowering(ReferenceResolution):
     def lower_layers(self, items: list[Any], path: Path_, scope: Scope,
                      previous: str | Ref | None) -> str | Ref | None:
         """Lower a list of layer items into `scope`; returns the last one's output."""
+        if not self.room_for(items, path, scope.prefix.rstrip(".") or None):
+            return None
         names = self.assign_names(items, path, scope)
         scope.later.update(names)
         for index, (item, name) in enumerate(zip(items, names, strict=True)):
@@ -134,23 +134,6 @@ class Lowering(ReferenceResolution):
                 scope.failed.add(name)
         return previous
 
-    def count_item(self, path: Path_, qualified: str) -> bool:
-        """Count one more item against MAX_LAYERS; False (reported) past it."""
-        self.items_lowered += 1
-        if self.items_lowered <= MAX_LAYERS:
-            return True
-        self.over_budget(Diagnostic(
-            "DLS102", f"the model expands to more than {MAX_LAYERS:_} layers (blocks, "
-            "repeats and groups expanded)", self.source.span(path), layer=qualified,
-            hint="split the model, or lower a `repeat`"))
-        return False
-
-    def over_budget(self, diagnostic: Diagnostic) -> None:
-        """Stop lowering this model: it would grow past MAX_LAYERS."""
-        if not self.stopped:
-            self.problems.append(diagnostic)
-        self.stopped = True
-
     def assign_names(self, items: list[Any], path: Path_, scope: Scope) -> list[str]:
         """Each item's local name: its own, or `<op>`, `<op>_1`, ... like torch.fx."""
         taken: set[str] = set(scope.names)
@@ -183,16 +166,19 @@ class Lowering(ReferenceResolution):
                 explicit[name] = index
                 taken.add(name)
         names = []
+        last: dict[str, int] = {}  # per base, the number it last took: n layers, O(n) work
         for item, name in zip(items, given, strict=True):
             if not isinstance(name, str):
                 kind = (item.get("op") or item.get("block") or
                         ("group" if "layers" in item else "layer")) \
                     if isinstance(item, dict) else "layer"
                 base = kind if isinstance(kind, str) and _is_name(kind) else "layer"
-                name, k = base, 0
+                k = last.get(base, 0)
+                name = f"{base}_{k}" if k else base
                 while name in taken or reserved_name(name):
                     k += 1
                     name = f"{base}_{k}"
+                last[base] = k
                 taken.add(name)
             names.append(name)
         return names

@@ -105,9 +105,10 @@ def evaluate_text(text: str, scope: Mapping[str, Any]) -> Any:
     def part(match: re.Match) -> str:
         nonlocal size
         value = str(evaluate(match.group(1), scope))
-        size += len(value)
+        size += len(match.group(0)) + len(value)  # (so many empty results are bounded too)
         if size > MAX_TEXT:
-            raise RuleError(f"the text this builds is longer than {MAX_TEXT:_} characters",
+            raise RuleError(f"the `${{...}}` of this text and what they give pass "
+                            f"{MAX_TEXT:_} characters",
                             code="DLS112", hint="does a param repeat another one, level "
                             "after level (\"${s}${s}\")?")
         return value

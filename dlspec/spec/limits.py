@@ -9,6 +9,7 @@ from __future__ import annotations
 
 MAX_BYTES = 16 * 1024 * 1024  # a spec file, and a --set value
 MAX_DEPTH = 64  # nesting of YAML mappings and lists
+MAX_VALUES = 100_000  # YAML nodes of a spec: mappings, lists, scalars and keys
 INT_BITS = 64  # every integer of a spec, written or computed: -2**63 <= n < 2**63
 INT_MIN, INT_MAX = -(2 ** (INT_BITS - 1)), 2 ** (INT_BITS - 1) - 1
 MAX_EXPR_LEN = 1000  # characters of one `${...}` expression

@@ -21,7 +21,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from dlspec.errors import Diagnostic, SourceSpan, SpecError
-from dlspec.spec.limits import INT_MAX, MAX_BYTES, MAX_DEPTH, int_in_range, out_of_range
+from dlspec.spec.limits import (
+    INT_MAX,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_VALUES,
+    int_in_range,
+    out_of_range,
+)
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "OutOfRange", "Path_", "SourceMap", "read_yaml",
            "resolve_scalar"]
@@ -90,6 +97,7 @@ class _StrictComposer(_EventSource):
         super().__init__(stream)
         self._file = file
         self._depth = 0
+        self._values = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -104,6 +112,12 @@ class _StrictComposer(_EventSource):
                 "DLS003", f"anchor '&{event.anchor}' is not allowed",
                 _span(self._file, event.start_mark),
                 hint="use `params` for shared values and `blocks` for shared layers"))
+        self._values += 1
+        if self._values > MAX_VALUES:  # composing costs ~0.1 ms a value: bound it in total
+            raise SpecError(Diagnostic(
+                "DLS007", f"the spec holds more than {MAX_VALUES:_} values (keys, items, "
+                "scalars); this is where it passes that", _span(self._file, event.start_mark),
+                hint="a spec describes a model; keep data in data files"))
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise SpecError(Diagnostic(

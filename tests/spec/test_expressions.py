@@ -200,7 +200,7 @@ def test_long_integer_literals_are_bounded_like_computed_ones():
 
 def test_a_string_doubled_by_interpolation_is_refused_before_it_grows():
     scope = {"s": "ab"}
-    for _ in range(40):  # 2 ** 40 characters if nothing stopped it
+    for _ in range(14):  # (16_384 characters if nothing stopped it)
         try:
             scope = {"s": evaluate_text("${s}${s}", scope)}
         except RuleError as error:
@@ -209,6 +209,14 @@ def test_a_string_doubled_by_interpolation_is_refused_before_it_grows():
     else:
         pytest.fail("the doubled string was never refused")
     assert len(scope["s"]) <= MAX_TEXT
+
+
+def test_many_expressions_that_give_nothing_are_bounded_too():
+    with pytest.raises(RuleError) as caught:
+        evaluate_text("${e}" * (MAX_TEXT // 4 + 1), {"e": ""})
+    assert caught.value.code == "DLS112"
+    assert caught.value.message == (f"the `${{...}}` of this text and what they give pass "
+                                    f"{MAX_TEXT:_} characters")
 
 
 def test_text_around_the_expressions_does_not_count_towards_the_limit():

@@ -73,8 +73,8 @@ def test_a_string_doubled_by_interpolation_is_refused_at_the_param_that_crosses(
                  "\nmodel:\n  - {op: linear, out_features: 2}\n")
     error, hint = only_error(spec)  # (2 ** 29 characters: a MemoryError, or 1 GB)
     # s13 is the first over 10_000 characters (2 * 2 ** 13 = 16_384); it is on line 18
-    assert error == (f"{spec}:18:8: error DLS112: the text this builds is longer than "
-                     "10_000 characters")
+    assert error == (f"{spec}:18:8: error DLS112: the `${{...}}` of this text and what they "
+                     "give pass 10_000 characters")
     assert hint == '  help: does a param repeat another one, level after level ("${s}${s}")?'
 
 
@@ -117,6 +117,13 @@ def test_a_repeat_within_the_limit_still_expands(tmp_path):
     assert code == 0, lines
 
 
+def test_a_file_of_a_million_layers_stops_at_the_value_limit(tmp_path):
+    spec = write(tmp_path, HEAD + "model:\n" + "  - {op: relu}\n" * 1_000_000)
+    error, _ = only_error(spec)  # (15 MB: under the size limit; parsing took minutes, 2 GB)
+    assert error == (f"{spec}:33333:10: error DLS007: the spec holds more than 100_000 values "
+                     "(keys, items, scalars); this is where it passes that")
+
+
 def test_dev_zero_is_refused_before_reading():
     if not Path("/dev/zero").exists():
         pytest.skip("no /dev/zero here")
@@ -135,6 +142,7 @@ def test_dev_zero_is_refused_before_reading():
     f"{limits.MAX_EXPR_LEN} characters", f"{limits.MAX_INT_BITS} bits",
     f"at most {limits.MAX_EXPONENT}", f"{limits.MAX_TEXT:,} characters",
     f"{limits.MAX_BLOCK_DEPTH} levels", f"{limits.MAX_LAYERS:,} layers",
+    f"| {limits.MAX_VALUES:,} |",
 ])
 def test_every_limit_is_documented(figure):
     section = SPEC_DOC.split("## Limits", 1)[1].split("\n## ", 1)[0]
