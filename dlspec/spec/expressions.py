@@ -118,10 +118,11 @@ def evaluate_text(text: str, scope: Mapping[str, Any]) -> Any:
 
 def _in_range(value: Any, source: str) -> Any:
     """An expression's result: its integers fit in 64 bits, like every integer of a spec."""
-    numbers = value if isinstance(value, list) else [value]
-    for number in numbers:
-        if isinstance(number, int) and not int_in_range(number):
-            raise RuleError(f"'${{{source}}}' = {out_of_range(number)}", code="DLS112")
+    if isinstance(value, list):
+        for item in value:
+            _in_range(item, source)
+    elif isinstance(value, int) and not int_in_range(value):
+        raise RuleError(f"'${{{source}}}' = {out_of_range(value)}", code="DLS112")
     return value
 
 
