@@ -182,10 +182,11 @@ def test_long_strings_are_refused():
     assert refused("s + s", scope).code == "DLS112"
 
 
-@pytest.mark.parametrize("source", ["round(1, -10 ** 8)", "round(1, 10 ** 8)",
-                                    "round(2 ** 60, -65)"])
+@pytest.mark.parametrize("source", ["round(1, 10 ** 8)", "round(2 ** 60, -65)"])
 def test_rounding_to_huge_digit_counts_is_refused_not_computed(source):
-    error = refused(source)  # round(1, -10**8) computes 10 ** 10**8: it never returned
+    # (round(1, -10**8) computed 10 ** 10**8 and never returned: tests/spec/test_limits.py
+    # checks it in a subprocess under a timeout)
+    error = refused(source)
     assert error.code == "DLS112" and "at most 64 digits" in error.message
 
 
