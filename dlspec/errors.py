@@ -154,7 +154,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
 def one_of(choices: Iterable[str], limit: int = 12) -> str:
     """'one of: a, b, c' for short lists; long lists are cut with a count."""
-    names = sorted(str(c) for c in choices)
+    names = sorted({str(c) for c in choices})
     shown = ", ".join(names[:limit])
     more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
     return f"one of: {shown}{more}"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlspec.errors import Diagnostic, suggest
 from dlspec.spec.expressions import FAILED, contains_failed
+from dlspec.spec.limits import MAX_BLOCK_DEPTH, MAX_LAYERS
 from dlspec.spec.load import resolve_tree
 from dlspec.spec.models import FRAME_KEYS
 from dlspec.spec.yaml_source import Path_
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from dlspec.passes.references import Ref, Scope
 
 TYPE_NAMES = {"int": int, "float": (int, float), "bool": bool, "str": str, "list": list}
-MAX_BLOCK_DEPTH = 32
-MAX_INSTANCES = 100_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,15 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
     block_name = call.item["block"]
     blocks = lowering.loaded.spec.blocks
     qualified = call.scope.prefix + call.name
+    if not isinstance(block_name, str):
+        one = block_name[0] if isinstance(block_name, list) and len(block_name) == 1 else None
+        problems.append(Diagnostic(
+            "DLS102", f"`block` is the name of a block, got {_shown(block_name)}",
+            source.span((*call.path, "block")), layer=qualified,
+            hint=f"write `block: {one}`" if isinstance(one, str) else
+            "define the block under `blocks:` and write `block: <its name>` here; or "
+            "write the layers inline as `layers: [...]`"))
+        return None
     if block_name not in blocks:
         problems.append(Diagnostic("DLS105", f"unknown block '{block_name}'",
                                    source.span((*call.path, "block")), layer=qualified,
@@ -72,11 +80,33 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
         prefix = f"{qualified}.{i}." if "repeat" in call.item else f"{qualified}."
         params = {**call.scope.params, **{k: v[i] for k, v in values.items()}}
         scope = Scope(prefix, params, dict(zip(block.inputs, feed, strict=True)))
+        before = lowering.items_lowered
         output = lowering.lower_layers(layers, layers_path, scope, feed[0])
         if output is None:
             return None
+        if i == 0 and repeat > 1 and not _fits(lowering, call, qualified, repeat,
+                                              lowering.items_lowered - before):
+            return None
         feed = [output, *feed[1:]]
     return output
+
+
+def _fits(lowering: Lowering, call: BlockCall, qualified: str, repeat: int, each: int) -> bool:
+    """Before the other instances are expanded: would they stay within MAX_LAYERS?"""
+    total = lowering.items_lowered + each * (repeat - 1)
+    if total <= MAX_LAYERS:
+        return True
+    lowering.over_budget(Diagnostic(
+        "DLS102", f"`repeat: {repeat}` of block '{call.item['block']}' ({each} layers each) "
+        f"would make the model about {total:_} layers; a model has at most {MAX_LAYERS:_}",
+        lowering.source.span((*call.path, "repeat")), layer=qualified,
+        hint="lower `repeat` (or the repeats inside the block)"))
+    return False
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _repeat(lowering: Lowering, call: BlockCall, qualified: str) -> int | None:
@@ -85,9 +115,10 @@ def _repeat(lowering: Lowering, call: BlockCall, qualified: str) -> int | None:
                          lowering.source, (*call.path, "repeat"), lowering.problems)
     if value is FAILED:
         return None  # reported already
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INSTANCES:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LAYERS:
         lowering.problems.append(Diagnostic(
-            "DLS102", f"repeat must be a whole number from 1 to {MAX_INSTANCES}, got {value!r}",
+            "DLS102", f"repeat must be a whole number from 1 to {MAX_LAYERS:_}, got "
+            f"{_shown(value)}",
             lowering.source.span((*call.path, "repeat")), layer=qualified))
         return None
     return value

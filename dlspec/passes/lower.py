@@ -20,6 +20,7 @@ from dlspec.ir.graph import Graph, Node
 from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
+from dlspec.passes.budget import LayerBudget
 from dlspec.passes.infer_shapes import check_arity
 from dlspec.passes.references import (
     SKIPPED,
@@ -41,8 +42,10 @@ from dlspec.spec.models import (
 )
 from dlspec.spec.yaml_source import Path_, SourceMap
 
+OP_FRAME_KEYS = tuple(k for k in FRAME_KEYS if k not in ("block", "layers", "repeat"))
 
-class Lowering(ReferenceResolution):
+
+class Lowering(ReferenceResolution, LayerBudget):
     def __init__(self, loaded: LoadedSpec, section: ModelSection):
         self.loaded = loaded
         self.section = section
@@ -95,10 +98,14 @@ class Lowering(ReferenceResolution):
     def lower_layers(self, items: list[Any], path: Path_, scope: Scope,
                      previous: str | Ref | None) -> str | Ref | None:
         """Lower a list of layer items into `scope`; returns the last one's output."""
+        if not self.room_for(items, path, scope.prefix.rstrip(".") or None):
+            return None
         names = self.assign_names(items, path, scope)
         scope.later.update(names)
         for index, (item, name) in enumerate(zip(items, names, strict=True)):
             item_path = (*path, index)
+            if self.stopped or not self.count_item(item_path, scope.prefix + name):
+                return None
             if not isinstance(item, dict):
                 self.problems.append(Diagnostic(
                     "DLS102", "a layer is a mapping like {op: linear, out_features: 10}",
@@ -159,15 +166,19 @@ class Lowering(ReferenceResolution):
                 explicit[name] = index
                 taken.add(name)
         names = []
+        last: dict[str, int] = {}  # per base, the number it last took: n layers, O(n) work
         for item, name in zip(items, given, strict=True):
             if not isinstance(name, str):
-                base = str(item.get("op") or item.get("block") or
-                           ("group" if "layers" in item else "layer")) \
+                kind = (item.get("op") or item.get("block") or
+                        ("group" if "layers" in item else "layer")) \
                     if isinstance(item, dict) else "layer"
-                name, k = base, 0
+                base = kind if isinstance(kind, str) and _is_name(kind) else "layer"
+                k = last.get(base, 0)
+                name = f"{base}_{k}" if k else base
                 while name in taken or reserved_name(name):
                     k += 1
                     name = f"{base}_{k}"
+                last[base] = k
                 taken.add(name)
             names.append(name)
         return names
@@ -232,6 +243,14 @@ class Lowering(ReferenceResolution):
                  inputs: list[str | Ref]) -> str | None:
         qualified = scope.prefix + name
         op_name = item.get("op")
+        if op_name is not None and not isinstance(op_name, str):
+            one = op_name[0] if isinstance(op_name, list) and len(op_name) == 1 else None
+            self.problems.append(Diagnostic(
+                "DLS102", f"`op` is the name of one op, got {op_name!r}"[:120],
+                self.source.span((*path, "op")), layer=qualified,
+                hint=f"write `op: {one}`" if isinstance(one, str) else
+                "e.g. `op: linear`; several layers are several items of the list"))
+            return None
         if op_name not in self.registry:
             hint = suggest(str(op_name), self.registry) if op_name else \
                 "add `op: <name>`, or `block: <name>` to use a block"
@@ -252,7 +271,7 @@ class Lowering(ReferenceResolution):
             op = cls.model_validate(attributes)
         except ValidationError as exc:
             found = diagnose(exc, attributes, self.source, base=path, model=cls,
-                             extra_keys=FRAME_KEYS, layer=qualified, op=op_name)
+                             extra_keys=OP_FRAME_KEYS, layer=qualified, op=op_name)
             self.problems += without_cascade(found, attributes, self.source, path)
             return None
         node = Node(qualified, op, inputs, self.source.span(path),  # type: ignore[arg-type]

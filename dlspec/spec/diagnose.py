@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dlspec.errors import Diagnostic, suggest
+from dlspec.errors import Diagnostic, did_you_mean, suggest
+from dlspec.spec.limits import INT_BITS
 from dlspec.spec.yaml_source import Path_, SourceMap
 
 
@@ -20,6 +21,8 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
     the document; `extra_keys` are keys accepted beside the model's own (layer frame keys)."""
     found: list[Diagnostic] = []
     alternatives: dict[Path_, tuple[int, list[str]]] = {}  # one DLS102 per value
+    unknown: dict[Path_, list[tuple[int, str]]] = {}  # per mapping: (index in found, key)
+    missing: dict[Path_, list[tuple[int, str]]] = {}
     for err in error.errors(include_url=False):
         path = _data_path(data, err["loc"])
         where = (*base, *path)
@@ -27,19 +30,27 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
         if kind == "extra_forbidden":
             key = path[-1]
             allowed = [*_fields_at(model, data, path[:-1]), *extra_keys]
+            unknown.setdefault(where[:-1], []).append((len(found), str(key)))
             diag = Diagnostic("DLS101", f"unknown key '{key}'" + _in(base, path[:-1]),
                               source.key_span(where), hint=suggest(str(key), allowed))
+        elif kind == "missing" and isinstance(err["loc"][-1], int) and path[-1:] != \
+                err["loc"][-1:] and isinstance(_value_at(data, path), list):
+            diag = _too_few(err, path, where, source, _annotation_at(model, data, path))
         elif kind == "missing":
-            diag = Diagnostic("DLS103", f"missing required key '{err['loc'][-1]}'"
-                              + _in(base, path[:-1] if path[-1:] == err["loc"][-1:] else path),
-                              source.span(where),
-                              hint=f"add `{err['loc'][-1]}:`")
+            key = err["loc"][-1]
+            parent = path[:-1] if path[-1:] == err["loc"][-1:] else path
+            missing.setdefault((*base, *parent), []).append((len(found), str(key)))
+            diag = Diagnostic("DLS103", f"missing required key '{key}'" + _in(base, parent),
+                              source.span(where), hint=f"add `{key}:`")
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             if path and path[-1] not in (_value_at(data, path[:-1]) or {}):
                 where = (*base, *path[:-1])  # a tagged union's label ends the loc
             diag = _unknown_tag(err, where, source)
         else:
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            if kind == "int_parsing_size" and isinstance(err.get("input"), float):
+                message = (f"{err['input']:g} is too large for an integer (a spec's integers "
+                           f"fit in {INT_BITS} bits)")  # pydantic: "unable to parse string"
             if where in alternatives:  # another member of a union refused the same value
                 index, messages = alternatives[where]
                 messages.append(message.removeprefix("Input should be "))
@@ -50,7 +61,43 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
             diag = Diagnostic("DLS102", _alternatives(path, [message], err.get("input")),
                               source.span(where))
         found.append(diag.at(None, layer=layer, op=op))
-    return found
+    return _misspelt(found, unknown, missing)
+
+
+def _misspelt(found: list[Diagnostic], unknown: dict[Path_, list[tuple[int, str]]],
+              missing: dict[Path_, list[tuple[int, str]]]) -> list[Diagnostic]:
+    """A required key written with a typo is one mistake: the unknown key, with 'did you
+    mean', stands for it; the 'missing' error it caused is dropped."""
+    dropped = set()
+    for where, keys in missing.items():
+        for index, key in keys:
+            for other, typo in unknown.get(where, []):
+                if other not in dropped and did_you_mean(typo, [key]):
+                    dropped.add(index)
+                    found[other] = replace(found[other], hint=f"did you mean '{key}'? "
+                                           f"(a required key, missing here)")
+                    break
+    return [d for i, d in enumerate(found) if i not in dropped]
+
+
+def _too_few(err: dict, path: Path_, where: Path_, source: SourceMap,
+             annotation: Any) -> Diagnostic:
+    """`betas: [0.9]` for a pair: say how many values it needs, not 'missing key 1'."""
+    sizes = sorted({len(args) for m in _members(annotation)
+                    if typing.get_origin(m) is tuple and (args := typing.get_args(m))
+                    and Ellipsis not in args})
+    given = len(err.get("input") or [])
+    needs = " or ".join(map(str, sizes)) if sizes else f"at least {err['loc'][-1] + 1}"
+    return Diagnostic("DLS102", f"{_label(path)}needs {needs} values, got {given}",
+                      source.span(where), hint=f"write a list of {needs} values")
+
+
+def _annotation_at(model: type[BaseModel] | None, data: Any, path: Path_) -> Any:
+    annotation: Any = model
+    for part in path:
+        data = data[part] if isinstance(data, (dict, list)) else None
+        annotation = _pick_member(_step(annotation, part), data)
+    return annotation
 
 
 def _unknown_tag(err: dict, where: Path_, source: SourceMap) -> Diagnostic:

@@ -5,7 +5,9 @@ the int 3072); `${...}` inside longer text is interpolated as text (`"block_${i}
 evaluator walks Python's AST and accepts only an allowlist: numbers, strings, booleans, names
 from the scope, + - * / // % **, comparisons, and/or/not, `a if c else b`, `a ?? b`
 (the first that is not null), attribute reads on values the scope provides (`x.channels`), and
-a few pure functions. Results are bounded so `9 ** 9 ** 9` is an error, not a hang.
+a few pure functions. The work is bounded (dlspec/spec/limits.py): `9 ** 9 ** 9`,
+`round(1, -10**8)` and a string doubled by interpolation level after level are errors, not
+hangs; a result that is an integer fits in 64 bits.
 """
 
 from __future__ import annotations
@@ -18,19 +20,33 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dlspec.errors import RuleError, did_you_mean
+from dlspec.spec.limits import (
+    MAX_EXPONENT,
+    MAX_EXPR_LEN,
+    MAX_INT_BITS,
+    MAX_TEXT,
+    int_in_range,
+    out_of_range,
+)
 
 _WHOLE = re.compile(r"^\$\{(.*)\}$", re.S)
 _PART = re.compile(r"\$\{(.*?)\}", re.S)
-MAX_EXPR_LEN = 1000
-MAX_INT_BITS = 256
 _COALESCE = "__dlspec_coalesce__"
 _COALESCE_OR_STRING = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|\?\?""", re.S)
 # `in.channels` reads the layer's own input; `in` is a Python keyword, so it is renamed
 INPUT_NAME = "__input__"
 _INPUT_OR_STRING = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?<![\w.])in(?=\s*\.)""", re.S)
 
+
+
+def _round(number: Any, digits: Any = None) -> Any:
+    if isinstance(digits, int) and abs(digits) > MAX_EXPONENT:  # 10 ** |digits| is computed
+        raise ValueError(f"rounds to at most {MAX_EXPONENT} digits, got {digits}")
+    return round(number, digits)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float,
+    "min": min, "max": max, "abs": abs, "round": _round, "int": int, "float": float,
     "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "log2": math.log2,
 }
 _BINARY = {
@@ -77,8 +93,37 @@ def evaluate_text(text: str, scope: Mapping[str, Any]) -> Any:
     """Resolve every `${...}` in `text`. Raises RuleError (code DLS110/111/112)."""
     whole = _WHOLE.match(text)
     if whole and "${" not in whole.group(1):
-        return evaluate(whole.group(1), scope)
-    return _PART.sub(lambda m: str(evaluate(m.group(1), scope)), text)
+        return _in_range(evaluate(whole.group(1), scope), whole.group(1).strip())
+    unclosed = _PART.sub("", text).find("${")
+    if unclosed >= 0:
+        start = _PART.sub("", text)[unclosed:]
+        shown = start if len(start) <= 40 else start[:37] + "..."
+        raise RuleError(f"expression '{shown}' is not closed", code="DLS110",
+                        hint="end it with `}`, e.g. \"${hidden}\"")
+    size = 0
+
+    def part(match: re.Match) -> str:
+        nonlocal size
+        value = str(evaluate(match.group(1), scope))
+        size += len(match.group(0)) + len(value)  # (so many empty results are bounded too)
+        if size > MAX_TEXT:
+            raise RuleError(f"the `${{...}}` of this text and what they give pass "
+                            f"{MAX_TEXT:_} characters",
+                            code="DLS112", hint="does a param repeat another one, level "
+                            "after level (\"${s}${s}\")?")
+        return value
+
+    return _PART.sub(part, text)
+
+
+def _in_range(value: Any, source: str) -> Any:
+    """An expression's result: its integers fit in 64 bits, like every integer of a spec."""
+    if isinstance(value, list):
+        for item in value:
+            _in_range(item, source)
+    elif isinstance(value, int) and not int_in_range(value):
+        raise RuleError(f"'${{{source}}}' = {out_of_range(value)}", code="DLS112")
+    return value
 
 
 def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
@@ -118,7 +163,7 @@ class _Evaluator:
 
     def visit_Constant(self, node: ast.Constant) -> Any:
         if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            return node.value
+            return _bounded(node.value, node)
         raise RuleError(f"constant {node.value!r} is not allowed", code="DLS110")
 
     def visit_Name(self, node: ast.Name) -> Any:
@@ -159,8 +204,9 @@ class _Evaluator:
                 op is operator.add and isinstance(left, str) and isinstance(right, str)):
             raise RuleError(f"'{ast.unparse(node)}' needs numbers, got "
                             f"{type(left).__name__} and {type(right).__name__}", code="DLS112")
-        if op is operator.pow and isinstance(right, (int, float)) and abs(right) > 64:
-            raise RuleError(f"exponent {right} is too large", code="DLS112")
+        if op is operator.pow and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise RuleError(f"exponent {right} is too large (at most {MAX_EXPONENT})",
+                            code="DLS112")
         try:
             result = op(left, right)
         except ZeroDivisionError:
@@ -243,7 +289,7 @@ def _is_coalesce(node: ast.BinOp) -> bool:
 
 def _bounded(value: Any, node: ast.AST) -> Any:
     too_big = (isinstance(value, int) and value.bit_length() > MAX_INT_BITS) or (
-        isinstance(value, str) and len(value) > MAX_EXPR_LEN)
+        isinstance(value, str) and len(value) > MAX_TEXT)
     if too_big:
         raise RuleError(f"'{ast.unparse(node)}' is too large", code="DLS112")
     return value

@@ -21,9 +21,17 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from dlspec.errors import Diagnostic, SourceSpan, SpecError
+from dlspec.spec.limits import (
+    INT_MAX,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_VALUES,
+    int_in_range,
+    out_of_range,
+)
 
-MAX_DEPTH = 64
-MAX_BYTES = 16 * 1024 * 1024
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "OutOfRange", "Path_", "SourceMap", "read_yaml",
+           "resolve_scalar"]
 Path_ = tuple[str | int, ...]
 
 _INT = re.compile(r"[-+]?[0-9]+$")
@@ -89,6 +97,7 @@ class _StrictComposer(_EventSource):
         super().__init__(stream)
         self._file = file
         self._depth = 0
+        self._values = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -103,6 +112,12 @@ class _StrictComposer(_EventSource):
                 "DLS003", f"anchor '&{event.anchor}' is not allowed",
                 _span(self._file, event.start_mark),
                 hint="use `params` for shared values and `blocks` for shared layers"))
+        self._values += 1
+        if self._values > MAX_VALUES:  # composing costs ~0.1 ms a value: bound it in total
+            raise SpecError(Diagnostic(
+                "DLS007", f"the spec holds more than {MAX_VALUES:_} values (keys, items, "
+                "scalars); this is where it passes that", _span(self._file, event.start_mark),
+                hint="a spec describes a model; keep data in data files"))
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise SpecError(Diagnostic(
@@ -120,20 +135,27 @@ class _StrictComposer(_EventSource):
         return node
 
 
+class OutOfRange(ValueError):
+    """An integer literal outside 64 bits (see dlspec/spec/limits.py)."""
+
+
 def resolve_scalar(text: str) -> Any:
-    """A plain (unquoted) scalar's value under the YAML 1.2 core schema."""
+    """A plain (unquoted) scalar's value under the YAML 1.2 core schema. Raises OutOfRange
+    for an integer outside 64 bits (a literal of thousands of digits is never converted)."""
     if text in _NULLS:
         return None
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    if _INT.match(text):
-        return int(text)
-    if _INT_OCT.match(text):
-        return int(text[2:], 8)
-    if _INT_HEX.match(text):
-        return int(text[2:], 16)
+    for pattern, start, base in ((_INT, 0, 10), (_INT_OCT, 2, 8), (_INT_HEX, 2, 16)):
+        if pattern.match(text):
+            if len(text.lstrip("+-")[start:].lstrip("0")) > len(str(INT_MAX)):
+                raise OutOfRange(out_of_range(text))
+            value = int(text[start:], base)
+            if not int_in_range(value):
+                raise OutOfRange(out_of_range(text))
+            return value
     if _FLOAT.match(text):
         return float(text)
     if _INF.match(text):
@@ -177,20 +199,38 @@ class _Builder:
                 "DLS005", f"'{word}' is ambiguous (YAML 1.1 reads it as a boolean)",
                 self.here(node),
                 hint=f"write true or false for a boolean, or \"{word}\" in quotes for text"))
-        return resolve_scalar(node.value)
+        try:
+            return resolve_scalar(node.value)
+        except OutOfRange as exc:
+            return self.out_of_range(node, str(exc))
+
+    def out_of_range(self, node: ScalarNode, message: str) -> None:
+        self.problems.append(Diagnostic(
+            "DLS102", f"integer {message}", self.here(node),
+            hint="no size, count or seed needs more; check for extra digits"))
+        return None
 
     def tagged(self, node: ScalarNode) -> Any:
         """A plain scalar with an explicit standard tag (`!!str 5`, `!!float 1`)."""
         kind = node.tag.rsplit(":", 1)[-1]
-        value = resolve_scalar(node.value)
-        converters = {"str": lambda: node.value, "int": lambda: int(value),
-                      "float": lambda: float(value), "bool": lambda: _as_bool(value),
-                      "null": lambda: _as_null(value)}
+        if kind == "str":
+            return node.value
+        try:
+            value = resolve_scalar(node.value)
+        except OutOfRange as exc:
+            if kind != "float":
+                return self.out_of_range(node, str(exc))
+            value = float(node.value)
+        converters = {"int": lambda: _as_int(value), "float": lambda: float(value),
+                      "bool": lambda: _as_bool(value), "null": lambda: _as_null(value)}
         try:
             return converters[kind]() if kind in converters else value
-        except (TypeError, ValueError):
+        except OutOfRange:
+            return self.out_of_range(node, out_of_range(node.value))
+        except (TypeError, ValueError, OverflowError) as exc:
+            why = f": {exc}" if kind == "int" and str(exc) else ""
             self.problems.append(Diagnostic(
-                "DLS006", f"'{node.value}' is not a valid !!{kind}", self.here(node),
+                "DLS006", f"'{node.value}' is not a valid !!{kind}{why}", self.here(node),
                 hint="remove the tag or fix the value"))
             return None
 
@@ -212,6 +252,19 @@ class _Builder:
             self.source.keys[(*path, key)] = self.here(key_node)
             result[key] = self.build(value_node, (*path, key))
         return result
+
+
+def _as_int(value: Any) -> int:
+    """`!!int` of a number: a whole, finite number that fits in 64 bits (never truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("an integer is a finite number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("not a whole number")
+    if not int_in_range(int(value)):
+        raise OutOfRange()
+    return int(value)
 
 
 def _as_bool(value: Any) -> bool:

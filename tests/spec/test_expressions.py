@@ -6,7 +6,8 @@ import pytest
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.spec.expressions import MAX_EXPR_LEN, evaluate, evaluate_text, has_expression
+from dlspec.spec.expressions import evaluate, evaluate_text, has_expression
+from dlspec.spec.limits import MAX_EXPR_LEN, MAX_TEXT
 
 SCOPE = {"d": 768, "heads": 12, "hidden": 64, "rate": 0.1, "nothing": None, "tag": "enc",
          "flag": True, "sizes": [1, 2]}
@@ -177,8 +178,75 @@ def test_long_expressions_are_refused():
 
 
 def test_long_strings_are_refused():
-    scope = {"s": "x" * 600}
+    scope = {"s": "x" * (MAX_TEXT // 2 + 1)}
     assert refused("s + s", scope).code == "DLS112"
+
+
+@pytest.mark.parametrize("source", ["round(1, 10 ** 8)", "round(2 ** 60, -65)"])
+def test_rounding_to_huge_digit_counts_is_refused_not_computed(source):
+    # (round(1, -10**8) computed 10 ** 10**8 and never returned: tests/spec/test_limits.py
+    # checks it in a subprocess under a timeout)
+    error = refused(source)
+    assert error.code == "DLS112" and "at most 64 digits" in error.message
+
+
+def test_rounding_within_the_limit_still_works():
+    assert evaluate("round(123456, -3)", SCOPE) == 123000
+    assert evaluate("round(2.5 * 3, 0)", SCOPE) == 8.0
+
+
+def test_long_integer_literals_are_bounded_like_computed_ones():
+    assert refused("9" * 100).code == "DLS112"
+
+
+def test_a_string_doubled_by_interpolation_is_refused_before_it_grows():
+    scope = {"s": "ab"}
+    for _ in range(14):  # (16_384 characters if nothing stopped it)
+        try:
+            scope = {"s": evaluate_text("${s}${s}", scope)}
+        except RuleError as error:
+            assert error.code == "DLS112" and f"{MAX_TEXT:_} characters" in error.message
+            break
+    else:
+        pytest.fail("the doubled string was never refused")
+    assert len(scope["s"]) <= MAX_TEXT
+
+
+def test_many_expressions_that_give_nothing_are_bounded_too():
+    with pytest.raises(RuleError) as caught:
+        evaluate_text("${e}" * (MAX_TEXT // 4 + 1), {"e": ""})
+    assert caught.value.code == "DLS112"
+    assert caught.value.message == (f"the `${{...}}` of this text and what they give pass "
+                                    f"{MAX_TEXT:_} characters")
+
+
+def test_text_around_the_expressions_does_not_count_towards_the_limit():
+    long_text = "x" * (2 * MAX_TEXT)
+    assert evaluate_text(long_text + "${hidden}", SCOPE) == long_text + "64"
+
+
+@pytest.mark.parametrize(("text", "shown"), [("${hidden", "${hidden"),
+                                              ("layer_${hidden}_${heads", "${heads")])
+def test_an_unclosed_expression_is_a_syntax_error_not_text(text, shown):
+    with pytest.raises(RuleError) as caught:
+        evaluate_text(text, SCOPE)
+    assert caught.value.code == "DLS110"
+    assert caught.value.message == f"expression '{shown}' is not closed"
+
+
+@pytest.mark.parametrize("text", ["${2 ** 63}", "${-(2 ** 63) - 1}", "${[1, 2 ** 64]}",
+                                  "${2 ** 62 * 4}"])
+def test_an_integer_result_must_fit_in_64_bits(text):
+    with pytest.raises(RuleError) as caught:
+        evaluate_text(text, SCOPE)
+    assert caught.value.code == "DLS112" and "is out of range" in caught.value.message
+    assert "fit in 64 bits" in caught.value.message
+
+
+def test_integers_just_inside_64_bits_are_results():
+    assert evaluate_text("${2 ** 63 - 1}", SCOPE) == 2 ** 63 - 1
+    assert evaluate_text("${-(2 ** 63)}", SCOPE) == -(2 ** 63)
+    assert evaluate_text("${2 ** 64 * 2 ** 36 // 2 ** 40}", SCOPE) == 2 ** 60  # (on the way: 256 bits)
 
 
 @pytest.mark.parametrize("source", ["-" * 900 + "1", "1" + "+1" * 499, "(" * 400 + "1" + ")" * 400,

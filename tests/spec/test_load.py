@@ -229,3 +229,57 @@ def test_unreadable_file(tmp_path):
     with pytest.raises(SpecError) as caught:
         load_spec(binary)
     assert caught.value.codes == ["DLS007"]
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_line_and_column(tmp_path):
+    spec = tmp_path / "latin1.yaml"
+    spec.write_bytes(BASE.replace("name: tiny", "name: tiny\ndescription: caf\xe9 \xe9").encode(
+        "latin-1"))
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "DLS007" and diagnostic.span == SourceSpan(str(spec), 3, 17)
+    assert diagnostic.message == "byte 0xe9 is not UTF-8 text"
+    assert diagnostic.hint == "save the file as UTF-8 (specs are UTF-8 text)"
+
+
+def test_the_column_of_a_bad_byte_counts_characters_not_bytes(tmp_path):
+    spec = tmp_path / "mixed.yaml"
+    spec.write_bytes("dlspec: 1\nname: \"\u00e9\u00e9".encode() + b"\xff\"\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    assert caught.value.diagnostics[0].span == SourceSpan(str(spec), 2, 10)
+
+
+def test_a_directory_is_refused_as_a_spec(tmp_path):
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "DLS007" and diagnostic.span == SourceSpan(str(tmp_path), 1, 1)
+    assert diagnostic.message == f"cannot read spec: '{tmp_path}' is a directory, not a file"
+
+
+def test_a_file_over_the_limit_is_refused_by_its_size_before_reading(tmp_path):
+    from dlspec.spec.limits import MAX_BYTES
+
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as file:
+        file.truncate(MAX_BYTES + 1)  # sparse: nothing is written, nothing need be read
+    with pytest.raises(SpecError) as caught:
+        load_spec(huge)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "DLS007" and diagnostic.span == SourceSpan(str(huge), 1, 1)
+    assert diagnostic.message == f"the file is {MAX_BYTES + 1:_} bytes; a spec is at most 16 MiB"
+
+
+def test_a_spec_may_come_through_a_pipe(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "spec.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(BASE, encoding="utf-8"))
+    writer.start()
+    loaded = load_spec(fifo)
+    writer.join()
+    assert loaded.params["hidden"] == 128

@@ -259,3 +259,53 @@ def test_explicit_standard_tags_are_honoured():
     assert value_of("a: !!float 1\nb: !!int 0x10\nc: !!str yes\n") == {"a": 1.0, "b": 16,
                                                                      "c": "yes"}
     assert rejection("a: !!int abc\n") == [("DLS006", 1, 4)]
+
+
+# --- integers fit in 64 bits ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["9223372036854775807", "-9223372036854775808",
+                                  "0x7fffffffffffffff", "000000000000000000000000042"])
+def test_integers_inside_64_bits_are_read(text):
+    expected = int(text, 16) if text.startswith("0x") else int(text)
+    assert value_of(f"a: {text}\n") == {"a": expected}
+
+
+@pytest.mark.parametrize("text", ["9223372036854775808", "-9223372036854775809",
+                                  "99999999999999999999999", "0x8000000000000000",
+                                  "0o1000000000000000000000"])
+def test_an_integer_outside_64_bits_is_a_located_error(text):
+    diagnostic = only_error(f"a: 1\nb: [1, {text}]\n")
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("DLS102", 2, 8)
+    assert diagnostic.message == (f"integer {text} is out of range: a spec's integers fit in "
+                                  "64 bits (magnitude below 2**63, about 9.2e18)")
+
+
+def test_an_integer_of_thousands_of_digits_is_refused_without_converting_it():
+    diagnostic = only_error("a: " + "7" * 5000 + "\n")  # int() of it raises ValueError
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("DLS102", 1, 4)
+    assert diagnostic.message.startswith("integer 777777777777...777777 (5000 digits) is out "
+                                         "of range")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("!!int .inf", "'.inf' is not a valid !!int: an integer is a finite number"),
+    ("!!int -.inf", "'-.inf' is not a valid !!int: an integer is a finite number"),
+    ("!!int .nan", "'.nan' is not a valid !!int: an integer is a finite number"),
+    ("!!int 2.5", "'2.5' is not a valid !!int: not a whole number"),
+])
+def test_the_int_tag_takes_only_finite_whole_numbers(text, message):
+    diagnostic = only_error(f"a: {text}\n")
+    assert (diagnostic.code, diagnostic.message) == ("DLS006", message)
+    assert (diagnostic.span.line, diagnostic.span.col) == (1, 4)
+
+
+def test_the_int_tag_on_a_huge_float_is_out_of_range():
+    diagnostic = only_error("a: !!int 1e300\n")
+    assert (diagnostic.code, diagnostic.span.col) == ("DLS102", 4)
+    assert diagnostic.message.startswith("integer 1e300 is out of range")
+
+
+def test_the_int_and_float_tags_convert_what_they_can():
+    assert value_of("a: !!int 1e3\nb: !!float 99999999999999999999999\n") == {
+        "a": 1000, "b": 1e23}
