@@ -85,3 +85,41 @@ def test_an_output_named_like_an_inner_value_exports(tmp_path):
     names = [name for node in model.graph.node for name in node.output]
     assert len(names) == len(set(names)) and names.count("linear") == 1
     assert max(report.max_abs_diff.values()) <= 1e-6
+
+
+# Two recurrent layers in a row: torch's exporter used to record the first one's output with
+# the example's length (seq 16), and the second one folded it into a Reshape that ONNX
+# Runtime refused at any other length (DLS502 at batch 3, seq 23).
+CHAINS = {
+    "lstm-lstm": ["{op: lstm, hidden_size: 8}", "{op: lstm, hidden_size: 6}"],
+    "gru-gru": ["{op: gru, hidden_size: 8}", "{op: gru, hidden_size: 6, bidirectional: true}"],
+    "lstm-lstm-last": ["{op: lstm, hidden_size: 8}", "{op: lstm, hidden_size: 6, returns: last}"],
+    "rnn-rnn": ["{op: rnn, hidden_size: 8}", "{op: rnn, hidden_size: 6}"],
+}
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("chain", CHAINS)
+def test_two_recurrent_layers_in_a_row_export(tmp_path, chain):
+    from dlspec.api import compile_module
+    from dlspec.compiler import check_spec
+
+    layers = "".join(f"  - {layer}\n" for layer in CHAINS[chain])
+    spec = tmp_path / "chain.yaml"
+    spec.write_text("dlspec: 1\nname: chain\ninputs: {x: {shape: [seq, 4]}}\nmodel:\n"
+                    f"{layers}  - {{op: linear, name: out, out_features: 3}}\n")
+    report = export_spec(spec, tmp_path / "chain.onnx")
+    assert (report.check_batch, report.check_sizes) == (3, {"seq": 23})
+    assert report.export_sizes == {"seq": 16}
+    assert report.max_abs_diff["out"] <= 1e-6
+    last = chain.endswith("last")
+    assert report.output_dims["out"] == (("batch", 3) if last else ("batch", "seq", 3))
+    # and at a third batch size and length, against the same module built from the spec
+    module = compile_module(check_spec(spec)).eval()
+    x = np.random.default_rng(1).standard_normal((5, 9, 4)).astype(np.float32)
+    (got,) = open_session(tmp_path / "chain.onnx").run(None, {"x": x})
+    import torch
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    assert got.shape == ((5, 3) if last else (5, 9, 3))
+    assert np.abs(got - want).max() <= 1e-6

@@ -57,8 +57,7 @@ def check_input_dims(proto: Any, wanted: Mapping[str, Dims]) -> None:
                 "the exported graph does not keep the requested input dims: " + "; ".join(problems),
                 hint="a dynamic dim became fixed: the model probably depends on its example size "
                 "(a shape test, a fixed-size buffer, a reshape to a constant); make it work for "
-                "any batch/length or declare that dim as a fixed size. A second LSTM/GRU export "
-                "in one process also does this: export it in a fresh process",
+                "any batch/length or declare that dim as a fixed size",
             )
         )
 

@@ -11,11 +11,11 @@ Shapes are per sample: `TensorInfo(name, shape)` never lists the batch axis, whi
 dynamic and named "batch". String entries of `shape` are named symbolic dims ("seq"), shared by
 every input that uses the same name.
 
-The export runs in the current process. Known trap (see the shared ONNX notes): a second
-dynamo export of an LSTM/GRU in one process can fix the sequence length or fail even for a fresh
-module. The input-dim read-back catches a fixed input (DLS501) and fixed output axes are renamed
-here, but if recurrent models are exported repeatedly (e.g. several in one command), run each
-export in a fresh subprocess. That is not needed for one export per command.
+The export runs in the current process. LSTM/GRU layers keep a dynamic sequence length because
+torch's while_loop decompositions of them are held for the whole export (`_recurrent_while_loops`);
+without that, torch recorded every recurrent output at the example's length, which broke two
+recurrent layers in a row and made repeated recurrent exports in one process unreliable. The
+input-dim read-back still catches any input that came back fixed (DLS501).
 """
 
 from __future__ import annotations
@@ -226,7 +226,7 @@ def _run_exporter(
         for info in inputs
     )
     try:
-        with _quiet_exporter():
+        with _quiet_exporter(), _recurrent_while_loops():
             return torch.onnx.export(
                 module,
                 args,
@@ -248,6 +248,30 @@ def _run_exporter(
                 hint="the model uses an op or a shape computation the exporter cannot trace",
             )
         ) from exc
+
+
+@contextlib.contextmanager
+def _recurrent_while_loops() -> Iterator[None]:
+    """Keep LSTM/GRU sequence lengths symbolic for the whole export, not only its capture.
+
+    torch's exporter traces aten.lstm/aten.gru with a while_loop decomposition (dynamic
+    length) while capturing, but then re-traces the program (`run_decompositions`) without
+    it: the default decomposition unrolls the recurrence, so every recurrent output is
+    recorded with the example's length (seq 16). One RNN only gets a wrong declared output
+    shape; a second RNN reading it gets that length folded into a constant Reshape, and ONNX
+    Runtime fails at any other length. Holding the same decompositions around the whole
+    export keeps the length symbolic everywhere. A torch without them exports as before.
+    """
+    try:
+        from torch.export._patches import (
+            register_gru_while_loop_decomposition,
+            register_lstm_while_loop_decomposition,
+        )
+    except ImportError:  # an older torch: nothing to hold
+        yield
+        return
+    with register_lstm_while_loop_decomposition(), register_gru_while_loop_decomposition():
+        yield
 
 
 @contextlib.contextmanager
