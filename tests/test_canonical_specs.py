@@ -218,3 +218,32 @@ def test_recurrent_seq2seq_export_agrees_with_onnx_runtime(tmp_path):
     assert list(result["diffs"]) == ["generator"]
     assert result["diffs"]["generator"] <= 1e-5
     assert list(result["dims"].values()) == [["batch", "tgt_len", 60]]
+
+
+def test_t5_small_says_how_it_differs_from_t5():
+    """The description used to claim that only the positions differ. Each difference it now
+    states is checked on the built model, so a fix of one must also fix the description."""
+    checked = check_spec(SPECS / "t5-small.yaml", ["vocab=100", "d=32", "layers=1",
+                                                   "heads=2", "ffn=64"])
+    text = " ".join(checked.spec.description.split())
+    assert "only" not in text and "It is NOT T5" in text
+    with torch.device("meta"):
+        module = build_module(checked.graph)
+    block = module.encoder_layer if hasattr(module, "encoder_layer") else next(
+        m for m in module.modules() if type(m).__name__ == "TransformerEncoderBlock")
+    # (1) rotary positions, no relative-bias table
+    assert block.self_attn.rotary and "rotary" in text and "relative position bias" in text
+    assert not [n for n, _ in module.named_parameters() if "relative" in n]
+    # (2) the block norms subtract the mean (LayerNorm without a shift), not RMS norm
+    assert type(block.norm1) is torch.nn.LayerNorm and block.norm1.bias is None
+    assert "LayerNorm without a shift" in text
+    # (3) scaled attention logits; (5) no mask inputs
+    assert "1/sqrt(64)" in text and "no padding masks" in text
+    assert all(checked.graph.node(i).type.dtype == "int64" for i in checked.graph.inputs)
+    assert len(checked.graph.inputs) == 2
+    # (4) the LM head reads the final norm directly (no rescaling layer in between)
+    head = checked.graph.node("lm_head")
+    assert head.inputs == ["decoder_norm"] and "rescaling" in text
+    # (6) nothing after the decoder's final norm but the head
+    assert "no dropout after the decoder's final norm" in text
+    assert "initialization" in text and "checkpoints do not load" in text
