@@ -10,6 +10,7 @@ from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
 from dlspec.ops.base import (
     Build,
+    InputRole,
     NonNegativeInt,
     Op,
     PositiveInt,
@@ -44,6 +45,9 @@ class Embedding(Op):
             "num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
             "padding_idx": self.padding_idx})
 
+    def input_roles(self, ids: TensorType) -> tuple[InputRole | None, ...]:
+        return (InputRole("ids", self.num_embeddings),)
+
     def param_count(self, ids: TensorType) -> int:
         return self.num_embeddings * self.embedding_dim
 
@@ -70,6 +74,9 @@ class TokenTypeEmbedding(Op):
     def build(self, x: TensorType, *token_types: TensorType) -> Build:
         return Build("dlspec.backends.torch_layers.sequence.TokenTypeEmbedding",
                      {"num_embeddings": self.types, "embedding_dim": x.shape[2]})
+
+    def input_roles(self, x: TensorType, *token_types: TensorType) -> tuple[InputRole | None, ...]:
+        return (None, *(InputRole("ids", self.types) for _ in token_types))
 
     def param_count(self, x: TensorType, *token_types: TensorType) -> int:
         return self.types * x.shape[2]
