@@ -8,6 +8,12 @@ it had, diff/tolerance (the margin; 1 would fail), the output's scale, depth, an
 check drew the inputs.
 
 Run: python benchmarks/onnx_parity.py [--specs gcn gat ...] [--timeout 600]
+
+Measured (torch 2.13 CPU, onnxruntime 1.31, 2 shared cores): all 33 specs export; the
+largest diff/tolerance was 0.043 (vit_b_16), the largest diff 1.2e-5 (resnet50 at width 8,
+tolerance 1.1e-3, depth 99). A briefly trained 3-block transformer on `reverse` differed by
+3.3e-6 (tolerance 8.0e-5); scaling any one of its initializers by 1.01, or adding 0.01 to
+one element, moved its logits by 13 to 3,600 times the tolerance.
 """
 
 from __future__ import annotations
