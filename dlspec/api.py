@@ -312,7 +312,9 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
                                     "given too",
             hint="pass --weights RUN_DIR (or the run folder in place of the spec); "
                  "--untrained exports the untrained model on purpose"))
+    from dlspec.backends.onnx_data_like import data_samples, graph_roles, like_data, with_roles
     from dlspec.backends.onnx_export import TensorInfo, export_onnx
+    from dlspec.backends.onnx_tolerance import weighted_depth
 
     spec, graph = checked.spec, checked.graph  # the weights define the model; no data read
     module = compile_module(checked)
@@ -328,13 +330,17 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     metadata["preprocessing"] = "standardize" if standardize else "none"
     if standardize is not None:  # check on inputs that look like the raw training data
         inputs[0] = replace(inputs[0], center=standardize.mean, scale=standardize.std)
+    inputs = with_roles(inputs, graph_roles(graph))  # ids in range, 0/1 masks and graphs
+    samples = data_samples(checked)
+    if samples is not None:
+        inputs[0] = like_data(inputs[0], samples)
     dim_max = {name: dim.max for config in checked.inputs.values()
                for name, dim in config.dims.items() if dim.max}
     return export_onnx(module, inputs, list(graph.outputs), output, opset=spec.export.opset,
                        metadata=metadata, tolerance=spec.export.tolerance,
                        rtol=spec.export.rtol,
                        check_batch=spec.export.check_batch, dim_max=dim_max or None,
-                       int_high=_vocabulary_sizes(checked))
+                       depths=weighted_depth(graph))
 
 
 def load_weights(module: Any, weights: Path) -> tuple[Any, dict[str, str]]:
@@ -352,15 +358,3 @@ def load_weights(module: Any, weights: Path) -> tuple[Any, dict[str, str]]:
     if mean is not None and std is not None:
         module = WithPreprocessing(Standardize(mean, std), module)
     return module, checkpoint.metadata
-
-
-def _vocabulary_sizes(checked: CheckedSpec) -> dict[str, int]:
-    """For each int64 input, the smallest vocabulary of the embeddings reading it."""
-    graph = checked.graph
-    sizes: dict[str, int] = {}
-    for node in graph.layers():
-        vocabulary = getattr(node.op, "num_embeddings", None)
-        for source in node.inputs:
-            if vocabulary and source in graph.inputs:
-                sizes[source] = min(sizes.get(source, vocabulary), vocabulary)
-    return sizes

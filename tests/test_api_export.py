@@ -85,3 +85,116 @@ def test_an_output_named_like_an_inner_value_exports(tmp_path):
     names = [name for node in model.graph.node for name in node.output]
     assert len(names) == len(set(names)) and names.count("linear") == 1
     assert max(report.max_abs_diff.values()) <= 1e-6
+
+
+# Two recurrent layers in a row: torch's exporter used to record the first one's output with
+# the example's length (seq 16), and the second one folded it into a Reshape that ONNX
+# Runtime refused at any other length (DLS502 at batch 3, seq 23).
+CHAINS = {
+    "lstm-lstm": ["{op: lstm, hidden_size: 8}", "{op: lstm, hidden_size: 6}"],
+    "gru-gru": ["{op: gru, hidden_size: 8}", "{op: gru, hidden_size: 6, bidirectional: true}"],
+    "lstm-lstm-last": ["{op: lstm, hidden_size: 8}", "{op: lstm, hidden_size: 6, returns: last}"],
+    "rnn-rnn": ["{op: rnn, hidden_size: 8}", "{op: rnn, hidden_size: 6}"],
+}
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("chain", CHAINS)
+def test_two_recurrent_layers_in_a_row_export(tmp_path, chain):
+    from dlspec.api import compile_module
+    from dlspec.compiler import check_spec
+
+    layers = "".join(f"  - {layer}\n" for layer in CHAINS[chain])
+    spec = tmp_path / "chain.yaml"
+    spec.write_text("dlspec: 1\nname: chain\ninputs: {x: {shape: [seq, 4]}}\nmodel:\n"
+                    f"{layers}  - {{op: linear, name: out, out_features: 3}}\n")
+    report = export_spec(spec, tmp_path / "chain.onnx", untrained=True)
+    assert (report.check_batch, report.check_sizes) == (3, {"seq": 23})
+    assert report.export_sizes == {"seq": 16}
+    assert report.max_abs_diff["out"] <= 1e-6
+    last = chain.endswith("last")
+    assert report.output_dims["out"] == (("batch", 3) if last else ("batch", "seq", 3))
+    # and at a third batch size and length, against the same module built from the spec
+    module = compile_module(check_spec(spec)).eval()
+    x = np.random.default_rng(1).standard_normal((5, 9, 4)).astype(np.float32)
+    (got,) = open_session(tmp_path / "chain.onnx").run(None, {"x": x})
+    import torch
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    assert got.shape == ((5, 3) if last else (5, 9, 3))
+    assert np.abs(got - want).max() <= 1e-6
+
+
+REVERSE_TRANSFORMER = """
+dlspec: 1
+name: reverse-transformer
+inputs:
+  tokens: {shape: [seq], dtype: int64, dims: {seq: {max: 64}}}
+model:
+  - {op: embedding, name: embed, num_embeddings: 10, embedding_dim: 32, padding_idx: 0}
+  - {op: learned_position, name: position, max_len: 64}
+  - {op: transformer_encoder_block, name: block1, heads: 4, ffn: 64}
+  - {op: transformer_encoder_block, name: block2, heads: 4, ffn: 64}
+  - {op: transformer_encoder_block, name: block3, heads: 4, ffn: 64}
+  - {op: linear, name: tags, out_features: 10}
+loss: {op: cross_entropy}
+optimizer: {op: adam, lr: 3e-3}
+data: {dataset: reverse, length: 12, vocab: 10, samples: 1500, batch_size: 64, seed: 0}
+train: {epochs: 3, seed: 0}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained_transformer(tmp_path_factory):
+    """A transformer trained briefly on `reverse`, exported from its run folder."""
+    from dlspec.api import train_spec
+
+    folder = tmp_path_factory.mktemp("reverse")
+    spec = folder / "reverse.yaml"
+    spec.write_text(REVERSE_TRANSFORMER)
+    result = train_spec(spec, out_root=folder / "runs", run_name="run", quiet=True)
+    report = export_spec(spec, folder / "model.onnx", weights=result.run_dir)
+    return spec, result.run_dir, report
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_transformer_trained_on_reverse_exports(trained_transformer):
+    _, _, report = trained_transformer
+    assert report.input_draws == {"tokens": "ids in [0, 10)"}  # ids as the data has them
+    # embedding, positions, three blocks, head: depth 6; logits up to ~10
+    assert 1e-5 < report.tolerances["tags"] < 1e-3
+    assert report.max_abs_diff["tags"] < report.tolerances["tags"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_the_check_refuses_an_export_with_one_weight_off(trained_transformer, tmp_path):
+    """The tolerance is no rubber stamp: one initializer of the file scaled by 1.01 fails."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from dlspec.api import compile_module, load_weights
+    from dlspec.backends.onnx_check import compare_outputs
+    from dlspec.backends.onnx_tolerance import absolute_tolerances, weighted_depth
+    from dlspec.compiler import check_spec
+    from dlspec.errors import ExportError
+
+    spec, run_dir, report = trained_transformer
+    checked = check_spec(spec)
+    module, _ = load_weights(compile_module(checked), run_dir)
+    tokens = np.random.default_rng(3).integers(0, 10, size=(4, 20))
+    with torch.no_grad():
+        want = module.eval()(torch.from_numpy(tokens)).numpy()
+    atols = absolute_tolerances(["tags"], [want], 1e-5, weighted_depth(checked.graph))
+    (good,) = open_session(report.path).run(None, {"tokens": tokens})
+    compare_outputs(["tags"], [want], [good], atols, "batch 4, seq 20")  # passes
+
+    model = onnx.load(report.path)
+    weight = next(t for t in model.graph.initializer if "block2" in t.name and t.dims[0] > 1)
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * 1.01, weight.name))
+    onnx.save(model, tmp_path / "wrong.onnx")
+    (wrong,) = open_session(tmp_path / "wrong.onnx").run(None, {"tokens": tokens})
+    with pytest.raises(ExportError) as caught:
+        compare_outputs(["tags"], [want], [wrong], atols, "batch 4, seq 20")
+    assert caught.value.codes == ["DLS502"]
+    assert np.abs(wrong - want).max() > 10 * atols["tags"]

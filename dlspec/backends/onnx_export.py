@@ -3,7 +3,9 @@
 `export_onnx` runs torch's dynamo exporter (opset 20, weights embedded in the file), checks the
 file with `onnx.checker` (full check), reads the graph's input dims back to make sure every
 dynamic axis stayed dynamic under the requested name, then runs ONNX Runtime on NEW random
-inputs at another batch size and other symbolic sizes and compares every output with PyTorch.
+inputs (drawn as the data looks: `onnx_data_like`) at another batch size and other symbolic sizes
+and compares every output with PyTorch within a tolerance that follows the model's depth and
+output scale (`onnx_tolerance`).
 Only a file that passed all of this replaces `path`; a failed export leaves an existing file
 untouched and no temporary file behind.
 
@@ -11,11 +13,11 @@ Shapes are per sample: `TensorInfo(name, shape)` never lists the batch axis, whi
 dynamic and named "batch". String entries of `shape` are named symbolic dims ("seq"), shared by
 every input that uses the same name.
 
-The export runs in the current process. Known trap (see the shared ONNX notes): a second
-dynamo export of an LSTM/GRU in one process can fix the sequence length or fail even for a fresh
-module. The input-dim read-back catches a fixed input (DLS501) and fixed output axes are renamed
-here, but if recurrent models are exported repeatedly (e.g. several in one command), run each
-export in a fresh subprocess. That is not needed for one export per command.
+The export runs in the current process. LSTM/GRU layers keep a dynamic sequence length because
+torch's while_loop decompositions of them are held for the whole export (`_recurrent_while_loops`);
+without that, torch recorded every recurrent output at the example's length, which broke two
+recurrent layers in a row and made repeated recurrent exports in one process unreliable. The
+input-dim read-back still catches any input that came back fixed (DLS501).
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import os
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dlspec.backends import onnx_check as check
+from dlspec.backends.onnx_data_like import describe_draw
 from dlspec.backends.onnx_inputs import (
     BATCH,
     describe_sizes,
@@ -39,6 +42,7 @@ from dlspec.backends.onnx_inputs import (
     plan_sizes,
     validate_inputs,
 )
+from dlspec.backends.onnx_tolerance import absolute_tolerances
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import atomic_path
 
@@ -55,6 +59,12 @@ class TensorInfo:
     # raw-looking features rather than at 20 standard deviations out.
     center: Any = None
     scale: Any = None
+    # What the values mean (see dlspec.ops.base.InputRole): "ids" and "edge_index" are ints
+    # in [0, high) (high: an int or a symbolic dim's name), "mask" a 0/1 padding mask, and
+    # "adjacency" or "binary" 0/1 floats, 1 with probability `rate`.
+    role: str | None = None
+    high: int | str | None = None
+    rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,10 @@ class ExportReport:
     input_dims: dict[str, check.Dims]
     output_dims: dict[str, check.Dims]
     max_abs_diff: dict[str, float]
+    # the absolute part of each output's bound (onnx_tolerance: base x depth x output scale)
+    tolerances: dict[str, float]
+    # how the check drew each input ("ids in [0, 100)", "0/1 adjacency", "N(0, 1)", ...)
+    input_draws: dict[str, str]
     file_size: int
     check_batch: int
     check_sizes: dict[str, int]
@@ -92,17 +106,22 @@ def export_onnx(
     seed: int = 0,
     int_high: dict[str, int] | None = None,
     export_sizes: dict[str, int] | None = None,
+    depths: Mapping[str, int] | None = None,
 ) -> ExportReport:
     """Export `module` (called as `module(*tensors)` in input order) to a verified ONNX file.
 
     `int_high` bounds random integer inputs per input name (values in [0, high), default 2;
     pass an embedding's vocabulary size). `dim_max` bounds symbolic dims (e.g. a learned
-    position table's length). Raises `ExportError` with DLS501 (export or graph check failed)
+    position table's length). `depths` (output name -> layers with weights on its longest
+    path) widens each output's absolute tolerance as `onnx_tolerance` says, as does the
+    output's scale. Raises `ExportError` with DLS501 (export or graph check failed)
     or DLS502 (ONNX Runtime disagrees with PyTorch).
     """
     import torch
 
     validate_inputs(inputs, output_names, export_batch, check_batch)
+    inputs = [replace(info, high=(int_high or {})[info.name])
+              if info.name in (int_high or {}) else info for info in inputs]
     dim_max = dict(dim_max or {})
     sizes_at_export, sizes_at_check = plan_sizes(inputs, dim_max, export_sizes, check_sizes)
     target = Path(path)
@@ -125,8 +144,9 @@ def export_onnx(
         feeds = {info.name: t.numpy() for info, t in zip(inputs, check_args, strict=True)}
         expected = [t.detach().cpu().numpy() for t in check_out]
         where = describe_sizes(check_batch, sizes_at_check)
+        atols = absolute_tolerances(list(output_names), expected, tolerance, depths)
         diffs = _write_verified(proto, target, feeds, output_names, expected,
-                                (tolerance, rtol), where)
+                                (atols, rtol), where)
     finally:
         module.train(was_training)
     return ExportReport(
@@ -137,6 +157,8 @@ def export_onnx(
         input_dims=check.graph_dims(proto.graph.input),
         output_dims=check.graph_dims(proto.graph.output),
         max_abs_diff=diffs,
+        tolerances=atols,
+        input_draws={info.name: describe_draw(info) for info in inputs},
         file_size=target.stat().st_size,
         check_batch=check_batch,
         check_sizes=sizes_at_check,
@@ -171,7 +193,7 @@ def _write_verified(
     feeds: Mapping[str, Any],
     output_names: Sequence[str],
     expected: Sequence[Any],
-    tolerance: tuple[float, float],
+    tolerance: tuple[Mapping[str, float], float],
     where: str,
 ) -> dict[str, float]:
     """Write beside `target`, check the file, compare with ONNX Runtime, then move it in place.
@@ -226,7 +248,7 @@ def _run_exporter(
         for info in inputs
     )
     try:
-        with _quiet_exporter():
+        with _quiet_exporter(), _recurrent_while_loops():
             return torch.onnx.export(
                 module,
                 args,
@@ -251,6 +273,30 @@ def _run_exporter(
 
 
 @contextlib.contextmanager
+def _recurrent_while_loops() -> Iterator[None]:
+    """Keep LSTM/GRU sequence lengths symbolic for the whole export, not only its capture.
+
+    torch's exporter traces aten.lstm/aten.gru with a while_loop decomposition (dynamic
+    length) while capturing, but then re-traces the program (`run_decompositions`) without
+    it: the default decomposition unrolls the recurrence, so every recurrent output is
+    recorded with the example's length (seq 16). One RNN only gets a wrong declared output
+    shape; a second RNN reading it gets that length folded into a constant Reshape, and ONNX
+    Runtime fails at any other length. Holding the same decompositions around the whole
+    export keeps the length symbolic everywhere. A torch without them exports as before.
+    """
+    try:
+        from torch.export._patches import (
+            register_gru_while_loop_decomposition,
+            register_lstm_while_loop_decomposition,
+        )
+    except ImportError:  # an older torch: nothing to hold
+        yield
+        return
+    with register_lstm_while_loop_decomposition(), register_gru_while_loop_decomposition():
+        yield
+
+
+@contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Swallow the exporter's stdout progress lines, warnings and logger warnings."""
     logger = logging.getLogger("torch.onnx")
@@ -269,11 +315,11 @@ def _compare_with_runtime(
     feeds: Mapping[str, Any],
     output_names: Sequence[str],
     expected: Sequence[Any],
-    tolerance: tuple[float, float],
+    tolerance: tuple[Mapping[str, float], float],
     where: str,
 ) -> dict[str, float]:
     """Run ONNX Runtime on the written file and compare with PyTorch's outputs within
-    (absolute, relative) `tolerance`."""
+    (absolute per output, relative) `tolerance`."""
     from dlspec.backends.onnx_runtime import open_session
 
     session = open_session(tmp)

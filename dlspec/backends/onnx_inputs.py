@@ -60,15 +60,22 @@ def example_tensors(
     int_high: Mapping[str, int] | None,
     generator: Any,
 ) -> tuple[Any, ...]:
-    """Random tensors for `inputs` at `batch` and `sizes`: floats N(0, 1) (moved to an input's
-    center and scale when it gives them), ints in [0, high)."""
+    """Random tensors for `inputs` at `batch` and `sizes`, drawn as the data looks: floats
+    N(0, 1) (moved to an input's center and scale when it gives them), 0/1 for an adjacency
+    or binary features, padding masks as a run of ones then zeros (at least one 1 per row),
+    ints in [0, high) (`int_high` by input name, else the input's `high`, else 2)."""
     import torch
 
     tensors = []
     for info in inputs:
         shape = (batch, *(sizes[d] if isinstance(d, str) else d for d in info.shape))
         dtype = getattr(torch, info.dtype)
-        if dtype.is_floating_point:
+        if info.role in ("adjacency", "binary"):
+            rate = 0.3 if info.rate is None else info.rate
+            tensors.append((torch.rand(shape, generator=generator) < rate).to(dtype))
+        elif info.role == "mask":
+            tensors.append(_padding_mask(shape, generator).to(dtype))
+        elif dtype.is_floating_point:
             values = torch.randn(shape, generator=generator, dtype=dtype)
             if info.scale is not None:
                 values = values * torch.as_tensor(info.scale, dtype=dtype)
@@ -76,9 +83,19 @@ def example_tensors(
                 values = values + torch.as_tensor(info.center, dtype=dtype)
             tensors.append(values)
         else:
-            high = (int_high or {}).get(info.name, 2)
+            high = (int_high or {}).get(info.name, info.high if info.high is not None else 2)
+            high = sizes[high] if isinstance(high, str) else high
             tensors.append(torch.randint(0, high, shape, generator=generator, dtype=dtype))
     return tuple(tensors)
+
+
+def _padding_mask(shape: tuple[int, ...], generator: Any) -> Any:
+    """1 for the first `length` positions of the last axis, 0 after; lengths in [1, size]."""
+    import torch
+
+    size = shape[-1]
+    lengths = torch.randint(1, size + 1, (*shape[:-1], 1), generator=generator)
+    return torch.arange(size) < lengths
 
 
 def validate_inputs(

@@ -16,6 +16,7 @@ from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
 from dlspec.ops.base import (
     Build,
+    InputRole,
     Op,
     PositiveInt,
     Probability,
@@ -86,9 +87,17 @@ class AttentionOptions(Op):
         if self.rotary:
             expect_even(d // self.heads, "the per-head size with rotary")
 
+    def input_roles(self, *inputs: TensorType) -> tuple[InputRole | None, ...]:
+        return mask_roles(inputs)
+
     def attention_kwargs(self) -> dict:
         return {"dropout": self.dropout, "bias": self.bias, "causal": self.causal,
                 "window": self.window, "rotary": self.rotary, "rotary_base": self.rotary_base}
+
+
+def mask_roles(inputs: tuple[TensorType, ...]) -> tuple[InputRole | None, ...]:
+    """Attention layers take int64 inputs only as padding masks."""
+    return tuple(InputRole("mask") if t.dtype == "int64" else None for t in inputs)
 
 
 def split_inputs(inputs: tuple[TensorType, ...]):
@@ -167,6 +176,9 @@ class ScaledDotProductAttention(Op):
             check_mask(m, k)
         return q.with_shape(*q.shape[:-1], v.shape[-1])
 
+    def input_roles(self, *inputs: TensorType) -> tuple[InputRole | None, ...]:
+        return mask_roles(inputs)
+
     def build(self, *inputs: TensorType) -> Build:
         return Build(f"{LAYERS}.ScaledDotProductAttention", {
             "causal": self.causal, "window": self.window, "scale": self.scale,
@@ -201,6 +213,9 @@ class AdditiveAttention(Op):
         key_dim = expect_sequence(keys)
         query_dim = known(query.shape[-1], "the query's features")
         return query_dim, key_dim, self.attention_dim or key_dim
+
+    def input_roles(self, *inputs: TensorType) -> tuple[InputRole | None, ...]:
+        return mask_roles(inputs)
 
     def build(self, query: TensorType, keys: TensorType, *mask: TensorType) -> Build:
         query_dim, key_dim, attention_dim = self._dims(query, keys)

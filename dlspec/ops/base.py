@@ -34,6 +34,18 @@ Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 @dataclass(frozen=True)
+class InputRole:
+    """What values an op expects in one of its inputs, beyond its dtype and shape, so that
+    checks (the ONNX Runtime parity check) can feed data that looks real: "ids" are token ids
+    in [0, high); "mask" a 0/1 padding mask (1 = real, padding at the end); "adjacency" a 0/1
+    float adjacency; "edge_index" node indices in [0, high), `high` the node dim (an int or a
+    symbolic name)."""
+
+    kind: str
+    high: int | str | None = None
+
+
+@dataclass(frozen=True)
 class Build:
     """Which torch class to instantiate (a dotted path) and its keyword arguments."""
 
@@ -72,6 +84,10 @@ class Op(BaseModel):
         torch gives them (`weight`, `bias_hh_l0`, `self_attn.out_proj.weight`), with their
         shapes. Torch-free, so `validate` can check `tie` and `init` globs against them."""
         return {}
+
+    def input_roles(self, *inputs: TensorType) -> tuple[InputRole | None, ...]:
+        """The role of each input (None: plain features, drawn N(0, 1) by checks)."""
+        return (None,) * len(inputs)
 
     def param_count(self, *inputs: TensorType) -> int:
         """Learnable parameters of the module `build` makes for these inputs (torch's count)."""

@@ -10,6 +10,7 @@ from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
 from dlspec.ops.base import (
     Build,
+    InputRole,
     NonNegativeInt,
     Op,
     PositiveInt,
@@ -47,6 +48,9 @@ class Embedding(Op):
     def param_shapes(self, ids: TensorType) -> dict[str, tuple[int, ...]]:
         return {"weight": (self.num_embeddings, self.embedding_dim)}
 
+    def input_roles(self, ids: TensorType) -> tuple[InputRole | None, ...]:
+        return (InputRole("ids", self.num_embeddings),)
+
 
 class TokenTypeEmbedding(Op):
     """Adds a learned vector per token type (BERT's segment embedding): (N, seq, D) [+ type ids
@@ -73,3 +77,6 @@ class TokenTypeEmbedding(Op):
 
     def param_shapes(self, x: TensorType, *token_types: TensorType) -> dict[str, tuple[int, ...]]:
         return {"weight": (self.types, x.shape[2])}
+
+    def input_roles(self, x: TensorType, *token_types: TensorType) -> tuple[InputRole | None, ...]:
+        return (None, *(InputRole("ids", self.types) for _ in token_types))

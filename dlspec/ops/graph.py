@@ -18,7 +18,15 @@ from pydantic import Field
 
 from dlspec.errors import RuleError
 from dlspec.ir.types import TensorType
-from dlspec.ops.base import Build, Op, PositiveInt, expect_float, known, numel
+from dlspec.ops.base import (
+    Build,
+    InputRole,
+    Op,
+    PositiveInt,
+    expect_float,
+    known,
+    numel,
+)
 
 LAYERS = "dlspec.backends.torch_layers.graph."
 
@@ -52,6 +60,11 @@ class _GraphLayer(Op):
             raise RuleError(f"expects an adjacency (N, {nodes}, {nodes}) for {nodes} nodes, "
                             f"got {graph}", hint="or an int64 edge index (N, 2, edges)")
         return x.with_shape(x.shape[0], nodes, self.width())
+
+    def input_roles(self, x: TensorType, graph: TensorType) -> tuple[InputRole | None, ...]:
+        if graph.dtype == "int64":
+            return None, InputRole("edge_index", x.shape[1])
+        return None, InputRole("adjacency")
 
     def _kwargs(self, x: TensorType, graph: TensorType) -> dict:
         return {"in_features": x.shape[2], "edge_index": graph.dtype == "int64",

@@ -129,8 +129,9 @@ class ExportConfig(StrictModel):
 
     opset: int = Field(20, ge=18, le=23, description="ONNX opset version.")
     tolerance: float = Field(1e-5, gt=0, description=(
-        "Absolute tolerance of the ONNX Runtime check: each output element must be within "
-        "tolerance + rtol * |PyTorch's value|."))
+        "Absolute tolerance of the ONNX Runtime check for a shallow model with outputs of "
+        "order 1: each output element must be within tolerance * max(1, sqrt(depth / 4)) * "
+        "max(1, output scale) + rtol * |PyTorch's value| (docs/spec.md, Export)."))
     rtol: float = Field(1.3e-6, ge=0, description=(
         "Relative tolerance of the ONNX Runtime check (torch.testing's float32 default)."))
     check_batch: int = Field(3, ge=1, description="Batch size of the ONNX Runtime check "

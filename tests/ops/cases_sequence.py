@@ -114,8 +114,8 @@ def _int_sequence(name: str, config: dict) -> Reject:
 
 
 ROWS: dict[str, Row] = {
-    **{name: Row(recurrent_cases(name), rejects=recurrent_rejects(name),
-                 onnx_fresh_process=True) for name in ("rnn", "lstm", "gru")},
+    **{name: Row(recurrent_cases(name), rejects=recurrent_rejects(name))
+       for name in ("rnn", "lstm", "gru")},
     "embedding": Row(embedding_cases, rejects=(
         Reject("float ids", {"op": "embedding", "num_embeddings": 10, "embedding_dim": 4},
                (T("N", "seq"),), code="DLS202"),

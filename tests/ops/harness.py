@@ -67,7 +67,6 @@ class Row:
     # Why the op cannot be exported to ONNX (the harness checks that export really fails);
     # None: the op's cases are exported and compared with ONNX Runtime.
     not_exportable: str | None = None
-    onnx_fresh_process: bool = False  # export in a subprocess (torch's RNN exports leak state)
 
 
 def as_pair(value) -> tuple[int, int]:
