@@ -67,7 +67,7 @@ def test_a_spec_error_writes_nothing(tmp_path):
     output.write_bytes(b"keep me")
     with pytest.raises(DlspecError) as caught:
         export_spec(spec, output, untrained=True)
-    assert caught.value.codes == ["DLS103", "DLS101"]  # out_features missing, out_featurs unknown
+    assert caught.value.codes == ["DLS101"]  # out_featurs: unknown, "did you mean out_features"
     assert output.read_bytes() == b"keep me"
     assert sorted(Path(tmp_path).iterdir()) == [spec, output]
 
