@@ -88,6 +88,16 @@ def test_an_error_found_before_the_model_is_lowered_needs_no_graph(tmp_path, mod
     assert err.splitlines()[-1] == f"{module} not imported"
 
 
+def test_an_error_found_while_lowering_the_layers_needs_no_networkx(tmp_path, typo_spec):
+    """The graph makes its networkx DiGraph only when an algorithm needs it (a topological
+    order, a cycle search): a layer's unknown key is reported before any is needed."""
+    code, err = dlspec(tmp_path, "validate", str(typo_spec), module="networkx")
+    assert code == 1
+    assert f"{typo_spec}:12:29: error DLS101: in layer 'fc1' (linear): unknown key " \
+           "'out_feature'" in err
+    assert err.splitlines()[-1] == "networkx not imported"
+
+
 @pytest.mark.parametrize("args", [
     ["predict", "nope.onnx", "-i", str(SPEC)],
     ["predict", str(SPEC), "-i", "nope.csv"],
