@@ -2,12 +2,13 @@
 
 Each command is run as a user runs it (a fresh `python` process, the `dlspec` entry point)
 on its mistakes: a file that does not exist, an unknown flag, and two specs with an error:
-an unknown key in a layer (found while the model is lowered, so with the op declarations and
-networkx loaded) and `epochs: 0` (found as the spec is read). `python -c pass` runs
-in the same session as the floor. For each case it prints the median wall-clock seconds,
-the median CPU seconds of the process (user + system: steadier than wall time on a shared
-machine) and both as ratios to `python -c pass`. Target: under 0.5 s wall for every case;
-no case may import torch (a case that does is marked `torch!`).
+an unknown key in a layer (found while the model is lowered, so with the op declarations
+loaded; networkx is not: the graph needs it only for its algorithms) and `epochs: 0` (found
+as the spec is read). `python -c pass` runs in the same session as the floor. For each
+case it prints the median wall-clock seconds, the median CPU seconds of the process (user +
+system: steadier than wall time on a shared machine) and both as ratios to `python -c pass`.
+Target: under 0.5 s wall for every case; no case may import torch (a case that does is
+marked `torch!`).
 
 Run: python benchmarks/first_error.py [--repeats 5] [--commands train compile ...]
 """

@@ -112,12 +112,14 @@ def test_missing_files_given_by_option_are_refused_by_the_option(tmp_path, args)
     assert err.splitlines()[-1] == "torch not imported"
 
 
-def test_spec_readable_reports_what_load_spec_reports(tmp_path):
-    missing = tmp_path / "nope.yaml"
+@pytest.mark.parametrize("name", ["nope.yaml", "folder"])
+def test_spec_readable_reports_what_load_spec_reports(tmp_path, name):
+    (tmp_path / "folder").mkdir()
+    unreadable = tmp_path / name  # missing, or a folder
     with pytest.raises(SpecError) as early:
-        spec_readable(missing)
+        spec_readable(unreadable)
     with pytest.raises(SpecError) as full:
-        load_spec(missing)
+        load_spec(unreadable)
     assert str(early.value) == str(full.value)
     assert early.value.codes == ["DLS007"]
     spec_readable(SPEC)  # a readable file passes
