@@ -10,6 +10,13 @@ system: steadier than wall time on a shared machine) and both as ratios to `pyth
 Target: under 0.5 s wall for every case; no case may import torch (a case that does is
 marked `torch!`).
 
+Measured (2 cores shared with other jobs, load ~2.4; medians of 5): `python -c pass` 0.035 s;
+a missing file or a bad flag 0.25-0.34 s (CPU 0.26-0.34 s); a spec error found as the spec
+is read 0.39-0.54 s (CPU 0.38-0.51 s); one found while lowering a layer 0.48-0.64 s (CPU
+0.47-0.62 s; 0.92-1.03 s before the graph stopped importing networkx up front). What is left
+is typer with pydantic (~0.25 s, every case), the spec's pydantic models (~0.15 s) and, for
+a layer, the op declarations (~0.09 s).
+
 Run: python benchmarks/first_error.py [--repeats 5] [--commands train compile ...]
 """
 
