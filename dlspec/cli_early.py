@@ -16,16 +16,12 @@ from typing import Any
 
 
 def spec_readable(path: Path) -> None:
-    """Raise DLS007 (as `dlspec.spec.load.load_spec` does) when the spec file cannot be
-    opened: missing, a folder, unreadable. Imports nothing but dlspec.errors."""
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        from dlspec.errors import Diagnostic, SourceSpan, SpecError
+    """Raise DLS007 (as `dlspec.spec.load.load_spec` does: the same check) when the spec
+    file cannot be read: missing, a folder, a device, too big, unreadable. Imports nothing
+    but dlspec.errors."""
+    from dlspec.spec.spec_file import check_spec_file
 
-        raise SpecError(Diagnostic("DLS007", f"cannot read spec: {exc}",
-                                   SourceSpan(str(path), 1, 1))) from None
+    check_spec_file(Path(path))
 
 
 def check_first(spec: Path | None, overrides: Sequence[str] = (), model: str | None = None,

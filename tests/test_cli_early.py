@@ -88,6 +88,16 @@ def test_an_error_found_before_the_model_is_lowered_needs_no_graph(tmp_path, mod
     assert err.splitlines()[-1] == f"{module} not imported"
 
 
+def test_an_error_found_while_lowering_the_layers_needs_no_networkx(tmp_path, typo_spec):
+    """The graph makes its networkx DiGraph only when an algorithm needs it (a topological
+    order, a cycle search): a layer's unknown key is reported before any is needed."""
+    code, err = dlspec(tmp_path, "validate", str(typo_spec), module="networkx")
+    assert code == 1
+    assert f"{typo_spec}:12:29: error DLS101: in layer 'fc1' (linear): unknown key " \
+           "'out_feature'" in err
+    assert err.splitlines()[-1] == "networkx not imported"
+
+
 @pytest.mark.parametrize("args", [
     ["predict", "nope.onnx", "-i", str(SPEC)],
     ["predict", str(SPEC), "-i", "nope.csv"],
@@ -102,12 +112,14 @@ def test_missing_files_given_by_option_are_refused_by_the_option(tmp_path, args)
     assert err.splitlines()[-1] == "torch not imported"
 
 
-def test_spec_readable_reports_what_load_spec_reports(tmp_path):
-    missing = tmp_path / "nope.yaml"
+@pytest.mark.parametrize("name", ["nope.yaml", "folder"])
+def test_spec_readable_reports_what_load_spec_reports(tmp_path, name):
+    (tmp_path / "folder").mkdir()
+    unreadable = tmp_path / name  # missing, or a folder
     with pytest.raises(SpecError) as early:
-        spec_readable(missing)
+        spec_readable(unreadable)
     with pytest.raises(SpecError) as full:
-        load_spec(missing)
+        load_spec(unreadable)
     assert str(early.value) == str(full.value)
     assert early.value.codes == ["DLS007"]
     spec_readable(SPEC)  # a readable file passes

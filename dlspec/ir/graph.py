@@ -1,7 +1,9 @@
-"""The graph IR: a networkx DiGraph whose nodes are inputs and layers, in a fixed order.
+"""The graph IR: a DAG whose nodes are inputs and layers, in a fixed order, seen by graph
+algorithms as a networkx DiGraph.
 
-networkx (a fifth of `dlspec validate`'s start-up) is imported when the first graph is made,
-so that a spec refused before its model is lowered is refused without it.
+networkx (a fifth of `dlspec validate`'s start-up) is imported when an algorithm first needs
+the DiGraph (a topological order, a cycle search), not when a graph is made: a spec refused
+while its layers are lowered (an unknown key, a bad value) is refused without it.
 """
 
 from __future__ import annotations
@@ -42,28 +44,48 @@ class Node:
 class Graph:
     """Inputs and layers as a DAG; node order is the spec's order (a valid topological one)."""
 
-    nx: Any = field(default_factory=lambda: _networkx().DiGraph())  # a networkx.DiGraph
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    _nodes: dict[str, Node] = field(default_factory=dict, repr=False)  # in insertion order
+    _edges: list[tuple[str, str, int]] = field(default_factory=list, repr=False)
+    _nx: Any = field(default=None, repr=False)  # the DiGraph, once made
+
+    @property
+    def nx(self) -> Any:
+        """The graph as a networkx DiGraph (node attribute "node", edge attribute "index"),
+        made on first use and kept in step with `add` and `connect`. Read it; change the
+        graph through `add` and `connect`."""
+        if self._nx is None:
+            digraph = _networkx().DiGraph()
+            for name, node in self._nodes.items():
+                digraph.add_node(name, node=node)
+            for source, target, index in self._edges:
+                digraph.add_edge(source, target, index=index)
+            self._nx = digraph
+        return self._nx
 
     def add(self, node: Node) -> None:
-        self.nx.add_node(node.name, node=node)
+        self._nodes[node.name] = node
+        if self._nx is not None:
+            self._nx.add_node(node.name, node=node)
 
     def connect(self) -> None:
         """Add an edge for every input reference (call once all nodes exist)."""
         for node in self.nodes():
             for index, source in enumerate(node.inputs):
-                self.nx.add_edge(source, node.name, index=index)
+                self._edges.append((source, node.name, index))
+                if self._nx is not None:
+                    self._nx.add_edge(source, node.name, index=index)
 
     def node(self, name: str) -> Node:
-        return self.nx.nodes[name]["node"]
+        return self._nodes[name]
 
     def nodes(self) -> list[Node]:
-        return [data["node"] for _, data in self.nx.nodes(data=True)]
+        return list(self._nodes.values())
 
     def topological(self) -> list[Node]:
         """Nodes in dependency order; ties keep the spec's order."""
-        order = {name: i for i, name in enumerate(self.nx.nodes)}
+        order = {name: i for i, name in enumerate(self._nodes)}
         names = _networkx().lexicographical_topological_sort(self.nx, key=order.__getitem__)
         return [self.node(name) for name in names]
 
@@ -71,10 +93,10 @@ class Graph:
         return [n for n in self.topological() if not n.is_input]
 
     def __contains__(self, name: str) -> bool:
-        return name in self.nx
+        return name in self._nodes
 
     def __len__(self) -> int:
-        return self.nx.number_of_nodes()
+        return len(self._nodes)
 
 
 def _networkx():

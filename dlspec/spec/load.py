@@ -4,7 +4,6 @@ expressions outside the model, and validate the structure. Every problem is coll
 from __future__ import annotations
 
 import hashlib
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 from dlspec.errors import Diagnostic, RuleError, SourceSpan, SpecError, suggest
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, DependsOnFailure, evaluate_text, has_expression
-from dlspec.spec.limits import MAX_BYTES
+from dlspec.spec.spec_file import read_spec_file
 from dlspec.spec.yaml_source import Path_, SourceMap, read_yaml
 
 # Sections whose expressions need a block instance's scope; the lowering pass resolves them.
@@ -46,40 +45,6 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> LoadedSpec:
     """Read and validate a spec file. Raises SpecError listing every problem."""
     path = Path(path)
     return load_text(read_spec_file(path), str(path), overrides)
-
-
-def read_spec_file(path: Path) -> str:
-    """The text of a spec file. Only a regular file (or a pipe) of at most MAX_BYTES is
-    read, and never more than that: `/dev/zero` or a directory is refused before reading.
-    A byte that is not UTF-8 is reported at its line and column."""
-    def refuse(message: str, span: SourceSpan | None = None, hint: str | None = None):
-        return SpecError(Diagnostic("DLS007", message, span or SourceSpan(str(path), 1, 1),
-                                    hint=hint))
-
-    limit = f"a spec is at most {MAX_BYTES >> 20} MiB"
-    try:
-        mode = path.stat().st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a device or socket"
-            raise refuse(f"cannot read spec: '{path}' is {kind}, not a file",
-                         hint="give the path of a .yaml file")
-        if path.stat().st_size > MAX_BYTES:
-            raise refuse(f"the file is {path.stat().st_size:_} bytes; {limit}")
-        with path.open("rb") as file:
-            data = file.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise refuse(f"cannot read spec: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise refuse(f"the file is larger than {MAX_BYTES:_} bytes; {limit}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise refuse(f"byte 0x{data[exc.start]:02x} is not UTF-8 text",
-                     SourceSpan(str(path), line, col),
-                     hint="save the file as UTF-8 (specs are UTF-8 text)") from None
 
 
 def load_text(text: str, file: str, overrides: Sequence[str] = ()) -> LoadedSpec:
