@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dlspec.api import check, compile_module, load_data, recipe_for, train_spec
-from dlspec.errors import TrainError
+from dlspec.errors import SpecError, TrainError
 from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.config import CrossEntropyConfig, MSEConfig
 from dlspec.train.outputs import ModelOutputs
@@ -83,7 +83,7 @@ def test_the_metrics_score_the_output_compared_with_the_targets(tmp_path):
 
 
 def test_metrics_need_an_output_compared_with_the_targets(tmp_path):
-    with pytest.raises(TrainError, match="nothing to score") as caught:
+    with pytest.raises(SpecError, match="nothing to score") as caught:  # before any run
         train_spec(SPECS / "vae-digits.yaml", ["train.metrics=[accuracy]"],
                    out_root=tmp_path, quiet=True)
     assert caught.value.codes == ["DLS102"]

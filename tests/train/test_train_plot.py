@@ -14,6 +14,7 @@ from dlspec.api import check, compile_module, load_data, plot_run, recipe_for, t
 from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.plot import curves
 from dlspec.train.run_dir import read_rows
+from dlspec.train.schedule_report import spec_lr_curve
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "mlp-digits.yaml"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -71,7 +72,10 @@ def test_tensorboard_holds_the_csv_numbers_and_the_learning_rate(trained):
         assert [e.step for e in scalars] == steps, tag
         assert [e.value for e in scalars] == pytest.approx(
             [float(r[column]) for r in rows], rel=1e-5), tag
-    assert [e.value for e in events.Scalars("train/lr")][1] == pytest.approx(3e-3)
+    # each epoch's rate is the mean of its steps' rates (the schedule's own curve)
+    curve = spec_lr_curve(check(SPEC, ["train.epochs=3"]))
+    per_epoch = np.reshape(curve.lrs, (3, curve.steps_per_epoch)).mean(axis=1)
+    assert [e.value for e in events.Scalars("train/lr")] == pytest.approx(per_epoch, rel=1e-5)
 
 
 def test_a_run_without_a_finished_epoch_is_refused_and_one_without_best_plots_curves(
