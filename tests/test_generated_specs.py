@@ -21,7 +21,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from spec_mutations import Chooser, mutate
+from spec_mutations import Chooser, mutate, walk
 
 from dlspec.analysis.dims import dim_names, dim_value
 from dlspec.analysis.summary import summarize
@@ -72,6 +72,7 @@ MUTATIONS, SLOW_MUTATIONS = (1, 2), (1, 4)  # edits per mutant, at least and at 
 CASE_SECONDS = 20  # a case that takes longer is a hang (validation is meant to be fast)
 MAX_PARAMS = 2_000_000  # larger models are validated only (building them is another test's)
 MAX_BYTES = 64 * 2**20
+MAX_SAMPLES = 10_000  # a data section asking for more is only validated
 
 
 def base_tree(name: str) -> dict[str, Any]:
@@ -109,7 +110,9 @@ def outcome(path: Path) -> str:
             assert err.diagnostics and not unlocated, f"unlocated diagnostics: {unlocated}"
             return "invalid"
         results = [run_model(dataclasses.replace(checked, model=m)) for m in checked.graphs]
-        return "valid" if all(results) else "valid (too big to build here)"
+        if not all(results):
+            return "valid (too big to build here)"
+        return "valid, trained a step" if train_step(checked, path.parent) else "valid"
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -146,6 +149,30 @@ def run_model(checked) -> bool:
     return True
 
 
+def train_step(checked, folder: Path) -> bool:
+    """For a spec with data: what `dlspec train` does before its first epoch (load the
+    data, compile, check the globs, set up loss, metrics, monitor, optimizer and schedule)
+    and one optimizer step on 4 samples. False when the spec has no data to train on, or
+    asks for more than a test should make (a dataset of over MAX_SAMPLES numbers, a
+    compiled model)."""
+    from dlspec.api import training_inputs
+    from dlspec.train.run_dir import RunFiles
+    from dlspec.train.setup import FitOptions, setup_run
+
+    spec = checked.spec
+    if spec.data is None or spec.models is not None or len(checked.graph.inputs) != 1:
+        return False
+    sizes = [v for _, v in walk(spec.data.model_dump()) if isinstance(v, int | float)]
+    if spec.train.compile or any(abs(v) > MAX_SAMPLES for v in sizes):
+        return False
+    data, module, recipe = training_inputs(checked)
+    run = setup_run(module, data, recipe, RunFiles(folder / "run"), "cpu", {},
+                    FitOptions(base_dir=checked.loaded.base_dir))
+    x, y = run.splits["train"]
+    run.stepper.step(x, y, [(slice(0, 4), min(4, len(x)))])
+    return True
+
+
 def symbolic_sizes(checked) -> dict[str, int]:
     """Each named input dim at a small size (6, 7, ...) within its declared bounds."""
     graph = checked.graph
@@ -162,22 +189,25 @@ def symbolic_sizes(checked) -> dict[str, int]:
 
 
 def example_inputs(graph, sizes: dict[str, int]) -> list:
-    """Random inputs at batch 2: floats N(0, 1), ids below the smallest vocabulary that reads
-    them (0/1 elsewhere)."""
+    """Random inputs at batch 2: floats N(0, 1); ids below the smallest vocabulary that reads
+    them, edge indices below the node count of the features they go with, else 0 or 1."""
     import torch
 
     generator = torch.Generator().manual_seed(0)
+    bound = {BATCH: 2, **sizes}
     tensors = []
     for name in graph.inputs:
         node_type = graph.node(name).type
-        shape = [2, *(dim_value(d, sizes) for d in node_type.sample_shape)]
+        shape = [dim_value(d, bound) for d in node_type.shape]
         if node_type.dtype.startswith("float"):
             tensors.append(torch.randn(shape, generator=generator,
                                        dtype=getattr(torch, node_type.dtype)))
             continue
-        high = min([node.op.num_embeddings for node in graph.layers()
-                    if name in node.inputs and hasattr(node.op, "num_embeddings")] or [2])
-        tensors.append(torch.randint(0, high, shape, generator=generator,
+        highs = [node.op.num_embeddings for node in graph.layers()
+                 if name in node.inputs and hasattr(node.op, "num_embeddings")]
+        highs += [dim_value(graph.node(node.inputs[0]).type.shape[1], bound)
+                  for node in graph.layers() if node.op_name == "gat" and node.inputs[1] == name]
+        tensors.append(torch.randint(0, min(highs or [2]), shape, generator=generator,
                                      dtype=getattr(torch, node_type.dtype)))
     return tensors
 
@@ -209,6 +239,13 @@ KNOWN = [
      re.compile(r"^TypeError: unhashable type: '(list|dict)'")),
     ("passes: `tie` between tensors of different shapes is checked by validate",
      re.compile(r"^ShapeError: .*tied weights differ in shape")),
+    ("passes: an early-stopping monitor that names no logged metric is refused by validate",
+     re.compile(r"^TrainError: .*early_stopping monitors '.*', which this run does not")),
+    ("passes: `tie` to a layer without a weight is refused by validate",
+     re.compile(r"^SpecError: .*cannot tie '.*': both need a `weight`")),
+    ("passes: a failed layer no longer re-runs type inference down the chain after it "
+     "(a block repeated 1000 times after it validates for minutes)",
+     re.compile(r"^Hang: ")),
 ]
 
 
@@ -240,9 +277,10 @@ FUZZ_SETTINGS = dict(derandomize=True, database=None, deadline=None,
 
 @pytest.mark.parametrize("base", BASES)
 def test_bases_are_valid_and_run(base, tmp_path):
+    tree = base_tree(base)
     path = tmp_path / f"{base}.yaml"
-    path.write_text(yaml.safe_dump(base_tree(base), sort_keys=False))
-    assert outcome(path) == "valid"
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    assert outcome(path) == ("valid, trained a step" if "data" in tree else "valid")
 
 
 @pytest.mark.parametrize("base", BASES)
