@@ -19,6 +19,7 @@ from dlspec.passes.check_data import (
     task_of,
 )
 from dlspec.passes.check_loss import loss_diagnostics
+from dlspec.passes.check_trainable import trainable_diagnostics
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
@@ -28,7 +29,7 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     problems = loss_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    problems = data_diagnostics(checked)
+    problems = trainable_diagnostics(checked) or data_diagnostics(checked)
     if problems:
         raise DataError(problems)
     return checked
@@ -99,12 +100,14 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
 
 def training_inputs(checked: CheckedSpec):
     """(data, freshly initialized module, recipe) of a spec to train."""
-    spec, graph = checked.spec, checked.graph
-    if spec.data is None or len(graph.inputs) != 1:
+    if checked.spec.data is None:
         raise TrainError(Diagnostic(
-            "DLS403", "training needs a `data:` section and a model with one input",
+            "DLS403", "training needs a `data:` section",
             SourceSpan(str(checked.loaded.path), 1, 1),
             hint="add e.g. `data: {dataset: digits}`"))
+    problems = trainable_diagnostics(checked)
+    if problems:
+        raise DataError(problems)
     problems = loss_diagnostics(checked)
     if problems:
         raise SpecError(problems)
