@@ -19,7 +19,7 @@ from dlspec.passes.check_data import (
     task_of,
 )
 from dlspec.passes.check_loss import loss_diagnostics
-from dlspec.passes.check_trainable import trainable_diagnostics
+from dlspec.passes.check_trainable import metrics_diagnostics, trainable_diagnostics
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
@@ -32,6 +32,9 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     problems = trainable_diagnostics(checked) or data_diagnostics(checked)
     if problems:
         raise DataError(problems)
+    problems = metrics_diagnostics(checked)
+    if problems:
+        raise SpecError(problems)
     return checked
 
 

@@ -1,11 +1,15 @@
-"""Whether `dlspec train` can fit a spec's model to its `data:` at all: it trains one model
-with one input on the data's (input, target) pairs. `validate` checks this at the `data` key,
-and training checks it again at the same place before loading anything. Torch-free."""
+"""What `dlspec train` checks of a spec before it trains, checked by `validate` at its place:
+train fits one model with one input to the data's (input, target) pairs (checked again by
+train, at the same place, before loading anything), and reports the `train.metrics` its task
+has, of an output the loss scores. Torch-free."""
 
 from __future__ import annotations
 
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic
+from dlspec.passes.check_data import task_of
+from dlspec.train.loss_config import data_target_term
+from dlspec.train.recipe import default_loss, metric_names
 
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
@@ -27,4 +31,26 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             f"{len(inputs)} ({', '.join(inputs)})", span,
             hint="give the model one input, or remove `data:` (validate, compile, summary "
                  "and export work without it)")]
+    return []
+
+
+def metrics_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
+    """DLS102 at `train.metrics` for a metric the task lacks, or metrics when no loss term
+    scores an output against the data's targets (the rules train applies, see
+    `dlspec.train.setup.run_metric_names`)."""
+    spec = checked.spec
+    asked = spec.train.metrics
+    if spec.data is None or not asked:
+        return []
+    span = checked.loaded.source.span(("train", "metrics"))
+    task = task_of(spec)
+    if data_target_term(spec.loss if spec.loss is not None else default_loss(task)) is None:
+        return [Diagnostic(
+            "DLS102", f"train.metrics asks for {asked}, but no loss term compares a model "
+            "output with the data's targets, so there is nothing to score", span,
+            hint="leave train.metrics out: the run reports its losses")]
+    try:
+        metric_names(task, asked)
+    except ValueError as error:
+        return [Diagnostic("DLS102", str(error), span)]
     return []

@@ -10,7 +10,7 @@ import pytest
 
 from dlspec.api import check, training_inputs
 from dlspec.compiler import check_spec
-from dlspec.errors import DataError
+from dlspec.errors import DataError, SpecError
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -44,3 +44,37 @@ def test_a_model_with_two_inputs_and_data_is_refused_by_validate(tmp_path):
         ("DLS402", line, 1, "`data:` feeds a model with one input, but this one has 2 "
          "(x, adjacency)")]
 
+
+
+def edited(tmp_path: Path, spec: str, old: str, new: str) -> Path:
+    text = (SPECS / f"{spec}.yaml").read_text()
+    assert old in text
+    path = tmp_path / f"{spec}.yaml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def spec_errors(path: Path) -> list:
+    with pytest.raises(SpecError) as caught:
+        check(path)
+    return [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics]
+
+
+def test_a_metric_the_task_lacks_is_refused_by_validate_at_train_metrics(tmp_path):
+    """It used to pass validate, then stop train with an unlocated DLS102."""
+    path = edited(tmp_path, "regression-diabetes", "metrics: [mae, rmse, r2]",
+                  "metrics: [mae, f1]")
+    assert spec_errors(path) == [("DLS102", 20, 40, "metric 'f1' does not apply to a "
+                                  "regression task; choose mae, rmse, r2, mse")]
+
+
+def test_metrics_without_a_scored_output_are_refused_by_validate(tmp_path):
+    path = edited(tmp_path, "vae-digits", "train: {epochs: 150, seed: 0}",
+                  "train: {epochs: 150, seed: 0, metrics: [accuracy]}")
+    assert spec_errors(path) == [(
+        "DLS102", 30, 40, "train.metrics asks for ['accuracy'], but no loss term compares a "
+        "model output with the data's targets, so there is nothing to score")]
+
+
+def test_metrics_the_task_has_pass(tmp_path):
+    assert check(SPECS / "regression-diabetes.yaml").spec.train.metrics == ["mae", "rmse", "r2"]
