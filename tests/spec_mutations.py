@@ -379,6 +379,50 @@ def add_attribute(tree: Any, chooser: Chooser) -> str | None:
                 chooser.pick(field_values(op.model_fields[key].annotation) or [2]))
 
 
+SECTION_OPS = {
+    "loss": ["mse", "mae", "huber", "smooth_l1", "bce", "bce_with_logits", "cross_entropy",
+             "nll", "focal", "kl_div", "gaussian_kl", "triplet", "info_nce",
+             "cosine_embedding"],
+    "optimizer": ["sgd", "adagrad", "rmsprop", "adam", "adamw"],
+    "schedule": ["constant", "step", "multi_step", "exponential", "cosine", "linear",
+                 "one_cycle", "cyclic", "reduce_on_plateau", "linear_warmup"],
+}
+DATASETS = ["digits", "digits_multilabel", "iris", "wine", "breast_cancer", "diabetes", "copy",
+            "reverse", "brackets", "parity", "sine", "chars"]
+RECIPE_VALUES: dict[Path, list[Any]] = {
+    ("data", "task"): ["classification", "binary", "multilabel", "regression", "tagging",
+                       "language_model", "ranking"],
+    ("data", "split"): [[0.8, 0.2, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5], [0.9, 0.1, 0.1],
+                        [0.0, 0.5, 0.5]],
+    ("data", "batch_size"): [1, 2, 3, 100_000],
+    ("data", "samples"): [1, 2, 10, 500],
+    ("data", "length"): [2, 3, 5, 17],
+    ("train", "metrics"): [["accuracy"], ["perplexity"], ["f1", "auroc"], ["mae"], ["r2"], []],
+    ("train", "epochs"): [0, 1, 2],
+    ("train", "accumulate"): [1, 2, 64],
+    ("train", "precision"): ["bf16", "fp32", "fp8"],  # fp16 needs a GPU: not a static fact
+}
+
+
+def change_recipe(tree: Any, chooser: Chooser) -> str | None:
+    """The loss, optimizer or schedule swapped for another of its kind, another dataset or
+    task, an edited split, batch size or metric list, or data given to a spec that had none."""
+    if "data" not in tree and chooser.index(2):
+        tree["data"] = {"dataset": chooser.pick(DATASETS)}
+        return f"data added: {tree['data']!r}"
+    ops = [p for p, v in walk(tree) if p[-1] == "op" and p[0] in SECTION_OPS]
+    how = chooser.index(3)
+    if how == 0 and ops:
+        path = chooser.pick(ops)
+        return _set(tree, path, chooser.pick(SECTION_OPS[path[0]]))
+    if how == 1 and isinstance(tree.get("data"), dict):
+        return _set(tree, ("data", "dataset"), chooser.pick(DATASETS))
+    path = chooser.pick(sorted(RECIPE_VALUES))
+    if not isinstance(tree.get(path[0]), dict):
+        tree[path[0]] = {}
+    return _set(tree, path, chooser.pick(RECIPE_VALUES[path]))
+
+
 TREE_MUTATIONS: dict[str, Mutation] = {
     "change_number": change_number, "change_param": change_param,
     "change_geometry": change_geometry, "change_repeat": change_repeat,
@@ -387,6 +431,7 @@ TREE_MUTATIONS: dict[str, Mutation] = {
     "change_reference": change_reference, "drop_layer": drop_layer,
     "duplicate_layer": duplicate_layer, "move_layer": move_layer,
     "weird_value": weird_value, "add_attribute": add_attribute, "insert_op": insert_op,
+    "change_recipe": change_recipe,
 }
 
 
