@@ -13,7 +13,8 @@ from dlspec.train.recipe import default_loss, metric_names
 
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
-    """DLS402 at `data` when the spec has several models, or its model several inputs."""
+    """DLS402 at `data` when the spec has several models, its model several inputs, or
+    several outputs and no loss to say which one the targets score."""
     spec = checked.spec
     if spec.data is None:
         return []
@@ -31,6 +32,13 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             f"{len(inputs)} ({', '.join(inputs)})", span,
             hint="give the model one input, or remove `data:` (validate, compile, summary "
                  "and export work without it)")]
+    outputs = checked.graph.outputs
+    if spec.loss is None and len(outputs) > 1:  # the loss check covers a loss that is given
+        return [Diagnostic(
+            "DLS402", f"the model returns {len(outputs)} outputs {outputs}, and without a "
+            "`loss:` section nothing says which one the data's targets score", span,
+            hint=f"add a loss that names it, e.g. `loss: {{op: {default_loss(task_of(spec)).op}"
+                 f", output: {outputs[0]}}}`")]
     return []
 
 

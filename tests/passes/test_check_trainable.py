@@ -78,3 +78,15 @@ def test_metrics_without_a_scored_output_are_refused_by_validate(tmp_path):
 
 def test_metrics_the_task_has_pass(tmp_path):
     assert check(SPECS / "regression-diabetes.yaml").spec.train.metrics == ["mae", "rmse", "r2"]
+
+
+def test_several_outputs_and_no_loss_are_refused_by_validate(tmp_path):
+    """Found by the generated-spec test: bert-base plus `data: {dataset: copy}` validated,
+    then train refused it without a location."""
+    text = (SPECS / "vae-digits.yaml").read_text()
+    loss = text[text.index("loss:\n"):text.index("optimizer:")]
+    path = tmp_path / "vae-digits.yaml"
+    path.write_text(text.replace(loss, ""))
+    assert refusal(check, path) == [(
+        "DLS402", 26, 1, "the model returns 3 outputs ['recon', 'mu', 'logvar'], and "
+        "without a `loss:` section nothing says which one the data's targets score")]
