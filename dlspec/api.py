@@ -19,7 +19,11 @@ from dlspec.passes.check_data import (
     task_of,
 )
 from dlspec.passes.check_loss import loss_diagnostics
-from dlspec.passes.check_trainable import metrics_diagnostics, trainable_diagnostics
+from dlspec.passes.check_trainable import (
+    batch_size_diagnostics,
+    metrics_diagnostics,
+    trainable_diagnostics,
+)
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
@@ -29,7 +33,8 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     problems = loss_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    problems = trainable_diagnostics(checked) or data_diagnostics(checked)
+    problems = (trainable_diagnostics(checked) or data_diagnostics(checked)
+                or batch_size_diagnostics(checked))
     if problems:
         raise DataError(problems)
     problems = metrics_diagnostics(checked)

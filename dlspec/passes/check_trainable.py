@@ -1,9 +1,11 @@
 """What `dlspec train` checks of a spec before it trains, checked by `validate` at its place:
 train fits one model with one input to the data's (input, target) pairs (checked again by
-train, at the same place, before loading anything), and reports the `train.metrics` its task
-has, of an output the loss scores. Torch-free."""
+train, at the same place, before loading anything), in batches that batch norm can train on,
+and reports the `train.metrics` its task has, of an output the loss scores. Torch-free."""
 
 from __future__ import annotations
+
+import math
 
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic
@@ -62,3 +64,27 @@ def metrics_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     except ValueError as error:
         return [Diagnostic("DLS102", str(error), span)]
     return []
+
+
+BATCH_NORMS = ("batchnorm1d", "batchnorm2d", "batchnorm3d")
+
+
+def batch_size_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
+    """DLS402 at `data.batch_size` when it is 1 and a batch norm would then see one value
+    per channel in training (torch refuses: it cannot estimate a variance from one)."""
+    spec = checked.spec
+    if spec.data is None or spec.data.batch_size != 1:
+        return []
+    graph, problems = checked.graph, []
+    for node in graph.layers():
+        x = graph.node(node.inputs[0]).type if node.op_name in BATCH_NORMS else None
+        if x is None or not all(isinstance(d, int) for d in x.shape[2:]):
+            continue
+        if math.prod(x.shape[2:]) == 1:
+            problems.append(Diagnostic(
+                "DLS402", f"batch_size 1 cannot train layer '{node.name}' ({node.op_name}): "
+                f"on {x} it would see one value per channel in a batch, and batch norm "
+                "needs more to estimate a variance",
+                checked.loaded.source.span(("data", "batch_size")),
+                hint="use batch_size: 2 or more (or a layernorm, which normalizes each sample)"))
+    return problems[:1]

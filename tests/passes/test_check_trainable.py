@@ -90,3 +90,25 @@ def test_several_outputs_and_no_loss_are_refused_by_validate(tmp_path):
     assert refusal(check, path) == [(
         "DLS402", 26, 1, "the model returns 3 outputs ['recon', 'mu', 'logvar'], and "
         "without a `loss:` section nothing says which one the data's targets score")]
+
+
+def test_batch_size_one_under_a_flat_batch_norm_is_refused_by_validate(tmp_path):
+    """It validated, then train stopped with torch's ValueError traceback ("Expected more
+    than 1 value per channel when training")."""
+    text = (SPECS / "mlp-digits.yaml").read_text()
+    path = tmp_path / "mlp.yaml"
+    path.write_text(text.replace("  - {op: relu}", "  - {op: batchnorm1d, name: bn}\n"
+                                 "  - {op: relu}", 1).replace("batch_size: 64", "batch_size: 1"))
+    assert refusal(check, path) == [(
+        "DLS402", 25, 61, "batch_size 1 cannot train layer 'bn' (batchnorm1d): on (N, 128) it "
+        "would see one value per channel in a batch, and batch norm needs more to estimate a "
+        "variance")]
+    path.write_text(path.read_text().replace("batch_size: 1", "batch_size: 2"))
+    assert check(path).spec.data.batch_size == 2
+
+
+def test_batch_size_one_under_a_spatial_batch_norm_passes(tmp_path):
+    text = (SPECS / "cnn-digits.yaml").read_text()
+    path = tmp_path / "cnn.yaml"
+    path.write_text(text.replace("batch_size: 64", "batch_size: 1"))
+    assert check(path).spec.data.batch_size == 1
