@@ -150,11 +150,16 @@ def run_model(checked) -> bool:
 
 def train_step(checked, folder: Path) -> bool:
     """For a spec with data: what `dlspec train` does before its first epoch (load the
-    data, compile, check the globs, set up loss, metrics, monitor, optimizer and schedule)
-    and one optimizer step on 4 samples. False when the spec has no data to train on, or
-    asks for more than a test should make (a dataset of over MAX_SAMPLES numbers, a
-    compiled model)."""
+    data, compile, check the globs, set up loss, metrics, monitor, optimizer, schedule and
+    augmentation), the epoch's first and last optimizer steps with the spec's batch size, and
+    the validation that ends an epoch. False when the spec has no data, or asks for more than
+    a test should make (a dataset of over MAX_SAMPLES numbers, a compiled model)."""
+    import torch
+
     from dlspec.api import training_inputs
+    from dlspec.data.augment import make_augmenter
+    from dlspec.data.augment_config import target_losses
+    from dlspec.train.metrics import evaluate
     from dlspec.train.run_dir import RunFiles
     from dlspec.train.setup import FitOptions, setup_run
 
@@ -167,8 +172,16 @@ def train_step(checked, folder: Path) -> bool:
     data, module, recipe = training_inputs(checked)
     run = setup_run(module, data, recipe, RunFiles(folder / "run"), "cpu", {},
                     FitOptions(base_dir=checked.loaded.base_dir))
+    run.stepper.augment = make_augmenter(data.augment, data.task, data.num_classes,
+                                         target_losses(recipe.loss))
     x, y = run.splits["train"]
-    run.stepper.step(x, y, [(slice(0, 4), min(4, len(x)))])
+    run.model.train()
+    for step in sorted({0, run.plan.steps_per_epoch - 1}):
+        run.stepper.step(x, y, run.plan.batches(step, None))
+    if run.has_val:
+        with torch.no_grad():
+            evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics, data.task,
+                     "val", run.outputs)
     return True
 
 
