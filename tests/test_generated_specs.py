@@ -66,7 +66,7 @@ BASES: dict[str, dict[str, Any]] = {
     "dcgan": {"params": {"nz": 8, "ngf": 4, "ndf": 4}},
     "ddpm-unet": {"params": {"size": 8, "width": 8, "steps": 10, "groups": 4}},
 }
-EXAMPLES = 20  # mutants of each base in the default run (hypothesis)
+EXAMPLES = 30  # mutants of each base in the default run (hypothesis)
 SLOW_EXAMPLES = 150  # and in the slow run (seeded, up to SLOW_MUTATIONS edits each)
 MUTATIONS, SLOW_MUTATIONS = (1, 2), (1, 4)  # edits per mutant, at least and at most
 CASE_SECONDS = 20  # validation that takes longer is a hang (it is meant to be fast)
