@@ -32,7 +32,7 @@ from dlspec.ir.types import BATCH
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
 
-# spec -> what scales it down: {"params": {...}, "inputs": {input: shape}} (single-model form)
+# spec (in specs/, or a path from the root) -> what scales it down: {"params": {...}, "inputs": {input: shape}} (single-model form)
 BASES: dict[str, dict[str, Any]] = {
     "mlp-digits": {"params": {"hidden": 16}},
     "cnn-digits": {"params": {"width": 4}},
@@ -65,9 +65,14 @@ BASES: dict[str, dict[str, Any]] = {
     "vae": {"params": {"hidden": 16, "latent": 4}},
     "dcgan": {"params": {"nz": 8, "ngf": 4, "ndf": 4}},
     "ddpm-unet": {"params": {"size": 8, "width": 8, "steps": 10, "groups": 4}},
+    "vgg16": {"params": {"num_classes": 10, "width": 4, "hidden": 16},
+              "inputs": {"image": [3, 32, 32]}},
+    "tests/specs/valid/tiny-lm": {},
+    "tests/specs/valid/gpt3": {"params": {"vocab": 40, "ctx": 12, "d": 16, "heads": 2,
+                                          "layers": 2}},
 }
 EXAMPLES = 30  # mutants of each base in the default run (hypothesis)
-SLOW_EXAMPLES = 150  # and in the slow run (seeded, up to SLOW_MUTATIONS edits each)
+SLOW_EXAMPLES = 300  # and in the slow run (seeded, up to SLOW_MUTATIONS edits each)
 MUTATIONS, SLOW_MUTATIONS = (1, 2), (1, 4)  # edits per mutant, at least and at most
 CASE_SECONDS = 20  # validation that takes longer is a hang (it is meant to be fast)
 MAX_PARAMS = 2_000_000  # larger models are validated only (building them is another test's)
@@ -76,7 +81,8 @@ MAX_SAMPLES = 10_000  # a data section asking for more is only validated
 
 
 def base_tree(name: str) -> dict[str, Any]:
-    tree = yaml.load((SPECS / f"{name}.yaml").read_text(), Loader=yaml.CSafeLoader)
+    path = ROOT / f"{name}.yaml" if "/" in name else SPECS / f"{name}.yaml"
+    tree = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
     scale = BASES[name]
     unknown = set(scale.get("params", {})) - set(tree.get("params", {}))
     assert not unknown, f"{name}: no params {unknown}"
@@ -118,15 +124,23 @@ def outcome(path: Path) -> str:
 
 
 def run_model(checked) -> bool:
-    """Summarize, compile and run one model of a checked spec at batch 2; every layer's
-    output must have its inferred shape and dtype. False when it is too big to build."""
+    """Summarize, compile and run one model of a checked spec at batch 2, its named dims at
+    the smallest of 6, 16, 64 that every layer takes; every layer's output must have its
+    inferred shape and dtype. False when it is too big to build (or no such size fits)."""
     import torch
 
     from dlspec.backends.torch_module import build_module
 
     graph = checked.graph
-    sizes = symbolic_sizes(checked)
-    summary = summarize(checked, batch=2, dims=sizes)
+    for smallest in (6, 16, 64):
+        sizes = symbolic_sizes(checked, smallest)
+        try:
+            summary = summarize(checked, batch=2, dims=sizes)
+            break
+        except DlspecError as err:  # a layer needs a larger size than these
+            assert sizes and err.codes == ["DLS201"], err
+    else:
+        return False
     if summary.params > MAX_PARAMS or summary.memory.inference > MAX_BYTES:
         return False
     torch.manual_seed(0)
@@ -185,15 +199,16 @@ def train_step(checked, folder: Path) -> bool:
     return True
 
 
-def symbolic_sizes(checked) -> dict[str, int]:
-    """Each named input dim at a small size (6, 7, ...) within its declared bounds."""
+def symbolic_sizes(checked, smallest: int) -> dict[str, int]:
+    """Each named input dim at a small size (smallest, smallest + 1, ...) within its
+    declared bounds."""
     graph = checked.graph
     bounds = {d: b for config in checked.inputs.values() for d, b in config.dims.items()}
     names = sorted(set().union(*(dim_names(graph.node(n).type) for n in graph.inputs))
                    - {BATCH})
     sizes = {}
     for i, name in enumerate(names):
-        size = 6 + i
+        size = smallest + i
         if name in bounds:
             size = max(bounds[name].min, min(size, bounds[name].max or size))
         sizes[name] = size
@@ -269,7 +284,7 @@ def known(error: str) -> str | None:
 
 def check_mutant(base: str, chooser: Chooser, tmp_path: Path, tally: dict[str, int],
                  edits: tuple[int, int] = MUTATIONS) -> None:
-    path = tmp_path / f"{base}.yaml"
+    path = tmp_path / f"{Path(base).name}.yaml"
     done = mutant(base, chooser, path, edits)
     try:
         result = outcome(path)
@@ -292,7 +307,7 @@ FUZZ_SETTINGS = dict(derandomize=True, database=None, deadline=None,
 @pytest.mark.parametrize("base", BASES)
 def test_bases_are_valid_and_run(base, tmp_path):
     tree = base_tree(base)
-    path = tmp_path / f"{base}.yaml"
+    path = tmp_path / f"{Path(base).name}.yaml"
     path.write_text(yaml.safe_dump(tree, sort_keys=False))
     assert outcome(path) == ("valid, trained a step" if "data" in tree else "valid")
 
