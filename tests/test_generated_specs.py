@@ -266,6 +266,8 @@ KNOWN = [
      re.compile(r"^TypeError: unhashable type: '(list|dict)'")),
     ("passes: `tie` between tensors of different shapes is checked by validate",
      re.compile(r"^ShapeError: .*tied weights differ in shape")),
+    ("passes: a misspelt `init` glob is refused by validate",
+     re.compile(r"^SpecError: .*init '.*' matches no parameter")),
     ("passes: an early-stopping monitor that names no logged metric is refused by validate",
      re.compile(r"^TrainError: .*early_stopping monitors '.*', which this run does not")),
     ("passes: `tie` to a layer without a weight is refused by validate",
