@@ -16,7 +16,8 @@ from dlspec.train.recipe import default_loss, metric_names
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """DLS402 at `data` when the spec has several models, its model several inputs, or
-    several outputs and no loss to say which one the targets score."""
+    several outputs and no loss to say which one the targets score; DLS403 at `model` when
+    the model has no parameters to train."""
     spec = checked.spec
     if spec.data is None:
         return []
@@ -34,7 +35,14 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             f"{len(inputs)} ({', '.join(inputs)})", span,
             hint="give the model one input, or remove `data:` (validate, compile, summary "
                  "and export work without it)")]
-    outputs = checked.graph.outputs
+    graph = checked.graph
+    if not any(node.op.param_count(*[graph.node(i).type for i in node.inputs])
+               for node in graph.layers()):
+        return [Diagnostic(
+            "DLS403", "the model has no trainable parameters, so `data:` has nothing to "
+            "train", checked.loaded.source.key_span(("model",)),
+            hint="add a layer with weights (linear, conv2d, embedding...), or remove `data:`")]
+    outputs = graph.outputs
     if spec.loss is None and len(outputs) > 1:  # the loss check covers a loss that is given
         return [Diagnostic(
             "DLS402", f"the model returns {len(outputs)} outputs {outputs}, and without a "

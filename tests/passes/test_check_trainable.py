@@ -112,3 +112,15 @@ def test_batch_size_one_under_a_spatial_batch_norm_passes(tmp_path):
     path = tmp_path / "cnn.yaml"
     path.write_text(text.replace("batch_size: 64", "batch_size: 1"))
     assert check(path).spec.data.batch_size == 1
+
+
+def test_a_model_without_parameters_and_data_is_refused_by_validate(tmp_path):
+    """Found by the generated-spec test (lstm-sine with its layers swapped for a `sum`): it
+    validated, then train refused it without a location."""
+    path = tmp_path / "sum.yaml"
+    path.write_text("dlspec: 1\nname: sum\ninputs: {x: {shape: [10]}}\nmodel:\n"
+                    "  - {op: sum, dims: [1], keepdim: true}\n"
+                    "loss: {op: mse}\ndata: {dataset: diabetes}\n")
+    assert refusal(check, path) == [(
+        "DLS403", 4, 1, "the model has no trainable parameters, so `data:` has nothing to "
+        "train")]
