@@ -117,10 +117,27 @@ def outcome(path: Path) -> str:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+    describe(checked)
     results = [run_model(dataclasses.replace(checked, model=m)) for m in checked.graphs]
     if not all(results):
         return "valid (too big to build here)"
     return "valid, trained a step" if train_step(checked, path.parent) else "valid"
+
+
+def describe(checked) -> None:
+    """What `compile --ir/--emit-python` and `graph` write of a valid spec: the IR as JSON,
+    each model as Mermaid and dot drawings and as PyTorch source that parses."""
+    from dlspec.api import python_source
+    from dlspec.ir.serialize import spec_to_text
+    from dlspec.render.dot import to_dot
+    from dlspec.render.drawing import draw
+    from dlspec.render.mermaid import to_mermaid
+
+    assert spec_to_text(checked)
+    for name, graph in checked.graphs.items():
+        assert to_mermaid(draw(graph, name)) and to_dot(draw(graph, name, collapse=True))
+        source = python_source(dataclasses.replace(checked, model=name), origin="a test")
+        compile(source, f"{name}.py", "exec")  # parses; test_python_source runs it
 
 
 def run_model(checked) -> bool:
