@@ -72,7 +72,7 @@ BASES: dict[str, dict[str, Any]] = {
                                           "layers": 2}},
 }
 EXAMPLES = 30  # mutants of each base in the default run (hypothesis)
-SLOW_EXAMPLES = 300  # and in the slow run (seeded, up to SLOW_MUTATIONS edits each)
+SLOW_EXAMPLES = 200  # and in the slow run (seeded, up to SLOW_MUTATIONS edits each)
 MUTATIONS, SLOW_MUTATIONS = (1, 2), (1, 4)  # edits per mutant, at least and at most
 CASE_SECONDS = 20  # validation that takes longer is a hang (it is meant to be fast)
 MAX_PARAMS = 2_000_000  # larger models are validated only (building them is another test's)
