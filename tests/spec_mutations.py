@@ -13,9 +13,23 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar
 
 import yaml
+from spec_values import (
+    DATASETS,
+    DIMS,
+    DTYPES,
+    GEOMETRY,
+    RECIPE_VALUES,
+    REPEATS,
+    SECTION_OPS,
+    SIZES,
+    WEIRD,
+    field_values,
+    pick_value,
+    typo,
+)
 
 from dlspec.ops.registry import op_registry
 
@@ -83,37 +97,6 @@ def names(tree: Any) -> list[str]:
     return sorted({n for n in found if isinstance(n, str)}) + ["x"]
 
 
-# --- values a user might type ------------------------------------------------------------
-
-# (what an edit may plausibly set, what a slip may set)
-SIZES = ([1, 2, 3, 4, 5, 8, 12, 16, "${2 * 3}"],
-         [0, -1, -3, 2.5, 1.0, 0.5, "3", "three", "", None, True, False, [], [3], [2, 3], {},
-          "${1 +}", "${nope}", 100_000, 10**9])
-GEOMETRY = ([1, 2, 3, 5, 7, [1, 2], [3, 1], "same", "valid", 2.0, True],
-            [0, -1, [0, 1], [1, 2, 3], "full", None, 40, 2.5, "2"])
-DTYPES = (["float32", "int64"], ["float64", "int32", "bool", "float16", "int", "float", None,
-                                  64])
-REPEATS = ([1, 2, 3, "${1 + 1}", [1, 2]], [0, -1, 1.5, "2", True, None, 1000, []])
-DIMS = ([1, 2, 3, 7, "seq", "n", "${2 * 2}"], [0, -1, 2.5, None, [4], "N", "", "a b"])
-WEIRD = ([None, [], {}], ["", 0, [None], {"a": 1}, "null", "~"])
-
-
-def value(pool: tuple[list[Any], list[Any]], chooser: Chooser) -> Any:
-    """A plausible value half the time, a slip the other half."""
-    return chooser.pick(pool[chooser.index(2)])
-
-
-def typo(key: str, chooser: Chooser) -> str:
-    if len(key) < 2:
-        return key + key
-    i = chooser.index(len(key) - 1)
-    variants = [key[:i] + key[i + 1:], key[:i] + key[i] + key[i:],
-                key[:i] + key[i + 1] + key[i] + key[i + 2:], key.upper(), key + "s",
-                key.replace("_", "-") if "_" in key else key.capitalize(),
-                key.replace("_", "") if "_" in key else key[:-1]]
-    return chooser.pick(variants)
-
-
 # --- the mutations ------------------------------------------------------------------------
 
 Mutation = Callable[[Any, Chooser], "str | None"]
@@ -139,13 +122,13 @@ def change_number(tree: Any, chooser: Chooser) -> str | None:
         return (isinstance(value, int | float) and not isinstance(value, bool)) or (
             isinstance(value, str) and value.startswith("${"))
     found = _choose(tree, chooser, numeric)
-    return _set(tree, found[0], value(SIZES, chooser)) if found else None
+    return _set(tree, found[0], pick_value(SIZES, chooser)) if found else None
 
 
 def change_param(tree: Any, chooser: Chooser) -> str | None:
     """A value in `params:` changed: every layer that reads it changes too."""
     found = _choose(tree, chooser, lambda p, v: len(p) >= 2 and p[-2] == "params")
-    return _set(tree, found[0], value(SIZES, chooser)) if found else None
+    return _set(tree, found[0], pick_value(SIZES, chooser)) if found else None
 
 
 def change_geometry(tree: Any, chooser: Chooser) -> str | None:
@@ -162,7 +145,7 @@ def change_geometry(tree: Any, chooser: Chooser) -> str | None:
             return None
         path, key = chooser.pick(takes)
         found = ((*path, key), None)
-    return _set(tree, found[0], value(GEOMETRY, chooser))
+    return _set(tree, found[0], pick_value(GEOMETRY, chooser))
 
 
 def change_repeat(tree: Any, chooser: Chooser) -> str | None:
@@ -174,7 +157,7 @@ def change_repeat(tree: Any, chooser: Chooser) -> str | None:
         if not layers:
             return None
         found = ((*chooser.pick(layers), "repeat"), None)
-    return _set(tree, found[0], value(REPEATS, chooser))
+    return _set(tree, found[0], pick_value(REPEATS, chooser))
 
 
 def change_dtype(tree: Any, chooser: Chooser) -> str | None:
@@ -183,7 +166,7 @@ def change_dtype(tree: Any, chooser: Chooser) -> str | None:
                     and isinstance(v, dict))
     if found is None:
         return None
-    return _set(tree, (*found[0], "dtype"), value(DTYPES, chooser))
+    return _set(tree, (*found[0], "dtype"), pick_value(DTYPES, chooser))
 
 
 def change_input_shape(tree: Any, chooser: Chooser) -> str | None:
@@ -195,7 +178,7 @@ def change_input_shape(tree: Any, chooser: Chooser) -> str | None:
     path, shape = found
     how = chooser.index(3)
     if how == 0 and shape:
-        return _set(tree, (*path, chooser.index(len(shape))), value(DIMS, chooser))
+        return _set(tree, (*path, chooser.index(len(shape))), pick_value(DIMS, chooser))
     new = list(shape)
     if how == 1 or not shape:
         new.insert(chooser.index(len(shape) + 1), chooser.pick([1, 3, 4, "seq"]))
@@ -306,28 +289,6 @@ def weird_value(tree: Any, chooser: Chooser) -> str | None:
     return _set(tree, path, chooser.pick(options))
 
 
-def field_values(annotation: Any) -> list[Any]:
-    """Values an op attribute of this type could plausibly take."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Literal:
-        return list(args)
-    if origin is Union or (origin is not None and origin.__name__ == "UnionType"):
-        return [v for a in args for v in field_values(a)]
-    if args and origin is not None and origin.__name__ == "Annotated":
-        return field_values(args[0])
-    if annotation is bool:
-        return [True, False]
-    if annotation is int:
-        return [1, 2, 3, -1]
-    if annotation is float:
-        return [0.1, 0.5, 1e-5]
-    if origin in (tuple, list):
-        return [[1, 2], [2, 2], [0, 2, 1], [-1], [2, -1]]
-    if annotation is type(None):
-        return [None]
-    return []
-
-
 def _op_layer(op_name: str, chooser: Chooser) -> dict[str, Any]:
     """A layer of `op_name` with its required attributes and maybe one more, all plausible."""
     fields = op_registry()[op_name].model_fields
@@ -377,31 +338,6 @@ def add_attribute(tree: Any, chooser: Chooser) -> str | None:
     key = chooser.pick(keys)
     return _set(tree, (*path, key),
                 chooser.pick(field_values(op.model_fields[key].annotation) or [2]))
-
-
-SECTION_OPS = {
-    "loss": ["mse", "mae", "huber", "smooth_l1", "bce", "bce_with_logits", "cross_entropy",
-             "nll", "focal", "kl_div", "gaussian_kl", "triplet", "info_nce",
-             "cosine_embedding"],
-    "optimizer": ["sgd", "adagrad", "rmsprop", "adam", "adamw"],
-    "schedule": ["constant", "step", "multi_step", "exponential", "cosine", "linear",
-                 "one_cycle", "cyclic", "reduce_on_plateau", "linear_warmup"],
-}
-DATASETS = ["digits", "digits_multilabel", "iris", "wine", "breast_cancer", "diabetes", "copy",
-            "reverse", "brackets", "parity", "sine", "chars"]
-RECIPE_VALUES: dict[Path, list[Any]] = {
-    ("data", "task"): ["classification", "binary", "multilabel", "regression", "tagging",
-                       "language_model", "ranking"],
-    ("data", "split"): [[0.8, 0.2, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5], [0.9, 0.1, 0.1],
-                        [0.0, 0.5, 0.5]],
-    ("data", "batch_size"): [1, 2, 3, 100_000],
-    ("data", "samples"): [1, 2, 10, 500],
-    ("data", "length"): [2, 3, 5, 17],
-    ("train", "metrics"): [["accuracy"], ["perplexity"], ["f1", "auroc"], ["mae"], ["r2"], []],
-    ("train", "epochs"): [0, 1, 2],
-    ("train", "accumulate"): [1, 2, 64],
-    ("train", "precision"): ["bf16", "fp32", "fp8"],  # fp16 needs a GPU: not a static fact
-}
 
 
 def change_recipe(tree: Any, chooser: Chooser) -> str | None:

@@ -1,8 +1,11 @@
 """Generated specs: mutants of the shipped specs (scaled down), made the way a user edits and
 errs (see spec_mutations.py). For each one, `dlspec.api.check` (what `dlspec validate` calls)
 either raises a DlspecError whose every diagnostic is located in the spec file, or passes; and
-a spec that passes also summarizes, compiles to a torch module and runs a forward pass (batch
-2, short sequences) whose every layer has the shape and dtype that validation inferred.
+a spec that passes also summarizes, gives its IR, drawings and PyTorch source, compiles to a
+torch module and runs a forward pass (batch 2, short sequences) whose every layer has the
+shape and dtype that validation inferred; with `data:` it also goes through train's set-up,
+an epoch's first and last steps and a validation pass. Breaches that other items of issue 16
+fix are listed in KNOWN.
 
 Hypothesis draws the mutations (derandomized: the same cases on every run), so a failure is
 shrunk to its fewest, simplest edits and printed with the YAML that shows it.
@@ -342,6 +345,10 @@ def test_mutants_validate_cleanly_or_compile_and_run(base, tmp_path_factory):
 
     run()
     assert sum(tally.values()) == EXAMPLES
+    ran = tally.get("valid", 0) + tally.get("valid, trained a step", 0)
+    assert tally.get("invalid", 0) >= 5 and ran >= 3, tally  # both paths are exercised
+    if "data" in base_tree(base):
+        assert tally.get("valid, trained a step", 0) >= 2, tally
 
 
 @pytest.mark.slow
