@@ -25,10 +25,10 @@ from dlspec.passes.check_data import (
     model_io,
     output_rank_diagnostics,
     task_of,
-    trainable_diagnostics,
 )
 from dlspec.passes.check_loss import loss_diagnostics
 from dlspec.passes.check_monitor import monitor_diagnostics
+from dlspec.passes.check_trainable import batch_size_diagnostics, trainable_diagnostics
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
@@ -38,7 +38,8 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    problems = data_diagnostics(checked)
+    problems = (trainable_diagnostics(checked) or data_diagnostics(checked)
+                or batch_size_diagnostics(checked))
     if problems:
         raise DataError(problems)
     return checked

@@ -9,6 +9,7 @@ from pathlib import Path
 from dlspec.errors import Diagnostic, ShapeError, SpecError
 from dlspec.ir.graph import Graph
 from dlspec.passes.check_params import param_diagnostics
+from dlspec.passes.dim_limits import dim_limit_diagnostics
 from dlspec.passes.infer_shapes import infer_shapes, once_per_place, unused_layers
 from dlspec.passes.lower import check_model_names, lower_all
 from dlspec.spec.load import LoadedSpec, load_spec
@@ -46,12 +47,14 @@ def check_spec(path: str | Path, overrides: Sequence[str] = (),
     if model is not None:
         check_model_names(loaded, [model])
     graphs = lower_all(loaded)
+    sections = {section.name: section for section in loaded.spec.sections()}
     problems: list[Diagnostic] = []
-    for graph in graphs.values():
+    for name, graph in graphs.items():
         try:
             infer_shapes(graph)
         except ShapeError as err:
             problems += err.diagnostics
+        problems += dim_limit_diagnostics(graph, sections[name].inputs)
     if problems:
         raise ShapeError(problems)
     for graph in graphs.values():

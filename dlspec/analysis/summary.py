@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dlspec.analysis.dims import UnboundDim, bind, dim_names
 from dlspec.analysis.memory import MemoryEstimate, estimate_memory
 from dlspec.compiler import CheckedSpec
-from dlspec.errors import Diagnostic, DlspecError, SourceSpan, suggest
+from dlspec.errors import Diagnostic, DlspecError, RuleError, SourceSpan, suggest
 from dlspec.ir.graph import Graph, Node
 from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.base import Op
@@ -105,6 +105,8 @@ def _row(graph: Graph, node: Node, sizes: Mapping[str, int]) -> LayerRow:
         concrete = [bind(t, sizes) for t in symbolic]
     except UnboundDim:
         concrete = None
+    if concrete is not None:
+        _check_fits(node, concrete, sizes)
     params = owned_params(node, concrete or symbolic)
     macs = node.op.macs(*concrete) if concrete is not None else None
     return LayerRow(node.name, node.op_name, str(node.type), params, macs)
@@ -116,6 +118,18 @@ def owned_params(node: Node, inputs: list[TensorType]) -> int:
     if getattr(node, "tie", None):
         params -= tied_weight(node.op, inputs)
     return params
+
+
+def _check_fits(node: Node, concrete: list[TensorType], sizes: Mapping[str, int]) -> None:
+    """The layer's shape rule holds at the bound sizes (a symbolic dim can be too small for
+    it: five 2x2 poolings of an H of 6); else a located DlspecError that names the sizes."""
+    try:
+        node.op.infer(*concrete)
+    except RuleError as err:
+        bound = ", ".join(f"{k}={v}" for k, v in sizes.items() if k != BATCH)
+        raise DlspecError(Diagnostic(
+            err.code, f"at {bound}: {err.message}", node.span, node.name, node.op_name,
+            hint=err.hint or "give the named dims larger sizes (--dim NAME=SIZE)")) from None
 
 
 def tied_weight(op: Op, inputs: list[TensorType]) -> int:

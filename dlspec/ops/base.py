@@ -104,6 +104,12 @@ class Op(BaseModel):
         elementwise work (activations, norms, adds), as the published figures do."""
         return 0
 
+    def dim_limits(self, *inputs: TensorType) -> list[tuple[Dim, int, str]]:
+        """Input dims that may be symbolic but have a most this layer can take: (the dim,
+        its largest size, the attribute that sets it). The graph checks each against the
+        declared bounds of the inputs' named dims (`dims: {seq: {max: ...}}`)."""
+        return []
+
     def attributes(self) -> dict[str, Any]:
         """The resolved attributes (without `op`), for the IR and the layer table."""
         return self.model_dump(exclude={"op"}, mode="json")

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from dlspec.errors import RuleError
-from dlspec.ir.types import TensorType
+from dlspec.ir.types import Dim, TensorType
 from dlspec.ops.base import (
     Build,
     Op,
@@ -45,6 +45,9 @@ class LearnedPosition(Op):
             raise RuleError(f"the sequence has {x.shape[1]} positions but max_len is "
                             f"{self.max_len}", hint=f"raise max_len to at least {x.shape[1]}")
         return x
+
+    def dim_limits(self, x: TensorType) -> list[tuple[Dim, int, str]]:
+        return [(x.shape[1], self.max_len, "max_len")]
 
     def build(self, x: TensorType) -> Build:
         return Build("dlspec.backends.torch_layers.sequence.LearnedPosition",

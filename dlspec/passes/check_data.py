@@ -67,10 +67,9 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """Every disagreement between the model and its data, located at the `data` section
     (an output that cannot feed the loss at all is located at the output layer, a bad
     augmentation at its key)."""
-    problems = trainable_diagnostics(checked)
-    model = model_io(checked)
-    if problems or model is None:
-        return problems
+    model = model_io(checked)  # None when training cannot feed the model (check_trainable)
+    if model is None:
+        return []
     problems = output_rank_diagnostics(checked)
     if problems:
         return problems
@@ -85,28 +84,6 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     except DataError as err:
         return at_data(checked, err.diagnostics) + located
     return at_data(checked, fit_diagnostics(info, model, task)) + located
-
-
-def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
-    """A `data:` section that training could not feed, located at its key: training runs
-    one model on one input (a spec with several `models:` or a model with several inputs
-    does not train yet)."""
-    spec, graph = checked.spec, checked.graph
-    if spec.data is None:
-        return []
-    span = checked.loaded.source.key_span(("data",))
-    if spec.models is not None:
-        return [Diagnostic(
-            "DLS402", f"`data:` cannot train a spec with several models "
-                      f"({', '.join(checked.graphs)}): training runs one model on its data",
-            span, hint="train each network from a spec of its own (`inputs:` and `model:`), "
-                       "or remove `data:`")]
-    if len(graph.inputs) != 1:
-        return [Diagnostic(
-            "DLS402", f"`data:` feeds one model input, but the model has "
-                      f"{len(graph.inputs)} ({', '.join(graph.inputs)})",
-            span, hint="give the model one input to train it, or remove `data:`")]
-    return []
 
 
 def output_rank_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:

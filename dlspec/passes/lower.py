@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dlspec.backends.onnx_inputs import BATCH as ONNX_BATCH
 from dlspec.errors import Diagnostic, RuleError, SpecError, suggest
 from dlspec.ir.graph import Graph, Node
 from dlspec.ir.types import BATCH, TensorType
@@ -84,7 +85,21 @@ class Lowering(ReferenceResolution, LayerBudget):
         return self.graph
 
     def check_dim_bounds(self, name: str, config: Any) -> None:
+        """Named dims are not the batch's and their bounds name them and can be met."""
         named = [d for d in config.shape if isinstance(d, str)]
+        for index, dim in enumerate(config.shape):
+            if dim in (BATCH, ONNX_BATCH):
+                self.problems.append(Diagnostic(
+                    "DLS102", f"'{dim}' names the batch dim, which is implicit (the shape is "
+                    "per sample)", self.source.span(self.section.at("inputs", name, "shape",
+                                                                    index)),
+                    hint="give this dim another name, like 'seq'"))
+        for dim, bounds in config.dims.items():
+            if bounds.max is not None and bounds.min > bounds.max:
+                self.problems.append(Diagnostic(
+                    "DLS102", f"dim '{dim}' has min {bounds.min} above its max {bounds.max}",
+                    self.source.span(self.section.at("inputs", name, "dims", dim, "min")),
+                    hint="no size fits: lower min or raise max"))
         for dim in config.dims:
             if dim not in named:
                 self.problems.append(Diagnostic(

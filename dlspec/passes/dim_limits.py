@@ -1,0 +1,43 @@
+"""Symbolic dims against the layers that take them only up to a size: a learned position
+table of `max_len` rows reads at most `max_len` positions, so the `seq` it reads must be
+declared no longer (`dims: {seq: {max: ...}}` on the input). The shape rules see `seq` as a
+name; this pass knows the bounds the inputs declare. Torch-free."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dlspec.analysis.dims import UnboundDim, dim_value
+from dlspec.errors import Diagnostic
+from dlspec.ir.graph import Graph
+
+
+def dim_limit_diagnostics(graph: Graph, inputs: Mapping[str, Any]) -> list[Diagnostic]:
+    """An error at each layer whose limited dim may exceed its limit (`inputs`: the model's
+    input declarations, whose `dims` bound the named dims)."""
+    maxes = {dim: bounds.max for config in inputs.values()
+             for dim, bounds in config.dims.items() if bounds.max}
+    problems = []
+    for node in graph.layers():
+        types = [graph.node(name).type for name in node.inputs]
+        if node.type is None or any(t is None for t in types):
+            continue
+        for dim, limit, attribute in node.op.dim_limits(*types):
+            if isinstance(dim, int):
+                continue  # a fixed size is the shape rule's to check
+            try:
+                most = dim_value(dim, maxes)
+            except UnboundDim as unbound:
+                problems.append(Diagnostic(
+                    "DLS201", f"dim '{dim}' has no upper bound, but {attribute} is {limit}",
+                    node.span, node.name, node.op_name,
+                    hint=f"bound it where the input declares it: "
+                         f"`dims: {{{unbound.name}: {{max: {limit}}}}}`"))
+                continue
+            if most > limit:
+                problems.append(Diagnostic(
+                    "DLS201", f"dim '{dim}' may be up to {most} (the inputs' declared max), "
+                    f"but {attribute} is {limit}", node.span, node.name, node.op_name,
+                    hint=f"raise {attribute} to {most}, or lower the declared max"))
+    return problems
