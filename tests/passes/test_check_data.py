@@ -53,33 +53,3 @@ def test_model_io_reads_shapes_dtype_vocabulary_and_bounds(tmp_path):
     assert (io.input_shape, io.output_shape, io.input_dtype) == (("seq",), ("seq", 10), "int64")
     assert io.vocabulary == 12 and io.dims == {"seq": (2, 40)}
     assert model_io(checked(tmp_path, TABLE, "")) is None  # no data section: nothing to fit
-
-
-TWO_INPUTS = """dlspec: 1
-name: t
-inputs: {x: {shape: [64]}, y: {shape: [64]}}
-model:
-  - {op: add, inputs: [x, y]}
-  - {op: linear, out_features: 10}
-data: {dataset: digits}
-"""
-
-
-def test_data_that_training_could_not_feed_is_refused_at_its_key(tmp_path):
-    from dlspec.api import check
-    from dlspec.errors import DataError
-
-    dcgan = (SPECS / "dcgan.yaml").read_text() + "data: {dataset: digits}\n"
-    line = dcgan.count("\n")
-    for text, message in [(dcgan, "`data:` cannot train a spec with several models "
-                                  "(generator, discriminator): training runs one model on its data"),
-                          (TWO_INPUTS, "`data:` feeds one model input, but the model has "
-                                       "2 (x, y)")]:
-        path = tmp_path / "spec.yaml"
-        path.write_text(text)
-        with pytest.raises(DataError) as caught:
-            check(path)
-        (problem,) = caught.value.diagnostics
-        assert (problem.code, problem.message) == ("DLS402", message)
-        at = line if text is dcgan else 7
-        assert (problem.span.line, problem.span.col) == (at, 1)
