@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_data_fixtures import digits_mlp_spec
 from typer.testing import CliRunner
 
 from dlspec.api import train_spec
@@ -17,21 +18,12 @@ from dlspec.cli import app
 from dlspec.errors import TrainError
 from dlspec.train.checkpoint import load_checkpoint
 
-SPEC = """\
-dlspec: 1
-name: tiny-extend
-inputs: {pixels: {shape: [64]}}
-model:
-  - {op: linear, name: fc1, out_features: 32}
-  - {op: relu}
-  - {op: dropout, p: 0.3}
-  - {op: linear, name: logits, out_features: 10}
-loss: {op: cross_entropy}
+SPEC = digits_mlp_spec("tiny-extend", """\
 optimizer: {op: adamw, lr: 3e-3}
 schedule: {op: step, step_size: 2, gamma: 0.5, interval: epoch}
 data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 64}
 train: {epochs: 3, seed: 3}
-"""
+""")
 STEPS_PER_EPOCH = 23  # 1437 train samples in batches of 64
 
 

@@ -13,25 +13,17 @@ import time
 from pathlib import Path
 
 import torch
+from train_data_fixtures import digits_mlp_spec
 
 from dlspec.api import train_spec
 from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.run_dir import RunFiles
 
-SPEC = """\
-dlspec: 1
-name: tiny-interrupt
-inputs: {pixels: {shape: [64]}}
-model:
-  - {op: linear, name: fc1, out_features: 32}
-  - {op: relu}
-  - {op: dropout, p: 0.3}
-  - {op: linear, name: logits, out_features: 10}
-loss: {op: cross_entropy}
+SPEC = digits_mlp_spec("tiny-interrupt", """\
 optimizer: {op: adamw, lr: 3e-3}
 data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 8}
 train: {epochs: 8, seed: 3}
-"""
+""")
 ROOT = Path(__file__).resolve().parents[2]
 
 

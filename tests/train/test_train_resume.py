@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from train_data_fixtures import classification_data, mlp
+from train_data_fixtures import classification_data, digits_mlp_spec, mlp
 
 import dlspec.train.resume as resume_module
 from dlspec.api import train_spec
@@ -29,23 +29,14 @@ from dlspec.train.loop import fit
 from dlspec.train.recipe import Recipe
 from dlspec.train.setup import FitOptions
 
-SPEC = """\
-dlspec: 1
-name: tiny-resume
-inputs: {pixels: {shape: [64]}}
-model:
-  - {op: linear, name: fc1, out_features: 32}
-  - {op: relu}
-  - {op: dropout, p: 0.3}
-  - {op: linear, name: logits, out_features: 10}
-loss: {op: cross_entropy}
+SPEC = digits_mlp_spec("tiny-resume", """\
 optimizer: {op: adamw, lr: 3e-3}
 schedule: {op: cosine, min_lr: 1e-5}
 regularization:
   early_stopping: {monitor: val_loss, patience: 100, restore_best: false}
 data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 64}
 train: {epochs: 12, seed: 3, checkpoint_every_steps: 10, log_every: 7}
-"""
+""")
 STEPS_PER_EPOCH = 23  # 1437 train samples in batches of 64
 ROOT = Path(__file__).resolve().parents[2]
 

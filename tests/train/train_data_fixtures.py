@@ -58,3 +58,20 @@ def regression_data(outputs: int = 1, n: int = 300, seed: int = 0) -> PreparedDa
 def mlp(inputs: int = 2, outputs: int = 3, hidden: int = 16, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+
+
+def digits_mlp_spec(name: str, recipe: str) -> str:
+    """A small MLP spec on the digits (64 pixels -> 10 classes, with dropout, so its random
+    streams matter) named `name`, followed by `recipe`: the YAML of its optimizer, schedule,
+    data and train sections."""
+    return f"""\
+dlspec: 1
+name: {name}
+inputs: {{pixels: {{shape: [64]}}}}
+model:
+  - {{op: linear, name: fc1, out_features: 32}}
+  - {{op: relu}}
+  - {{op: dropout, p: 0.3}}
+  - {{op: linear, name: logits, out_features: 10}}
+loss: {{op: cross_entropy}}
+{recipe}"""
