@@ -55,11 +55,11 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
                 index, messages = alternatives[where]
                 messages.append(message.removeprefix("Input should be "))
                 found[index] = replace(found[index], message=_alternatives(
-                    path, messages, err.get("input")))
+                    _named(base, path), messages, err.get("input")))
                 continue
             alternatives[where] = (len(found), [message])
-            diag = Diagnostic("DLS102", _alternatives(path, [message], err.get("input")),
-                              source.span(where))
+            diag = Diagnostic("DLS102", _alternatives(_named(base, path), [message],
+                                                      err.get("input")), source.span(where))
         found.append(diag.at(None, layer=layer, op=op))
     return _misspelt(found, unknown, missing)
 
@@ -211,6 +211,12 @@ def _alternatives(path: Path_, messages: list[str], value: Any) -> str:
     """One message for a value, whichever union members refused it (int, or a pair, ...)."""
     message = ", or ".join(messages)
     return f"{_label(path)}{message}{_shown(value, message)}"
+
+
+def _named(base: Path_, path: Path_) -> Path_:
+    """The path that names a refused value: a whole section validated on its own (a layer's
+    `init: 5`) is named by the key it sits under."""
+    return path or tuple(part for part in base[-1:] if isinstance(part, str))
 
 
 def _label(path: Path_) -> str:
