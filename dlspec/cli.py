@@ -39,7 +39,9 @@ def _console(stderr: bool = False):
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print dlspec errors as `file:line:col: error CODE: message` and exit with 1."""
+    """Print dlspec errors as `file:line:col: error CODE: message` and exit with 1; Ctrl-C
+    ends a command with a line and 130 (128 + SIGINT), as shells expect, not a traceback
+    (`train` says where its run stopped first, see reports_interrupts)."""
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -49,6 +51,10 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 print(diagnostic.format(), file=sys.stderr)
             print(count_line(err.diagnostics), file=sys.stderr)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            name = command.__name__.strip("_").replace("_", "-")
+            print(f"interrupted: dlspec {name} stopped", file=sys.stderr)
+            raise typer.Exit(130) from None
     return run
 
 

@@ -122,3 +122,24 @@ def test_export_takes_a_run_folder_and_refuses_to_export_random_weights(small, t
     untrained = run("export", SPECS / "mlp-digits.yaml", "--untrained", "-o", random)
     assert untrained.exit_code == 0, untrained.output
     assert read_metadata(random)["preprocessing"] == "none"
+
+
+@pytest.mark.parametrize("command, api_function, line", [
+    (["lr-find", SPECS / "mlp-digits.yaml"], "lr_find_spec", "interrupted: dlspec lr-find stopped"),
+    (["train", SPECS / "mlp-digits.yaml", "--overfit-batch", "8"], "overfit_spec",
+     "interrupted: dlspec train stopped"),
+    (["evaluate", SPECS / "mlp-digits.yaml", "--weights", SPECS / "mlp-digits.yaml"],
+     "evaluate_spec", "interrupted: dlspec evaluate stopped"),
+])
+def test_ctrl_c_outside_a_run_ends_with_a_line_and_130(command, api_function, line,
+                                                       monkeypatch):
+    import dlspec.api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dlspec.api, api_function, interrupted)
+    result = run(*command)
+    assert result.exit_code == 130, result.output
+    assert isinstance(result.exception, SystemExit)  # no KeyboardInterrupt traceback
+    assert result.output.strip().splitlines()[-1] == line
