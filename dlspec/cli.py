@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,8 +39,8 @@ def _console(stderr: bool = False):
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Print dlspec errors as `file:line:col: error CODE: message` and exit with 1; Ctrl-C
-    ends a command with a line and 130 (128 + SIGINT), as shells expect, not a traceback
-    (`train` says where its run stopped first, see reports_interrupts)."""
+    ends a command with a line and 130 (128 + SIGINT), as shells expect, not a traceback: a
+    training run says where it stopped and how to resume it (dlspec.train.interrupt)."""
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -51,9 +50,12 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 print(diagnostic.format(), file=sys.stderr)
             print(count_line(err.diagnostics), file=sys.stderr)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
+            from dlspec.train.interrupt import RunInterrupted
+
             name = command.__name__.strip("_").replace("_", "-")
-            print(f"interrupted: dlspec {name} stopped", file=sys.stderr)
+            print(stop.message() if isinstance(stop, RunInterrupted)
+                  else f"interrupted: dlspec {name} stopped", file=sys.stderr)
             raise typer.Exit(130) from None
     return run
 
@@ -161,31 +163,14 @@ def train(spec: Annotated[Path | None, typer.Argument(
         if report.memorized is False:
             raise typer.Exit(1)
         return
-    with reports_interrupts():
-        result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet,
-                            resume=resume, detect_anomaly=detect_anomaly)
+    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet,
+                        resume=resume, detect_anomaly=detect_anomaly)
     if result.skipped_steps:
         print(f"skipped {result.skipped_steps} steps with a non-finite loss or gradient")
     if result.best_epoch:
         print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
               f"of {result.epochs_run}")
     print(f"run: {result.run_dir}")
-
-
-@contextmanager
-def reports_interrupts():
-    """Ctrl-C: say where the run stopped and how to resume it (dlspec.train.interrupt);
-    exit with 130 (128 + SIGINT), without a traceback."""
-    from dlspec.train.interrupt import RunInterrupted
-
-    try:
-        yield
-    except RunInterrupted as stop:
-        print(stop.message(), file=sys.stderr)
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:
-        print("interrupted before training started: nothing was written", file=sys.stderr)
-        raise typer.Exit(130) from None
 
 
 def _options_as_overrides(**options: Any) -> list[str]:
