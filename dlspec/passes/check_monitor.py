@@ -14,7 +14,7 @@ from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic, did_you_mean, one_of
 from dlspec.passes.check_data import task_of
 from dlspec.train.loss_config import loss_keys, scored_output
-from dlspec.train.recipe import default_loss, metric_names
+from dlspec.train.recipe import MetricChoiceError, default_loss, metric_names
 
 EMPTY_VAL = "the val split is empty: give data.split a val fraction, or monitor train_loss"
 
@@ -28,17 +28,11 @@ def logged_metrics(checked: CheckedSpec) -> tuple[list[str], list[Diagnostic]]:
     asked, where = spec.train.metrics, checked.loaded.source.span(("train", "metrics"))
     names: tuple[str, ...] = ()
     problems = []
-    if scored_output(spec.loss, checked.graph.outputs) is None:
-        if asked:
-            problems.append(Diagnostic(
-                "DLS102", f"train.metrics asks for {asked}, but no loss term compares a model "
-                          "output with the data's targets, so there is nothing to score",
-                where, hint="leave train.metrics out: the run reports its losses"))
-    else:
-        try:
-            names = metric_names(task, asked)
-        except ValueError as error:
-            problems.append(Diagnostic("DLS102", str(error), where))
+    try:
+        names = metric_names(task, asked,
+                             scored=scored_output(spec.loss, checked.graph.outputs) is not None)
+    except MetricChoiceError as error:
+        problems.append(Diagnostic("DLS102", str(error), where, hint=error.hint))
     logged = [f"train_{key}" for key in keys]
     if has_val(checked):
         logged += [f"val_{key}" for key in (*keys, *names)]

@@ -29,14 +29,32 @@ def default_loss(task: Task) -> LossConfig:
     return by_kind[TARGET_KIND[task]]()
 
 
-def metric_names(task: Task, metrics: list[str] | None) -> tuple[str, ...]:
-    """The metrics a run reports for `task`; raises ValueError for one the task lacks."""
+class MetricChoiceError(ValueError):
+    """`train.metrics` that a run cannot report; `hint` says what to do instead."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def metric_names(task: Task, metrics: list[str] | None, scored: bool = True
+                 ) -> tuple[str, ...]:
+    """The metrics a run reports for `task`: `metrics`, else the task's; none when no loss
+    term scores an output against the data's targets (`scored` false). Raises
+    MetricChoiceError for a metric the task lacks, or for metrics with nothing to score."""
+    if not scored:
+        if metrics:
+            raise MetricChoiceError(
+                f"train.metrics asks for {metrics}, but no loss term compares a model output "
+                "with the data's targets, so there is nothing to score",
+                hint="leave train.metrics out: the run reports its losses")
+        return ()
     if metrics is None:
         return DEFAULT_METRICS[task]
     for name in metrics:
         if name not in METRICS[task]:
-            raise ValueError(f"metric '{name}' does not apply to a {task} task; "
-                             f"choose {', '.join(METRICS[task])}")
+            raise MetricChoiceError(f"metric '{name}' does not apply to a {task} task; "
+                                    f"choose {', '.join(METRICS[task])}")
     return tuple(metrics)
 
 

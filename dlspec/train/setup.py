@@ -23,7 +23,7 @@ from dlspec.train.monitor import Monitor, make_monitor
 from dlspec.train.optim import build_optimizer
 from dlspec.train.outputs import ModelOutputs
 from dlspec.train.precision import Precision
-from dlspec.train.recipe import Recipe, metric_names
+from dlspec.train.recipe import MetricChoiceError, Recipe, metric_names
 from dlspec.train.run_dir import RunFiles
 from dlspec.train.steps import Stepper, StepPlan
 from dlspec.train.transfer import freeze, init_from
@@ -134,19 +134,12 @@ def checked_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 def run_metric_names(task: str, asked: list[str] | None, outputs: ModelOutputs
                      ) -> tuple[str, ...]:
-    """The metrics a run measures: train.metrics, else the task's; none when no output is
-    scored. TrainError DLS102 for a metric the task lacks, or metrics with nothing to score."""
-    if outputs.scored is None:
-        if asked:
-            raise TrainError(Diagnostic(
-                "DLS102", f"train.metrics asks for {asked}, but no loss term compares a model "
-                          "output with the data's targets, so there is nothing to score",
-                hint="leave train.metrics out: the run reports its losses"))
-        return ()
+    """The metrics a run measures (recipe.metric_names); TrainError DLS102 for a metric the
+    task lacks, or metrics with nothing to score."""
     try:
-        return metric_names(task, asked)
-    except ValueError as error:
-        raise TrainError(Diagnostic("DLS102", str(error))) from error
+        return metric_names(task, asked, scored=outputs.scored is not None)
+    except MetricChoiceError as error:
+        raise TrainError(Diagnostic("DLS102", str(error), hint=error.hint)) from error
 
 
 def split_tensors(split: Split, device: str) -> tuple[torch.Tensor, torch.Tensor]:
