@@ -10,6 +10,7 @@ declares); with a dim left unbound, the MACs and the memory estimate are not com
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -133,8 +134,6 @@ def _check_fits(node: Node, concrete: list[TensorType], sizes: Mapping[str, int]
 
 
 def tied_weight(op: Op, inputs: list[TensorType]) -> int:
-    """Elements of a layer's `weight` (the tensor `tie` shares): its parameters without the
-    bias. Ops that tie have a weight and at most a bias (linear, embedding, conv)."""
-    if "bias" in type(op).model_fields:
-        op = op.model_copy(update={"bias": False})
-    return op.param_count(*inputs)
+    """Elements of a layer's `weight`, the tensor `tie` shares (from the op's declared
+    parameter shapes)."""
+    return math.prod(op.param_shapes(*inputs)["weight"])
