@@ -317,7 +317,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     from dlspec.backends.onnx_export import TensorInfo, export_onnx
     from dlspec.backends.onnx_tolerance import weighted_depth
 
-    spec, graph = checked.spec, checked.graph  # the weights define the model; no data read
+    spec, graph = checked.spec, checked.graph  # the data, if any, only shapes the check inputs
     module = compile_module(checked)
     metadata = spec_metadata(checked)
     if weights is not None:

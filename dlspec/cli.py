@@ -191,7 +191,7 @@ def export(spec: RunOrSpecArg,
                     "preprocessing, no class names) without --weights.")] = False):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
     overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
-    # the weights define the model; no data is read
+    # the model, not its fit to the data: the data only shapes the check inputs
     check_first(spec, overrides, data=False, folders=True)
     from dlspec.api import export_spec
 
