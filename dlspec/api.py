@@ -28,6 +28,7 @@ from dlspec.passes.check_data import (
 )
 from dlspec.passes.check_loss import loss_diagnostics
 from dlspec.passes.check_monitor import monitor_diagnostics
+from dlspec.passes.check_objective import data_view
 from dlspec.passes.check_trainable import batch_size_diagnostics, trainable_diagnostics
 
 
@@ -38,8 +39,9 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    problems = (trainable_diagnostics(checked) or data_diagnostics(checked)
-                or batch_size_diagnostics(checked))
+    view = data_view(checked)  # the model the data feeds
+    problems = (trainable_diagnostics(checked) or data_diagnostics(view)
+                or batch_size_diagnostics(view))
     if problems:
         raise DataError(problems)
     return checked
@@ -59,6 +61,26 @@ def compile_module(checked: CheckedSpec, seed: int | None = None, device: str = 
     torch.manual_seed(checked.spec.train.seed if seed is None else seed)
     name = checked.spec.name if checked.spec.models is None else checked.model
     return build_module(checked.graph, name)
+
+
+def compile_models(checked: CheckedSpec, seed: int | None = None, device: str = "cpu"):
+    """Every model of a `models:` spec, as one ModelSet (initialized in the spec's order
+    from `seed`, default train.seed), with each model's input types and output names."""
+    from dlspec.analysis.preflight import check_memory
+
+    for name in checked.graphs:
+        check_memory(replace(checked, model=name), device)
+    import torch
+
+    from dlspec.backends.torch_module import build_module
+    from dlspec.train.model_set import ModelSet
+
+    torch.manual_seed(checked.spec.train.seed if seed is None else seed)
+    graphs = checked.graphs
+    models = {name: build_module(graph, name) for name, graph in graphs.items()}
+    inputs = {name: {i: (graph.node(i).type.sample_shape, graph.node(i).type.dtype)
+                     for i in graph.inputs} for name, graph in graphs.items()}
+    return ModelSet(models, inputs, {name: tuple(g.outputs) for name, g in graphs.items()})
 
 
 def python_source(checked: CheckedSpec, origin: str = "") -> str:
@@ -138,9 +160,14 @@ def training_inputs(checked: CheckedSpec):
     problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
-    module = compile_module(checked, device=checked.spec.train.device)
-    _check_parameter_patterns(checked, module)
-    return load_data(checked), module, recipe_for(checked)
+    device = checked.spec.train.device
+    if checked.spec.models is None:
+        module = compile_module(checked, device=device)
+        _check_parameter_patterns(checked, module)
+    else:
+        module = compile_models(checked, device=device)
+    view = data_view(checked)
+    return load_data(view), module, recipe_for(view)
 
 
 def _check_parameter_patterns(checked: CheckedSpec, module: Any) -> None:
@@ -295,7 +322,7 @@ def recipe_for(checked: CheckedSpec):
         task_of(spec), loss=spec.loss, optimizer=spec.optimizer, schedule=spec.schedule,
         regularization=spec.regularization, train=spec.train,
         batch_size=spec.data.batch_size, shuffle=spec.data.shuffle,
-        outputs=tuple(graph.outputs), inputs=tuple(graph.inputs))
+        outputs=tuple(graph.outputs), inputs=tuple(graph.inputs), objective=spec.objective)
 
 
 def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
