@@ -38,6 +38,7 @@ class ModelSet(nn.Module):
         """Start an EMA copy of model `name` (its buffers averaged too); returns it."""
         average = AveragedModel(getattr(self, name), multi_avg_fn=get_ema_multi_avg_fn(decay),
                                 use_buffers=True)
+        average.requires_grad_(False)  # averaged, never trained
         getattr(self, EMA)[name] = average
         return average
 
