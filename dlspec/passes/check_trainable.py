@@ -1,5 +1,5 @@
 """What `dlspec train` checks of a spec before it trains, checked by `validate` at its place:
-train fits one model with one input to the data's (input, target) pairs (checked again by
+train fits one model to the data's (inputs, target) samples (checked again by
 train, at the same place, before loading anything), in batches that batch norm can train on,
 (`train.metrics` and the monitors are checked by check_monitor). Torch-free."""
 
@@ -14,8 +14,9 @@ from dlspec.train.recipe import default_loss
 
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
-    """DLS402 at `data` when the spec has several models, its model several inputs, or
-    several outputs and no loss to say which one the targets score; DLS403 at `model` when
+    """DLS402 at `data` when the spec has several models, or its model several outputs and
+    no loss to say which one the targets score (every input is fed from the data field of
+    its name, checked by check_data); DLS403 at `model` when
     the model has no parameters to train."""
     spec = checked.spec
     if spec.data is None:
@@ -27,13 +28,6 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             "DLS402", f"`data:` trains one model, but this spec has {len(spec.models)} "
             f"({names}); training several models together is not supported yet", span,
             hint="train a model from a spec of its own (the `model:` form), or remove `data:`")]
-    inputs = checked.graph.inputs
-    if len(inputs) != 1:
-        return [Diagnostic(
-            "DLS402", f"`data:` feeds a model with one input, but this one has "
-            f"{len(inputs)} ({', '.join(inputs)})", span,
-            hint="give the model one input, or remove `data:` (validate, compile, summary "
-                 "and export work without it)")]
     graph = checked.graph
     if not any(node.op.param_count(*[graph.node(i).type for i in node.inputs])
                for node in graph.layers()):

@@ -35,7 +35,7 @@ def test_static_table_matches_sklearn(name):
 
 @pytest.mark.parametrize("name", SKLEARN)
 def test_load_builtin_shapes_and_types(name):
-    x, y, feature_names, class_names = load_builtin(name)
+    x, y, feature_names, class_names, _ = load_builtin(name)
     n, f, k = EXPECTED_SIZES[name]
     assert x.shape == (n, f) and x.dtype == np.float32
     assert y.shape == (n,) and len(feature_names) == f and len(class_names) == k
@@ -48,7 +48,7 @@ def test_load_builtin_shapes_and_types(name):
 def test_digits_multilabel_labels_each_digit():
     info = BUILTIN["digits_multilabel"]
     assert (info.task, info.n_targets, info.n_features) == ("multilabel", 3, 64)
-    x, y, _, labels = load_builtin("digits_multilabel")
+    x, y, _, labels, _ = load_builtin("digits_multilabel")
     assert labels == ["even", "at_least_5", "prime"] and x.shape == (1797, 64)
     digits = load_builtin("digits").y
     for digit, row in ((0, [1, 0, 0]), (2, [1, 0, 1]), (5, [0, 1, 1]), (8, [1, 1, 0]),

@@ -38,8 +38,8 @@ def id_csv(tmp_path, holes=()):
 def test_digits_reshaped_for_a_cnn():
     data = prepare(dataset="digits", input_shape=(1, 8, 8), num_outputs=10)
     assert (len(data.train), len(data.val), len(data.test)) == (1437, 180, 180)
-    assert data.train.x.shape == (1437, 1, 8, 8) and data.train.x.dtype == np.float32
-    assert data.test.x.shape == (180, 1, 8, 8)
+    assert data.train.inputs["x"].shape == (1437, 1, 8, 8) and data.train.inputs["x"].dtype == np.float32
+    assert data.test.inputs["x"].shape == (180, 1, 8, 8)
     assert data.train.y.dtype == np.int64 and data.train.y.shape == (1437,)
     assert data.class_names == list("0123456789") and data.num_classes == 10
     assert data.mean.shape == data.std.shape == (1, 8, 8)
@@ -48,15 +48,15 @@ def test_digits_reshaped_for_a_cnn():
 
 def test_train_split_is_standardized_with_its_own_statistics():
     data = prepare(dataset="wine", input_shape=(13,))
-    assert np.allclose(data.train.x.mean(axis=0), 0, atol=1e-5)
-    assert np.allclose(data.train.x.std(axis=0), 1, atol=1e-5)
-    assert not np.allclose(data.val.x.mean(axis=0), 0, atol=1e-3)  # val is scaled, not refitted
+    assert np.allclose(data.train.inputs["x"].mean(axis=0), 0, atol=1e-5)
+    assert np.allclose(data.train.inputs["x"].std(axis=0), 1, atol=1e-5)
+    assert not np.allclose(data.val.inputs["x"].mean(axis=0), 0, atol=1e-3)  # val is scaled, not refitted
     assert data.mean[12] > 500 and data.std[12] > 100  # proline, in its raw units
 
 
 def test_val_and_test_use_the_train_statistics(tmp_path):
     data = prepare(**id_csv(tmp_path), seed=5)
-    raw_ids = {name: np.rint(split.x[:, 0] * data.std[0] + data.mean[0]).astype(int)
+    raw_ids = {name: np.rint(split.inputs["x"][:, 0] * data.std[0] + data.mean[0]).astype(int)
                for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
     assert sorted(np.concatenate(list(raw_ids.values()))) == list(range(100))
     assert data.mean[0] == pytest.approx(raw_ids["train"].mean(), abs=1e-4)
@@ -69,13 +69,13 @@ def test_constant_feature_keeps_std_one(tmp_path):
     data = prepare(dataset="csv", path="c.csv", base_dir=tmp_path, input_shape=(2,),
                    num_outputs=2)
     assert (data.mean[0], data.std[0]) == (7.0, 1.0)
-    assert np.all(data.train.x[:, 0] == 0)
+    assert np.all(data.train.inputs["x"][:, 0] == 0)
 
 
 def test_standardize_off_keeps_raw_values():
     data = prepare(dataset="iris", standardize=False)
     assert data.mean is None and data.std is None
-    seen = np.concatenate([s.x for s in (data.train, data.val, data.test)])
+    seen = np.concatenate([s.inputs["x"] for s in (data.train, data.val, data.test)])
     assert np.array_equal(np.sort(seen, axis=0), np.sort(load_builtin("iris").x, axis=0))
 
 
@@ -83,13 +83,13 @@ def test_standardize_off_keeps_raw_values():
 def test_missing_cells_are_filled_from_the_train_split(tmp_path, policy):
     holes = {3, 10, 17, 50, 91}
     data = prepare(**id_csv(tmp_path, holes), missing=policy, standardize=False)
-    train_ids = data.train.x[:, 0].astype(int)
+    train_ids = data.train.inputs["x"][:, 0].astype(int)
     known = 2.0 * np.array([i for i in train_ids if i not in holes])
     expected = {"mean": known.mean(), "median": np.median(known), "zero": 0.0}[policy]
     for split in (data.train, data.val, data.test):
-        filled = np.isin(split.x[:, 0].astype(int), list(holes))
-        assert np.allclose(split.x[filled, 1], expected, atol=1e-4)
-        assert np.array_equal(split.x[~filled, 1], 2 * split.x[~filled, 0])
+        filled = np.isin(split.inputs["x"][:, 0].astype(int), list(holes))
+        assert np.allclose(split.inputs["x"][filled, 1], expected, atol=1e-4)
+        assert np.array_equal(split.inputs["x"][~filled, 1], 2 * split.inputs["x"][~filled, 0])
 
 
 def test_missing_drop_and_error(tmp_path):
@@ -107,7 +107,7 @@ def test_text_labels_become_classes_and_are_stratified(tmp_path):
     assert data.class_names == ["even", "odd"]
     assert [np.bincount(s.y).tolist() for s in (data.train, data.val, data.test)] == [
         [40, 40], [5, 5], [5, 5]]
-    assert np.all(data.train.y == (data.train.x[:, 0] * data.std[0] + data.mean[0]).round() % 2)
+    assert np.all(data.train.y == (data.train.inputs["x"][:, 0] * data.std[0] + data.mean[0]).round() % 2)
 
 
 def test_classification_stratifies_by_default():
@@ -118,7 +118,7 @@ def test_classification_stratifies_by_default():
 
 def test_same_seed_same_data():
     a, b = prepare(dataset="iris", seed=3), prepare(dataset="iris", seed=3)
-    assert np.array_equal(a.val.x, b.val.x) and np.array_equal(a.test.y, b.test.y)
+    assert np.array_equal(a.val.inputs["x"], b.val.inputs["x"]) and np.array_equal(a.test.y, b.test.y)
 
 
 def test_binary_targets_are_float_columns():
@@ -168,8 +168,8 @@ def test_npz_regression_with_several_outputs(tmp_path):
     np.savez(tmp_path / "r.npz", x=rng.normal(size=(50, 2, 3)), y=rng.normal(size=(50, 3)))
     data = prepare(dataset="npz", path="r.npz", base_dir=tmp_path, input_shape=(2, 3),
                    task="regression", num_outputs=3, split=[0.6, 0.4, 0.0])
-    assert data.train.x.shape == (30, 2, 3) and data.train.y.shape == (30, 3)
-    assert len(data.test) == 0 and data.test.x.shape == (0, 2, 3)
+    assert data.train.inputs["x"].shape == (30, 2, 3) and data.train.y.shape == (30, 3)
+    assert len(data.test) == 0 and data.test.inputs["x"].shape == (0, 2, 3)
     error = misfit(dataset="npz", path="r.npz", base_dir=tmp_path, input_shape=(6,),
                    task="regression", num_outputs=2)
     assert "has 3 target column(s), but the model has 2 outputs" in str(error)
