@@ -187,8 +187,9 @@ class DataConfig(BaseModel):
             given = [k for k in ("path", "target", "features", "inputs")
                      if getattr(self, k) is not None]
             if given:
+                files = "csv files" if given[0] == "inputs" else "csv/npz files"
                 raise ValueError(
-                    f"`{given[0]}` is only for csv/npz files; the built-in dataset "
+                    f"`{given[0]}` is only for {files}; the built-in dataset "
                     f"'{self.dataset}' has fixed features and targets (remove `{given[0]}`)"
                 )
         if self.dataset in SYNTHETIC:

@@ -131,15 +131,22 @@ def input_problems(info: DatasetInfo, inputs: Sequence[InputIO],
         name = fed[model_input.name]
         field = info.fields[name]
         key = declared.get(name, AT_DATASET)
-        found = _fit(info, name if several else None, field, model_input, dims, several)
+        found = _fit(info, name if several else None, field, model_input, several)
         problems += [(key, problem) for problem in found]
-        if found or (field.tabular and model_input.dtype == "float32"):
-            continue
+        if (field.tabular and model_input.dtype == "float32") or \
+                len(model_input.shape) != len(field.shape):
+            continue  # reshaped, or reported above
         for d, size in zip(model_input.shape, field.shape, strict=True):
             if isinstance(d, str):
                 sizes.setdefault(d, []).append((size, name))
     for d, seen in sizes.items():
-        if len({size for size, _ in seen}) > 1:
+        (size, name), (low, high) = seen[0], dims.get(d, (1, None))
+        if size < low or (high is not None and size > high):
+            data = f"field '{name}' of {info.name}" if several else info.name
+            problems.append((declared.get(name, AT_DATASET), misfit(
+                f"the input dim '{d}' is bounded to {low}..{high or 'any'}, but the sequences "
+                f"of {data} have {size} positions", hint=f"let '{d}' take {size} (inputs.*.dims)")))
+        elif len({size for size, _ in seen}) > 1:
             (a, first), (b, second) = seen[0], next(s for s in seen if s[0] != seen[0][0])
             problems.append((AT_DATASET, misfit(
                 f"the input dim '{d}' would be {a} (field '{first}') and {b} (field "
@@ -149,7 +156,7 @@ def input_problems(info: DatasetInfo, inputs: Sequence[InputIO],
 
 
 def _fit(info: DatasetInfo, field_name: str | None, field: FieldInfo, model_input: InputIO,
-         dims: Mapping[str, tuple[int, int | None]], several: bool) -> list[Diagnostic]:
+         several: bool) -> list[Diagnostic]:
     """How one input disagrees with the field feeding it; the messages name the field and
     the input when the model has several."""
     data = f"field '{field_name}' of {info.name}" if field_name else info.name
@@ -159,7 +166,7 @@ def _fit(info: DatasetInfo, field_name: str | None, field: FieldInfo, model_inpu
     if field.tabular and field.dtype == "float32":
         return [misfit(f"{data} has float features, but {the_input} is {model_input.dtype}",
                        hint="declare the input with dtype: float32")]
-    return _shaped(data, field, model_input, the_input, dims)
+    return _shaped(data, field, model_input, the_input)
 
 
 def _input_shape(the_input: str, shape: tuple[Dim, ...]) -> str:
@@ -185,8 +192,8 @@ def _tabular(data: str, field: FieldInfo, model_input: InputIO, the_input: str
         hint=f"use an input shape whose sizes multiply to {n}, e.g. [{n}]")]
 
 
-def _shaped(data: str, field: FieldInfo, model_input: InputIO, the_input: str,
-            dims: Mapping[str, tuple[int, int | None]]) -> list[Diagnostic]:
+def _shaped(data: str, field: FieldInfo, model_input: InputIO, the_input: str
+            ) -> list[Diagnostic]:
     shape = field.shape
     if model_input.dtype != field.dtype:
         what = "token ids" if field.dtype == "int64" else "float values"
@@ -201,16 +208,11 @@ def _shaped(data: str, field: FieldInfo, model_input: InputIO, the_input: str,
                        hint=f"use shape: {list(shape)}, or name the sequence dim "
                             f"(e.g. [seq{second}])")]
     problems = []
-    for d, size in zip(model_input.shape, shape, strict=True):
-        low, high = dims.get(d, (1, None)) if isinstance(d, str) else (1, None)
-        if size < low or (high is not None and size > high):
-            problems.append(misfit(
-                f"the input dim '{d}' is bounded to {low}..{high or 'any'}, but the sequences "
-                f"of {data} have {size} positions", hint=f"let '{d}' take {size} (inputs.*.dims)"))
     if field.vocab_size and model_input.vocabulary is not None and \
             model_input.vocabulary < field.vocab_size:
+        read = the_input.replace("the model's input", "the input")
         problems.append(misfit(
-            f"the embedding reading {the_input[4:]} has {model_input.vocabulary} rows, but "
-            f"{data} has token ids 0..{field.vocab_size - 1}",
+            f"the embedding reading {read} has {model_input.vocabulary} rows, but {data} has "
+            f"token ids 0..{field.vocab_size - 1}",
             hint=f"set the embedding's num_embeddings to {field.vocab_size}"))
     return problems
