@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from dlspec.data.builtin import BUILTIN, load_builtin
+from dlspec.data.builtin import BUILTIN, FieldInfo, load_builtin
 from dlspec.errors import DataError
 
 EXPECTED_SIZES = {
@@ -78,3 +78,13 @@ def test_describing_builtins_needs_neither_sklearn_nor_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_each_built_in_dataset_names_its_one_field():
+    fields = {name: dict(info.fields) for name, info in BUILTIN.items()}
+    assert fields["digits"] == fields["digits_multilabel"] == {
+        "pixels": FieldInfo((64,), "float32", tabular=True)}
+    assert {name: list(f) for name, f in fields.items() if not name.startswith("digits")} == {
+        "iris": ["features"], "wine": ["features"], "breast_cancer": ["features"],
+        "diabetes": ["features"]}
+    assert fields["wine"]["features"].shape == (13,)

@@ -166,3 +166,50 @@ def test_npz_missing_values_follow_the_policy(tmp_path):
     assert "sample 0: column 'x1' is missing" in str(load_error(load_npz, path))
     x, y, _, _, _ = load_npz(path, missing="drop")
     assert x.tolist() == [[2.0, 3.0]] and y.tolist() == [1.0]
+
+
+def test_every_npz_array_but_the_target_is_a_field_named_by_its_key(tmp_path):
+    path = tmp_path / "d.npz"
+    ids = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int16)
+    np.savez(path, image=np.arange(8, dtype=np.float64).reshape(2, 2, 2), ids=ids,
+             y=np.array([0, 1]))
+    raw = load_npz(path)
+    assert list(raw.fields) == ["image", "ids"]  # the file's order
+    assert raw.fields["image"].shape == (2, 2, 2) and raw.fields["image"].dtype == np.float32
+    assert raw.fields["ids"].dtype == np.int64 and raw.fields["ids"].tolist() == ids.tolist()
+    assert raw.x.shape == (2, 7) and raw.x[1].tolist() == [4, 5, 6, 7, 4, 5, 6]
+    assert raw.feature_names == ["image0", "image1", "image2", "image3", "ids0", "ids1", "ids2"]
+
+
+def test_npz_fields_need_one_row_per_sample_and_the_targets_a_field(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, a=np.ones((3, 2)), b=np.ones((2, 2)), y=np.zeros(3))
+    assert str(load_error(load_npz, path)).endswith(
+        f"array 'b' in {path} has 2 rows, but the arrays before it have 3 (one row per sample)")
+    np.savez(path, y=np.zeros(3))
+    error = load_error(load_npz, path)
+    assert f"{path} has no arrays besides the targets 'y'" in str(error)
+
+
+def test_npz_drop_removes_the_row_from_every_field(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, a=np.array([[1.0], [np.nan], [3.0]]), b=np.array([[7], [8], [9]]),
+             y=np.array([0, 1, 0]))
+    assert "sample 1: column 'a0' is missing" in str(load_error(load_npz, path))
+    raw = load_npz(path, missing="drop")
+    assert raw.fields["a"].tolist() == [[1.0], [3.0]] and raw.fields["b"].tolist() == [[7], [9]]
+
+
+def test_csv_column_groups_are_fields(tmp_path):
+    path = write(tmp_path, "a,b,c,y\n1,2,3,0\n4,,6,1\n7,8,9,0\n")
+    raw = load_csv(path, groups={"late": ["c", "b"], "early": ["a"]}, missing="drop")
+    assert raw.feature_names == ["c", "b", "a"]
+    assert {k: v.tolist() for k, v in raw.fields.items()} == {
+        "late": [[3, 2], [9, 8]], "early": [[1], [7]]}
+    with pytest.raises(DataError) as caught:
+        load_csv(path, groups={"late": ["c", "bb"], "early": ["y"]})
+    assert [(d.code, d.message, d.hint) for d in caught.value.diagnostics] == [
+        ("DLS401", f"{path} has no column 'bb' (in data.inputs.late)", "did you mean 'b'?"),
+        ("DLS401", f"{path}: column 'y' is both the target and in data.inputs.early",
+         "remove it from data.inputs.early, or name another target column in data.target")]
+    assert caught.value.keys == [("data", "inputs", "late", 1), ("data", "inputs", "early", 0)]

@@ -11,6 +11,7 @@ from dlspec.data import (
     load_builtin,
     prepare_data,
 )
+from dlspec.data.fields import InputIO
 from dlspec.errors import DataError
 
 
@@ -237,3 +238,49 @@ def test_augment_misfits_are_reported_when_loading():
     assert "data.augment.hflip" in str(caught.value)
     data = prepare(dataset="iris", augment={"noise": 0.1})
     assert data.augment.noise == 0.1
+
+
+def two_inputs(*inputs):
+    first = inputs[0]
+    return ModelIO(first.shape, (2,), first.dtype, input_name=first.name, inputs=inputs)
+
+
+def test_every_input_is_built_from_its_field_in_the_models_order(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", ids=rng.integers(0, 9, (50, 3)),
+             wide=rng.normal(5.0, 3.0, (50, 2, 2)), y=np.arange(50) % 2)
+    model = two_inputs(InputIO("wide", (4,)), InputIO("ids", (3,), "int64", 9))
+    data = prepare_data(DataConfig(dataset="npz", path="d.npz"), base_dir=tmp_path,
+                        model=model, task="classification")
+    assert list(data.train.inputs) == ["wide", "ids"]  # the model's order, not the file's
+    wide, ids = data.train.inputs["wide"], data.train.inputs["ids"]
+    assert wide.shape == (40, 4) and wide.dtype == np.float32
+    assert np.allclose(wide.mean(axis=0), 0, atol=1e-5)  # standardized per field
+    assert ids.dtype == np.int64 and ids.max() <= 8  # whole numbers as they are
+    assert set(data.scaling) == {"wide"} and data.scaling["wide"][0].shape == (4,)
+    assert data.mean is None and data.std is None  # one input only: see PreparedData.scaling
+    raw = np.load(tmp_path / "d.npz")
+    rows = [np.flatnonzero((raw["ids"] == row).all(axis=1))[0] for row in data.test.inputs["ids"]]
+    mean, std = data.scaling["wide"]
+    assert np.allclose(data.test.inputs["wide"] * std + mean,
+                       raw["wide"][rows].reshape(-1, 4), atol=1e-4)  # rows stay together
+
+
+def test_csv_groups_are_filled_and_standardized_each_with_its_train_statistics(tmp_path):
+    lines = ["a,b,c,label"] + [f"{i},{'' if i == 3 else 100 * i},{i % 7},{i % 2}"
+                               for i in range(60)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    config = DataConfig(dataset="csv", path="t.csv", inputs={"big": ["b"], "small": ["a", "c"]},
+                        missing="mean")
+    model = two_inputs(InputIO("small", (2,)), InputIO("big", (1, 1)))
+    data = prepare_data(config, base_dir=tmp_path, model=model, task="classification")
+    assert data.train.inputs["big"].shape == (48, 1, 1)
+    assert data.scaling["big"][0].shape == (1, 1) and data.scaling["big"][1][0, 0] > 1000
+    assert not np.isnan(np.concatenate([s.inputs["big"].ravel()
+                                        for s in (data.train, data.val, data.test)])).any()
+
+
+def test_one_input_keeps_mean_and_std_and_is_fed_whatever_its_name():
+    data = prepare(dataset="iris")
+    assert list(data.train.inputs) == ["x"] and data.mean.shape == (4,)
+    assert data.scaling["x"][0] is data.mean

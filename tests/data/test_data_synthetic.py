@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from dlspec.data.builtin import FieldInfo
 from dlspec.data.generate import generate
 from dlspec.data.synthetic import (
     SYNTHETIC,
@@ -139,3 +140,13 @@ def test_describing_synthetic_data_imports_no_numpy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_synthetic_datasets_name_their_one_field():
+    described = {name: describe_synthetic(name, synthetic_params(name, {}))
+                 for name in SYNTHETIC}
+    assert {name: list(info.fields) for name, info in described.items()} == {
+        "copy": ["tokens"], "reverse": ["tokens"], "brackets": ["tokens"],
+        "parity": ["tokens"], "sine": ["values"], "chars": ["tokens"]}
+    assert described["copy"].fields["tokens"] == FieldInfo((12,), "int64", 10)
+    assert described["sine"].fields["values"] == FieldInfo((32, 1), "float32")
