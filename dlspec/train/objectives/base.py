@@ -135,7 +135,8 @@ class Objective(ABC):
 
     def prepare(self, train: Tensors) -> None:
         """Check on a few train samples that the models and the data fit, and build what
-        depends on them (TrainError when they do not fit)."""
+        depends on them (TrainError when they do not fit). Nothing to do by default."""
+        return
 
     @abstractmethod
     def updates(self) -> tuple[Update, ...]:
@@ -158,7 +159,9 @@ class Objective(ABC):
         return ()
 
     def after_test(self, run_dir: Any, data: Tensors) -> None:
-        """Write what the finished run's test split shows beyond numbers (optional)."""
+        """Write what the finished run's test split shows beyond numbers (nothing by
+        default)."""
+        return
 
     def metadata(self) -> dict[str, str]:
         """What checkpoints record for `predict` about the model's outputs."""
