@@ -1,5 +1,7 @@
 """Which task a spec trains for, and the model-vs-data facts validate reads from the graph."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,14 @@ def test_each_npz_array_feeds_the_input_of_its_name(tmp_path):
     assert [i.name for i in model_io(shipped).all_inputs()] == ["image", "shift"]
     path = npz_spec(tmp_path, image=images(), shift=np.zeros((40, 1)))
     assert check(path).graph.inputs == ["image", "shift"]
+
+
+def test_checking_inputs_against_npz_fields_imports_no_torch():
+    code = ("import sys\nfrom dlspec.api import check\n"
+            f"check({str(SPECS / 'two-input-digits-shift.yaml')!r})\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_missing_field_and_an_unread_array_are_located_with_did_you_mean(tmp_path):
