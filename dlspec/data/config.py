@@ -24,7 +24,7 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str = Field(
-        description="A built-in dataset (digits, digits_multilabel, iris, wine, "
+        description="A built-in dataset (digits, digits_multilabel, digits_shift, iris, wine, "
         "breast_cancer, diabetes), a synthetic sequence dataset generated from `seed` (copy, "
         "reverse, brackets, parity, sine, chars), or 'csv' / 'npz' to read your own file "
         "given by `path`."
