@@ -14,7 +14,7 @@ from dlspec.api import train_spec
 from dlspec.data.builtin import load_builtin
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "two-input-digits-shift.yaml"
-EPOCHS = "train.epochs=5"
+EPOCHS = "train.epochs=8"
 
 
 @pytest.mark.slow
