@@ -32,6 +32,14 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def x(self) -> np.ndarray:
+        """The samples of the split's one input (a split of a one-input model)."""
+        if len(self.inputs) != 1:
+            raise ValueError(f"this split has {len(self.inputs)} inputs "
+                             f"({', '.join(self.inputs)}); read them from `inputs`")
+        return next(iter(self.inputs.values()))
+
     def rows(self, index) -> Split:
         """The samples at `index` (a slice or an index array) of every field."""
         return Split({name: x[index] for name, x in self.inputs.items()}, self.y[index])

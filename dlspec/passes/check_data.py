@@ -20,6 +20,7 @@ from dlspec.data.describe import (
 from dlspec.data.fields import DataKey, InputIO, keys_of
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
+from dlspec.passes.check_objective import roles_of
 from dlspec.train.config import implied_task
 from dlspec.train.loss_config import scored_output
 
@@ -39,13 +40,12 @@ def task_of(spec) -> Task:
 
 
 def model_io(checked: CheckedSpec) -> ModelIO | None:
-    """The model's inputs and output as the data sees them (None without data, or with
-    several models): the output is the one the data's targets score (None when the loss
-    reads no targets)."""
+    """The model's inputs and output as the data sees them (None without data): the output
+    is the one the data's targets score (None when the loss reads no targets)."""
     spec, graph = checked.spec, checked.graph
-    if spec.data is None or spec.models is not None or not graph.inputs:
+    if spec.data is None or not graph.inputs:
         return None
-    scored = _scored(checked)
+    scored = _scored(checked) if roles_of(spec).reads_loss else None
     inputs = tuple(_input_io(checked, name) for name in graph.inputs)
     dims = {dim: (bounds.min, bounds.max) for name in graph.inputs
             for dim, bounds in checked.inputs[name].dims.items()}

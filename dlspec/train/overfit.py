@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dlspec.data.types import PreparedData, Split
+from dlspec.data.types import PreparedData
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.train.config import METRICS
 from dlspec.train.recipe import Recipe
