@@ -312,3 +312,20 @@ def test_column_groups_that_cannot_be_are_refused_where_they_are_given(tmp_path,
     key = "inputs" if line == 14 else "data"
     assert (d.code, d.span.line, d.span.col, d.message) == ("DLS102", line, col,
                                                             f"'{key}': {message}")
+
+
+def test_mixup_is_refused_for_a_model_with_several_inputs(tmp_path):
+    """Augmentations change the first input only: mixup would blend the targets and one
+    input, but not the others."""
+    body = (SPECS / "two-input-digits-shift.yaml").read_text().replace(
+        "batch_size: 64, seed: 0}", "batch_size: 64, seed: 0, augment: {mixup: 0.2}}")
+    path = tmp_path / "spec.yaml"
+    path.write_text(body)
+    [(code, line, col, message, hint)] = located(path)
+    assert (code, line, col, hint) == ("DLS402", 29, 97, "remove data.augment.mixup")
+    assert message == ("data.augment.mixup: mixup blends the model's first input and the "
+                       "targets, but this model has 2 inputs (image, shift): the others would "
+                       "not be blended with them")
+    assert check(SPECS / "two-input-digits-shift.yaml")  # noise on the image alone is fine
+    path.write_text(body.replace("mixup: 0.2", "noise: 0.1"))
+    assert check(path)
