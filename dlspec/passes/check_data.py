@@ -40,8 +40,9 @@ def task_of(spec) -> Task:
 
 
 def model_io(checked: CheckedSpec) -> ModelIO | None:
-    """The model's inputs and output as the data sees them (None without data): the output
-    is the one the data's targets score (None when the loss reads no targets)."""
+    """The inputs and output of the model the data feeds, as the data sees them (None
+    without data): the output is the one the data's targets score (None when the loss, or
+    the objective, reads no targets)."""
     spec, graph = checked.spec, checked.graph
     if spec.data is None or not graph.inputs:
         return None

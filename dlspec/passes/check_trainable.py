@@ -16,9 +16,9 @@ from dlspec.train.recipe import default_loss
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """The objective's problems (check_objective); DLS402 at `data` when the model has
-    several outputs and no loss to say which one the targets score (every input is fed from
-    the data field of its name, checked by check_data); DLS403 at `model` when a trained
-    model has no parameters to train."""
+    several outputs and no loss to say which one the targets score (every input is fed
+    from the data field of its name, checked by check_data); DLS403 at `model` when a
+    trained model has no parameters to train."""
     spec = checked.spec
     if spec.data is None:
         return objective_diagnostics(checked) if spec.objective is not None else []

@@ -30,11 +30,10 @@ def refusal(call, path):
     return [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics]
 
 
-def test_several_models_with_data_are_refused_by_validate_and_train(tmp_path):
+def test_several_models_with_data_and_no_objective_are_refused_by_validate_and_train(tmp_path):
     path, line = with_data(tmp_path, "dcgan")
-    expected = [("DLS402", line, 1, "`data:` trains one model, but this spec has 2 "
-                 "(generator, discriminator); training several models together is not "
-                 "supported yet")]
+    expected = [("DLS402", line, 1, "this spec has 2 models (generator, discriminator), and "
+                 "the supervised objective trains one")]
     assert refusal(check, path) == expected
     assert refusal(lambda p: training_inputs(check_spec(p)), path) == expected
 
