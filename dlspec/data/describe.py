@@ -161,7 +161,8 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
     declared = {} if config is None else declared_fields(config, info)
     by_name = config is not None and config.inputs is not None
     inputs = model.all_inputs()
-    problems = feed_problems(info, inputs, declared, by_name=by_name)
+    problems = feed_problems(info, inputs, declared, by_name=by_name,
+                             dataset="" if config is None else config.dataset)
     problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
         return [*problems, (AT_DATASET, _wrong_task(info, task))]

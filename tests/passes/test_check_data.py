@@ -329,3 +329,13 @@ def test_mixup_is_refused_for_a_model_with_several_inputs(tmp_path):
     assert check(SPECS / "two-input-digits-shift.yaml")  # noise on the image alone is fine
     path.write_text(body.replace("mixup: 0.2", "noise: 0.1"))
     assert check(path)
+
+
+def test_a_csv_file_without_column_groups_has_one_field_for_one_input(tmp_path):
+    body = GROUPS.replace("  inputs:\n    image: [p0, p1]\n    meta: [age]\n", "")
+    problems = located(csv_spec(tmp_path, body))
+    assert problems == [
+        ("DLS402", 11, 12, f"the model's input '{name}' has no field in {tmp_path / 'd.csv'} "
+         "to be fed from (its fields: features)", "name the input after a field (one of: "
+         f"features), or give it columns in data.inputs ({name}: [column, ...])")
+        for name in ("image", "meta")]
