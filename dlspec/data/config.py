@@ -24,10 +24,14 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str = Field(
-        description="A built-in dataset (digits, digits_multilabel, iris, wine, "
+        description="A built-in dataset (digits, digits_multilabel, digits_shift, iris, wine, "
         "breast_cancer, diabetes), a synthetic sequence dataset generated from `seed` (copy, "
         "reverse, brackets, parity, sine, chars), or 'csv' / 'npz' to read your own file "
-        "given by `path`."
+        "given by `path`. Each model input is fed from the dataset's field of its name: "
+        "'pixels' (digits, digits_multilabel), 'image' and 'shift' (digits_shift), 'features' "
+        "(the other built-in ones), 'tokens' ('values' for sine), an npz file's arrays by key, "
+        "a csv file's `inputs` groups; a model with one input takes a one-field dataset's "
+        "field whatever its name."
     )
     path: str | None = Field(
         default=None,

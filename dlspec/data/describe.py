@@ -161,7 +161,8 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
     declared = {} if config is None else declared_fields(config, info)
     by_name = config is not None and config.inputs is not None
     inputs = model.all_inputs()
-    problems = feed_problems(info, inputs, declared, by_name=by_name)
+    problems = feed_problems(info, inputs, declared, by_name=by_name,
+                             dataset="" if config is None else config.dataset)
     problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
         return [*problems, (AT_DATASET, _wrong_task(info, task))]
@@ -173,11 +174,17 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
 
 def augment_diagnostics(augment: AugmentConfig | None, model: ModelIO, task: Task,
                         loss_ops: tuple[str, ...] = ()) -> dict[str, Diagnostic]:
-    """The augmentations that cannot apply to the model's input, the task or the losses
-    comparing with the targets (`loss_ops`), by field."""
+    """The augmentations that cannot apply to the model's (first) input, the task or the
+    losses comparing with the targets (`loss_ops`), by field. Augmentations change the
+    first input only, so mixup, which blends the targets too, needs a model with one."""
     if augment is None:
         return {}
     problems = augment_problems(augment, model.input_shape, model.input_dtype, task,
                                 model.vocabulary, loss_ops)
+    inputs = [i.name for i in model.all_inputs()]
+    if augment.mixup and len(inputs) > 1 and "mixup" not in problems:
+        problems["mixup"] = (f"mixup blends the model's first input and the targets, but "
+                             f"this model has {len(inputs)} inputs ({', '.join(inputs)}): "
+                             f"the others would not be blended with them")
     return {name: misfit(f"data.augment.{name}: {reason}",
                          hint=f"remove data.augment.{name}") for name, reason in problems.items()}
