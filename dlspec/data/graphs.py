@@ -27,6 +27,9 @@ SBM_SUMMARY = ("graphs of a stochastic block model: node features (nodes, F) and
                "adjacency (nodes, nodes) -> each node's community (nodes,)")
 # The parameters only the graph datasets take (fields of `GraphParams`).
 GRAPH_PARAMS = ("nodes", "communities", "node_features", "p_in", "p_out")
+# The most values the generated arrays may hold (a dense adjacency grows with nodes^2): 1 GiB
+# of float32.
+MAX_VALUES = 2**28
 
 
 class GraphParams(BaseModel):
@@ -59,6 +62,12 @@ def check_sbm_params(params: dict[str, int | float]) -> None:
     if communities > nodes:
         raise ValueError(f"sbm needs at least one node per community: {communities} "
                          f"communities, {nodes} nodes (set nodes >= communities)")
+    values = int(params["samples"]) * nodes * (nodes + int(params["node_features"]))
+    if values > MAX_VALUES:
+        raise ValueError(f"sbm would generate {values:,} values ({values * 4 / 2**30:.1f} GiB "
+                         f"of float32: {params['samples']} graphs of {nodes} nodes, each with "
+                         f"a {nodes}x{nodes} adjacency), more than {MAX_VALUES:,}; use fewer "
+                         "samples or nodes")
     if params["p_in"] <= params["p_out"]:
         raise ValueError(f"sbm needs p_in > p_out, so that the edges tell which nodes share a "
                          f"community: got p_in {params['p_in']}, p_out {params['p_out']}")

@@ -37,6 +37,8 @@ def test_parameters_default_and_are_taken():
     ({"p_in": 0.1, "p_out": 0.2}, "sbm needs p_in > p_out"),
     ({"p_in": 0.01}, "got p_in 0.01, p_out 0.02"),  # the default p_out
     ({"p_in": 1.5}, "less than or equal to 1"),
+    ({"nodes": 4096}, "sbm would generate 10,085,990,400 values (37.6 GiB of float32: 600 "
+                      "graphs of 4096 nodes, each with a 4096x4096 adjacency)"),
     ({"p_out": -0.1}, "greater than or equal to 0"),
     ({"communities": 1}, "greater than or equal to 2"),
     ({"nodes": 1}, "greater than or equal to 2"),
