@@ -31,5 +31,5 @@ def test_the_features_alone_give_about_half_the_nodes(runs):
 def test_reading_the_graph_beats_the_features_alone(runs, name):
     graph = runs[name].test_metrics["test_accuracy"]
     features = runs["mlp-sbm"].test_metrics["test_accuracy"]
-    assert graph > features + 0.2, (graph, features)
+    assert graph > features + 0.15, (graph, features)  # measured: 0.74 and 0.72 vs 0.49
     assert runs[name].val_metrics["val_accuracy"] > 0.7
