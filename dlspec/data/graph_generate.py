@@ -42,11 +42,11 @@ def sbm(rng: np.random.Generator, samples: int, nodes: int, communities: int, p_
 
 
 def generate_sbm(params: dict, seed: int) -> RawData:
-    """The sbm dataset with `params` (see graphs.SBM_DEFAULTS): x the node features, the
-    fields x and adjacency, y each node's community."""
+    """The sbm dataset with `params` (see graphs.SBM_DEFAULTS): its fields x (the node
+    features, also the raw x) and adjacency, y each node's community."""
     rng = np.random.default_rng([seed, 1])  # a stream of its own, not the split's
     fields, y = sbm(rng, int(params["samples"]), int(params["nodes"]),
                     int(params["communities"]), float(params["p_in"]), float(params["p_out"]),
                     float(params["noise"]), int(params["node_features"]))
     info = describe_sbm(params)
-    return RawData(fields["x"], y, list(info.feature_names), list(info.class_names))
+    return RawData(fields["x"], y, list(info.feature_names), list(info.class_names), fields)

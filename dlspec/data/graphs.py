@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from dlspec.data.builtin import DatasetInfo
+from dlspec.data.builtin import DatasetInfo, FieldInfo
 
 SBM = "sbm"
 # The parameters sbm takes under `data:`, with their defaults (`samples` and `noise` are
@@ -74,9 +74,12 @@ def check_sbm_params(params: dict[str, int | float]) -> None:
 
 
 def describe_sbm(params: dict[str, int | float]) -> DatasetInfo:
-    """The static facts of sbm with `params` (defaults filled in)."""
+    """The static facts of sbm with `params` (defaults filled in): its fields `x` (nodes,
+    node_features) and `adjacency` (nodes, nodes), both float32."""
     nodes, features = int(params["nodes"]), int(params["node_features"])
+    fields = {"x": FieldInfo((nodes, features)), "adjacency": FieldInfo((nodes, nodes))}
     return DatasetInfo(
         name=SBM, task="tagging", n_samples=int(params["samples"]), n_features=features,
         feature_names=tuple(f"f{i}" for i in range(features)), sample_shape=(nodes, features),
-        class_names=tuple(f"community_{c}" for c in range(int(params["communities"]))))
+        class_names=tuple(f"community_{c}" for c in range(int(params["communities"]))),
+        fields=fields)

@@ -17,8 +17,8 @@ __all__ = ["PreparedData", "Split", "Task"]
 
 @dataclass(frozen=True)
 class Split:
-    """One split: inputs (n, *input_shape), float32 features or int64 token ids, and
-    targets shaped for the loss.
+    """One split: the model's inputs by name (in the model's input order), each (n,
+    *input_shape), float32 features or int64 token ids, and targets shaped for the loss.
 
     Targets are int64 class indices (n,) for classification, float32 (n, 1) for binary
     classification, float32 0/1 (n, labels) for multilabel, float32 (n, k) for regression
@@ -26,11 +26,23 @@ class Split:
     padding positions).
     """
 
-    x: np.ndarray
+    inputs: dict[str, np.ndarray]
     y: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.y)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The samples of the split's one input (a split of a one-input model)."""
+        if len(self.inputs) != 1:
+            raise ValueError(f"this split has {len(self.inputs)} inputs "
+                             f"({', '.join(self.inputs)}); read them from `inputs`")
+        return next(iter(self.inputs.values()))
+
+    def rows(self, index) -> Split:
+        """The samples at `index` (a slice or an index array) of every field."""
+        return Split({name: x[index] for name, x in self.inputs.items()}, self.y[index])
 
 
 @dataclass(frozen=True)
@@ -42,12 +54,17 @@ class PreparedData:
     feature_names: list[str]
     # classes, labels (multilabel), tags or the vocabulary; empty for regression
     class_names: list[str] = field(default_factory=list)
-    # Standardization fitted on the train split, shaped like one sample (input_shape);
-    # None when standardize is off. Exported models apply it so they take raw features.
+    # Standardization fitted on the train split, shaped like one sample (input_shape), of a
+    # model with one input; None when standardize is off or the model has several inputs.
+    # Exported models apply it so they take raw features.
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     source: str = ""  # e.g. "builtin:digits" or the file path, for run metadata
     augment: AugmentConfig | None = None  # applied to training batches only
+    # (mean, std) by input name of every standardized input (tabular fields), each fitted
+    # on its own train values: with one input, the mean and std above; with several, the
+    # inputs are fed standardized and these are what raw values would be scaled with.
+    scaling: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

@@ -86,6 +86,8 @@ def test_generate_is_fixed_by_the_seed_and_takes_the_parameters():
     a, b = generate("sbm", params, 5, (0.8, 0.1, 0.1)), generate("sbm", params, 5, (0.8, 0.1, 0.1))
     c = generate("sbm", params, 6, (0.8, 0.1, 0.1))
     assert a.x.shape == (20, 10, 3) and a.y.shape == (20, 10)
+    assert list(a.fields) == ["x", "adjacency"] and a.fields["x"] is a.x
+    assert a.fields["adjacency"].shape == (20, 10, 10)
     assert np.array_equal(a.x, b.x) and np.array_equal(a.y, b.y)
     assert not np.array_equal(a.x, c.x)
     assert a.class_names == ["community_0", "community_1", "community_2", "community_3"]

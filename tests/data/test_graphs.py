@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from dlspec.api import check
+from dlspec.data.builtin import FieldInfo
 from dlspec.data.config import DataConfig
 from dlspec.data.graphs import describe_sbm
 from dlspec.data.synthetic import synthetic_params
@@ -67,9 +68,10 @@ def test_static_facts():
     assert (info.name, info.task, info.n_samples) == ("sbm", "tagging", 7)
     assert info.sample_shape == (10, 5) and info.n_features == 5 and info.vocab_size == 0
     assert info.class_names == ("community_0", "community_1", "community_2")
+    assert info.fields == {"x": FieldInfo((10, 5)), "adjacency": FieldInfo((10, 10))}
 
 
-def diagnostics(spec: str, *overrides: str):
+def diagnostics(spec: str | Path, *overrides: str):
     with pytest.raises(DlspecError) as caught:
         check(SPECS / spec, overrides)
     return caught.value.diagnostics
@@ -88,3 +90,16 @@ def test_the_model_is_checked_against_the_node_features():
     [found] = diagnostics("mlp-sbm.yaml", "data.communities=3")
     assert found.code == "DLS402"
     assert "sbm has 3 classes per token, but the model has 4 outputs" in found.message
+
+
+def test_every_graph_input_is_checked_against_its_field(tmp_path):
+    [found] = diagnostics("gcn-sbm.yaml", "data.node_features=5")
+    assert found.code == "DLS402" and found.message == (
+        "the shape ['nodes', 8] of the model's input 'x' does not fit the samples of field "
+        "'x' of sbm, of shape [32, 5]")
+    renamed = tmp_path / "gcn-adj.yaml"
+    renamed.write_text((SPECS / "gcn-sbm.yaml").read_text().replace("adjacency", "adj"))
+    [found] = diagnostics(renamed)
+    assert found.code == "DLS402" and found.message == (
+        "the model's input 'adj' has no field in sbm to be fed from (its fields: x, adjacency)")
+    assert renamed.read_text().splitlines()[found.span.line - 1].startswith("data: {dataset: sbm")
