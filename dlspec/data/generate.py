@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from dlspec.data.builtin import RawData
+from dlspec.data.graph_generate import generate_sbm
+from dlspec.data.graphs import SBM
 from dlspec.data.split import split_sizes
 from dlspec.data.synthetic import corpus_text, corpus_vocabulary, describe_synthetic
 from dlspec.data.tasks import PAD_TARGET, PAD_TOKEN
@@ -123,6 +125,8 @@ def chars(rng: np.random.Generator, samples: int, length: int,
 
 def generate(name: str, params: dict, seed: int, fractions: Sequence[float]) -> RawData:
     """The synthetic dataset `name` with `params` (see synthetic.synthetic_params)."""
+    if name == SBM:
+        return generate_sbm(params, seed)  # graph_generate.py
     rng = np.random.default_rng([seed, 1])  # a stream of its own, not the split's
     samples, length = int(params["samples"]), int(params["length"])
     if name == "chars":

@@ -11,9 +11,17 @@ from functools import cache
 from importlib import resources
 
 from dlspec.data.builtin import DatasetInfo, TargetKind
+from dlspec.data.graphs import (
+    GRAPH_PARAMS,
+    SBM,
+    SBM_DEFAULTS,
+    SBM_SUMMARY,
+    check_sbm_params,
+    describe_sbm,
+)
 
 # The parameters a synthetic dataset may take under `data:`.
-SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise")
+SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise", *GRAPH_PARAMS)
 CORPUS_FILE = "corpus.txt"
 PAD_NAME = "<pad>"
 
@@ -55,6 +63,7 @@ SYNTHETIC: dict[str, Synthetic] = {
         "language_model", "character ids (T,) of a small English text -> the next "
         "character at every position (T,)", {"samples": 2000, "length": 64},
         ordered_splits=True),
+    SBM: Synthetic("tagging", SBM_SUMMARY, SBM_DEFAULTS),  # graphs.py
 }
 BRACKET_CLASSES = ("unbalanced", "balanced")
 PARITY_CLASSES = ("even", "odd")
@@ -86,6 +95,8 @@ def synthetic_field(name: str) -> str:
 
 def describe_synthetic(name: str, params: dict[str, int | float]) -> DatasetInfo:
     """The static facts of a synthetic dataset with `params` (see `synthetic_params`)."""
+    if name == SBM:
+        return describe_sbm(params)
     info = _describe(name, params)
     if list(info.fields) != ["x"]:  # a dataset that names its fields itself
         return info
@@ -122,3 +133,5 @@ def check_synthetic_params(name: str, given: dict[str, int | float | None]) -> N
     if name == "brackets" and params["length"] % 2:
         raise ValueError(f"brackets needs an even length (pairs of brackets), got "
                          f"{params['length']}")
+    if name == SBM:
+        check_sbm_params(params)
