@@ -2,13 +2,24 @@
 
 They are generated from `data.seed` (generate.py, numpy) and never downloaded. This module is
 the static side, without numpy: the facts `dlspec validate` checks a model against.
+
+`copy` and `reverse` come in two forms. The tagging form (one input) maps the padded source
+ids to a target per position. The seq2seq form, for an encoder-decoder trained with teacher
+forcing, is chosen when the model has an input named `tgt` (SEQ2SEQ_INPUT): fields `src` (the
+source ids, padded with 0), `tgt` (the decoder input: BOS, then the target, padded) and the
+padding masks `src_mask` and `tgt_mask` (int64, 1 = token, 0 = pad), every one (T,); the
+targets are the target sequence then EOS, PAD_TARGET on padding. BOS is id `vocab` and EOS
+id `vocab + 1` (`seq2seq_specials`), so the classes are the `vocab` ids, then "<bos>" and
+"<eos>"; the sources hold (T-1)//2..T-1 tokens, leaving room for BOS/EOS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Literal
 
 from dlspec.data.builtin import DatasetInfo, TargetKind
 
@@ -16,6 +27,10 @@ from dlspec.data.builtin import DatasetInfo, TargetKind
 SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise")
 CORPUS_FILE = "corpus.txt"
 PAD_NAME = "<pad>"
+SEQ2SEQ = ("copy", "reverse")  # the datasets with a seq2seq form
+SEQ2SEQ_INPUT = "tgt"  # a model reading an input of this name is fed the seq2seq form
+SPECIAL_NAMES = ("<bos>", "<eos>")
+Form = Literal["tagging", "seq2seq"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +94,36 @@ def synthetic_params(name: str, given: dict[str, int | float | None]) -> dict[st
     return {k: given[k] if given.get(k) is not None else v for k, v in defaults.items()}
 
 
-def describe_synthetic(name: str, params: dict[str, int | float]) -> DatasetInfo:
-    """The static facts of a synthetic dataset with `params` (see `synthetic_params`)."""
+def synthetic_form(name: str, input_names: Iterable[str]) -> Form:
+    """The form of dataset `name` a model with inputs `input_names` is fed: seq2seq for
+    copy/reverse when one input is named `tgt`, else tagging (the one form of the others)."""
+    return "seq2seq" if name in SEQ2SEQ and SEQ2SEQ_INPUT in input_names else "tagging"
+
+
+def seq2seq_specials(vocab: int) -> tuple[int, int]:
+    """The (BOS, EOS) ids of the seq2seq form with token ids 1..vocab-1 (0 pads)."""
+    return vocab, vocab + 1
+
+
+def seq2seq_fields(length: int, vocab: int) -> dict[str, tuple[tuple[int, ...], str, int]]:
+    """The fields of the seq2seq form: name -> (per-sample shape, dtype, ids below)."""
+    return {"src": ((length,), "int64", vocab), "tgt": ((length,), "int64", vocab + 1),
+            "src_mask": ((length,), "int64", 2), "tgt_mask": ((length,), "int64", 2)}
+
+
+def describe_synthetic(name: str, params: dict[str, int | float],
+                       form: Form = "tagging") -> DatasetInfo:
+    """The static facts of a synthetic dataset with `params` (see `synthetic_params`) in
+    `form` (see `synthetic_form`)."""
     length, samples = int(params["length"]), int(params["samples"])
     positions = tuple(f"t{i}" for i in range(length))
     common = {"name": name, "task": SYNTHETIC[name].task, "n_samples": samples,
               "feature_names": positions, "n_features": length, "sample_shape": (length,)}
-    if name in ("copy", "reverse"):
+    if name in SEQ2SEQ:
         vocab = int(params["vocab"])
+        specials = SPECIAL_NAMES if form == "seq2seq" else ()
         return DatasetInfo(**common, vocab_size=vocab,
-                           class_names=tuple(str(i) for i in range(vocab)))
+                           class_names=(*(str(i) for i in range(vocab)), *specials))
     if name == "chars":
         vocabulary = corpus_vocabulary()
         return DatasetInfo(**common, vocab_size=len(vocabulary), class_names=vocabulary)
