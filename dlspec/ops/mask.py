@@ -26,8 +26,8 @@ class PaddingMask(Op):
     def infer(self, ids: TensorType) -> TensorType:
         if ids.dtype != "int64":
             raise RuleError(f"expects int64 token ids, got {ids.dtype} {ids}", code="DLS202",
-                            hint="take the mask from the ids input (`inputs: src`), before "
-                            "its embedding")
+                            hint="take the mask from the token ids the embedding reads, not "
+                            "from their vectors")
         if ids.rank < 2:
             raise RuleError(f"expects token ids (N, seq), got {ids.rank} dim {ids}",
                             hint="a padding mask has one value per token of a sequence")
