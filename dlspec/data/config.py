@@ -100,7 +100,7 @@ class DataConfig(BaseModel):
     vocab: int | None = Field(
         default=None, ge=3, strict=True,
         description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10). "
-        "A model with an input named `tgt` is fed their seq2seq form: fields src, tgt (BOS "
+        "A model with several inputs is fed their seq2seq form: fields src, tgt (BOS "
         "then the target), src_mask, tgt_mask; targets: the target then EOS; BOS = vocab, "
         "EOS = vocab + 1.",
     )

@@ -5,7 +5,7 @@ the static side, without numpy: the facts `dlspec validate` checks a model again
 
 `copy` and `reverse` come in two forms. The tagging form (one input) maps the padded source
 ids to a target per position. The seq2seq form, for an encoder-decoder trained with teacher
-forcing, is chosen when the model has an input named `tgt` (SEQ2SEQ_INPUT): fields `src` (the
+forcing, feeds a model with several inputs, each from the field of its name: `src` (the
 source ids, padded with 0), `tgt` (the decoder input: BOS, then the target, padded) and the
 padding masks `src_mask` and `tgt_mask` (int64, 1 = token, 0 = pad), every one (T,); the
 targets are the target sequence then EOS, PAD_TARGET on padding. BOS is id `vocab` and EOS
@@ -28,7 +28,6 @@ SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise")
 CORPUS_FILE = "corpus.txt"
 PAD_NAME = "<pad>"
 SEQ2SEQ = ("copy", "reverse")  # the datasets with a seq2seq form
-SEQ2SEQ_INPUT = "tgt"  # a model reading an input of this name is fed the seq2seq form
 SPECIAL_NAMES = ("<bos>", "<eos>")
 Form = Literal["tagging", "seq2seq"]
 
@@ -96,8 +95,9 @@ def synthetic_params(name: str, given: dict[str, int | float | None]) -> dict[st
 
 def synthetic_form(name: str, input_names: Iterable[str]) -> Form:
     """The form of dataset `name` a model with inputs `input_names` is fed: seq2seq for
-    copy/reverse when one input is named `tgt`, else tagging (the one form of the others)."""
-    return "seq2seq" if name in SEQ2SEQ and SEQ2SEQ_INPUT in input_names else "tagging"
+    copy/reverse when it has several (an encoder-decoder), else tagging (the others' one
+    form)."""
+    return "seq2seq" if name in SEQ2SEQ and len(list(input_names)) > 1 else "tagging"
 
 
 def seq2seq_specials(vocab: int) -> tuple[int, int]:

@@ -73,7 +73,8 @@ def test_static_field_facts_match_the_generated_fields():
 
 @pytest.mark.parametrize(("name", "inputs", "form"), [
     ("reverse", ["src", "tgt"], "seq2seq"), ("copy", ["tgt", "src_mask", "src"], "seq2seq"),
-    ("reverse", ["tokens"], "tagging"), ("reverse", ["src", "target"], "tagging"),
+    ("reverse", ["tokens"], "tagging"), ("reverse", ["tgt"], "tagging"),
+    ("reverse", ["src", "target"], "seq2seq"),
     ("parity", ["src", "tgt"], "tagging"),
 ])
 def test_the_form_follows_the_models_inputs(name, inputs, form):
