@@ -155,9 +155,11 @@ def chars(rng: np.random.Generator, samples: int, length: int,
 
 
 def raw_data(fields: dict[str, np.ndarray], y: np.ndarray, info) -> RawData:
-    """RawData of named fields: x is the first one."""
-    return RawData(next(iter(fields.values())), y, list(info.feature_names),
-                   list(info.class_names))
+    """RawData of named fields (n, T) each: x is their values side by side, named
+    `<field>_t<position>`."""
+    names = [f"{name}_{position}" for name in fields for position in info.feature_names]
+    return RawData(np.concatenate(list(fields.values()), axis=1), y, names,
+                   list(info.class_names), fields)
 
 
 def generate(name: str, params: dict, seed: int, fractions: Sequence[float],

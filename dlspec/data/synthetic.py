@@ -16,12 +16,12 @@ id `vocab + 1` (`seq2seq_specials`), so the classes are the `vocab` ids, then "<
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Literal
 
-from dlspec.data.builtin import DatasetInfo, TargetKind
+from dlspec.data.builtin import DatasetInfo, FieldInfo, TargetKind
 
 # The parameters a synthetic dataset may take under `data:`.
 SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise")
@@ -105,23 +105,39 @@ def seq2seq_specials(vocab: int) -> tuple[int, int]:
     return vocab, vocab + 1
 
 
-def seq2seq_fields(length: int, vocab: int) -> dict[str, tuple[tuple[int, ...], str, int]]:
-    """The fields of the seq2seq form: name -> (per-sample shape, dtype, ids below)."""
-    return {"src": ((length,), "int64", vocab), "tgt": ((length,), "int64", vocab + 1),
-            "src_mask": ((length,), "int64", 2), "tgt_mask": ((length,), "int64", 2)}
+def seq2seq_fields(length: int, vocab: int) -> dict[str, FieldInfo]:
+    """The fields of the seq2seq form, each (T,) int64: the ids of src are below vocab, of
+    tgt below vocab + 1 (BOS), of the masks below 2."""
+    return {"src": FieldInfo((length,), "int64", vocab),
+            "tgt": FieldInfo((length,), "int64", vocab + 1),
+            "src_mask": FieldInfo((length,), "int64", 2),
+            "tgt_mask": FieldInfo((length,), "int64", 2)}
+
+
+def synthetic_field(name: str) -> str:
+    """The name of a synthetic dataset's one field: `tokens` (ids), `values` for sine."""
+    return "values" if name == "sine" else "tokens"
 
 
 def describe_synthetic(name: str, params: dict[str, int | float],
                        form: Form = "tagging") -> DatasetInfo:
     """The static facts of a synthetic dataset with `params` (see `synthetic_params`) in
-    `form` (see `synthetic_form`)."""
+    `form` (see `synthetic_form`; the seq2seq form is copy's and reverse's only)."""
+    seq2seq = form == "seq2seq" and name in SEQ2SEQ
+    info = _describe(name, params, seq2seq)
+    if seq2seq:
+        return replace(info, fields=seq2seq_fields(int(params["length"]), int(params["vocab"])))
+    return replace(info, fields={synthetic_field(name): info.fields["x"]})
+
+
+def _describe(name: str, params: dict[str, int | float], seq2seq: bool) -> DatasetInfo:
     length, samples = int(params["length"]), int(params["samples"])
     positions = tuple(f"t{i}" for i in range(length))
     common = {"name": name, "task": SYNTHETIC[name].task, "n_samples": samples,
               "feature_names": positions, "n_features": length, "sample_shape": (length,)}
     if name in SEQ2SEQ:
         vocab = int(params["vocab"])
-        specials = SPECIAL_NAMES if form == "seq2seq" else ()
+        specials = SPECIAL_NAMES if seq2seq else ()
         return DatasetInfo(**common, vocab_size=vocab,
                            class_names=(*(str(i) for i in range(vocab)), *specials))
     if name == "chars":

@@ -61,11 +61,13 @@ def test_static_field_facts_match_the_generated_fields():
     fields, y = fields_and_targets(reverse=False)
     facts = seq2seq_fields(LENGTH, VOCAB)
     assert list(facts) == list(fields) == ["src", "tgt", "src_mask", "tgt_mask"]
-    for name, (shape, dtype, below) in facts.items():
-        assert fields[name].shape[1:] == shape and fields[name].dtype == dtype
-        assert fields[name].min() >= 0 and fields[name].max() == below - 1
+    for name, fact in facts.items():
+        assert fields[name].shape[1:] == fact.shape and fields[name].dtype == fact.dtype
+        assert fields[name].min() >= 0 and fields[name].max() == fact.vocab_size - 1
+        assert not fact.tabular
     params = synthetic_params("reverse", {"length": LENGTH, "vocab": VOCAB})
     info = describe_synthetic("reverse", params, "seq2seq")
+    assert info.fields == facts
     assert info.class_names == ("0", "1", "2", "3", "4", "5", "6", "<bos>", "<eos>")
     assert y.max() == info.num_classes - 1 == EOS and info.task == "tagging"
     assert describe_synthetic("reverse", params).num_classes == VOCAB  # the tagging form
@@ -86,6 +88,45 @@ def test_generate_in_the_seq2seq_form():
     raw = generate("reverse", params, 3, (0.8, 0.1, 0.1), "seq2seq")
     again = generate("reverse", params, 3, (0.8, 0.1, 0.1), "seq2seq")
     fields, y = copy_or_reverse_seq2seq(np.random.default_rng([3, 1]), 50, LENGTH, VOCAB, True)
-    assert np.array_equal(raw.x, fields["src"]) and np.array_equal(raw.y, y)
+    assert list(raw.fields) == list(fields) and np.array_equal(raw.y, y)
+    assert all(np.array_equal(raw.fields[name], fields[name]) for name in fields)
+    assert raw.x.shape == (50, 4 * LENGTH) and raw.feature_names[LENGTH] == "tgt_t0"
     assert np.array_equal(raw.y, again.y)
     assert raw.class_names == list(describe_synthetic("reverse", params, "seq2seq").class_names)
+
+
+SPEC = """\
+dlspec: 1
+name: reverse-fields
+inputs:
+  tgt: {shape: [tgt_len], dtype: int64}
+  src_mask: {shape: [src_len], dtype: int64}
+  src: {shape: [src_len], dtype: int64}
+model:
+  - {op: embedding, name: src_embed, inputs: src, num_embeddings: 7, embedding_dim: 4}
+  - {op: embedding, name: tgt_embed, inputs: tgt, num_embeddings: 8, embedding_dim: 4}
+  - {op: multihead_attention, inputs: [tgt_embed, src_embed, src_mask], heads: 1}
+  - {op: linear, out_features: 9}
+loss: {op: cross_entropy}
+data: {dataset: reverse, length: 10, vocab: 7, samples: 60, split: [0.5, 0.25, 0.25]}
+"""
+
+
+def test_a_model_with_several_inputs_is_fed_each_field_by_its_name(tmp_path):
+    from dlspec.api import check, load_data
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC)
+    data = load_data(check(path))
+    assert list(data.train.inputs) == ["tgt", "src_mask", "src"]  # the model's order
+    assert data.class_names[-2:] == ["<bos>", "<eos>"] and data.task == "tagging"
+    fields, y = copy_or_reverse_seq2seq(np.random.default_rng([0, 1]), 60, LENGTH, VOCAB, True)
+    seen = np.concatenate([data.train.y, data.val.y, data.test.y])
+    assert sorted(map(tuple, seen)) == sorted(map(tuple, y))  # every sample, split
+    for split in (data.train, data.val, data.test):
+        assert np.array_equal(split.inputs["src_mask"], (split.inputs["src"] != 0))
+        assert np.all(split.inputs["tgt"][:, 0] == BOS)
+        rows = [next(i for i in range(60) if np.array_equal(fields["src"][i], s))
+                for s in split.inputs["src"]]
+        assert np.array_equal(split.inputs["tgt"], fields["tgt"][rows])
+        assert np.array_equal(split.y, y[rows])
