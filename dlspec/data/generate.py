@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dlspec.data.builtin import RawData
+from dlspec.data.builtin import DatasetInfo, RawData
 from dlspec.data.split import split_sizes
 from dlspec.data.synthetic import (
     SEQ2SEQ,
@@ -154,7 +154,7 @@ def chars(rng: np.random.Generator, samples: int, length: int,
                    list(corpus_vocabulary()))
 
 
-def raw_data(fields: dict[str, np.ndarray], y: np.ndarray, info) -> RawData:
+def raw_data(fields: dict[str, np.ndarray], y: np.ndarray, info: DatasetInfo) -> RawData:
     """RawData of named fields (n, T) each: x is their values side by side, named
     `<field>_t<position>`."""
     names = [f"{name}_{position}" for name in fields for position in info.feature_names]
