@@ -114,7 +114,10 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
     )
     vocab: int | None = Field(
         default=None, ge=3, strict=True,
-        description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10).",
+        description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10). "
+        "A model with several inputs is fed their seq2seq form: fields src, tgt (BOS "
+        "then the target), src_mask, tgt_mask; targets: the target then EOS; BOS = vocab, "
+        "EOS = vocab + 1.",
     )
     noise: float | None = Field(
         default=None, ge=0.0,

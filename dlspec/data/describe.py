@@ -7,7 +7,7 @@ read (with numpy) only when their facts are asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from dlspec.data.fields import (
     input_problems,
     misfit,
 )
-from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_params
+from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task, output_shape, shape_text
 from dlspec.errors import Diagnostic
 
@@ -54,24 +54,25 @@ class ModelIO:
                                        self.input_dtype, self.vocabulary),)
 
 
-def static_info(config: DataConfig) -> DatasetInfo | None:
-    """The facts of a built-in or synthetic dataset, known without loading it (else None)."""
+def static_info(config: DataConfig, inputs: Sequence[str] = ()) -> DatasetInfo | None:
+    """The facts of a built-in or synthetic dataset, known without loading it (else None),
+    in the form a model with `inputs` (its input names) is fed (synthetic_form)."""
     if config.dataset in BUILTIN:
         return BUILTIN[config.dataset]
     if config.dataset in SYNTHETIC:
         params = synthetic_params(config.dataset, config.synthetic_params())
-        return describe_synthetic(config.dataset, params)
+        return describe_synthetic(config.dataset, params, synthetic_form(config.dataset, inputs))
     return None
 
 
-def describe_data(config: DataConfig, base_dir: Path) -> DatasetInfo:
+def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()) -> DatasetInfo:
     """Static facts about the configured dataset, for checking a model against it.
 
     Built-in and synthetic datasets are described from static tables alone (neither
     scikit-learn nor numpy is imported); csv and npz files are read, since the class labels
     live in the file.
     """
-    info = static_info(config)
+    info = static_info(config, inputs)
     if info is not None:
         return info
     from dlspec.data.prepare import info_from_raw, load_raw  # reading files needs numpy
