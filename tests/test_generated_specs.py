@@ -189,9 +189,6 @@ def train_step(checked, folder: Path) -> bool:
     import torch
 
     from dlspec.api import training_inputs
-    from dlspec.data.augment import make_augmenter
-    from dlspec.data.augment_config import target_losses
-    from dlspec.train.metrics import evaluate
     from dlspec.train.run_dir import RunFiles
     from dlspec.train.setup import FitOptions, setup_run
 
@@ -204,16 +201,12 @@ def train_step(checked, folder: Path) -> bool:
     data, module, recipe = training_inputs(checked)
     run = setup_run(module, data, recipe, RunFiles(folder / "run"), "cpu", {},
                     FitOptions(base_dir=checked.loaded.base_dir))
-    run.stepper.augment = make_augmenter(data.augment, data.task, data.num_classes,
-                                         target_losses(recipe.loss))
-    x, y = run.splits["train"]
     run.model.train()
     for step in sorted({0, run.plan.steps_per_epoch - 1}):
-        run.stepper.step(x, y, run.plan.batches(step, None))
+        run.stepper.step(run.splits["train"], run.plan.batches(step, None), step=step + 1)
     if run.has_val:
         with torch.no_grad():
-            evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics, data.task,
-                     "val", run.outputs)
+            run.objective.evaluate(run.splits["val"], "val", 1024)
     return True
 
 

@@ -57,7 +57,7 @@ def data_samples(checked: CheckedSpec) -> np.ndarray | None:
     from dlspec.api import load_data
 
     try:
-        return load_data(checked).train.x
+        return next(iter(load_data(checked).train.inputs.values()))
     except (DlspecError, OSError, ValueError):
         return None
 

@@ -33,6 +33,7 @@ class ModelIO:
 
     input_shape: tuple[Dim, ...]
     output_shape: tuple[Dim, ...] | None
+    input_name: str = "x"
     input_dtype: str = "float32"
     vocabulary: int | None = None
     dims: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)

@@ -160,7 +160,7 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
     x, mean, std = raw.x, None, None
     if info.sample_shape is None:
         x, mean, std = _features(raw, config, splits[0], model.input_shape)
-    train, val, test = (Split(x[rows], y[rows]) for rows in splits)
+    train, val, test = (Split({model.input_name: x[rows]}, y[rows]) for rows in splits)
     return PreparedData(
         train=train, val=val, test=test, task=task, feature_names=list(raw.feature_names),
         class_names=[] if task == "regression" else list(info.class_names), source=source,

@@ -17,8 +17,8 @@ __all__ = ["PreparedData", "Split", "Task"]
 
 @dataclass(frozen=True)
 class Split:
-    """One split: inputs (n, *input_shape), float32 features or int64 token ids, and
-    targets shaped for the loss.
+    """One split: the model's inputs by name (in the model's input order), each (n,
+    *input_shape), float32 features or int64 token ids, and targets shaped for the loss.
 
     Targets are int64 class indices (n,) for classification, float32 (n, 1) for binary
     classification, float32 0/1 (n, labels) for multilabel, float32 (n, k) for regression
@@ -26,11 +26,23 @@ class Split:
     padding positions).
     """
 
-    x: np.ndarray
+    inputs: dict[str, np.ndarray]
     y: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.y)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The samples of the split's one input (a split of a one-input model)."""
+        if len(self.inputs) != 1:
+            raise ValueError(f"this split has {len(self.inputs)} inputs "
+                             f"({', '.join(self.inputs)}); read them from `inputs`")
+        return next(iter(self.inputs.values()))
+
+    def rows(self, index) -> Split:
+        """The samples at `index` (a slice or an index array) of every field."""
+        return Split({name: x[index] for name, x in self.inputs.items()}, self.y[index])
 
 
 @dataclass(frozen=True)

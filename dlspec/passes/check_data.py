@@ -50,7 +50,7 @@ def model_io(checked: CheckedSpec) -> ModelIO | None:
                     if name in node.inputs and hasattr(node.op, "num_embeddings")]
     dims = {dim: (bounds.min, bounds.max) for dim, bounds in checked.inputs[name].dims.items()}
     return ModelIO(
-        input_shape=input_type.sample_shape, input_dtype=input_type.dtype,
+        input_shape=input_type.sample_shape, input_dtype=input_type.dtype, input_name=name,
         output_shape=None if scored is None else graph.node(scored).type.sample_shape,
         vocabulary=min(vocabularies) if vocabularies else None, dims=dims)
 

@@ -9,12 +9,13 @@ import torch
 
 from dlspec.data.types import PreparedData
 from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.batch import split_tensors
 from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.device import resolve_device
 from dlspec.train.metrics import MATRIX_METRICS, build_metrics, confusion_matrix, evaluate
 from dlspec.train.outputs import ModelOutputs
 from dlspec.train.recipe import Recipe
-from dlspec.train.setup import check_outputs, checked_loss, run_metric_names, split_tensors
+from dlspec.train.targets import check_outputs, checked_loss, run_metric_names
 from dlspec.train.transfer import checkpoint_file
 
 
@@ -42,12 +43,12 @@ def measure(model: torch.nn.Module, data: PreparedData, recipe: Recipe, split: s
             hint="choose another --split, or give that split a fraction in data.split"))
     device = resolve_device(device)
     model.to(device)
-    x, y = split_tensors(getattr(data, split), device)
-    outputs, num_classes, loss_fn = checked_loss(model, x, y, data, recipe, device)
+    tensors = split_tensors(getattr(data, split), device)
+    outputs, num_classes, loss_fn = checked_loss(model, tensors, data, recipe, device)
     names = names or run_metric_names(data.task, recipe.train.metrics, outputs)
     names = tuple(n for n in names if n not in MATRIX_METRICS)
     metrics = build_metrics(data.task, names, num_classes, device)
-    return evaluate(model, x, y, loss_fn, metrics, data.task, split, outputs,
+    return evaluate(model, tensors, loss_fn, metrics, data.task, split, outputs,
                     max(recipe.batch_size, 1024))
 
 
@@ -72,6 +73,6 @@ def test_confusion(model: torch.nn.Module, data: PreparedData, recipe: Recipe, w
     apply_checkpoint(model, load_checkpoint(checkpoint_file(Path(weights))))
     device = resolve_device(device)
     model.to(device)
-    x, y = split_tensors(data.test, device)
-    classes = data.num_classes or check_outputs(model, x, y, data, outputs)
-    return confusion_matrix(model, x, y, data.task, classes, outputs)
+    tensors = split_tensors(data.test, device)
+    classes = data.num_classes or check_outputs(model, tensors, data, outputs)
+    return confusion_matrix(model, tensors, data.task, classes, outputs)

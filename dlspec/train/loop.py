@@ -17,15 +17,12 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from dlspec.data.augment import make_augmenter
-from dlspec.data.augment_config import target_losses
 from dlspec.data.types import PreparedData
 from dlspec.train.anomaly import NonFiniteOpFound, anomaly_error, detect_anomalies
 from dlspec.train.checkpoint import CheckpointWriter, apply_checkpoint, load_checkpoint
 from dlspec.train.extend import extension_notes
 from dlspec.train.grad_norms import NormWatch
 from dlspec.train.interrupt import RunInterrupted, Stopped, StopRequest, stop_requests
-from dlspec.train.metrics import evaluate, save_confusion_matrix
 from dlspec.train.recipe import Recipe
 from dlspec.train.reporting import Reporter
 from dlspec.train.resume import (
@@ -90,8 +87,6 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
     saved = (read_state(files, finished=options.extend_from is not None)
              if options.resume else None)  # before anything is loaded
     run = setup_run(model, data, recipe, files, device, metadata, options)
-    run.stepper.augment = make_augmenter(data.augment, data.task, data.num_classes,
-                                         target_losses(recipe.loss))
     generator = torch.Generator().manual_seed(seed)
     progress = Progress() if saved is None else restore(run, saved, generator)
     if options.extend_from is not None:
@@ -125,8 +120,10 @@ def _train(run: Run, progress: Progress, generator: torch.Generator, console: Co
            quiet: bool, options: FitOptions, stop: StopRequest) -> FitResult:
     """The epochs, the best weights restored and the test split measured: the result."""
     recipe, files = run.recipe, run.files
-    val_keys = [f"val_{k}" for k in (*run.loss_fn.keys, *run.metrics)] if run.has_val else []
-    columns = ["epoch", "step", "lr", *(f"train_{k}" for k in run.loss_fn.keys), *val_keys,
+    keys = run.loss_keys()
+    val_keys = [f"val_{k}" for k in (*keys, *run.objective.metric_names())] \
+        if run.has_val else []
+    columns = ["epoch", "step", "lr", *(f"train_{k}" for k in keys), *val_keys,
                "skipped_steps", "seconds"]
     groups = list(run.stepper.groups) if recipe.train.log_every else None
     with Reporter(files, columns, recipe.train.epochs, console, quiet, groups,
@@ -170,8 +167,9 @@ class _Training:
             return
         for epoch in range(self.progress.epoch + 1, run.recipe.train.epochs + 1):
             record = self.epoch(epoch)
-            if run.scheduler is not None:  # reduce_on_plateau reads the epoch's metrics
-                run.scheduler.epoch_end(record)
+            for learner in run.learners:  # reduce_on_plateau reads the epoch's metrics
+                if learner.scheduler is not None:
+                    learner.scheduler.epoch_end(record)
             improved = run.monitor.update(epoch, record[run.monitor.name])
             self.progress.history.append(record)
             self.progress.epoch = epoch
@@ -189,13 +187,13 @@ class _Training:
         """Train one epoch (or its rest, when resumed inside it), then validate."""
         started = time.perf_counter()
         run = self.run
-        x, y = run.splits["train"]
+        data = run.splits["train"]
         state = self.progress.partial or EpochState(
-            epoch, self._order(len(x), x.device), run.optimizer.param_groups[0]["lr"])
+            epoch, self._order(len(data), data.device), run.optimizer.param_groups[0]["lr"])
         self.progress.partial = state
         first_step = (epoch - 1) * run.plan.steps_per_epoch + 1
         try:
-            run.stepper.train_epoch(x, y, run.plan, state, first_step,
+            run.stepper.train_epoch(data, run.plan, state, first_step,
                                     run.recipe.train.log_every, self.after_step)
         except (NonFiniteOpFound, RuntimeError) as error:
             found = anomaly_error(error, epoch, self.progress.step + 1,
@@ -207,8 +205,8 @@ class _Training:
         record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": state.mean_lr,
                   "train_loss": state.mean_loss, **state.mean_terms()}
         if run.has_val:
-            record |= evaluate(run.model, *run.splits["val"], run.loss_fn, run.metrics,
-                               run.data.task, "val", run.outputs, _eval_batch(run.recipe))
+            record |= run.objective.evaluate(run.splits["val"], "val",
+                                             _eval_batch(run.recipe))
         record["skipped_steps"] = state.skipped
         record["seconds"] = time.perf_counter() - started
         return record
@@ -288,12 +286,10 @@ def _restore_best(run: Run) -> bool:
 
 def _test(run: Run, reporter: Reporter, step: int) -> dict[str, float]:
     """Metrics of the final weights on the test split ({} when it is empty)."""
-    x, y = run.splits["test"]
-    if len(x) == 0:
+    test = run.splits["test"]
+    if len(test) == 0:
         return {}
-    metrics = evaluate(run.model, x, y, run.loss_fn, run.metrics, run.data.task, "test",
-                       run.outputs, _eval_batch(run.recipe))
-    save_confusion_matrix(run.files.root, run.model, x, y, run.data, run.recipe.train.metrics,
-                          run.outputs)
+    metrics = run.objective.evaluate(test, "test", _eval_batch(run.recipe))
+    run.objective.after_test(run.files.root, test)
     reporter.final(metrics, step)
     return metrics

@@ -20,12 +20,13 @@ import numpy as np
 import torch
 
 from dlspec.data.types import PreparedData
+from dlspec.train.batch import split_tensors
 from dlspec.train.device import resolve_device
 from dlspec.train.optim import build_optimizer
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe
-from dlspec.train.setup import checked_loss, split_tensors
-from dlspec.train.steps import Stepper, StepPlan
+from dlspec.train.setup import make_objective
+from dlspec.train.steps import Learner, Stepper, StepPlan
 
 
 @dataclass(frozen=True)
@@ -53,31 +54,37 @@ class LrFindResult:
 def lr_range_test(model: torch.nn.Module, data: PreparedData, recipe: Recipe, *, device: str,
                   seed: int, min_lr: float = 1e-7, max_lr: float = 10.0, steps: int = 100,
                   beta: float = 0.9, diverge: float = 4.0) -> LrFindResult:
-    """Run the range test on a copy of `model` with the recipe's loss and optimizer (other
-    parameter groups keep their learning rate's ratio to the first)."""
+    """Run the range test on a copy of `model` with the recipe's objective and optimizers
+    (every other parameter group, of every optimizer, keeps its learning rate's ratio to
+    the first)."""
     if not 0 < min_lr < max_lr or steps < 2:
         raise ValueError("lr_range_test needs 0 < min_lr < max_lr and steps >= 2")
     device = resolve_device(device)
     torch.manual_seed(seed)
     model = copy.deepcopy(model).to(device)
-    x, y = split_tensors(data.train, device)
-    loss_fn = checked_loss(model, x, y, data, recipe, device)[2]
-    optimizer = build_optimizer(model, recipe.optimizer)
-    ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in optimizer.param_groups]
-    stepper = Stepper(model, loss_fn, optimizer, None, Precision(recipe.train.precision, device),
-                      recipe.regularization)
-    plan = StepPlan.create(len(x), recipe.batch_size, 1, recipe.train.accumulate)
+    train = split_tensors(data.train, device)
+    objective = make_objective(model, data, recipe, device)
+    objective.prepare(train)
+    learners = [Learner.create(update, build_optimizer(objective.models[update.model],
+                                                       recipe.optimizer_for(update.model)),
+                               None, recipe.regularization)
+                for update in objective.updates()]
+    optimizer = learners[0].optimizer
+    groups = [group for learner in learners for group in learner.optimizer.param_groups]
+    ratios = [group["lr"] / optimizer.param_groups[0]["lr"] for group in groups]
+    stepper = Stepper(model, objective, learners, Precision(recipe.train.precision, device))
+    plan = StepPlan.create(len(train), recipe.batch_size, 1, recipe.train.accumulate)
     generator = torch.Generator().manual_seed(seed)
     lrs, losses, smoothed = [], [], []
     average, diverged = 0.0, False
     model.train()
     for i in range(steps):
         if i % plan.steps_per_epoch == 0:
-            order = torch.randperm(len(x), generator=generator).to(device)
+            order = torch.randperm(len(train), generator=generator).to(device)
         lr = min_lr * (max_lr / min_lr) ** (i / (steps - 1))
-        for group, ratio in zip(optimizer.param_groups, ratios, strict=True):
+        for group, ratio in zip(groups, ratios, strict=True):
             group["lr"] = lr * ratio
-        result = stepper.step(x, y, plan.batches(i % plan.steps_per_epoch, order))
+        result = stepper.step(train, plan.batches(i % plan.steps_per_epoch, order), step=i + 1)
         average = beta * average + (1 - beta) * result.loss
         value = average / (1 - beta ** (i + 1))
         if not result.finite or not math.isfinite(value):

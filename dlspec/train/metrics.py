@@ -20,6 +20,7 @@ from torchmetrics.text import Perplexity
 from dlspec.data.tasks import PAD_TARGET, PER_TOKEN, Task
 from dlspec.data.types import PreparedData
 from dlspec.files import atomic_write_text
+from dlspec.train.batch import Tensors, forward
 from dlspec.train.output_space import Readout, Space, readout
 from dlspec.train.outputs import SINGLE_OUTPUT, ModelOutputs
 
@@ -123,17 +124,16 @@ def metric_inputs(output: torch.Tensor, targets: torch.Tensor, task: Task,
     return preds, targets
 
 
-def _batches(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int):
-    """(what the model returns, inputs, targets) over a whole split, in eval mode."""
+def _batches(model: torch.nn.Module, data: Tensors, batch_size: int):
+    """(what the model returns, the batch) over a whole split, in eval mode."""
     model.eval()
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
-        yield model(xb), xb, y[start:start + batch_size]
+    for start in range(0, len(data), batch_size):
+        batch = data.rows(slice(start, start + batch_size))
+        yield forward(model, batch), batch
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-             loss_fn: torch.nn.Module, metrics: MetricSet, task: Task, prefix: str,
+def evaluate(model: torch.nn.Module, data: Tensors, loss_fn: torch.nn.Module, metrics: MetricSet, task: Task, prefix: str,
              outputs: ModelOutputs = SINGLE_OUTPUT, batch_size: int = 1024
              ) -> dict[str, float]:
     """Loss and metrics of `model` (in eval mode) over a whole split, named `<prefix>_<metric>`.
@@ -142,16 +142,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     sample-weighted mean of the batch losses; the metrics score the output that `outputs`
     says the targets score. Leaves the model in eval mode.
     """
-    totals = dict.fromkeys(loss_fn.keys, torch.zeros((), device=x.device))
-    for returned, xb, yb in _batches(model, x, y, batch_size):
-        for key, value in loss_fn.parts(returned, yb, xb).items():
-            totals[key] = totals[key] + value * len(yb)
+    totals = dict.fromkeys(loss_fn.keys, torch.zeros((), device=data.device))
+    for returned, batch in _batches(model, data, batch_size):
+        for key, value in loss_fn.parts(returned, batch.y, batch.inputs).items():
+            totals[key] = totals[key] + value * len(batch)
         scored = outputs.scored_tensor(returned)
         if scored is not None and metrics:
-            preds, targets = metric_inputs(scored, yb, task, outputs.space)
+            preds, targets = metric_inputs(scored, batch.y, task, outputs.space)
             for metric in metrics.values():
                 metric.update(preds, targets)
-    values = {f"{prefix}_{key}": (total / len(x)).item() for key, total in totals.items()}
+    values = {f"{prefix}_{key}": (total / len(data)).item() for key, total in totals.items()}
     for name, metric in metrics.items():
         values[f"{prefix}_{name}"] = float(metric.compute())
         metric.reset()
@@ -159,26 +159,27 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 @torch.inference_mode()
-def confusion_matrix(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
+def confusion_matrix(model: torch.nn.Module, data: Tensors, task: Task,
                      num_classes: int, outputs: ModelOutputs = SINGLE_OUTPUT,
                      batch_size: int = 1024) -> list:
     """Counts [true][predicted] over a split: (C, C) for classification and tagging,
     (2, 2) for binary, (labels, 2, 2) for multilabel (one 2x2 matrix per label)."""
-    metric = make_metric(task, "confusion_matrix", num_classes).to(x.device)
-    for returned, _, yb in _batches(model, x, y, batch_size):
-        metric.update(*metric_inputs(outputs.scored_tensor(returned), yb, task, outputs.space))
+    metric = make_metric(task, "confusion_matrix", num_classes).to(data.device)
+    for returned, batch in _batches(model, data, batch_size):
+        metric.update(*metric_inputs(outputs.scored_tensor(returned), batch.y, task,
+                                     outputs.space))
     return metric.compute().long().tolist()
 
 
-def save_confusion_matrix(run_dir: Path, model: torch.nn.Module, x: torch.Tensor,
-                          y: torch.Tensor, data: PreparedData, names: list[str] | None,
+def save_confusion_matrix(run_dir: Path, model: torch.nn.Module, tensors: Tensors,
+                          data: PreparedData, names: list[str] | None,
                           outputs: ModelOutputs = SINGLE_OUTPUT, batch_size: int = 1024
                           ) -> Path | None:
     """When `names` (train.metrics) asks for confusion_matrix, write the test split's to
     run_dir/confusion_matrix.json with its class names; the file, or None."""
-    if "confusion_matrix" not in (names or ()) or len(x) == 0 or outputs.scored is None:
+    if "confusion_matrix" not in (names or ()) or len(tensors) == 0 or outputs.scored is None:
         return None
-    matrix = confusion_matrix(model, x, y, data.task, data.num_classes, outputs, batch_size)
+    matrix = confusion_matrix(model, tensors, data.task, data.num_classes, outputs, batch_size)
     path = Path(run_dir) / "confusion_matrix.json"
     atomic_write_text(path, json.dumps({"task": data.task, "classes": data.class_names,
                                         "rows": "true class", "columns": "predicted class",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dlspec.data.types import PreparedData, Split
+from dlspec.data.types import PreparedData
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.train.config import METRICS
 from dlspec.train.recipe import Recipe
@@ -26,9 +26,8 @@ def overfit_setup(data: PreparedData, recipe: Recipe, samples: int,
         raise TrainError(Diagnostic(
             "DLS102", f"--overfit-batch {samples}: the train split has {len(data.train)} "
                       "examples", hint="choose a number between 1 and that, e.g. 32"))
-    x, y = data.train.x, data.train.y
-    empty = Split(x[:0], y[:0])
-    data = replace(data, train=Split(x[:samples], y[:samples]), val=empty, test=empty)
+    empty = data.train.rows(slice(0, 0))
+    data = replace(data, train=data.train.rows(slice(0, samples)), val=empty, test=empty)
     train = recipe.train.model_copy(update={
         "epochs": steps, "checkpoint_every": steps, "checkpoint_every_steps": None,
         "accumulate": 1})

@@ -19,6 +19,8 @@ from dlspec.train.config import (
     TrainConfig,
 )
 from dlspec.train.config_base import Task
+from dlspec.train.objectives.base import ObjectiveConfig
+from dlspec.train.objectives.supervised import SupervisedConfig
 from dlspec.train.schedule_config import ScheduleConfig, check_schedule_list
 
 
@@ -63,20 +65,37 @@ class Recipe:
     """Everything `fit` needs besides the model and the data."""
 
     loss: LossConfig | list[LossConfig]  # one loss, or weighted terms to sum
-    optimizer: OptimizerConfig = field(default_factory=AdamConfig)
-    schedule: tuple[ScheduleConfig, ...] = ()
+    # one optimizer (and schedule), or one per trained model by name (a `models:` spec)
+    optimizer: OptimizerConfig | dict[str, OptimizerConfig] = field(default_factory=AdamConfig)
+    schedule: tuple[ScheduleConfig, ...] | dict[str, tuple[ScheduleConfig, ...]] = ()
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     batch_size: int = 64
     shuffle: bool = True
     outputs: tuple[str, ...] = ()  # the model's output names, in order (() for one tensor)
     inputs: tuple[str, ...] = ()  # its input names, which `target:` of a loss term may name
+    objective: ObjectiveConfig = field(default_factory=SupervisedConfig)
 
     def __post_init__(self) -> None:
-        if self.schedule:
-            check_schedule_list(self.schedule)
+        schedules = self.schedule.values() if isinstance(self.schedule, dict) else [
+            self.schedule]
+        for schedule in schedules:
+            if schedule:
+                check_schedule_list(schedule)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def optimizer_for(self, model: str) -> OptimizerConfig:
+        """The optimizer of `model` (Adam when a per-model mapping leaves it out)."""
+        if isinstance(self.optimizer, dict):
+            return self.optimizer.get(model) or AdamConfig()
+        return self.optimizer
+
+    def schedule_for(self, model: str) -> tuple[ScheduleConfig, ...]:
+        """The schedule of `model` (a constant rate when a mapping leaves it out)."""
+        if isinstance(self.schedule, dict):
+            return self.schedule.get(model, ())
+        return self.schedule
 
     @classmethod
     def from_sections(cls, task: Task, *, loss: LossConfig | list[LossConfig] | None = None,
@@ -85,13 +104,12 @@ class Recipe:
                       regularization: RegularizationConfig | None = None,
                       train: TrainConfig | None = None, batch_size: int = 64,
                       shuffle: bool = True, outputs: tuple[str, ...] = (),
-                      inputs: tuple[str, ...] = ()) -> Recipe:
+                      inputs: tuple[str, ...] = (),
+                      objective: ObjectiveConfig | None = None) -> Recipe:
         """A recipe from a spec's optional sections; a missing one takes its defaults
         (the task's canonical loss, Adam, a constant learning rate)."""
-        if schedule is None:
-            schedules: tuple = ()
-        else:
-            schedules = tuple(schedule) if isinstance(schedule, list) else (schedule,)
+        schedules = ({name: _schedules(s) for name, s in schedule.items()}
+                     if isinstance(schedule, dict) else _schedules(schedule))
         return cls(
             loss=loss or default_loss(task),
             optimizer=optimizer or AdamConfig(),
@@ -102,4 +120,12 @@ class Recipe:
             shuffle=shuffle,
             outputs=outputs,
             inputs=inputs,
+            objective=objective or SupervisedConfig(),
         )
+
+
+def _schedules(schedule: ScheduleConfig | list[ScheduleConfig] | None
+               ) -> tuple[ScheduleConfig, ...]:
+    if schedule is None:
+        return ()
+    return tuple(schedule) if isinstance(schedule, list) else (schedule,)

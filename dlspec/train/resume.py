@@ -4,7 +4,7 @@ A resume checkpoint is one file in the run's checkpoints folder, replaced atomic
 time, plus at an epoch's end a link to that epoch's weights:
 
     resume.safetensors          every tensor of the state, packed into one buffer per dtype:
-                                optimizer moments, RNG states, the epoch order, and the
+                                optimizer moments (one optimizer per update), RNG states, the epoch order, and the
                                 model's weights (`model.<key>`) unless they are in the
                                 weights file; its header holds, as JSON
                                 (`dlspec_resume`), where each tensor lies and the rest:
@@ -42,7 +42,8 @@ from dlspec.train.run_dir import RunFiles
 from dlspec.train.state_codec import Layout, decode, encode, unpack
 from dlspec.train.steps import EpochState
 
-FORMAT = 2
+FORMAT = 3
+READS = (2, 3)  # format 2: one optimizer and scheduler, as "optimizer" and "scheduler"
 MODEL = "model."
 HEADER = "dlspec_resume"  # the header entry holding the JSON state
 
@@ -103,9 +104,12 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
         "monitor": {k: encode(getattr(run.monitor, k), tensors, k)
                     for k in ("best", "best_epoch", "waited")},
         "guard": encode(run.guard.state_dict(), tensors, "guard"),
-        "optimizer": encode(run.optimizer.state_dict(), tensors, "optimizer"),
-        "scheduler": None if run.scheduler is None
-        else encode(run.scheduler.state_dict(), tensors, "scheduler"),
+        "optimizers": {learner.update.name: encode(learner.optimizer.state_dict(), tensors,
+                                                   f"optimizer.{learner.update.name}")
+                       for learner in run.learners},
+        "schedulers": {learner.update.name: encode(learner.scheduler.state_dict(), tensors,
+                                                   f"scheduler.{learner.update.name}")
+                       for learner in run.learners if learner.scheduler is not None},
         "scaler": encode(run.precision.state_dict(), tensors, "scaler"),
         "rng": encode(rng_states(generator), tensors, "rng"),
     }
@@ -140,6 +144,14 @@ class SavedState:
     def decoded(self, key: str) -> Any:
         return decode(self.data[key], self.tensors)
 
+    def learner_state(self, update: str) -> tuple[Any, Any]:
+        """The optimizer and scheduler states of an update (format 2 had one of each)."""
+        if "optimizers" not in self.data:
+            return self.decoded("optimizer"), self.decoded("scheduler")
+        schedulers = self.data["schedulers"]
+        return (decode(self.data["optimizers"][update], self.tensors),
+                decode(schedulers[update], self.tensors) if update in schedulers else None)
+
 
 def read_state(files: RunFiles, finished: bool = False) -> SavedState:
     """The run's last resume checkpoint; TrainError when there is none, it is unreadable or
@@ -157,7 +169,7 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
     try:
         with safe_open(files.resume, framework="pt") as handle:
             data = json.loads((handle.metadata() or {})[HEADER])
-            if data.get("format") != FORMAT:
+            if data.get("format") not in READS:
                 raise TrainError(Diagnostic(
                     "DLS404", f"the resume checkpoint of {files.root} has format "
                               f"{data.get('format')}, this dlspec reads format {FORMAT}",
@@ -178,9 +190,11 @@ def restore(run: Any, saved: SavedState, generator: torch.Generator) -> Progress
     """Load a resume checkpoint into a freshly set-up run; returns its progress."""
     run.model.load_state_dict({k[len(MODEL):]: v for k, v in saved.tensors.items()
                                if k.startswith(MODEL)})
-    run.optimizer.load_state_dict(saved.decoded("optimizer"))
-    if run.scheduler is not None:
-        run.scheduler.load_state_dict(saved.decoded("scheduler"))
+    for learner in run.learners:
+        optimizer, scheduler = saved.learner_state(learner.update.name)
+        learner.optimizer.load_state_dict(optimizer)
+        if learner.scheduler is not None:
+            learner.scheduler.load_state_dict(scheduler)
     run.precision.load_state_dict(saved.decoded("scaler"))
     run.guard.load_state_dict(saved.decoded("guard"))
     for key, value in saved.decoded("monitor").items():

@@ -6,6 +6,10 @@ one big batch. Then the loss and the gradient norm are read from the device once
 whose loss or gradients are NaN/inf is skipped (no update) and counted by the guard; else
 the gradients are clipped and the optimizer steps. The learning-rate schedule advances
 every step, skipped or not.
+
+A step runs each update of the objective that is due (objectives/base.py): a supervised
+step has one; a GAN's has the discriminator's and, every k-th step, the generator's, each
+with its model's optimizer and schedule while the other model's parameters are frozen.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
+from dlspec.train.batch import Tensors
 from dlspec.train.config import RegularizationConfig
 from dlspec.train.grad_norms import group_norms, layer_groups
+from dlspec.train.objectives.base import Objective, Update
 from dlspec.train.penalties import Regularizer
 from dlspec.train.precision import Precision
 from dlspec.train.torch_compat import total_norm
@@ -77,8 +84,10 @@ class EpochState:
     loss_sum: float = 0.0  # sum of the finite steps' losses, each times its sample count
     samples: int = 0  # samples in those steps
     skipped: int = 0  # steps skipped for a non-finite loss or gradient
-    # with several loss terms: each term's sum like loss_sum, kept on the device
+    # each named loss (a term of the loss, or an update's loss) summed like loss_sum, on the
+    # device, and the samples of the steps it was measured in (an update may skip steps)
     term_sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    term_samples: dict[str, int] = field(default_factory=dict)
 
     @property
     def mean_loss(self) -> float:
@@ -91,9 +100,18 @@ class EpochState:
         per-step schedule it changes every step); the start's before any step."""
         return self.lr_sum / self.batches_done if self.batches_done else self.lr
 
+    def add_terms(self, terms: dict[str, torch.Tensor], samples: int) -> None:
+        """Count one finite step's named losses (each its step mean) over `samples`."""
+        for key, value in terms.items():
+            total = value * samples
+            self.term_sums[key] = self.term_sums[key] + total if key in self.term_sums \
+                else total
+            self.term_samples[key] = self.term_samples.get(key, 0) + samples
+
     def mean_terms(self) -> dict[str, float]:
-        """Each loss term's mean like `mean_loss`, as train_loss_<term>."""
-        return {f"train_{key}": float(total) / self.samples if self.samples else math.nan
+        """Each named loss's mean like `mean_loss`, as train_<name>."""
+        counts = {key: self.term_samples.get(key, self.samples) for key in self.term_sums}
+        return {f"train_{key}": float(total) / counts[key] if counts[key] else math.nan
                 for key, total in self.term_sums.items()}
 
 
@@ -116,64 +134,119 @@ def _read(loss: torch.Tensor, norm: torch.Tensor) -> tuple[float, float]:
     return loss_value, norm_value
 
 
+@dataclass
+class Learner:
+    """What one update of an objective steps: its model's optimizer, schedule, penalty and
+    clipping (`regularization:`), and the parameters it trains."""
+
+    update: Update
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    regularizer: Regularizer
+    params: list[torch.nn.Parameter]
+
+    @classmethod
+    def create(cls, update: Update, optimizer: torch.optim.Optimizer, scheduler: Any,
+               regularization: RegularizationConfig) -> Learner:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        return cls(update, optimizer, scheduler, Regularizer(regularization, optimizer), params)
+
+
 class Stepper:
-    """Runs optimizer steps (see the module docstring). `checked`, a reusable context
-    manager, wraps each forward and backward pass (--detect-anomaly sets it)."""
+    """Runs optimizer steps (see the module docstring): each step, every update of the
+    objective that is due, with its own learner. `checked`, a reusable context manager,
+    wraps each forward and backward pass (--detect-anomaly sets it)."""
 
-    def __init__(self, model: torch.nn.Module, loss_fn: torch.nn.Module,
-                 optimizer: torch.optim.Optimizer, scheduler, precision: Precision,
-                 regularization: RegularizationConfig):
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.scheduler, self.precision = scheduler, precision
-        self.regularizer = Regularizer(regularization, optimizer)  # l1/l2 and clipping
+    def __init__(self, model: torch.nn.Module, objective: Objective, learners: list[Learner],
+                 precision: Precision):
+        self.model, self.objective, self.learners = model, objective, learners
+        self.precision = precision
         self.checked: contextlib.AbstractContextManager = contextlib.nullcontext()
-        # data.augment (dlspec.data.augment.Augmenter), applied to training batches only
-        self.augment: Callable[[torch.Tensor, torch.Tensor], tuple] | None = None
-        self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.groups = layer_groups(model)
+        self.several = len(learners) > 1
 
-    def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The mean loss of one micro-batch (under autocast), and with several loss terms
-        each term's, named as `SpecLoss.parts` names them."""
-        with self.precision.autocast():  # x also goes to the loss: a target may be the input
-            return self.loss_fn.parts(self.model(x), y, x)
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first learner's optimizer (whose learning rate the logs report)."""
+        return self.learners[0].optimizer
 
-    def step(self, x: torch.Tensor, y: torch.Tensor,
-             micro: list[tuple[torch.Tensor | slice, int]], norms: bool = False) -> StepResult:
-        """One optimizer step over the micro-batches `micro`: (index into x and y, size)."""
+    def step(self, data: Tensors, micro: list[tuple[torch.Tensor | slice, int]],
+             norms: bool = False, step: int = 1) -> StepResult:
+        """One training step (the global step number `step`, 1-based) over the
+        micro-batches `micro`: (index into `data`, size) pairs. Every due update runs."""
         lr = self.optimizer.param_groups[0]["lr"]
-        self.optimizer.zero_grad(set_to_none=True)
+        loss, finite, terms, group = 0.0, True, {}, {} if norms else None
+        for learner in self.learners:
+            if not learner.update.due(step):
+                continue
+            with self._frozen_others(learner):
+                value, ok, means = self._update(learner, data, micro)
+            loss += value
+            finite = finite and ok
+            prefix = f"loss_{learner.update.name}" if self.several else "loss"
+            if self.several:
+                terms[prefix] = means.pop("loss")
+            terms |= {key.replace("loss", prefix, 1): v for key, v in means.items()}
+            if group is not None and ok:
+                group |= group_norms(self.groups)
+        self.precision.update()
+        for learner in self.learners:
+            if learner.scheduler is not None and learner.update.due(step):
+                learner.scheduler.step()
+        return StepResult(loss, finite, lr, group or None, terms)
+
+    def _update(self, learner: Learner, data: Tensors,
+                micro: list[tuple[torch.Tensor | slice, int]]
+                ) -> tuple[float, bool, dict[str, torch.Tensor]]:
+        """Forward and backward over the micro-batches, then the learner's optimizer step
+        unless the loss or the gradients are not finite: (loss, finite, each loss's mean
+        over the step, "loss" excluded)."""
+        optimizer = learner.optimizer
+        optimizer.zero_grad(set_to_none=True)
         total = sum(size for _, size in micro)
         means: dict[str, torch.Tensor] = {}  # each loss's mean over the step's samples
         for index, size in micro:
             with self.checked:
-                batch = x[index], y[index]
-                losses = self.losses(*(self.augment(*batch) if self.augment else batch))
-                objective = self.regularizer.with_penalty(losses["loss"])
+                with self.precision.autocast():  # a target may be an input: it goes along
+                    losses = self.objective.losses(learner.update, data.rows(index))
+                objective = learner.regularizer.with_penalty(losses["loss"])
                 self.precision.backward(objective if size == total
                                         else objective * (size / total))
             for key, value in losses.items():
                 part = value.detach() if size == total else value.detach() * (size / total)
                 means[key] = means[key] + part if key in means else part
         step_loss = means.pop("loss")
-        self.precision.unscale(self.optimizer)
-        grads = [p.grad for p in self.params if p.grad is not None]
+        self.precision.unscale(optimizer)
+        grads = [p.grad for p in learner.params if p.grad is not None]
         norm = total_norm(grads)  # on the CPU when there is no gradient
         loss_value, norm_value = _read(step_loss, norm)
         finite_grads = math.isfinite(norm_value)
         # fp16: overflowing gradients are the loss scaler's business (it skips and rescales)
         finite = math.isfinite(loss_value) and (finite_grads or self.precision.scaler is not None)
-        group = group_norms(self.groups) if norms and finite else None
         if finite:
             if finite_grads:
-                self.regularizer.clip_gradients(norm)
-            self.precision.step(self.optimizer)
-        self.precision.update()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        return StepResult(loss_value, finite, lr, group, means)
+                learner.regularizer.clip_gradients(norm)
+            self.precision.step(optimizer)
+        return loss_value, finite, {"loss": step_loss, **means} if self.several else means
 
-    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, plan: StepPlan, state: EpochState,
+    @contextlib.contextmanager
+    def _frozen_others(self, learner: Learner):
+        """The other learners' parameters without gradients during `learner`'s update."""
+        if not self.several:
+            yield
+            return
+        own = {id(p) for p in learner.params}
+        frozen = [p for other in self.learners if other is not learner for p in other.params
+                  if p.requires_grad and id(p) not in own]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+
+    def train_epoch(self, data: Tensors, plan: StepPlan, state: EpochState,
                     first_step: int, log_every: int,
                     after_step: Callable[[int, StepResult], None]) -> None:
         """Run the epoch's remaining steps from `state.batches_done`, updating `state`.
@@ -185,18 +258,15 @@ class Stepper:
         while state.batches_done < plan.steps_per_epoch:
             i = state.batches_done
             step = first_step + i
-            result = self.step(x, y, plan.batches(i, state.order),
-                               norms=bool(log_every) and step % log_every == 0)
+            result = self.step(data, plan.batches(i, state.order),
+                               norms=bool(log_every) and step % log_every == 0, step=step)
             start, stop = plan.bounds[i]
             state.batches_done += 1
             state.lr_sum += result.lr
             if result.finite:
                 state.loss_sum += result.loss * (stop - start)
                 state.samples += stop - start
-                for key, value in result.terms.items():
-                    total = value * (stop - start)
-                    state.term_sums[key] = state.term_sums[key] + total \
-                        if key in state.term_sums else total
+                state.add_terms(result.terms, stop - start)
             else:
                 state.skipped += 1
             after_step(step, result)

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dlspec.data.types import PreparedData, Split
+from dlspec.train.batch import Tensors
 from dlspec.train.losses import build_loss
 from dlspec.train.metrics import build_metrics, confusion_matrix, evaluate, save_confusion_matrix
 from dlspec.train.recipe import default_loss
@@ -36,7 +37,7 @@ def run(task, names, outputs, targets, num_classes=0, batch_size=1024):
     model = Fixed(outputs)
     x = torch.arange(len(targets))
     metrics = build_metrics(task, names, num_classes, "cpu")
-    return evaluate(model, x, targets, LOSSES[task], metrics, task, "val",
+    return evaluate(model, Tensors({"x": x}, targets), LOSSES[task], metrics, task, "val",
                     batch_size=batch_size)
 
 
@@ -180,8 +181,10 @@ def test_metrics_reset_between_evaluations():
     assert first["val_accuracy"] == 1.0
     model, metrics = Fixed(logits), build_metrics("classification", ("accuracy",), 2, "cpu")
     x, loss = torch.arange(2), LOSSES["classification"]
-    evaluate(model, x, torch.tensor([0, 1]), loss, metrics, "classification", "val")
-    again = evaluate(model, x, torch.tensor([1, 0]), loss, metrics, "classification", "val")
+    evaluate(model, Tensors({"x": x}, torch.tensor([0, 1])), loss, metrics, "classification",
+             "val")
+    again = evaluate(model, Tensors({"x": x}, torch.tensor([1, 0])), loss, metrics,
+                     "classification", "val")
     assert again["val_accuracy"] == 0.0
 
 
@@ -195,19 +198,19 @@ def test_metrics_reset_between_evaluations():
 ])
 def test_confusion_matrices_match_sklearn(task, logits, targets, expected):
     classes = logits.shape[1] if task != "binary" else 2
-    matrix = confusion_matrix(Fixed(logits), torch.arange(30), targets, task, classes,
-                              batch_size=8)
+    matrix = confusion_matrix(Fixed(logits), Tensors({"x": torch.arange(30)}, targets), task,
+                              classes, batch_size=8)
     assert np.array_equal(np.array(matrix), expected(logits, targets))
 
 
 def test_confusion_matrix_is_written_when_asked_for(tmp_path):
     logits = torch.tensor([[2.0, 0], [0, 2.0], [2.0, 0]])
     y = torch.tensor([0, 1, 1])
-    split = Split(np.zeros((3, 1), np.float32), y.numpy())
+    split = Split({"x": np.zeros((3, 1), np.float32)}, y.numpy())
     data = PreparedData(split, split, split, "classification", ["f"], ["cat", "dog"])
-    x = torch.arange(3)
-    assert save_confusion_matrix(tmp_path, Fixed(logits), x, y, data, ["accuracy"]) is None
-    path = save_confusion_matrix(tmp_path, Fixed(logits), x, y, data, ["confusion_matrix"])
+    tensors = Tensors({"x": torch.arange(3)}, y)
+    assert save_confusion_matrix(tmp_path, Fixed(logits), tensors, data, ["accuracy"]) is None
+    path = save_confusion_matrix(tmp_path, Fixed(logits), tensors, data, ["confusion_matrix"])
     saved = json.loads(path.read_text())
     assert saved["classes"] == ["cat", "dog"] and saved["matrix"] == [[1, 0], [1, 1]]
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from dlspec.backends.onnx_tables import prediction_table
 from dlspec.data.tasks import PAD_TARGET
+from dlspec.train.batch import Tensors
 from dlspec.train.loss_config import (
     BCEConfig,
     BCEWithLogitsConfig,
@@ -124,7 +125,8 @@ def measured(loss, task: str, output: np.ndarray, y: torch.Tensor) -> dict[str, 
     outputs = ModelOutputs.of(Recipe(loss=loss))
     classes = 0 if task in ("binary", "regression") else output.shape[-1]
     metrics = build_metrics(task, METRICS[task], classes, "cpu")
-    values = evaluate(Known(output), torch.arange(N), y, build_loss(loss, task, classes),
+    values = evaluate(Known(output), Tensors({"x": torch.arange(N)}, y),
+                      build_loss(loss, task, classes),
                       metrics, task, "val", outputs, batch_size=16)
     return {name: values[f"val_{name}"] for name in METRICS[task]}
 

@@ -55,7 +55,7 @@ def test_a_vae_trains_on_reconstruction_plus_kl(tmp_path):
                 rel=1e-5)
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     model, data = trained_model(spec, run)
-    x = torch.from_numpy(data.val.x)
+    x = torch.from_numpy(next(iter(data.val.inputs.values())))
     with torch.no_grad():
         recon, mu, logvar = model(x)  # eval: z is the mean
     squared = ((recon - x) ** 2).sum(1).mean()  # the mse term, reduction: batchmean

@@ -55,9 +55,9 @@ def test_without_detection_the_same_model_is_stopped_by_the_guard(tmp_path):
 
 def test_nan_from_the_data_is_reported_by_autograd_anomaly_mode(tmp_path):
     data = classification_data()
-    x = data.train.x.copy()
+    x = data.train.inputs["x"].copy()
     x[::10, 0] = np.nan
-    bad = PreparedData(Split(x, data.train.y), data.val, data.test, data.task,
+    bad = PreparedData(Split({"x": x}, data.train.y), data.val, data.test, data.task,
                        data.feature_names, data.class_names)
     with pytest.raises(TrainError, match=r"autograd function \w+Backward0 returned NaN in its "
                                          r"output \d+ at epoch 1, step 1") as error:

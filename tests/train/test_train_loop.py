@@ -183,7 +183,7 @@ def test_nan_steps_are_skipped_and_a_streak_stops_the_run(tmp_path):
 def with_nan_features(data: PreparedData, rows: slice | int) -> PreparedData:
     x = data.train.x.copy()
     x[rows, 0] = np.nan
-    return PreparedData(Split(x, data.train.y), data.val, data.test, data.task,
+    return PreparedData(Split({"x": x}, data.train.y), data.val, data.test, data.task,
                         data.feature_names, data.class_names)
 
 
@@ -229,7 +229,7 @@ def test_the_schedule_sets_each_epochs_learning_rate(tmp_path):
 
 def test_gradient_clipping_bounds_one_sgd_step(tmp_path):
     data = regression_data()
-    huge_targets = Split(data.train.x, data.train.y * 1000)  # huge gradients
+    huge_targets = Split(data.train.inputs, data.train.y * 1000)  # huge gradients
     data = PreparedData(huge_targets, data.val, data.test, "regression", data.feature_names)
     model = mlp(inputs=3, outputs=1)
     start = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
@@ -266,7 +266,7 @@ def test_an_unknown_monitor_is_reported_before_training(tmp_path):
 
 def test_without_a_val_split_the_train_loss_is_monitored(tmp_path):
     data = classification_data()
-    empty = Split(data.val.x[:0], data.val.y[:0])
+    empty = data.val.rows(slice(0, 0))
     data = PreparedData(data.train, empty, empty, data.task, data.feature_names,
                         data.class_names)
     result = run(mlp(), data, tmp_path, epochs=2)

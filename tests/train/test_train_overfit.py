@@ -23,7 +23,8 @@ def test_the_setup_keeps_n_examples_one_batch_and_no_early_stopping():
         "classification", batch_size=16, train=TrainConfig(epochs=3, accumulate=2),
         regularization=RegularizationConfig(early_stopping=EarlyStoppingConfig()))
     small, changed = overfit_setup(data, recipe, samples=10, steps=50)
-    assert (small.train.x == data.train.x[:10]).all() and len(small.train) == 10
+    assert (small.train.inputs["x"] == data.train.inputs["x"][:10]).all()
+    assert len(small.train) == 10
     assert len(small.val) == len(small.test) == 0
     assert (changed.batch_size, changed.train.epochs, changed.train.accumulate) == (10, 50, 1)
     assert changed.regularization.early_stopping is None

@@ -53,7 +53,8 @@ def test_the_confusion_matrix_counts_the_test_predictions(trained):
     apply_checkpoint(model, load_checkpoint(trained.best_checkpoint))
     model.eval()
     with torch.no_grad():
-        predicted = model(torch.from_numpy(data.test.x)).argmax(1).numpy()
+        x = next(iter(data.test.inputs.values()))
+        predicted = model(torch.from_numpy(x)).argmax(1).numpy()
     expected = np.zeros((10, 10), dtype=int)
     np.add.at(expected, (data.test.y, predicted), 1)
     assert (matrix == expected).all() and matrix.sum() == len(data.test)

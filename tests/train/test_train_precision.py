@@ -6,15 +6,15 @@ import copy
 
 import pytest
 import torch
-from train_data_fixtures import classification_data, mlp
+from train_data_fixtures import classification_data, mlp, supervised_stepper
 
 from dlspec.errors import TrainError
-from dlspec.train.config import CrossEntropyConfig, RegularizationConfig, TrainConfig
+from dlspec.train.batch import Tensors
+from dlspec.train.config import CrossEntropyConfig, TrainConfig
 from dlspec.train.loop import fit
 from dlspec.train.losses import build_loss
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe
-from dlspec.train.steps import Stepper
 
 
 def test_bf16_steps_compute_the_loss_under_autocast():
@@ -22,9 +22,9 @@ def test_bf16_steps_compute_the_loss_under_autocast():
     model = mlp()
     before = copy.deepcopy(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    stepper = Stepper(model, build_loss(CrossEntropyConfig(), "classification"), optimizer, None,
-                      Precision("bf16", "cpu"), RegularizationConfig())
-    result = stepper.step(x, y, [(slice(0, 16), 16)])
+    stepper = supervised_stepper(model, build_loss(CrossEntropyConfig(), "classification"),
+                                 optimizer, Precision("bf16", "cpu"))
+    result = stepper.step(Tensors({"x": x}, y), [(slice(0, 16), 16)])
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = before(x)
         expected = torch.nn.functional.cross_entropy(logits, y)
@@ -55,7 +55,7 @@ def compile_failures() -> tuple[type[Exception], ...]:
 
 def test_a_compiled_model_trains_like_the_eager_one(tmp_path):
     data = classification_data()
-    empty = type(data.val)(data.val.x[:0], data.val.y[:0])
+    empty = data.val.rows(slice(0, 0))
     data = type(data)(data.train, empty, empty, data.task, data.feature_names,
                       data.class_names)  # no evaluation: one compiled graph
     losses = []

@@ -156,7 +156,7 @@ def test_a_damaged_or_foreign_resume_checkpoint_is_refused(tmp_path):
         header = json.loads(handle.metadata()["dlspec_resume"])
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
     save_file(tensors, state, metadata={"dlspec_resume": json.dumps({**header, "format": 1})})
-    with pytest.raises(TrainError, match="has format 1, this dlspec reads format 2"):
+    with pytest.raises(TrainError, match="has format 1, this dlspec reads format 3"):
         fit(mlp(), classification_data(), recipe, tmp_path, device="cpu", seed=0,
             metadata={}, quiet=True, options=FitOptions(resume=True))
     state.write_bytes(b"not a checkpoint")

@@ -51,7 +51,7 @@ def test_a_saved_run_spec_loads_with_its_overrides_and_data_folder(project):
     again = load_run_spec(run_dir)
     assert again.spec.data.seed == 4 and again.spec.train.epochs == 2
     assert again.loaded.base_dir == project.resolve()
-    assert (load_data(again).train.x == load_data(checked).train.x).all()
+    assert (load_data(again).train.inputs["x"] == load_data(checked).train.inputs["x"]).all()
 
 
 def test_resuming_with_another_spec_or_other_overrides_is_refused(project):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 
 import torch
-from train_data_fixtures import classification_data, mlp
+from train_data_fixtures import classification_data, mlp, supervised_stepper
 
+from dlspec.train.batch import Tensors
 from dlspec.train.config import CrossEntropyConfig, RegularizationConfig, SGDConfig, TrainConfig
 from dlspec.train.loop import fit
 from dlspec.train.losses import build_loss
 from dlspec.train.precision import Precision
 from dlspec.train.recipe import Recipe
-from dlspec.train.steps import Stepper, StepPlan
+from dlspec.train.steps import StepPlan
 
 
 def test_the_plan_splits_steps_into_micro_batches():
@@ -48,15 +49,16 @@ def test_a_non_finite_step_changes_no_weight_and_no_optimizer_state():
     model = mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** step)
-    stepper = Stepper(model, build_loss(CrossEntropyConfig(), "classification"), optimizer, scheduler,
-                      Precision("fp32", "cpu"), RegularizationConfig(grad_clip_norm=1.0))
+    stepper = supervised_stepper(model, build_loss(CrossEntropyConfig(), "classification"),
+                                 optimizer, Precision("fp32", "cpu"),
+                                 RegularizationConfig(grad_clip_norm=1.0), scheduler)
     x, y = torch.randn(8, 2), torch.randint(0, 3, (8,))
-    good = stepper.step(x, y, [(slice(0, 8), 8)], norms=True)
+    good = stepper.step(Tensors({"x": x}, y), [(slice(0, 8), 8)], norms=True)
     assert good.finite and good.lr == 0.1 and set(good.norms) == {"0", "2"}
     before = {k: v.clone() for k, v in model.state_dict().items()}
     moments = {k: v.clone() for k, v in optimizer.state[model[0].weight].items()}
     x[3, 1] = math.nan
-    bad = stepper.step(x, y, [(slice(0, 4), 4), (slice(4, 8), 4)], norms=True)
+    bad = stepper.step(Tensors({"x": x}, y), [(slice(0, 4), 4), (slice(4, 8), 4)], norms=True)
     assert not bad.finite and math.isnan(bad.loss) and bad.norms is None and bad.lr == 0.05
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, before[name]), name

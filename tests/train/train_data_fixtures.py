@@ -26,7 +26,8 @@ def split_three(x: np.ndarray, y: np.ndarray, fractions=(0.7, 0.15, 0.15)) -> tu
     n = len(x)
     a = int(fractions[0] * n)
     b = a + int(fractions[1] * n)
-    return Split(x[:a], y[:a]), Split(x[a:b], y[a:b]), Split(x[b:], y[b:])
+    return (Split({"x": x[:a]}, y[:a]), Split({"x": x[a:b]}, y[a:b]),
+            Split({"x": x[b:]}, y[b:]))
 
 
 def classification_data(classes: int = 3, n_per_class: int = 100, seed: int = 0,
@@ -75,3 +76,20 @@ model:
   - {{op: linear, name: logits, out_features: 10}}
 loss: {{op: cross_entropy}}
 {recipe}"""
+
+
+def supervised_stepper(model: nn.Module, loss_fn: nn.Module, optimizer, precision,
+                       regularization=None, scheduler=None):
+    """A Stepper running `loss_fn` on a bare model's outputs (what a supervised run's
+    objective does once prepared), with `optimizer`."""
+    from dlspec.train.config import RegularizationConfig
+    from dlspec.train.objectives.base import Context
+    from dlspec.train.objectives.supervised import Supervised, SupervisedConfig
+    from dlspec.train.steps import Learner, Stepper
+
+    objective = Supervised(SupervisedConfig(), Context({"model": model}, None, None, "cpu",
+                                                       {}, {}, {}))
+    objective.loss_fn = loss_fn
+    learner = Learner.create(objective.update, optimizer, scheduler,
+                             regularization or RegularizationConfig())
+    return Stepper(model, objective, [learner], precision)

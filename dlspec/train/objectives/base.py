@@ -1,0 +1,133 @@
+"""What every training objective declares, and the run-time context it is built with.
+
+An objective is ONE declaration (a subclass of `Objective` in a file of its own):
+
+- its `Config`, a pydantic model with `op: Literal[...]`: the spec's `objective:` section;
+- its static side, read by `dlspec validate` without torch: `plan(config, spec)` says which
+  of the spec's models it trains (`Roles.trained`), which model the data feeds and which of
+  that model's inputs come from the data (`Roles.data_model`, `Roles.fed`: the objective
+  makes the others itself, e.g. a generator's noise), and whether it reads the spec's
+  `loss:` section;
+- its steps: `updates()` lists the optimizer updates of a training step (which model each
+  one updates, and how often), `losses(update, batch)` computes what an update minimizes;
+- `evaluate(data, prefix)`: the numbers a validation or test pass reports.
+
+The loop never branches on the objective: it runs the due updates of each step with their
+model's optimizer, schedule, clipping and loss scaling, so precision, accumulation,
+checkpoints and resume work for every objective at once. During an update the parameters of
+the other models are frozen (no gradient), so an update may call any model: a generator's
+output seen by the discriminator, or a discriminator judging the generator's samples.
+Random draws use torch's generator on the batch's device, which runs seed and resumes.
+
+An objective module imports torch only inside its run-time methods, so that the spec's
+schema (and `dlspec validate`) stays torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dlspec.train.config_base import StrictConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from dlspec.data.types import PreparedData
+    from dlspec.train.batch import Tensors
+    from dlspec.train.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Update:
+    """One optimizer update of a training step."""
+
+    name: str  # names its losses in the logs (`loss_<name>`) when a step has several updates
+    model: str  # the model it updates, with that model's optimizer and schedule
+    every: int = 1  # it runs on every `every`-th step (a generator step per k critic steps)
+
+    def due(self, step: int) -> bool:
+        """Whether it runs on the (1-based, global) training step `step`."""
+        return step % self.every == 0
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What an objective needs of a spec (its static side)."""
+
+    trained: tuple[str, ...]  # the models it updates, in update order
+    data_model: str  # the model the data feeds
+    fed: tuple[str, ...] | None = None  # data_model's inputs read from the data (None: all)
+    reads_loss: bool = True  # whether the spec's `loss:` section is what it minimizes
+    models: tuple[str, ...] = ()  # every model it calls (the trained ones, and others frozen)
+
+
+class ObjectiveConfig(StrictConfig):
+    """The base of every objective's config."""
+
+    op: str
+
+
+@dataclass
+class Context:
+    """What a run gives its objective: the models by name, the data, the recipe, the device,
+    and the models' input shapes per sample ({model: {input: (shape, dtype)}})."""
+
+    models: dict[str, torch.nn.Module]
+    data: PreparedData
+    recipe: Recipe
+    device: torch.device | str
+    input_types: dict[str, dict[str, tuple[tuple[int | str, ...], str]]]
+    output_names: dict[str, tuple[str, ...]]  # each model's output names, in order
+    ema: dict[str, torch.nn.Module]  # the EMA copies of models, by model name
+
+
+class Objective:
+    """The run-time side of an objective (see the module docstring)."""
+
+    op: ClassVar[str]
+    Config: ClassVar[type[ObjectiveConfig]]
+
+    def __init__(self, config: ObjectiveConfig, context: Context):
+        self.config, self.context = config, context
+        self.models = context.models
+
+    @classmethod
+    def plan(cls, config: ObjectiveConfig, spec: Any) -> Roles:
+        """Which models of `spec` it trains and feeds (torch-free)."""
+        raise NotImplementedError
+
+    @classmethod
+    def ema_of(cls, config: ObjectiveConfig) -> dict[str, float]:
+        """The models it keeps an EMA copy of, with the decay of each."""
+        return {}
+
+    def prepare(self, train: Tensors) -> None:
+        """Check on a few train samples that the models and the data fit, and build what
+        depends on them (TrainError when they do not fit)."""
+
+    def updates(self) -> tuple[Update, ...]:
+        raise NotImplementedError
+
+    def losses(self, update: Update, batch: Tensors) -> dict[str, torch.Tensor]:
+        """What `update` minimizes on `batch` as {"loss": ..., and named parts}."""
+        raise NotImplementedError
+
+    def loss_keys(self, update: Update) -> tuple[str, ...]:
+        """The names `losses(update, ...)` gives its values ("loss" first)."""
+        return ("loss",)
+
+    def evaluate(self, data: Tensors, prefix: str, batch_size: int) -> dict[str, float]:
+        """The numbers of a validation or test pass over `data`, as `<prefix>_<name>`."""
+        raise NotImplementedError
+
+    def metric_names(self) -> tuple[str, ...]:
+        """What `evaluate` reports besides the losses (without the prefix)."""
+        return ()
+
+    def after_test(self, run_dir: Any, data: Tensors) -> None:
+        """Write what the finished run's test split shows beyond numbers (optional)."""
+
+    def metadata(self) -> dict[str, str]:
+        """What checkpoints record for `predict` about the model's outputs."""
+        return {}
