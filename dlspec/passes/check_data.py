@@ -19,6 +19,7 @@ from dlspec.data.describe import (
 )
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
+from dlspec.passes.check_objective import roles_of
 from dlspec.train.config import implied_task
 from dlspec.train.loss_config import scored_output
 
@@ -41,10 +42,10 @@ def model_io(checked: CheckedSpec) -> ModelIO | None:
     """The model's input and output as the data sees them, when it has one input: the
     output is the one the data's targets score (None when the loss reads no targets)."""
     spec, graph = checked.spec, checked.graph
-    if spec.data is None or spec.models is not None or len(graph.inputs) != 1:
+    if spec.data is None or len(graph.inputs) != 1:
         return None
     name = graph.inputs[0]
-    scored = _scored(checked)
+    scored = _scored(checked) if roles_of(spec).reads_loss else None
     input_type = graph.node(name).type
     vocabularies = [node.op.num_embeddings for node in graph.layers()
                     if name in node.inputs and hasattr(node.op, "num_embeddings")]

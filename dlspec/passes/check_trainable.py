@@ -10,23 +10,21 @@ import math
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic
 from dlspec.passes.check_data import task_of
+from dlspec.passes.check_objective import objective_diagnostics, roles_of
 from dlspec.train.recipe import default_loss
 
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
-    """DLS402 at `data` when the spec has several models, its model several inputs, or
-    several outputs and no loss to say which one the targets score; DLS403 at `model` when
-    the model has no parameters to train."""
+    """The objective's problems (check_objective); DLS402 at `data` when the model has
+    several inputs, or several outputs and no loss to say which one the targets score;
+    DLS403 at `model` when a trained model has no parameters to train."""
     spec = checked.spec
     if spec.data is None:
-        return []
+        return objective_diagnostics(checked) if spec.objective is not None else []
     span = checked.loaded.source.key_span(("data",))
-    if spec.models is not None:
-        names = ", ".join(spec.models)
-        return [Diagnostic(
-            "DLS402", f"`data:` trains one model, but this spec has {len(spec.models)} "
-            f"({names}); training several models together is not supported yet", span,
-            hint="train a model from a spec of its own (the `model:` form), or remove `data:`")]
+    problems = objective_diagnostics(checked)
+    if problems or spec.models is not None:
+        return problems or untrainable_models(checked)
     inputs = checked.graph.inputs
     if len(inputs) != 1:
         return [Diagnostic(
@@ -35,8 +33,7 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             hint="give the model one input, or remove `data:` (validate, compile, summary "
                  "and export work without it)")]
     graph = checked.graph
-    if not any(node.op.param_count(*[graph.node(i).type for i in node.inputs])
-               for node in graph.layers()):
+    if not has_params(graph):
         return [Diagnostic(
             "DLS403", "the model has no trainable parameters, so `data:` has nothing to "
             "train", checked.loaded.source.key_span(("model",)),
@@ -49,6 +46,23 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             hint=f"add a loss that names it, e.g. `loss: {{op: {default_loss(task_of(spec)).op}"
                  f", output: {outputs[0]}}}`")]
     return []
+
+
+def has_params(graph) -> bool:
+    """Whether any layer of the graph has a parameter."""
+    return any(node.op.param_count(*[graph.node(i).type for i in node.inputs])
+               for node in graph.layers())
+
+
+def untrainable_models(checked: CheckedSpec) -> list[Diagnostic]:
+    """DLS403 at `models.<name>` for each model the objective trains that has no
+    parameters."""
+    return [Diagnostic("DLS403", f"model '{name}' has no trainable parameters, so the "
+                       "objective has nothing to update in it",
+                       checked.loaded.source.key_span(("models", name)),
+                       hint="add a layer with weights (linear, conv2d, embedding...)")
+            for name in roles_of(checked.spec).trained
+            if not has_params(checked.graphs[name])]
 
 
 BATCH_NORMS = ("batchnorm1d", "batchnorm2d", "batchnorm3d")

@@ -11,7 +11,15 @@ import keyword
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from dlspec.data.config import DataConfig
 from dlspec.spec.init import SCHEMES, LayerInit, expand_defaults
@@ -22,6 +30,7 @@ from dlspec.train.config import (
     ScheduleSpec,
     TrainConfig,
 )
+from dlspec.train.objectives import ObjectiveSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -44,6 +53,28 @@ TORCH_MODULE_ATTRIBUTES = (
     "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
     "set_extra_state", "set_submodule", "shape_env", "share_memory", "state_dict", "to",
     "to_empty", "to_folder", "train", "training", "type", "xpu", "zero_grad")
+
+
+# What several models trained together (train/model_set.py) hold besides the models
+MODEL_SET_ATTRIBUTES = ("ema", "names", "models", "averages", "input_types", "output_names",
+                        "keep_average")
+
+
+def _one_or_per_model(value: Any) -> str:
+    """A section given once (`{op: adam}`, a schedule list) or per model by name."""
+    return "per_model" if isinstance(value, dict) and "op" not in value else "one"
+
+
+OptimizerSection = Annotated[
+    Annotated[OptimizerConfig, Tag("one")]
+    | Annotated[dict[Name, OptimizerConfig], Field(min_length=1), Tag("per_model")],
+    Discriminator(_one_or_per_model),
+]
+ScheduleSection = Annotated[
+    Annotated[ScheduleSpec, Tag("one")]
+    | Annotated[dict[Name, ScheduleSpec], Field(min_length=1), Tag("per_model")],
+    Discriminator(_one_or_per_model),
+]
 
 
 def reserved_name(name: str) -> bool:
@@ -168,9 +199,16 @@ class Spec(StrictModel):
     loss: LossSpec | None = Field(
         None, description="The training objective: one loss, or a list of weighted loss "
                           "terms that are summed.")
-    optimizer: OptimizerConfig | None = Field(None, description="The optimizer.")
-    schedule: ScheduleSpec | None = Field(
-        None, description="Learning-rate schedule: one entry, or a warmup then one entry.")
+    objective: ObjectiveSpec | None = Field(
+        None, description="What training optimizes (default: supervised, the model's "
+        "outputs against the data's targets through `loss:`); objectives such as gan train "
+        "several `models` together, each with its own optimizer.")
+    optimizer: OptimizerSection | None = Field(
+        None, description="The optimizer; with several trained models, one per model by "
+        "name ({generator: {op: adam, ...}, discriminator: {...}}).")
+    schedule: ScheduleSection | None = Field(
+        None, description="Learning-rate schedule: one entry, or a warmup then one entry; "
+        "with several trained models, one per model by name.")
     regularization: RegularizationConfig | None = Field(
         None, description="Gradient clipping and early stopping.")
     data: DataConfig | None = Field(None, description="The data to train and evaluate on.")
@@ -185,6 +223,11 @@ class Spec(StrictModel):
         if self.models is None and len(single) < 2:
             missing = " and ".join(f"`{k}`" for k in ("inputs", "model") if k not in single)
             raise ValueError(f"a spec needs {missing} (or `models`)")
+        taken = [name for name in self.models or () if reserved_name(name)
+                 or name in MODEL_SET_ATTRIBUTES]
+        if taken:
+            raise ValueError(f"a model cannot be named '{taken[0]}' (a Python keyword or a "
+                             "name torch or dlspec uses for the models it trains); rename it")
         return self
 
     def sections(self) -> list[ModelSection]:

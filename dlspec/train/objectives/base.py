@@ -62,6 +62,29 @@ class Roles:
     models: tuple[str, ...] = ()  # every model it calls (the trained ones, and others frozen)
 
 
+class RoleError(ValueError):
+    """A model an objective's config names that the spec lacks; `key`: the config's key."""
+
+    def __init__(self, message: str, key: str, hint: str | None = None):
+        super().__init__(message)
+        self.key, self.hint = key, hint
+
+
+def model_role(config: ObjectiveConfig, key: str, spec: Any) -> str:
+    """The model that the config's `key` names, checked against the spec's models."""
+    from dlspec.errors import suggest
+
+    name = getattr(config, key)
+    models = [section.name for section in spec.sections()]
+    if spec.models is None or name not in models:
+        have = f"its models are {', '.join(models)}" if spec.models is not None else \
+            "it has one model; give several under `models:`"
+        raise RoleError(f"{config.op} objective: `{key}` names the model '{name}', but the "
+                        f"spec has no model of that name ({have})", key,
+                        hint=suggest(name, models) if spec.models is not None else None)
+    return name
+
+
 class ObjectiveConfig(StrictConfig):
     """The base of every objective's config."""
 
