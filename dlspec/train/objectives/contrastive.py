@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from dlspec.errors import Diagnostic, TrainError
+from dlspec.errors import Diagnostic, TrainError, suggest
 from dlspec.train.config_base import PositiveFloat
-from dlspec.train.objectives.base import Objective, ObjectiveConfig, Roles, Update
+from dlspec.train.objectives.base import Objective, ObjectiveConfig, Roles, Update, model_role
 
 if TYPE_CHECKING:
     import torch
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 KNN_NEIGHBOURS = 5
 VIEW_SEED = 0  # the seed of the validation views, the same every epoch
+AUGMENT_HINT = "add e.g. data.augment: {crop_padding: 1, rotate: 20, noise: 0.3}"
 
 _MODEL = ("The model it trains, by name, in a spec with `models:`; default: the spec's "
           "(first) model.")
@@ -70,26 +71,27 @@ class TripletConfig(ObjectiveConfig):
         "L2-normalize the projection first (distances in [0, 2]; FaceNet does)."))
 
 
-def static_problems(config: SimCLRConfig | TripletConfig, spec: Any
-                    ) -> list[tuple[tuple, Diagnostic]]:
-    """What keeps this objective from training `spec`, each with the spec path it is at
-    (torch-free, for `dlspec validate`)."""
-    from dlspec.errors import suggest
+def model_of(config: SimCLRConfig | TripletConfig, spec: Any) -> str:
+    """The model the objective trains: `model` (RoleError for one the spec lacks), else
+    the spec's first."""
+    return model_role(config, "model", spec) if config.model else spec.sections()[0].name
 
-    sections = {s.name: s for s in spec.sections()}
-    name = config.model or next(iter(sections))
-    if name not in sections:
-        return [(("objective", "model"), Diagnostic(
-            "DLS102", f"objective.model: no model '{name}': {suggest(name, sections)}"))]
-    section = sections[name]
+
+def contrastive_problems(config: SimCLRConfig | TripletConfig, spec: Any
+                         ) -> list[tuple[tuple, Diagnostic]]:
+    """What keeps this objective from training `spec`, each with the spec key it is at
+    (torch-free, for `dlspec validate`)."""
+    name = model_of(config, spec)
+    section = next(s for s in spec.sections() if s.name == name)
+    outputs = tuple(section.outputs or ())
     problems = []
     for key in ("projection", "embedding"):
         output = getattr(config, key)
-        if output is not None and output not in section.outputs:
+        if output is not None and output not in outputs:
             problems.append((("objective", key), Diagnostic(
                 "DLS305", f"objective.{key}: '{output}' is not an output of model '{name}': "
-                f"{suggest(output, section.outputs)}",
-                hint=f"list the layer under the model's `outputs:` ({', '.join(section.outputs)})")))
+                f"{suggest(output, outputs)}",
+                hint="list the layer under the model's `outputs:`")))
     if len(section.inputs) != 1:
         problems.append((("objective", "op"), Diagnostic(
             "DLS402", f"{config.op} feeds the one input of model '{name}', which has "
@@ -102,8 +104,7 @@ def static_problems(config: SimCLRConfig | TripletConfig, spec: Any
     if config.op == "simclr" and (augment is None or not augment.active()):
         problems.append((("objective", "op"), Diagnostic(
             "DLS402", "simclr compares two augmented views of each sample, but data.augment "
-            "changes nothing: the views would be equal",
-            hint="add e.g. data.augment: {crop_padding: 1, rotate: 20, noise: 0.3}")))
+            "changes nothing: the views would be equal", hint=AUGMENT_HINT)))
     return problems
 
 
@@ -124,8 +125,12 @@ class _Contrastive(Objective):
 
     @classmethod
     def plan(cls, config: ObjectiveConfig, spec: Any) -> Roles:
-        name = config.model or spec.sections()[0].name
+        name = model_of(config, spec)
         return Roles(trained=(name,), data_model=name, reads_loss=False, models=(name,))
+
+    @classmethod
+    def problems(cls, config: ObjectiveConfig, spec: Any) -> list[tuple[tuple, Diagnostic]]:
+        return contrastive_problems(config, spec)
 
     def updates(self) -> tuple[Update, ...]:
         return (self.update,)
@@ -187,7 +192,7 @@ class SimCLR(_Contrastive):
         if data.augment is None or not data.augment.active():
             raise TrainError(Diagnostic(
                 "DLS402", "simclr needs data.augment to make two different views",
-                hint="add e.g. data.augment: {crop_padding: 1, rotate: 20, noise: 0.3}"))
+                hint=AUGMENT_HINT))
         self.augment = Augmenter(data.augment, data.task, data.num_classes)
 
     def views(self, batch: Tensors) -> Tensors:
