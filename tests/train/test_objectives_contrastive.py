@@ -3,23 +3,32 @@ computations, their validation numbers, their refusals, and a short run of each.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlspec.api import check, compile_module, load_data, train_spec
 from dlspec.compiler import check_spec
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.types import PreparedData, Split
-from dlspec.errors import TrainError
+from dlspec.errors import DlspecError, TrainError
 from dlspec.train.batch import Tensors, split_tensors
+from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.config import TrainConfig
 from dlspec.train.loop import fit
 from dlspec.train.loss_functions import batch_hard_triplet, info_nce
 from dlspec.train.objectives import objective_class
 from dlspec.train.objectives.base import Context
-from dlspec.train.objectives.contrastive import SimCLRConfig, TripletConfig, static_problems
+from dlspec.train.objectives.contrastive import (
+    SimCLRConfig,
+    TripletConfig,
+    contrastive_problems,
+)
+from dlspec.train.probe import knn_accuracy, linear_probe
 from dlspec.train.recipe import Recipe
 
 OUTPUTS = ("embedding", "projection")
@@ -105,8 +114,6 @@ def test_validation_reports_the_loss_and_the_knn_accuracy_and_keeps_the_run_rand
     assert made.evaluate(val, "val", 7) == first  # the same views every epoch
     assert set(first) == {"val_loss", "val_knn_accuracy"}
     embedded = made.model(val.inputs["image"])[0].detach().numpy()
-    from dlspec.train.probe import knn_accuracy
-
     assert first["val_knn_accuracy"] == knn_accuracy(embedded, val.y.numpy(), 5)
     assert made.metric_names() == ("knn_accuracy",)
 
@@ -129,34 +136,40 @@ model:
   - {op: relu}
   - {op: linear, name: projection, out_features: 8}
 outputs: [embedding, projection]
-data: {dataset: digits, batch_size: 128%s}
+objective: {op: %s, projection: projection, embedding: embedding}
+data: {dataset: digits, batch_size: 128, augment: {noise: 0.3}}
 train: {epochs: 2}
 """
 
 
-def spec_of(tmp_path, augment: str = ", augment: {noise: 0.3}"):
+def validate(tmp_path, op: str = "simclr", *overrides: str) -> str:
+    """What `dlspec validate` says of SPEC with the objective `op` and the overrides."""
     path = tmp_path / "encoder.yaml"
-    path.write_text(SPEC % augment)
-    return check_spec(path)
+    path.write_text(SPEC % op)
+    try:
+        check(path, overrides)
+    except DlspecError as error:
+        return "\n".join(d.format() for d in error.diagnostics)
+    return "ok"
 
 
-def test_static_problems_name_the_field_and_what_is_wrong(tmp_path):
-    spec = spec_of(tmp_path).spec
-    assert static_problems(SIMCLR, spec) == []
-    [(where, problem)] = static_problems(SIMCLR.model_copy(update={"embedding": "embeding"}),
-                                         spec)
-    assert where == ("objective", "embedding") and problem.code == "DLS305"
-    assert "'embeding' is not an output of model 'encoder': did you mean 'embedding'" in \
-        problem.message
-    [(where, problem)] = static_problems(SIMCLR.model_copy(update={"model": "enc"}), spec)
-    assert where == ("objective", "model") and problem.code == "DLS102"
-    bare = spec_of(tmp_path, "").spec
-    [(where, problem)] = static_problems(SIMCLR, bare)
-    assert where == ("objective", "op") and "the views would be equal" in problem.message
-    assert static_problems(TripletConfig(projection="projection"), bare) == []
-    mixed = spec_of(tmp_path, ", augment: {mixup: 0.2}").spec
-    [(where, problem)] = static_problems(TripletConfig(projection="projection"), mixed)
-    assert where == ("data", "augment", "mixup") and problem.code == "DLS402"
+def test_validate_locates_what_keeps_a_contrastive_objective_from_training(tmp_path):
+    assert validate(tmp_path) == validate(tmp_path, "triplet") == "ok"
+    said = validate(tmp_path, "simclr", "objective.embedding=embeding")
+    assert "error DLS305: objective.embedding: 'embeding' is not an output of model " \
+        "'encoder': did you mean 'embedding'?" in said
+    said = validate(tmp_path, "triplet", "data.augment.noise=0")
+    assert said == "ok"  # triplet needs no augmentation
+    said = validate(tmp_path, "simclr", "data.augment.noise=0")
+    assert said.startswith(f"{tmp_path / 'encoder.yaml'}:10:17: error DLS402: simclr "
+                           "compares two augmented views")
+    said = validate(tmp_path, "triplet", "data.augment.mixup=0.2")
+    assert "error DLS402: data.augment.mixup blends samples, but triplet compares" in said
+    said = validate(tmp_path, "simclr", "objective.model=enc")
+    assert "error DLS402: simclr objective: `model` names the model 'enc'" in said
+    said = validate(tmp_path, "simclr", "loss={op: info_nce, output: [projection, projection]}")
+    assert "the simclr objective computes its own losses" in said
+    assert contrastive_problems(SIMCLR, check_spec(tmp_path / "encoder.yaml").spec) == []
 
 
 @pytest.mark.parametrize("config", [SIMCLR, TripletConfig(projection="projection")])
@@ -177,3 +190,40 @@ def test_tensors_of_two_views_keep_their_targets():
     batch = Tensors({"image": torch.zeros(2, 1, 4, 4)}, torch.tensor([1, 2]))
     views = made.views(batch)
     assert views.inputs["image"].shape == (4, 1, 4, 4) and views.y.tolist() == [1, 2, 1, 2]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def few_label_probes(path: Path, overrides: list[str], weights: Path) -> dict[str, float]:
+    """The mean test accuracy of a linear probe on 10 labelled train digits per class (5
+    draws): on the raw pixels, on the spec's untrained encoder and on the trained one."""
+    checked = check_spec(path, overrides)
+    data = load_data(checked)
+    index = list(checked.graph.outputs).index(checked.spec.objective.embedding)
+
+    def embedding(module):
+        module.eval()
+        with torch.no_grad():
+            return lambda x: module(torch.from_numpy(x))[index].numpy()
+
+    trained = compile_module(checked)
+    apply_checkpoint(trained, load_checkpoint(weights))
+    features = {"raw": lambda x: x, "untrained": embedding(compile_module(checked)),
+                "trained": embedding(trained)}
+    return {name: linear_probe(f(data.train.x), data.train.y, f(data.test.x), data.test.y,
+                               per_class=10, draws=5).mean for name, f in features.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, overrides, gain", [
+    ("simclr-digits", ["train.epochs=15"], 0.02),
+    ("triplet-digits", ["train.epochs=10"], 0.03),
+])
+def test_a_shipped_spec_learns_an_embedding_that_few_labels_read_better(tmp_path, name,
+                                                                         overrides, gain):
+    path = ROOT / "specs" / f"{name}.yaml"
+    result = train_spec(path, overrides, out_root=tmp_path, run_name="run", quiet=True)
+    accuracy = few_label_probes(path, overrides, result.last_checkpoint)
+    assert accuracy["trained"] > accuracy["raw"] + gain, accuracy
+    assert accuracy["trained"] > accuracy["untrained"] + gain, accuracy
