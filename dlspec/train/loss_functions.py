@@ -92,3 +92,35 @@ def cosine_embedding(x1: torch.Tensor, x2: torch.Tensor, target: torch.Tensor, *
     """torch's cosine embedding loss; a target > 0 is a similar pair, any other dissimilar."""
     sign = torch.where(target.reshape(-1) > 0, 1, -1).to(x1.dtype)
     return F.cosine_embedding_loss(x1.flatten(1), x2.flatten(1), sign, margin=margin)
+
+
+def pairwise_distances(x: torch.Tensor) -> torch.Tensor:
+    """(N, N) Euclidean distances between the rows of x (flattened per sample); the square
+    root is taken of at least 1e-12, so the zero diagonal has a finite gradient."""
+    x = x.flatten(1)
+    return (x[:, None, :] - x[None, :, :]).pow(2).sum(-1).clamp_min(1e-12).sqrt()
+
+
+def batch_hard_pairs(distances: torch.Tensor, labels: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch-hard mining (Hermans et al. 2017): for each anchor i of an (N, N) distance
+    matrix, the index of its farthest positive (same label, not i) and of its nearest
+    negative (another label), and whether it has both."""
+    same = labels[:, None] == labels[None, :]
+    itself = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positive = same & ~itself
+    hardest_positive = distances.masked_fill(~positive, float("-inf")).argmax(1)
+    hardest_negative = distances.masked_fill(same, float("inf")).argmin(1)
+    return hardest_positive, hardest_negative, positive.any(1) & (~same).any(1)
+
+
+def batch_hard_triplet(embeddings: torch.Tensor, labels: torch.Tensor, *,
+                       margin: float) -> torch.Tensor:
+    """Mean over the anchors that have a positive and a negative in the batch of
+    max(d(a, hardest positive) - d(a, hardest negative) + margin, 0), Euclidean distances
+    (0 when no anchor has both)."""
+    distances = pairwise_distances(embeddings)
+    positive, negative, valid = batch_hard_pairs(distances, labels)
+    rows = torch.arange(len(labels), device=distances.device)
+    loss = (distances[rows, positive] - distances[rows, negative] + margin).clamp_min(0)
+    return loss[valid].mean() if valid.any() else loss.sum() * 0

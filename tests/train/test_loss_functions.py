@@ -10,7 +10,16 @@ import torch.nn.functional as F
 
 from dlspec.errors import TrainError
 from dlspec.train.loss_config import FocalConfig, GaussianKLConfig, InfoNCEConfig
-from dlspec.train.loss_functions import binary_focal, focal, gaussian_kl, info_nce, reduce
+from dlspec.train.loss_functions import (
+    batch_hard_pairs,
+    batch_hard_triplet,
+    binary_focal,
+    focal,
+    gaussian_kl,
+    info_nce,
+    pairwise_distances,
+    reduce,
+)
 from dlspec.train.losses import build_loss
 
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [1.0, 1.0, 1.0], [-2.0, 4.0, 0.0]])
@@ -111,3 +120,41 @@ def test_info_nce_is_simclrs_nt_xent_written_out():
     eye = torch.eye(2)
     expected = -math.log(math.exp(1 / 0.5) / (math.exp(1 / 0.5) + 2))  # cos 1 with itself, 0 else
     assert info_nce(eye, eye, temperature=0.5).item() == pytest.approx(expected, rel=1e-6)
+
+
+# Four points on a line at 0, 1, 3, 7 with labels a, a, b, a (anchor 2 has no positive).
+LINE = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+LINE_LABELS = torch.tensor([0, 0, 1, 0])
+
+
+def test_pairwise_distances_are_euclidean_with_a_finite_gradient_on_the_diagonal():
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0]], requires_grad=True)
+    d = pairwise_distances(x)
+    assert d.flatten().tolist() == pytest.approx([1e-6, 5.0, 5.0, 1e-6])
+    d.sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_batch_hard_mining_picks_the_farthest_positive_and_the_nearest_negative():
+    positive, negative, valid = batch_hard_pairs(pairwise_distances(LINE), LINE_LABELS)
+    # anchor 0: positives 1 (d 1), 3 (d 7) -> 3; its only negative is 2
+    # anchor 1: positives 0 (d 1), 3 (d 6) -> 3; anchor 3: positives 0 (7), 1 (6) -> 0
+    assert positive[[0, 1, 3]].tolist() == [3, 3, 0]
+    assert negative[[0, 1, 3]].tolist() == [2, 2, 2]
+    assert valid.tolist() == [True, True, False, True]  # 2 is alone in its class
+
+
+def test_batch_hard_triplet_is_the_mean_hinge_over_anchors_with_both():
+    # anchor 0: 7 - 3 + m; anchor 1: 6 - 2 + m; anchor 3: 7 - 4 + m; anchor 2 skipped
+    loss = batch_hard_triplet(LINE, LINE_LABELS, margin=0.5)
+    assert loss.item() == pytest.approx(((4 + 0.5) + (4 + 0.5) + (3 + 0.5)) / 3, rel=1e-5)
+    # far-apart classes: every hinge is 0
+    apart = torch.tensor([[0.0], [0.1], [10.0], [10.2]])
+    assert batch_hard_triplet(apart, torch.tensor([0, 0, 1, 1]), margin=1.0).item() == 0.0
+
+
+def test_batch_hard_triplet_is_zero_with_a_gradient_when_no_anchor_has_a_positive():
+    x = torch.randn(3, 2, requires_grad=True)
+    loss = batch_hard_triplet(x, torch.tensor([0, 1, 2]), margin=1.0)
+    loss.backward()
+    assert loss.item() == 0.0 and x.grad is not None

@@ -129,6 +129,12 @@ class Objective(ABC):
         return ("loss",), ()
 
     @classmethod
+    def problems(cls, config: ObjectiveConfig, spec: Any) -> list[tuple[tuple, Any]]:
+        """What else keeps `spec` from training with this objective (its roles being
+        valid), torch-free: (the spec key it is at, an unlocated Diagnostic) each."""
+        return []
+
+    @classmethod
     def ema_of(cls, config: ObjectiveConfig) -> dict[str, float]:
         """The models it keeps an EMA copy of, with the decay of each."""
         return {}
