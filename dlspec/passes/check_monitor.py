@@ -27,7 +27,7 @@ def logged_metrics(checked: CheckedSpec) -> tuple[list[str], list[Diagnostic]]:
     spec = checked.spec
     config = objective_of(spec)
     if config.op != "supervised":
-        keys, names = OBJECTIVES[config.op].logged(config)
+        keys, names = OBJECTIVES[config.op].logged(config, spec)
         return [*(f"train_{key}" for key in keys),
                 *(f"val_{key}" for key in (*keys, *names) if has_val(checked))], []
     task = task_of(spec)

@@ -122,10 +122,11 @@ class Objective(ABC):
         """Which models of `spec` it trains and feeds (torch-free)."""
 
     @classmethod
-    def logged(cls, config: ObjectiveConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def logged(cls, config: ObjectiveConfig, spec: Any
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """What a run logs per split, without the split's prefix, known from the config
-        alone (torch-free): (its losses: "loss", then `loss_<update>` with several updates,
-        and their parts; its metrics). What early stopping may monitor."""
+        and the spec (torch-free): (its losses: "loss", then `loss_<update>` with several
+        updates, and their parts; its metrics). What early stopping may monitor."""
         return ("loss",), ()
 
     @classmethod

@@ -132,6 +132,13 @@ class _Contrastive(Objective):
     def problems(cls, config: ObjectiveConfig, spec: Any) -> list[tuple[tuple, Diagnostic]]:
         return contrastive_problems(config, spec)
 
+    @classmethod
+    def logged(cls, config: ObjectiveConfig, spec: Any
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        from dlspec.passes.check_data import task_of
+
+        return ("loss",), ("knn_accuracy",) if task_of(spec) == "classification" else ()
+
     def updates(self) -> tuple[Update, ...]:
         return (self.update,)
 
