@@ -23,14 +23,14 @@ from pydantic import (
 
 from dlspec.data.config import DataConfig
 from dlspec.spec.init import SCHEMES, LayerInit, expand_defaults
-from dlspec.train.config import (
+from dlspec.train.objectives import ObjectiveSpec
+from dlspec.train.recipe.config import (
     LossSpec,
     OptimizerConfig,
     RegularizationConfig,
     ScheduleSpec,
     TrainConfig,
 )
-from dlspec.train.objectives import ObjectiveSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]

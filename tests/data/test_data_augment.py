@@ -153,9 +153,9 @@ def rows(*arrays) -> set:
 
 
 def test_training_augments_train_batches_only(tmp_path):
-    from dlspec.train.config import AdamConfig, TrainConfig
-    from dlspec.train.loop import fit
+    from dlspec.train.engine.loop import fit
     from dlspec.train.recipe import Recipe
+    from dlspec.train.recipe.config import AdamConfig, TrainConfig
 
     data = PreparedData(blobs(90, 0), blobs(30, 1), blobs(30, 2), "classification",
                         ["a", "b"], ["x", "y", "z"], augment=AugmentConfig(noise=0.5))

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
 
     from dlspec.data.types import PreparedData
-    from dlspec.train.batch import Tensors
+    from dlspec.train.engine.batch import Tensors
     from dlspec.train.recipe import Recipe
 
 

@@ -27,7 +27,7 @@ from dlspec.train.objectives.base import Objective, ObjectiveConfig, Roles, Upda
 if TYPE_CHECKING:
     import torch
 
-    from dlspec.train.batch import Tensors
+    from dlspec.train.engine.batch import Tensors
 
 KNN_NEIGHBOURS = 5
 VIEW_SEED = 0  # the seed of the validation views, the same every epoch
@@ -156,7 +156,7 @@ class _Contrastive(Objective):
         from a fixed seed, so epochs compare) and the k-NN accuracy of its embedding."""
         import torch
 
-        from dlspec.train.probe import knn_accuracy
+        from dlspec.train.scoring.probe import knn_accuracy
 
         size = self.context.recipe.batch_size
         self.model.eval()
@@ -180,7 +180,7 @@ class _Contrastive(Objective):
         mode and without gradients)."""
         import torch
 
-        from dlspec.train.batch import forward
+        from dlspec.train.engine.batch import forward
 
         return torch.cat([self.output(forward(self.model, data.rows(slice(i, i + batch_size))),
                                       self.embedding) for i in range(0, len(data), batch_size)])
@@ -212,8 +212,8 @@ class SimCLR(_Contrastive):
         return batch.replace({name: torch.cat([first, second])}, torch.cat([batch.y, batch.y]))
 
     def batch_loss(self, batch: Tensors) -> torch.Tensor:
-        from dlspec.train.batch import forward
-        from dlspec.train.loss_functions import info_nce
+        from dlspec.train.engine.batch import forward
+        from dlspec.train.recipe.loss_functions import info_nce
 
         z = self.output(forward(self.model, self.views(batch)), self.projection)
         return info_nce(z[:len(batch)], z[len(batch):], temperature=self.config.temperature)
@@ -241,8 +241,8 @@ class Triplet(_Contrastive):
     def batch_loss(self, batch: Tensors) -> torch.Tensor:
         import torch.nn.functional as F
 
-        from dlspec.train.batch import forward
-        from dlspec.train.loss_functions import batch_hard_triplet
+        from dlspec.train.engine.batch import forward
+        from dlspec.train.recipe.loss_functions import batch_hard_triplet
 
         z = self.output(forward(self.model, batch), self.projection)
         if self.config.normalize:
