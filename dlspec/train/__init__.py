@@ -1,4 +1,8 @@
-"""Training: the spec's loss, optimizer, schedule, regularization and train sections, and `fit`.
+"""Training, by concept: `recipe/` (the spec's loss, optimizer, schedule, regularization and
+train sections), `objectives/` (what a training step does: supervised, gan, simclr, ...),
+`engine/` (`fit`: the loop, setup, steps over named batches), `run_folder/` (run folders,
+checkpoints, exact resume), `scoring/` (metrics, probes, sample quality) and `diagnostics/`
+(lr-find, overfit, anomaly detection, plots).
 
 Importing this package stays torch-free (`dlspec validate` imports `dlspec.train.recipe.config`);
 `fit`, `FitResult` and the checkpoint functions load torch when first used.

@@ -26,7 +26,7 @@ TABLES: dict[str, tuple[tuple[type[StrictConfig], ...], set[str]]] = {
     "optimizers": (OPTIMIZER_CLASSES, {"no_decay", "groups"}),
     "schedules": (SCHEDULE_CLASSES, set()),
 }
-DOC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "spec.md"
 
 
 def _default(field: FieldInfo) -> str:

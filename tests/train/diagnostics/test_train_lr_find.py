@@ -12,7 +12,7 @@ from dlspec.api import check, compile_module, load_data, recipe_for
 from dlspec.train.diagnostics.lr_find import lr_range_test, steepest
 from dlspec.train.diagnostics.plot import plot_lr_find
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "specs"
 
 
 @pytest.fixture(scope="module")

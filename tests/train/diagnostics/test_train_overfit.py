@@ -14,7 +14,7 @@ from dlspec.train.diagnostics.overfit import OverfitReport, overfit_setup
 from dlspec.train.recipe import Recipe
 from dlspec.train.recipe.config import EarlyStoppingConfig, RegularizationConfig, TrainConfig
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "specs"
 
 
 def test_the_setup_keeps_n_examples_one_batch_and_no_early_stopping():

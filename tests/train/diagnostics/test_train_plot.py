@@ -16,7 +16,7 @@ from dlspec.train.diagnostics.schedule_report import spec_lr_curve
 from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.run_folder.run_dir import read_rows
 
-SPEC = Path(__file__).resolve().parents[2] / "specs" / "mlp-digits.yaml"
+SPEC = Path(__file__).resolve().parents[3] / "specs" / "mlp-digits.yaml"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

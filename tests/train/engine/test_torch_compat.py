@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlspec.train import torch_compat
+from dlspec.train.engine import torch_compat
 
 
 @pytest.fixture

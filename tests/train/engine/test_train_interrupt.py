@@ -24,7 +24,7 @@ optimizer: {op: adamw, lr: 3e-3}
 data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 8}
 train: {epochs: 8, seed: 3}
 """)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def finished_epochs(run_dir: Path) -> int:

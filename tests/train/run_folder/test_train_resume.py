@@ -38,7 +38,7 @@ data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 64}
 train: {epochs: 12, seed: 3, checkpoint_every_steps: 10, log_every: 7}
 """)
 STEPS_PER_EPOCH = 23  # 1437 train samples in batches of 64
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def saved_step(run_dir: Path) -> int:

@@ -18,7 +18,7 @@ from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.run_folder.run_dir import read_rows
 from dlspec.train.scoring.outputs import ModelOutputs
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "specs"
 CLASSIFIER_WITH_DECODER = """dlspec: 1
 name: aux
 inputs: {pixels: {shape: [64]}}

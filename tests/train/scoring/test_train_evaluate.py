@@ -9,7 +9,7 @@ import pytest
 from dlspec.api import evaluate_spec, train_spec
 from dlspec.errors import TrainError
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = Path(__file__).resolve().parents[3] / "specs"
 SPEC = SPECS / "mlp-digits.yaml"
 
 
