@@ -204,8 +204,7 @@ def few_label_probes(path: Path, overrides: list[str], weights: Path) -> dict[st
 
     def embedding(module):
         module.eval()
-        with torch.no_grad():
-            return lambda x: module(torch.from_numpy(x))[index].numpy()
+        return lambda x: module(torch.from_numpy(x))[index].detach().numpy()
 
     trained = compile_module(checked)
     apply_checkpoint(trained, load_checkpoint(weights))
@@ -217,8 +216,10 @@ def few_label_probes(path: Path, overrides: list[str], weights: Path) -> dict[st
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, overrides, gain", [
-    ("simclr-digits", ["train.epochs=15"], 0.02),
-    ("triplet-digits", ["train.epochs=10"], 0.03),
+    # measured: raw 0.879, untrained 0.890, trained 0.932 (the full 50 epochs: 0.950)
+    ("simclr-digits", ["train.epochs=15"], 0.03),
+    # measured: raw 0.879, untrained 0.838, trained 0.984 (the full 20 epochs: 0.987)
+    ("triplet-digits", ["train.epochs=10"], 0.05),
 ])
 def test_a_shipped_spec_learns_an_embedding_that_few_labels_read_better(tmp_path, name,
                                                                          overrides, gain):
