@@ -132,6 +132,11 @@ class _Contrastive(Objective):
     def problems(cls, config: ObjectiveConfig, spec: Any) -> list[tuple[tuple, Diagnostic]]:
         return contrastive_problems(config, spec)
 
+    @classmethod
+    def logged(cls, config: ObjectiveConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The loss, and the k-NN accuracy (reported when the data has classes)."""
+        return ("loss",), ("knn_accuracy",)
+
     def updates(self) -> tuple[Update, ...]:
         return (self.update,)
 
