@@ -25,7 +25,7 @@ from dlspec.train.objectives import objective_class
 from dlspec.train.objectives.base import Context
 from dlspec.train.objectives.contrastive import (
     SimCLRConfig,
-    TripletConfig,
+    TripletObjectiveConfig,
     contrastive_problems,
 )
 from dlspec.train.probe import knn_accuracy, linear_probe
@@ -93,7 +93,7 @@ def test_simclr_loss_is_nt_xent_of_two_independently_augmented_views():
 
 
 def test_triplet_loss_is_batch_hard_on_the_normalized_projection():
-    config = TripletConfig(projection="projection", margin=0.3)
+    config = TripletObjectiveConfig(projection="projection", margin=0.3)
     made = objective(config, image_data())
     batch = split_tensors(image_data().train, "cpu").rows(slice(0, 9))
     loss = made.losses(made.update, batch)["loss"]
@@ -123,7 +123,7 @@ def test_simclr_without_augmentation_and_triplet_without_classes_are_refused():
         objective(SIMCLR, image_data())
     with pytest.raises(TrainError, match="DLS402.*triplet mines .* by class, but the task "
                                          "is regression"):
-        objective(TripletConfig(projection="projection"), image_data("regression"))
+        objective(TripletObjectiveConfig(projection="projection"), image_data("regression"))
 
 
 SPEC = """\
@@ -172,7 +172,7 @@ def test_validate_locates_what_keeps_a_contrastive_objective_from_training(tmp_p
     assert contrastive_problems(SIMCLR, check_spec(tmp_path / "encoder.yaml").spec) == []
 
 
-@pytest.mark.parametrize("config", [SIMCLR, TripletConfig(projection="projection")])
+@pytest.mark.parametrize("config", [SIMCLR, TripletObjectiveConfig(projection="projection")])
 def test_a_short_run_lowers_the_loss_and_logs_the_knn_accuracy(tmp_path, config):
     data = image_data(augment=NOISE, n=240)
     recipe = Recipe.from_sections("classification", train=TrainConfig(epochs=4), batch_size=16,

@@ -54,7 +54,7 @@ class SimCLRConfig(ObjectiveConfig):
         "Softmax temperature of the cosine similarities (SimCLR: 0.1 to 0.5)."))
 
 
-class TripletConfig(ObjectiveConfig):
+class TripletObjectiveConfig(ObjectiveConfig):
     """Supervised metric learning: batch-hard triplet loss on the data's class labels."""
 
     op: Literal["triplet"] = Field(
@@ -71,13 +71,13 @@ class TripletConfig(ObjectiveConfig):
         "L2-normalize the projection first (distances in [0, 2]; FaceNet does)."))
 
 
-def model_of(config: SimCLRConfig | TripletConfig, spec: Any) -> str:
+def model_of(config: SimCLRConfig | TripletObjectiveConfig, spec: Any) -> str:
     """The model the objective trains: `model` (RoleError for one the spec lacks), else
     the spec's first."""
     return model_role(config, "model", spec) if config.model else spec.sections()[0].name
 
 
-def contrastive_problems(config: SimCLRConfig | TripletConfig, spec: Any
+def contrastive_problems(config: SimCLRConfig | TripletObjectiveConfig, spec: Any
                          ) -> list[tuple[tuple, Diagnostic]]:
     """What keeps this objective from training `spec`, each with the spec key it is at
     (torch-free, for `dlspec validate`)."""
@@ -112,7 +112,7 @@ class _Contrastive(Objective):
     """What both objectives share: one model, its projection and embedding outputs, the
     validation numbers."""
 
-    def __init__(self, config: SimCLRConfig | TripletConfig, context):
+    def __init__(self, config: SimCLRConfig | TripletObjectiveConfig, context):
         super().__init__(config, context)
         self.name = config.model or next(iter(self.models))
         self.model = self.models[self.name]
@@ -224,7 +224,7 @@ class Triplet(_Contrastive):
     """One update per step: the batch-hard triplet loss of the (augmented) batch."""
 
     op = "triplet"
-    Config = TripletConfig
+    Config = TripletObjectiveConfig
 
     def prepare(self, train: Tensors) -> None:
         from dlspec.data.augment import make_augmenter
