@@ -115,6 +115,8 @@ def test_validation_reports_the_loss_and_the_knn_accuracy_and_keeps_the_run_rand
     embedded = made.model(val.inputs["image"])[0].detach().numpy()
     assert first["val_knn_accuracy"] == knn_accuracy(embedded, val.y.numpy(), 5)
     assert made.metric_names() == ("knn_accuracy",)
+    assert made.model.training  # left in the mode it was in
+    assert made.evaluate(val.rows(slice(0, 0)), "test", 8) == {}
 
 
 def test_simclr_without_augmentation_and_triplet_without_classes_are_refused():
