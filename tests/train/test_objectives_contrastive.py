@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlspec.api import check, train_spec
+from dlspec.api import check, evaluate_spec, train_spec
 from dlspec.compiler import check_spec
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.types import PreparedData, Split
@@ -194,6 +194,16 @@ def test_tensors_of_two_views_keep_their_targets():
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_evaluate_measures_a_contrastive_run_with_its_objective(tmp_path):
+    spec = ROOT / "specs" / "triplet-digits.yaml"
+    overrides = ["train.epochs=1", "width=4", "embed=16"]
+    result = train_spec(spec, overrides, out_root=tmp_path, run_name="run", quiet=True)
+    evaluation = evaluate_spec(result.run_dir)
+    assert set(evaluation.metrics) == {"test_loss", "test_knn_accuracy"}
+    for key, value in result.test_metrics.items():
+        assert evaluation.metrics[key] == pytest.approx(value, rel=1e-5)
 
 
 @pytest.mark.slow
