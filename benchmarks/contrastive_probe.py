@@ -8,8 +8,8 @@ run started from) and the trained encoder's `embedding` output. The trained one 
 both (tests/train/test_objectives_contrastive.py checks it on shortened runs).
 
 Measured (2 shared cores, OMP_NUM_THREADS=1; test split of 359 digits, means of 5 draws):
-simclr-digits (50 epochs, ~4 min): raw 0.879, untrained 0.890, trained 0.950;
-triplet-digits (20 epochs, ~1.5 min): raw 0.879, untrained 0.838, trained 0.987.
+simclr-digits (50 epochs, 142 s): raw 0.879, untrained 0.890, trained 0.950;
+triplet-digits (20 epochs, 29 s): raw 0.879, untrained 0.838, trained 0.987.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/contrastive_probe.py [--spec simclr-digits]
      [--set train.epochs=15]
