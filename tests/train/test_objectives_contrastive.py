@@ -17,18 +17,22 @@ from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DlspecError, TrainError
 from dlspec.train.batch import Tensors, split_tensors
+from dlspec.train.checkpoint import load_checkpoint
 from dlspec.train.config import TrainConfig
+from dlspec.train.interrupt import RunInterrupted
 from dlspec.train.loop import fit
 from dlspec.train.loss_functions import batch_hard_triplet, info_nce
 from dlspec.train.objectives import objective_class
 from dlspec.train.objectives.base import Context
 from dlspec.train.objectives.contrastive import (
+    SimCLR,
     SimCLRConfig,
     TripletObjectiveConfig,
     contrastive_problems,
 )
 from dlspec.train.probe import encoder_probes, knn_accuracy
 from dlspec.train.recipe import Recipe
+from dlspec.train.setup import FitOptions
 
 OUTPUTS = ("embedding", "projection")
 
@@ -184,6 +188,37 @@ def test_a_short_run_lowers_the_loss_and_logs_the_knn_accuracy(tmp_path, config)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert {"val_loss", "val_knn_accuracy"} <= set(history[-1])
     assert set(result.test_metrics) == {"test_loss", "test_knn_accuracy"}
+
+
+def test_an_interrupted_simclr_run_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """The views are drawn from the run's generator, which a resumed run restores."""
+    data = image_data(augment=NOISE, n=120)  # 60 train samples: 4 steps per epoch
+    recipe = Recipe.from_sections("classification", batch_size=16, outputs=OUTPUTS,
+                                  inputs=("image",), objective=SIMCLR,
+                                  train=TrainConfig(epochs=3, seed=1, checkpoint_every_steps=3))
+
+    def train(folder: str, resume: bool = False):
+        return fit(Encoder(), data, recipe, tmp_path / folder, device="cpu", seed=1,
+                   metadata={}, quiet=True, options=FitOptions(resume=resume))
+
+    whole = train("whole")
+    original, calls = SimCLR.losses, {"n": 0}
+
+    def stop_at_step_eight(self, update, batch):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self, update, batch)
+
+    monkeypatch.setattr(SimCLR, "losses", stop_at_step_eight)
+    with pytest.raises(RunInterrupted, match="step 6"):  # in epoch 2, after a validation
+        train("cut")
+    monkeypatch.setattr(SimCLR, "losses", original)
+    resumed = train("cut", resume=True)
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.safetensors").state_dict
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors").state_dict
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in whole.history]
 
 
 def test_tensors_of_two_views_keep_their_targets():
