@@ -227,7 +227,7 @@ def evaluate_spec(path: str | Path, weights: str | Path | None = None, *,
     data, module, recipe = training_inputs(checked)
     device = checked.spec.train.device
     with _explained_misfit(path, weights, overrides, "evaluate"):
-        if checked.spec.models is not None:
+        if checked.spec.models is not None or recipe.objective.op != "supervised":
             return evaluate_models(module, data, recipe, Path(weights), split, device, model)
         return evaluate_weights(module, data, recipe, Path(weights), split, device)
 

@@ -158,7 +158,9 @@ class _Contrastive(Objective):
 
         from dlspec.train.scoring.probe import knn_accuracy
 
-        size = self.context.recipe.batch_size
+        if not len(data):
+            return {}
+        size, was_training = self.context.recipe.batch_size, self.model.training
         self.model.eval()
         total = 0.0
         devices = [data.device] if data.device.type == "cuda" else []
@@ -172,7 +174,7 @@ class _Contrastive(Objective):
                 embedded = self.embed(data, batch_size)
                 metrics[f"{prefix}_knn_accuracy"] = knn_accuracy(
                     embedded.cpu().numpy(), data.y.cpu().numpy(), KNN_NEIGHBOURS)
-        self.model.train()
+        self.model.train(was_training)
         return metrics
 
     def embed(self, data: Tensors, batch_size: int) -> torch.Tensor:

@@ -61,8 +61,9 @@ def evaluate_weights(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
 
 def evaluate_models(models: ModelSet, data: PreparedData, recipe: Recipe, weights: Path,
                     split: str, device: str, only: str | None = None) -> Evaluation:
-    """Load a checkpoint of several models (a file, or a run folder's best) and measure them
-    on a split with their objective; `only`: keep the losses of the updates of that model."""
+    """Load a checkpoint of several models (a file, or a run folder's best), or of one model
+    trained by an objective other than supervised, and measure them on a split with their
+    objective; `only`: keep the losses of the updates of that model."""
     from dlspec.train.engine.setup import make_objective
 
     _refuse_empty(data, split)

@@ -4,7 +4,8 @@ A linear probe is a logistic regression fitted on the features of a few labelled
 class (the encoder stays frozen) and scored on held-out ones; averaged over several draws of
 the labelled examples, it says how much of the class structure a representation makes
 linearly readable. The same probe on raw inputs and on an untrained encoder are the baselines
-a trained one must beat. numpy and scikit-learn only (no torch): callers pass features.
+a trained one must beat. The probes take features (numpy and scikit-learn);
+`encoder_probes` reads them from a spec's model (it imports torch).
 """
 
 from __future__ import annotations
@@ -74,6 +75,40 @@ def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
     votes = np.zeros((len(z), len(classes)))
     np.add.at(votes, (np.arange(len(z))[:, None], codes[nearest]), 1)
     return float(np.mean(classes[votes.argmax(axis=1)] == labels))
+
+
+def encoder_probes(path, weights, overrides=(), *, per_class: int = 10, draws: int = 5
+                   ) -> dict[str, ProbeResult]:
+    """The linear probe (fitted on `per_class` labelled train samples per class, `draws`
+    times; scored on the test split) on three representations of a spec's data: the raw
+    inputs ("raw"), and the output its `objective.embedding` names of the spec's model,
+    freshly initialized ("untrained") and with the weights of a checkpoint file ("trained").
+    """
+    import torch
+
+    from dlspec.api import compile_module, load_data
+    from dlspec.compiler import check_spec
+    from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
+
+    checked = check_spec(path, overrides)
+    data = load_data(checked)
+    objective = checked.spec.objective
+    output = getattr(objective, "embedding", None) or getattr(objective, "projection", None)
+    if output is None:
+        raise ValueError(f"{path}: its objective names no embedding output to probe")
+    index = list(checked.graph.outputs).index(output)
+
+    def embedding(module):
+        module.eval()
+        return lambda x: module(torch.from_numpy(x))[index].detach().numpy()
+
+    trained = compile_module(checked)
+    apply_checkpoint(trained, load_checkpoint(weights))
+    features = {"raw": lambda x: x, "untrained": embedding(compile_module(checked)),
+                "trained": embedding(trained)}
+    return {name: linear_probe(f(data.train.x), data.train.y, f(data.test.x), data.test.y,
+                               per_class=per_class, draws=draws)
+            for name, f in features.items()}
 
 
 def _flat(features: np.ndarray) -> np.ndarray:

@@ -11,16 +11,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlspec.api import check, compile_module, load_data, train_spec
+from dlspec.api import check, evaluate_spec, train_spec
 from dlspec.compiler import check_spec
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DlspecError, TrainError
 from dlspec.train.engine.batch import Tensors, split_tensors
+from dlspec.train.engine.interrupt import RunInterrupted
 from dlspec.train.engine.loop import fit
+from dlspec.train.engine.setup import FitOptions
 from dlspec.train.objectives import objective_class
 from dlspec.train.objectives.base import Context
 from dlspec.train.objectives.contrastive import (
+    SimCLR,
     SimCLRConfig,
     TripletObjectiveConfig,
     contrastive_problems,
@@ -28,8 +31,8 @@ from dlspec.train.objectives.contrastive import (
 from dlspec.train.recipe import Recipe
 from dlspec.train.recipe.config import TrainConfig
 from dlspec.train.recipe.loss_functions import batch_hard_triplet, info_nce
-from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
-from dlspec.train.scoring.probe import knn_accuracy, linear_probe
+from dlspec.train.run_folder.checkpoint import load_checkpoint
+from dlspec.train.scoring.probe import encoder_probes, knn_accuracy
 
 OUTPUTS = ("embedding", "projection")
 
@@ -116,6 +119,8 @@ def test_validation_reports_the_loss_and_the_knn_accuracy_and_keeps_the_run_rand
     embedded = made.model(val.inputs["image"])[0].detach().numpy()
     assert first["val_knn_accuracy"] == knn_accuracy(embedded, val.y.numpy(), 5)
     assert made.metric_names() == ("knn_accuracy",)
+    assert made.model.training  # left in the mode it was in
+    assert made.evaluate(val.rows(slice(0, 0)), "test", 8) == {}
 
 
 def test_simclr_without_augmentation_and_triplet_without_classes_are_refused():
@@ -185,6 +190,37 @@ def test_a_short_run_lowers_the_loss_and_logs_the_knn_accuracy(tmp_path, config)
     assert set(result.test_metrics) == {"test_loss", "test_knn_accuracy"}
 
 
+def test_an_interrupted_simclr_run_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """The views are drawn from the run's generator, which a resumed run restores."""
+    data = image_data(augment=NOISE, n=120)  # 60 train samples: 4 steps per epoch
+    recipe = Recipe.from_sections("classification", batch_size=16, outputs=OUTPUTS,
+                                  inputs=("image",), objective=SIMCLR,
+                                  train=TrainConfig(epochs=3, seed=1, checkpoint_every_steps=3))
+
+    def train(folder: str, resume: bool = False):
+        return fit(Encoder(), data, recipe, tmp_path / folder, device="cpu", seed=1,
+                   metadata={}, quiet=True, options=FitOptions(resume=resume))
+
+    whole = train("whole")
+    original, calls = SimCLR.losses, {"n": 0}
+
+    def stop_at_step_eight(self, update, batch):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return original(self, update, batch)
+
+    monkeypatch.setattr(SimCLR, "losses", stop_at_step_eight)
+    with pytest.raises(RunInterrupted, match="step 6"):  # in epoch 2, after a validation
+        train("cut")
+    monkeypatch.setattr(SimCLR, "losses", original)
+    resumed = train("cut", resume=True)
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.safetensors").state_dict
+    b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors").state_dict
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in whole.history]
+
+
 def test_tensors_of_two_views_keep_their_targets():
     made = objective(SIMCLR, image_data(augment=NOISE))
     batch = Tensors({"image": torch.zeros(2, 1, 4, 4)}, torch.tensor([1, 2]))
@@ -195,35 +231,28 @@ def test_tensors_of_two_views_keep_their_targets():
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def few_label_probes(path: Path, overrides: list[str], weights: Path) -> dict[str, float]:
-    """The mean test accuracy of a linear probe on 10 labelled train digits per class (5
-    draws): on the raw pixels, on the spec's untrained encoder and on the trained one."""
-    checked = check_spec(path, overrides)
-    data = load_data(checked)
-    index = list(checked.graph.outputs).index(checked.spec.objective.embedding)
-
-    def embedding(module):
-        module.eval()
-        with torch.no_grad():
-            return lambda x: module(torch.from_numpy(x))[index].numpy()
-
-    trained = compile_module(checked)
-    apply_checkpoint(trained, load_checkpoint(weights))
-    features = {"raw": lambda x: x, "untrained": embedding(compile_module(checked)),
-                "trained": embedding(trained)}
-    return {name: linear_probe(f(data.train.x), data.train.y, f(data.test.x), data.test.y,
-                               per_class=10, draws=5).mean for name, f in features.items()}
+def test_evaluate_measures_a_contrastive_run_with_its_objective(tmp_path):
+    spec = ROOT / "specs" / "triplet-digits.yaml"
+    overrides = ["train.epochs=1", "width=4", "embed=16"]
+    result = train_spec(spec, overrides, out_root=tmp_path, run_name="run", quiet=True)
+    evaluation = evaluate_spec(result.run_dir)
+    assert set(evaluation.metrics) == {"test_loss", "test_knn_accuracy"}
+    for key, value in result.test_metrics.items():
+        assert evaluation.metrics[key] == pytest.approx(value, rel=1e-5)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, overrides, gain", [
-    ("simclr-digits", ["train.epochs=15"], 0.02),
-    ("triplet-digits", ["train.epochs=10"], 0.03),
+    # measured: raw 0.879, untrained 0.890, trained 0.932 (the full 50 epochs: 0.950)
+    ("simclr-digits", ["train.epochs=15"], 0.03),
+    # measured: raw 0.879, untrained 0.838, trained 0.984 (the full 20 epochs: 0.987)
+    ("triplet-digits", ["train.epochs=10"], 0.05),
 ])
 def test_a_shipped_spec_learns_an_embedding_that_few_labels_read_better(tmp_path, name,
                                                                          overrides, gain):
     path = ROOT / "specs" / f"{name}.yaml"
     result = train_spec(path, overrides, out_root=tmp_path, run_name="run", quiet=True)
-    accuracy = few_label_probes(path, overrides, result.last_checkpoint)
+    probes = encoder_probes(path, result.last_checkpoint, overrides)
+    accuracy = {name: probe.mean for name, probe in probes.items()}
     assert accuracy["trained"] > accuracy["raw"] + gain, accuracy
     assert accuracy["trained"] > accuracy["untrained"] + gain, accuracy

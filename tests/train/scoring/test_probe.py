@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from dlspec.train.scoring.probe import knn_accuracy, labelled_draw, linear_probe
+from dlspec.train.scoring.probe import encoder_probes, knn_accuracy, labelled_draw, linear_probe
 
 
 def test_labelled_draw_takes_per_class_distinct_examples_of_every_class():
@@ -51,3 +53,25 @@ def test_knn_accuracy_votes_among_the_other_samples_by_cosine():
     # k=3: 25 sees 33, 10, 0 (class 0 wins); 80 sees 90, 33, 25 (class 1 wins); 33 sees
     # 25, 10, 0 (wrong)
     assert knn_accuracy(features, labels, k=3) == pytest.approx(5 / 6)
+
+
+def test_encoder_probes_read_the_spec_model_embedding_with_the_checkpoint_weights(tmp_path):
+    import torch
+
+    from dlspec.api import compile_module
+    from dlspec.compiler import check_spec
+    from dlspec.train.run_folder.checkpoint import save_checkpoint
+
+    spec = Path(__file__).resolve().parents[3] / "specs" / "triplet-digits.yaml"
+    overrides = ["width=4", "embed=8", "proj=4"]
+    untrained = compile_module(check_spec(spec, overrides))
+    save_checkpoint(tmp_path / "same.safetensors", untrained.state_dict(), {})
+    probes = encoder_probes(spec, tmp_path / "same.safetensors", overrides, draws=2)
+    assert probes["trained"] == probes["untrained"]  # the initial weights: the same numbers
+    assert len(probes["raw"].accuracies) == 2 and probes["raw"].mean > 0.8
+    with torch.no_grad():
+        for weight in untrained.parameters():
+            weight.zero_()  # every embedding 0: the probe can only guess one class
+    save_checkpoint(tmp_path / "zero.safetensors", untrained.state_dict(), {})
+    zero = encoder_probes(spec, tmp_path / "zero.safetensors", overrides, draws=2)
+    assert zero["trained"].mean < 0.15 and zero["raw"] == probes["raw"]
