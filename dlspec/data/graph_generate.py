@@ -19,10 +19,11 @@ from dlspec.data.graphs import describe_sbm
 def community_means(rng: np.random.Generator, communities: int, features: int) -> np.ndarray:
     """One unit-length feature-mean direction per community (communities, features), at right
     angles to each other where there are at least as many features as communities."""
-    means = rng.standard_normal((features, features) if features >= communities else (communities, features))
     if features >= communities:
-        means = np.linalg.qr(means)[0][:communities]  # orthonormal rows
-    return means[:communities] / np.linalg.norm(means[:communities], axis=1, keepdims=True)
+        square = rng.standard_normal((features, features))
+        return np.linalg.qr(square)[0][:communities]  # rows of an orthogonal matrix
+    means = rng.standard_normal((communities, features))
+    return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
 def sbm(rng: np.random.Generator, samples: int, nodes: int, communities: int, p_in: float,
