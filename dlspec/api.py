@@ -210,37 +210,46 @@ def overfit_spec(path: str | Path, overrides: Sequence[str] = (), *, samples: in
 
 
 def evaluate_spec(path: str | Path, weights: str | Path | None = None, *,
-                  split: str = "test", overrides: Sequence[str] = ()):
+                  split: str = "test", overrides: Sequence[str] = (), model: str | None = None):
     """The loss and metrics of a checkpoint (a file or a run folder's best) on one split of
     the spec's data; returns an Evaluation. `path` may be a run folder: its own spec and
-    overrides (then `overrides`), and its best checkpoint unless `weights` is given."""
-    from dlspec.train.evaluate import evaluate_weights
+    overrides (then `overrides`), and its best checkpoint unless `weights` is given. A spec
+    of several models is measured by its objective, all models together; `model` keeps the
+    losses of the updates that train that model."""
+    from dlspec.train.evaluate import evaluate_models, evaluate_weights
 
-    checked, weights = spec_or_run(path, weights, overrides)
+    checked, weights = spec_or_run(path, weights, overrides, model=model)
     if weights is None:
         raise TrainError(Diagnostic(
             "DLS404", "no weights to evaluate",
             hint=f"give --weights RUN_DIR (or a .safetensors file), or pass a run folder in "
                  f"place of {path}"))
     data, module, recipe = training_inputs(checked)
+    device = checked.spec.train.device
     with _explained_misfit(path, weights, overrides, "evaluate"):
-        return evaluate_weights(module, data, recipe, Path(weights), split,
-                                checked.spec.train.device)
+        if checked.spec.models is not None:
+            return evaluate_models(module, data, recipe, Path(weights), split, device, model)
+        return evaluate_weights(module, data, recipe, Path(weights), split, device)
 
 
 def spec_or_run(path: str | Path, weights: str | Path | None, overrides: Sequence[str] = (),
-                run_weights: bool = True) -> tuple[CheckedSpec, Path | None]:
+                run_weights: bool = True, model: str | None = None
+                ) -> tuple[CheckedSpec, Path | None]:
     """A spec file checked with `overrides`, and `weights`; or for a run folder, its spec
     as it trained (its overrides, then `overrides`) and, without `weights`, the folder
-    itself (its best checkpoint) when `run_weights`."""
+    itself (its best checkpoint) when `run_weights`. `model` picks a model of several."""
+    from dlspec.passes.lower import check_model_names
     from dlspec.train.run_spec import is_run_folder, load_run_spec
 
     if Path(path).is_dir():  # a run folder (load_run_spec says so when it is not one)
         checked = load_run_spec(Path(path), overrides)
+        if model is not None:
+            check_model_names(checked.loaded, [model])
+            checked = replace(checked, model=model)
         if weights is None and run_weights and is_run_folder(Path(path)):
             weights = path
     else:
-        checked = check_spec(path, overrides)
+        checked = check_spec(path, overrides, model)
     return checked, None if weights is None else Path(weights)
 
 
@@ -326,12 +335,16 @@ def recipe_for(checked: CheckedSpec):
 
 
 def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
-                overrides: Sequence[str] = (), untrained: bool = False):
+                overrides: Sequence[str] = (), untrained: bool = False,
+                model: str | None = None):
     """Export to ONNX with the ONNX Runtime check; returns the export report. `path` may be
     a run folder (its spec, overrides and best checkpoint). Without weights it is refused
     (the file would hold random weights, no preprocessing and no class names) unless
-    `untrained`."""
-    checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained)
+    `untrained`. `model` picks one model of a spec with several (default: the first); its
+    weights come from the run's checkpoint of them all (its EMA copy's, when the run kept
+    one)."""
+    checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained,
+                                   model=model)
     if (weights is None) != untrained:
         raise ExportError(Diagnostic(
             "DLS501", "no trained weights to export: the file would hold freshly initialized "
@@ -349,7 +362,8 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     metadata = spec_metadata(checked)
     if weights is not None:
         with _explained_misfit(path, weights, overrides, "export"):
-            module, stored = load_weights(module, weights)
+            module, stored = load_weights(
+                module, weights, checked.model if spec.models is not None else None)
         metadata.update({k: v for k, v in stored.items()
                          if k in ("task", "class_names", "scored_output", "output_space")})
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
@@ -371,16 +385,21 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
                        depths=weighted_depth(graph))
 
 
-def load_weights(module: Any, weights: Path) -> tuple[Any, dict[str, str]]:
+def load_weights(module: Any, weights: Path, model: str | None = None
+                 ) -> tuple[Any, dict[str, str]]:
     """Load a checkpoint (a .safetensors file, or a run directory: its best checkpoint) into
-    `module`. A model trained on standardized data comes back wrapped so that it takes raw
-    features."""
+    `module`; `model`: the name of the module among the several models that the checkpoint
+    holds (their EMA copy when it has one). A model trained on standardized data comes back
+    wrapped so that it takes raw features."""
     from dlspec.backends.torch_layers import Standardize, WithPreprocessing
     from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
+    from dlspec.train.model_set import one_model
     from dlspec.train.run_dir import RunFiles
 
     path = RunFiles(weights).best if weights.is_dir() else weights
     checkpoint = load_checkpoint(path)
+    if model is not None:
+        checkpoint = one_model(checkpoint, model)
     apply_checkpoint(module, checkpoint)
     mean, std = (checkpoint.extras.get(f"preprocess.{k}") for k in ("mean", "std"))
     if mean is not None and std is not None:

@@ -188,15 +188,18 @@ def export(spec: RunOrSpecArg,
            opset: Annotated[int | None, typer.Option(help="ONNX opset.")] = None,
            untrained: Annotated[bool, typer.Option(
                help="Export the freshly initialized model (random weights, no "
-                    "preprocessing, no class names) without --weights.")] = False):
+                    "preprocessing, no class names) without --weights.")] = False,
+           model: Annotated[str | None, typer.Option(
+               help="Which model of a spec with several `models` (default: the first); "
+                    "a run's EMA copy of it when it kept one.")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
     overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
     # the model, not its fit to the data: the data only shapes the check inputs
-    check_first(spec, overrides, data=False, folders=True)
+    check_first(spec, overrides, model, data=False, folders=True)
     from dlspec.api import export_spec
 
     report = export_spec(spec, output, weights=weights, overrides=overrides,
-                         untrained=untrained)
+                         untrained=untrained, model=model)
     worst = max(report.max_abs_diff, key=lambda n: report.max_abs_diff[n] / report.tolerances[n])
     print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
           f"{report.check_batch}: max abs diff {report.max_abs_diff[worst]:.2e} "

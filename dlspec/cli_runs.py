@@ -31,14 +31,17 @@ def evaluate(spec: RunOrSpecArg,
              split: Annotated[SplitName, typer.Option(help="The split to measure.")] =
              SplitName.test,
              set_: SetOption = (),
-             json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
+             json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+             model: Annotated[str | None, typer.Option(
+                 help="A spec with several `models`: report only the losses of the updates "
+                      "that train this model.")] = None):
     """Print the loss and metrics of trained weights on a split of the spec's data."""
-    check_first(spec, set_, folders=True)
+    check_first(spec, set_, model, folders=True)
     from rich.table import Table
 
     from dlspec.api import evaluate_spec
 
-    result = evaluate_spec(spec, weights, split=split.value, overrides=set_)
+    result = evaluate_spec(spec, weights, split=split.value, overrides=set_, model=model)
     if json_:
         print(json.dumps(result.to_json(), indent=2))
         return

@@ -49,12 +49,16 @@ def with_roles(inputs: list[TensorInfo], roles: dict[str, InputRole]) -> list[Te
 
 def data_samples(checked: CheckedSpec) -> np.ndarray | None:
     """The training split's inputs as the model sees them, or None (no dataset, several
-    inputs, or data that cannot be loaded)."""
+    inputs, a model the data does not feed, or data that cannot be loaded)."""
     from dlspec.errors import DlspecError
 
     if checked.spec.data is None or len(checked.graph.inputs) != 1:
         return None
     from dlspec.api import load_data
+    from dlspec.passes.check_objective import data_view
+
+    if data_view(checked).model != checked.model:  # a model the data does not feed
+        return None
 
     try:
         return next(iter(load_data(checked).train.inputs.values()))

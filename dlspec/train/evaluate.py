@@ -13,6 +13,7 @@ from dlspec.train.batch import split_tensors
 from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
 from dlspec.train.device import resolve_device
 from dlspec.train.metrics import MATRIX_METRICS, build_metrics, confusion_matrix, evaluate
+from dlspec.train.model_set import ModelSet
 from dlspec.train.outputs import ModelOutputs
 from dlspec.train.recipe import Recipe
 from dlspec.train.targets import check_outputs, checked_loss, run_metric_names
@@ -37,10 +38,7 @@ def measure(model: torch.nn.Module, data: PreparedData, recipe: Recipe, split: s
             device: str, names: tuple[str, ...] | None = None) -> dict[str, float]:
     """Loss and metrics of `model` on a split of `data` (in eval mode): the recipe's
     train.metrics, or `names`. TrainError DLS401 when the split is empty."""
-    if not len(getattr(data, split)):
-        raise TrainError(Diagnostic(
-            "DLS401", f"the {split} split is empty",
-            hint="choose another --split, or give that split a fraction in data.split"))
+    _refuse_empty(data, split)
     device = resolve_device(device)
     model.to(device)
     tensors = split_tensors(getattr(data, split), device)
@@ -59,6 +57,34 @@ def evaluate_weights(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
     apply_checkpoint(model, load_checkpoint(path))
     metrics = measure(model, data, recipe, split, device)
     return Evaluation(path, split, len(getattr(data, split)), metrics)
+
+
+def evaluate_models(models: ModelSet, data: PreparedData, recipe: Recipe, weights: Path,
+                    split: str, device: str, only: str | None = None) -> Evaluation:
+    """Load a checkpoint of several models (a file, or a run folder's best) and measure them
+    on a split with their objective; `only`: keep the losses of the updates of that model."""
+    from dlspec.train.setup import make_objective
+
+    _refuse_empty(data, split)
+    device = resolve_device(device)
+    models.to(device)
+    objective = make_objective(models, data, recipe, device)  # with its EMA copies
+    path = checkpoint_file(Path(weights))
+    apply_checkpoint(models, load_checkpoint(path))
+    objective.prepare(split_tensors(data.train, device))
+    metrics = objective.evaluate(split_tensors(getattr(data, split), device), split,
+                                 max(recipe.batch_size, 1024))
+    if only is not None:
+        names = [f"{split}_loss_{u.name}" for u in objective.updates() if u.model == only]
+        metrics = {k: v for k, v in metrics.items() if any(k.startswith(n) for n in names)}
+    return Evaluation(path, split, len(getattr(data, split)), metrics)
+
+
+def _refuse_empty(data: PreparedData, split: str) -> None:
+    if not len(getattr(data, split)):
+        raise TrainError(Diagnostic(
+            "DLS401", f"the {split} split is empty",
+            hint="choose another --split, or give that split a fraction in data.split"))
 
 
 def test_confusion(model: torch.nn.Module, data: PreparedData, recipe: Recipe, weights: Path,

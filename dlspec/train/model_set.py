@@ -38,6 +38,7 @@ class ModelSet(nn.Module):
         """Start an EMA copy of model `name` (its buffers averaged too); returns it."""
         average = AveragedModel(getattr(self, name), multi_avg_fn=get_ema_multi_avg_fn(decay),
                                 use_buffers=True)
+        average.requires_grad_(False)  # averaged, never trained
         getattr(self, EMA)[name] = average
         return average
 
@@ -56,3 +57,18 @@ def state_of(state: dict[str, torch.Tensor], name: str, ema: bool = False
     (the averaged weights and buffers, without the average's step count)."""
     prefix = f"{EMA}.{name}.module." if ema else f"{name}."
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+
+
+def one_model(checkpoint, name: str):
+    """The checkpoint of a ModelSet narrowed to model `name`: its EMA copy's weights when
+    the run kept one (what a trained generator is used with), else its own. A checkpoint of
+    one model comes back as it is."""
+    from dataclasses import replace
+
+    state = checkpoint.state_dict
+    if not any(key.startswith(f"{name}.") for key in state):
+        return checkpoint
+    ema = any(key.startswith(f"{EMA}.{name}.module.") for key in state)
+    return replace(checkpoint, state_dict=state_of(state, name, ema),
+                   metadata={**checkpoint.metadata, "weights_of": f"{EMA}.{name}" if ema
+                             else name})

@@ -164,6 +164,8 @@ class Stepper:
         self.checked: contextlib.AbstractContextManager = contextlib.nullcontext()
         self.groups = layer_groups(model)
         self.several = len(learners) > 1
+        # the EMA copies a ModelSet keeps, by model name (updated after each of its updates)
+        self.averages = dict(getattr(model, "averages", {}))
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -189,6 +191,9 @@ class Stepper:
             terms |= {key.replace("loss", prefix, 1): v for key, v in means.items()}
             if group is not None and ok:
                 group |= group_norms(self.groups)
+            average = self.averages.get(learner.update.model)
+            if average is not None and ok:
+                average.update_parameters(self.objective.models[learner.update.model])
         self.precision.update()
         for learner in self.learners:
             if learner.scheduler is not None and learner.update.due(step):
