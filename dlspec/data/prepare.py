@@ -21,6 +21,7 @@ from dlspec.data.describe import (
     static_info,
 )
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
+from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
 from dlspec.data.synthetic import SYNTHETIC, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task
@@ -129,9 +130,10 @@ def _features(raw: RawData, config: DataConfig, train_rows: np.ndarray,
     """Tabular features filled, standardized with train statistics, shaped for the input;
     and the mean and std (None when standardize is off)."""
     x = fill_missing(raw.x.astype(np.float64), train_rows, config.missing, raw.feature_names)
-    if config.standardize is False:
+    if config.standardize is False and config.rescale is None:
         return x.astype(np.float32).reshape((len(x), *input_shape)), None, None
-    mean, std = standardization(x[train_rows])
+    mean, std = (rescaling(x[train_rows], config.rescale) if config.rescale is not None
+                 else standardization(x[train_rows]))
     x = ((x - mean) / std).astype(np.float32).reshape((len(x), *input_shape))
     return x, mean.astype(np.float32).reshape(input_shape), std.astype(np.float32).reshape(
         input_shape)
