@@ -20,8 +20,8 @@ from dlspec.errors import (
     TrainError,
 )
 from dlspec.passes.check_data import (
-    at_data,
     data_diagnostics,
+    located_data_error,
     model_io,
     output_rank_diagnostics,
     task_of,
@@ -319,7 +319,7 @@ def load_data(checked: CheckedSpec):
         return prepare_data(checked.spec.data, base_dir=checked.loaded.base_dir,
                             model=model_io(checked), task=task_of(checked.spec))
     except DataError as err:
-        raise DataError(at_data(checked, err.diagnostics)) from None
+        raise DataError(located_data_error(checked, err)) from None
 
 
 def recipe_for(checked: CheckedSpec):

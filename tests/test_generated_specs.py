@@ -22,7 +22,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from spec_mutations import Chooser, mutate, walk
+from spec_mutations import Chooser, mutate
+from spec_runs import train_steps
 
 from dlspec.analysis.dims import dim_names, dim_value
 from dlspec.analysis.summary import summarize
@@ -122,7 +123,8 @@ def outcome(path: Path) -> str:
     results = [run_model(dataclasses.replace(checked, model=m)) for m in checked.graphs]
     if not all(results):
         return "valid (too big to build here)"
-    return "valid, trained a step" if train_step(checked, path.parent) else "valid"
+    return "valid, trained a step" if train_steps(checked, path.parent, MAX_SAMPLES) \
+        else "valid"
 
 
 def describe(checked) -> None:
@@ -177,36 +179,6 @@ def run_model(checked) -> bool:
         assert got == (expected, node.type.dtype), (
             f"layer {node.name} ({node.op_name}): inferred {node.type} {node.type.dtype} "
             f"= {expected}, ran {got}")
-    return True
-
-
-def train_step(checked, folder: Path) -> bool:
-    """For a spec with data: what `dlspec train` does before its first epoch (load the
-    data, compile, check the globs, set up loss, metrics, monitor, optimizer, schedule and
-    augmentation), the epoch's first and last optimizer steps with the spec's batch size, and
-    the validation that ends an epoch. False when the spec has no data, or asks for more than
-    a test should make (a dataset of over MAX_SAMPLES numbers, a compiled model)."""
-    import torch
-
-    from dlspec.api import training_inputs
-    from dlspec.train.run_dir import RunFiles
-    from dlspec.train.setup import FitOptions, setup_run
-
-    spec = checked.spec
-    if spec.data is None:
-        return False
-    sizes = [v for _, v in walk(spec.data.model_dump()) if isinstance(v, int | float)]
-    if spec.train.compile or any(abs(v) > MAX_SAMPLES for v in sizes):
-        return False
-    data, module, recipe = training_inputs(checked)
-    run = setup_run(module, data, recipe, RunFiles(folder / "run"), "cpu", {},
-                    FitOptions(base_dir=checked.loaded.base_dir))
-    run.model.train()
-    for step in sorted({0, run.plan.steps_per_epoch - 1}):
-        run.stepper.step(run.splits["train"], run.plan.batches(step, None), step=step + 1)
-    if run.has_val:
-        with torch.no_grad():
-            run.objective.evaluate(run.splits["val"], "val", 1024)
     return True
 
 

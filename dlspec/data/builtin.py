@@ -7,7 +7,8 @@ synthetic sequence datasets are in synthetic.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
@@ -16,6 +17,24 @@ if TYPE_CHECKING:
 from dlspec.errors import DataError, Diagnostic, suggest
 
 TargetKind = Literal["classification", "regression", "multilabel", "tagging", "language_model"]
+FieldDtype = Literal["float32", "int64"]
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One named per-sample array of a dataset, as a model input is checked against it.
+
+    `shape` is one sample's shape. `dtype` int64 holds whole numbers (token ids 0..vocab_size-1
+    when `vocab_size` > 0). A `tabular` field holds numbers of a table or a file: it feeds a
+    float32 input of any shape with as many values (reshaped, and standardized unless
+    data.standardize is false), or, when int64, an int64 input of its own shape as it is. A
+    field that is not tabular (a sequence dataset's) feeds an input of its shape and dtype.
+    """
+
+    shape: tuple[int, ...]
+    dtype: FieldDtype = "float32"
+    vocab_size: int = 0
+    tabular: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,9 @@ class DatasetInfo:
     `sample_shape` is None for tabular data (its `n_features` are reshaped to the model's
     input); sequence data keeps its own shape, (T,) token ids when `vocab_size` > 0 (ids
     0..vocab_size-1, 0 is padding) or (T, F) float values.
+
+    `fields` names the per-sample arrays model inputs are fed from (see dlspec/data/fields.py);
+    left empty, the dataset has one field, `x`, described by the attributes above.
     """
 
     name: str
@@ -43,6 +65,14 @@ class DatasetInfo:
     n_targets: int = 1  # target columns for regression and multilabel
     sample_shape: tuple[int, ...] | None = None
     vocab_size: int = 0
+    fields: Mapping[str, FieldInfo] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            shape = self.sample_shape or (self.n_features,)
+            dtype = "int64" if self.vocab_size else "float32"
+            only = FieldInfo(shape, dtype, self.vocab_size, tabular=self.sample_shape is None)
+            object.__setattr__(self, "fields", {"x": only})
 
     @property
     def num_classes(self) -> int:
@@ -51,6 +81,10 @@ class DatasetInfo:
 
 class RawData(NamedTuple):
     """Loaded data before splitting: x float32 (n, f), NaN where a cell was missing.
+
+    `fields` holds the named per-sample arrays of a dataset with several (each (n, ...),
+    float32 with NaN where missing, or int64); then x is their values side by side, flattened,
+    and `feature_names` names those columns. Empty: the dataset's one field is x.
 
     y holds int64 class indices into `class_names` when the dataset names its classes, and
     numbers (n,) or (n, k) otherwise. Sequence data keeps its sample shape: x int64 token
@@ -61,6 +95,7 @@ class RawData(NamedTuple):
     y: np.ndarray
     feature_names: list[str]
     class_names: list[str]
+    fields: Mapping[str, np.ndarray] = {}  # noqa: RUF012 (never mutated)
 
 
 _WINE = (
@@ -112,6 +147,13 @@ BUILTIN["digits_multilabel"] = DatasetInfo(
     class_names=tuple(DIGIT_LABELS), feature_names=BUILTIN["digits"].feature_names,
     n_targets=len(DIGIT_LABELS),
 )
+
+
+# The one field of each built-in dataset, that a model input is fed from: the pixels of the
+# digits, the features (measurements) of the others.
+BUILTIN_FIELDS = {name: "pixels" if name.startswith("digits") else "features" for name in BUILTIN}
+BUILTIN.update({name: replace(info, fields={BUILTIN_FIELDS[name]: FieldInfo(
+    (info.n_features,), tabular=True)}) for name, info in BUILTIN.items()})
 
 
 def load_builtin(name: str) -> RawData:

@@ -38,12 +38,21 @@ class DataConfig(BaseModel):
     target: str | None = Field(
         default=None,
         description="CSV: the column holding the target (default: the last column). "
-        "NPZ: the array holding the targets (default 'y'; features are read from 'x').",
+        "NPZ: the array holding the targets (default 'y'). Every other array of the npz file "
+        "is a field named by its key that feeds the model input of that name; a model with "
+        "one input takes the file's one other array whatever its key (e.g. 'x').",
     )
     features: list[str] | None = Field(
         default=None,
         description="CSV only: the columns to use as features, in order "
-        "(default: every column but the target).",
+        "(default: every column but the target), for a model with one input.",
+    )
+    inputs: dict[str, list[str]] | None = Field(
+        default=None,
+        description="CSV only, for a model with several inputs: the columns that feed each "
+        "model input, by input name, e.g. {image: [p0, p1], meta: [age]}; each group is a "
+        "field of its own (filled and standardized on its own), every group must feed an "
+        "input and a column may be in one group only. Replaces `features`.",
     )
     split: list[Fraction] = Field(
         default=[0.8, 0.1, 0.1],
@@ -156,6 +165,28 @@ class DataConfig(BaseModel):
             raise ValueError(f"features lists {', '.join(twice)} more than once")
         return names
 
+    @field_validator("inputs")
+    @classmethod
+    def _column_groups(cls, groups: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if groups is None:
+            return None
+        if not groups:
+            raise ValueError("inputs is empty; map each model input to its columns, or "
+                             "leave it out")
+        seen: dict[str, str] = {}
+        for name, columns in groups.items():
+            if not columns:
+                raise ValueError(f"inputs.{name} lists no columns; list the columns that "
+                                 f"feed input '{name}'")
+            for column in columns:
+                if column in seen:
+                    where = ("twice in the same group" if seen[column] == name else
+                             f"in groups '{seen[column]}' and '{name}'")
+                    raise ValueError(f"column '{column}' is {where}; a column feeds one "
+                                     "input once")
+                seen[column] = name
+        return groups
+
     def synthetic_params(self) -> dict[str, int | float | None]:
         """The synthetic-dataset parameters as given (None where left out)."""
         return {key: getattr(self, key) for key in SYNTHETIC_PARAMS}
@@ -165,10 +196,12 @@ class DataConfig(BaseModel):
         if self.dataset in FILE_FORMATS and self.path is None:
             raise ValueError(f"dataset '{self.dataset}' needs `path:` to the data file")
         if self.dataset not in FILE_FORMATS:
-            given = [k for k in ("path", "target", "features") if getattr(self, k) is not None]
+            given = [k for k in ("path", "target", "features", "inputs")
+                     if getattr(self, k) is not None]
             if given:
+                files = "csv files" if given[0] == "inputs" else "csv/npz files"
                 raise ValueError(
-                    f"`{given[0]}` is only for csv/npz files; the built-in dataset "
+                    f"`{given[0]}` is only for {files}; the built-in dataset "
                     f"'{self.dataset}' has fixed features and targets (remove `{given[0]}`)"
                 )
         if self.dataset in SYNTHETIC:
@@ -182,7 +215,14 @@ class DataConfig(BaseModel):
                 raise ValueError(f"`{given[0]}` is a parameter of the synthetic datasets "
                                  f"({', '.join(SYNTHETIC)}), not of '{self.dataset}'")
         if self.dataset == "npz" and self.features is not None:
-            raise ValueError("`features` selects CSV columns; npz features come from array 'x'")
+            raise ValueError("`features` selects CSV columns; the arrays of an npz file feed "
+                             "the model inputs named by their keys")
+        if self.dataset == "npz" and self.inputs is not None:
+            raise ValueError("`inputs` groups CSV columns; the arrays of an npz file feed "
+                             "the model inputs named by their keys")
+        if self.features is not None and self.inputs is not None:
+            raise ValueError("give either `features` (the columns of a model with one input) "
+                             "or `inputs` (columns by input), not both")
         if self.stratify and self.task not in (None, "classification", "binary"):
             raise ValueError(f"stratify needs one class label per sample; set stratify: false "
                              f"for {self.task}")

@@ -7,7 +7,6 @@ read (with numpy) only when their facts are asked for.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,33 +14,44 @@ from pathlib import Path
 from dlspec.data.augment_config import AugmentConfig, augment_problems
 from dlspec.data.builtin import BUILTIN, DatasetInfo
 from dlspec.data.config import DataConfig
+from dlspec.data.fields import (
+    AT_DATASET,
+    DataKey,
+    Dim,
+    InputIO,
+    declared_fields,
+    feed_problems,
+    input_problems,
+    misfit,
+)
 from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task, output_shape, shape_text
 from dlspec.errors import Diagnostic
 
-Dim = int | str
-
 
 @dataclass(frozen=True)
 class ModelIO:
-    """The model's one input and the output its data's targets score, as the data sees them,
-    per sample (no batch); `output_shape` is None when the loss reads no targets.
+    """The model's (first) input and the output its data's targets score, as the data sees
+    them, per sample (no batch); `output_shape` is None when the loss reads no targets.
 
     Symbolic dims (str) fit any size within their `dims` bounds (min, max or None);
     `vocabulary` is the row count of the smallest embedding reading the input, if any.
+    `inputs` lists every input of a model with several, in its order (the first is the one
+    the fields above describe); empty for a model with one input.
     """
 
     input_shape: tuple[Dim, ...]
     output_shape: tuple[Dim, ...] | None
-    input_name: str = "x"
     input_dtype: str = "float32"
     vocabulary: int | None = None
     dims: Mapping[str, tuple[int, int | None]] = field(default_factory=dict)
+    input_name: str = "x"
+    inputs: tuple[InputIO, ...] = ()
 
-
-def misfit(message: str, hint: str | None = None) -> Diagnostic:
-    """A DLS402: the model and the data do not fit together."""
-    return Diagnostic("DLS402", message, hint=hint)
+    def all_inputs(self) -> tuple[InputIO, ...]:
+        """Every input of the model, in its order."""
+        return self.inputs or (InputIO(self.input_name, tuple(self.input_shape),
+                                       self.input_dtype, self.vocabulary),)
 
 
 def static_info(config: DataConfig) -> DatasetInfo | None:
@@ -139,62 +149,26 @@ def _count_message(info: DatasetInfo, task: Task, outputs: int) -> str:
     return f"{info.name} has {what}, but the model has {outputs} outputs"
 
 
-def _tabular_input(info: DatasetInfo, model: ModelIO) -> list[Diagnostic]:
-    if model.input_dtype != "float32":
-        return [misfit(f"{info.name} has float features, but the model's input is "
-                       f"{model.input_dtype}", hint="declare the input with dtype: float32")]
-    if not all(isinstance(d, int) for d in model.input_shape):
-        return [misfit(f"{info.name} has {info.n_features} features per sample, but the "
-                       f"model's input shape {list(model.input_shape)} has symbolic dims",
-                       hint=f"use a fixed input shape, e.g. [{info.n_features}]")]
-    per_sample = math.prod(model.input_shape)
-    if per_sample == info.n_features:
-        return []
-    return [misfit(
-        f"the model's input shape {list(model.input_shape)} takes {per_sample} values per "
-        f"sample, but {info.name} has {info.n_features} features",
-        hint=f"use an input shape whose sizes multiply to {info.n_features}, "
-        f"e.g. [{info.n_features}]")]
-
-
-def _sequence_input(info: DatasetInfo, model: ModelIO) -> list[Diagnostic]:
-    shape, dtype = info.sample_shape or (), "int64" if info.vocab_size else "float32"
-    if model.input_dtype != dtype:
-        what = "token ids" if info.vocab_size else "float values"
-        return [misfit(f"{info.name} holds {what} ({dtype}), but the model's input is "
-                       f"{model.input_dtype}", hint=f"declare the input with dtype: {dtype}")]
-    if len(model.input_shape) != len(shape) or any(
-            isinstance(d, int) and d != size
-            for d, size in zip(model.input_shape, shape, strict=False)):
-        second = f", {shape[1]}" if len(shape) > 1 else ""
-        return [misfit(f"the model's input shape {list(model.input_shape)} does not fit the "
-                       f"samples of {info.name}, of shape {list(shape)}",
-                       hint=f"use shape: {list(shape)}, or name the sequence dim "
-                            f"(e.g. [seq{second}])")]
-    problems = []
-    for d, size in zip(model.input_shape, shape, strict=True):
-        low, high = model.dims.get(d, (1, None)) if isinstance(d, str) else (1, None)
-        if size < low or (high is not None and size > high):
-            problems.append(misfit(
-                f"the input dim '{d}' is bounded to {low}..{high or 'any'}, but the sequences "
-                f"of {info.name} have {size} positions", hint=f"let '{d}' take {size} (inputs.*.dims)"))
-    if info.vocab_size and model.vocabulary is not None and model.vocabulary < info.vocab_size:
-        problems.append(misfit(
-            f"the embedding reading the input has {model.vocabulary} rows, but {info.name} "
-            f"has token ids 0..{info.vocab_size - 1}",
-            hint=f"set the embedding's num_embeddings to {info.vocab_size}"))
-    return problems
-
-
 def fit_diagnostics(info: DatasetInfo, model: ModelIO, task: Task) -> list[Diagnostic]:
-    """Every way the model's input and output disagree with the data and the task (DLS402)."""
-    check_input = _tabular_input if info.sample_shape is None else _sequence_input
-    problems = check_input(info, model)
+    """Every way the model's inputs and output disagree with the data and the task (DLS402)."""
+    return [problem for _, problem in fit_problems(info, model, task)]
+
+
+def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
+                 config: DataConfig | None = None) -> list[tuple[DataKey, Diagnostic]]:
+    """`fit_diagnostics`, each with the key of the `data:` section it belongs at; `config`
+    tells which fields the spec declares (npz arrays, CSV column groups)."""
+    declared = {} if config is None else declared_fields(config, info)
+    by_name = config is not None and config.inputs is not None
+    inputs = model.all_inputs()
+    problems = feed_problems(info, inputs, declared, by_name=by_name)
+    problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
-        return [*problems, _wrong_task(info, task)]
+        return [*problems, (AT_DATASET, _wrong_task(info, task))]
     if model.output_shape is None:
         return problems
-    return problems + _output_diagnostics(info, task, tuple(model.output_shape))
+    return problems + [(AT_DATASET, problem) for problem in
+                       _output_diagnostics(info, task, tuple(model.output_shape))]
 
 
 def augment_diagnostics(augment: AugmentConfig | None, model: ModelIO, task: Task,

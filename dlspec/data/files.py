@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from dlspec.data.builtin import RawData
+from dlspec.data.fields import FieldError
 from dlspec.errors import DataError, Diagnostic, suggest
 
 MissingPolicy = Literal["error", "drop", "mean", "median", "zero"]
@@ -118,16 +119,21 @@ def _target_column(cells: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]
 
 
 def load_csv(path: Path, target: str | None = None, features: list[str] | None = None,
-             missing: MissingPolicy = "error") -> RawData:
+             missing: MissingPolicy = "error", groups: dict[str, list[str]] | None = None
+             ) -> RawData:
     """Read a CSV file with a header row into features and a target column.
 
     The target defaults to the last column and the features to every other column. A target
     column that is not all numbers holds class labels: its sorted distinct values become the
-    class names. Missing cells (empty, NA, NaN, null) follow `missing`.
+    class names. Missing cells (empty, NA, NaN, null) follow `missing`. `groups` (the spec's
+    data.inputs) makes each group of columns a field of its own, named by the group.
     """
     path = Path(path)
     header, rows = _read_table(path)
     target_at = _column_index(header, target or header[-1], path, "target")
+    if groups is not None:
+        _check_groups(groups, header, header[target_at], path)
+        features = [column for columns in groups.values() for column in columns]
     names = features if features is not None else [h for h in header if h != header[target_at]]
     if header[target_at] in names:
         raise _fail(f"{path}: column '{header[target_at]}' is both the target and a feature",
@@ -144,7 +150,30 @@ def load_csv(path: Path, target: str | None = None, features: list[str] | None =
                   for i, (_, row) in enumerate(rows)], dtype=np.float64)
     y, class_names, no_target = _target_column([row[target_at] for _, row in rows])
     raw = RawData(x.reshape(len(rows), len(columns)).astype(np.float32), y, list(names), class_names)
-    return resolve_missing(raw, no_target, missing, str(path), header[target_at], where)
+    raw = resolve_missing(raw, no_target, missing, str(path), header[target_at], where)
+    if groups is None:
+        return raw
+    ends = np.cumsum([len(columns) for columns in groups.values()])
+    return raw._replace(fields=dict(zip(groups, np.split(raw.x, ends[:-1], axis=1), strict=True)))
+
+
+def _check_groups(groups: dict[str, list[str]], header: list[str], target: str,
+                  path: Path) -> None:
+    """Every column of data.inputs is in the file and is not the target (located at it)."""
+    problems = []
+    for group, columns in groups.items():
+        for i, column in enumerate(columns):
+            if column not in header:
+                problems.append((("data", "inputs", group, i), Diagnostic(
+                    "DLS401", f"{path} has no column '{column}' (in data.inputs.{group})",
+                    hint=suggest(column, header))))
+            elif column == target:
+                problems.append((("data", "inputs", group, i), Diagnostic(
+                    "DLS401", f"{path}: column '{column}' is both the target and in "
+                    f"data.inputs.{group}", hint=f"remove it from data.inputs.{group}, or "
+                    "name another target column in data.target")))
+    if problems:
+        raise FieldError(problems)
 
 
 def resolve_missing(raw: RawData, no_target: np.ndarray, missing: MissingPolicy, source: str,
@@ -159,7 +188,8 @@ def resolve_missing(raw: RawData, no_target: np.ndarray, missing: MissingPolicy,
         if not keep.any():
             raise _fail(f"{source}: every row has a missing value; nothing is left after "
                         "missing: drop")
-        return RawData(raw.x[keep], raw.y[keep], raw.feature_names, raw.class_names)
+        return raw._replace(x=raw.x[keep], y=raw.y[keep],
+                            fields={name: a[keep] for name, a in raw.fields.items()})
     if no_target.any():
         row = int(np.argmax(no_target))
         raise _fail(f"{where(row)}: the target '{target_name}' is missing",
@@ -185,11 +215,17 @@ def _npz_array(archive, key: str, path: Path) -> np.ndarray:
                     ) from error
 
 
-def _npz_features(x: np.ndarray, path: Path, key: str) -> np.ndarray:
+def _npz_field(x: np.ndarray, path: Path, key: str, n: int | None) -> np.ndarray:
+    """An array of per-sample values: float32 (NaN where missing) or int64 (whole numbers)."""
     if x.dtype.kind not in "biuf" or x.ndim == 0 or len(x) == 0:
         raise _fail(f"array '{key}' in {path} must be a non-empty numeric array with one row "
                     f"per sample, got dtype {x.dtype} and shape {x.shape}")
-    x = x.reshape(len(x), -1).astype(np.float32)
+    if n is not None and len(x) != n:
+        raise _fail(f"array '{key}' in {path} has {len(x)} rows, but the arrays before it "
+                    f"have {n} (one row per sample)")
+    if x.dtype.kind in "biu":
+        return x.astype(np.int64)
+    x = x.astype(np.float32)
     if np.isinf(x).any():
         raise _fail(f"array '{key}' in {path} holds infinite values")
     return x
@@ -215,12 +251,14 @@ def _npz_targets(y: np.ndarray, n: int, path: Path, key: str) -> tuple[np.ndarra
     return y, [], absent
 
 
-def load_npz(path: Path, x_key: str = "x", y_key: str = "y",
-             missing: MissingPolicy = "error") -> RawData:
-    """Read features and targets from an .npz archive; pickled (object) arrays are refused.
+def load_npz(path: Path, y_key: str = "y", missing: MissingPolicy = "error") -> RawData:
+    """Read an .npz archive: the targets from array `y_key`, and every other array as a
+    field named by its key (pickled, object arrays are refused).
 
-    Features of any shape (n, ...) are flattened to (n, f); targets are numbers (n,) or
-    (n, k), or text labels (n,) whose sorted distinct values become the class names.
+    Fields keep their shape (n, ...): float32, or int64 when they hold whole numbers; `x`
+    is their values flattened side by side (float32), its columns named key + index. Targets
+    are numbers (n,) or (n, k), or text labels (n,) whose sorted distinct values become the
+    class names.
     """
     path = Path(path)
     _require_file(path)
@@ -233,8 +271,20 @@ def load_npz(path: Path, x_key: str = "x", y_key: str = "y",
         raise _fail(f"{path} holds a single array, not an .npz archive",
                     hint="save it with np.savez(path, x=features, y=targets)")
     with archive:
-        x = _npz_features(_npz_array(archive, x_key, path), path, x_key)
-        y, class_names, no_target = _npz_targets(_npz_array(archive, y_key, path), len(x), path, y_key)
-    raw = RawData(x, y, [f"x{j}" for j in range(x.shape[1])], class_names)
+        targets = _npz_array(archive, y_key, path)
+        fields: dict[str, np.ndarray] = {}
+        for key in archive.files:
+            if key != y_key:
+                n = len(next(iter(fields.values()))) if fields else None
+                fields[key] = _npz_field(_npz_array(archive, key, path), path, key, n)
+        if not fields:
+            raise _fail(f"{path} has no arrays besides the targets '{y_key}'",
+                        hint="save the features too: np.savez(path, x=features, y=targets)")
+        n = len(next(iter(fields.values())))
+        y, class_names, no_target = _npz_targets(targets, n, path, y_key)
+    flat = {key: a.reshape(n, -1) for key, a in fields.items()}
+    x = np.concatenate([a.astype(np.float32) for a in flat.values()], axis=1)
+    names = [f"{key}{j}" for key, a in flat.items() for j in range(a.shape[1])]
+    raw = RawData(x, y, names, class_names, fields)
     return resolve_missing(raw, no_target, missing, str(path), y_key,
                            where=lambda i: f"{path}: sample {i}")

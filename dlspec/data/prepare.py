@@ -7,19 +7,15 @@ features are cleaned, scaled and reshaped to the model's input; sequence data is
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
-from dlspec.data.builtin import BUILTIN, DatasetInfo, RawData, load_builtin
+from dlspec.data.builtin import BUILTIN, DatasetInfo, FieldInfo, RawData, load_builtin
 from dlspec.data.config import DataConfig
-from dlspec.data.describe import (
-    ModelIO,
-    augment_diagnostics,
-    fit_diagnostics,
-    misfit,
-    static_info,
-)
+from dlspec.data.describe import ModelIO, augment_diagnostics, fit_problems, static_info
+from dlspec.data.fields import FieldError, feeds, misfit
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
 from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
@@ -27,6 +23,8 @@ from dlspec.data.synthetic import SYNTHETIC, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DataError, Diagnostic
+
+FILE_FIELD = "features"  # the one field of a CSV file without data.inputs
 
 
 def load_raw(config: DataConfig, base_dir: Path) -> tuple[RawData, str]:
@@ -41,8 +39,9 @@ def load_raw(config: DataConfig, base_dir: Path) -> tuple[RawData, str]:
         return raw, f"synthetic:{config.dataset}"
     path = Path(base_dir) / str(config.path)
     if config.dataset == "csv":
-        return load_csv(path, config.target, config.features, config.missing), str(path)
-    return load_npz(path, "x", config.target or "y", config.missing), str(path)
+        return load_csv(path, config.target, config.features, config.missing,
+                        config.inputs), str(path)
+    return load_npz(path, config.target or "y", config.missing), str(path)
 
 
 def _as_classes(raw: RawData) -> tuple[np.ndarray | None, list[str]]:
@@ -71,7 +70,28 @@ def info_from_raw(raw: RawData, name: str) -> DatasetInfo:
         name=name, n_features=raw.x.shape[1], task=task, class_names=tuple(class_names),
         feature_names=tuple(raw.feature_names), n_samples=len(raw.x),
         n_targets=1 if raw.y.ndim == 1 else raw.y.shape[1],
+        fields={key: _field_info(a) for key, a in raw.fields.items()} or {
+            FILE_FIELD: FieldInfo((raw.x.shape[1],), tabular=True)},
     )
+
+
+def _field_info(values: np.ndarray) -> FieldInfo:
+    """A field of a file: float numbers, or whole numbers (ids 0..max when none is < 0)."""
+    if values.dtype.kind not in "iu":
+        return FieldInfo(values.shape[1:], tabular=True)
+    ids = len(values) and values.min() >= 0
+    return FieldInfo(values.shape[1:], "int64", int(values.max()) + 1 if ids else 0,
+                     tabular=True)
+
+
+def named_fields(raw: RawData, info: DatasetInfo) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Each field's values (n, ...) and the names of its flattened columns."""
+    if not raw.fields:
+        return {next(iter(info.fields)): (raw.x, list(raw.feature_names))}
+    widths = [math.prod(a.shape[1:]) for a in raw.fields.values()]
+    ends = np.cumsum(widths)
+    return {name: (a, list(raw.feature_names[end - width:end]))
+            for (name, a), width, end in zip(raw.fields.items(), widths, ends, strict=True)}
 
 
 def _targets(raw: RawData, task: Task) -> np.ndarray:
@@ -125,11 +145,12 @@ def _stratify_labels(config: DataConfig, task: Task, y: np.ndarray) -> np.ndarra
     return None if config.stratify is False else y.reshape(len(y))
 
 
-def _features(raw: RawData, config: DataConfig, train_rows: np.ndarray,
-              input_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+def _features(values: np.ndarray, names: list[str], config: DataConfig,
+              train_rows: np.ndarray, input_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """Tabular features filled, standardized with train statistics, shaped for the input;
     and the mean and std (None when standardize is off)."""
-    x = fill_missing(raw.x.astype(np.float64), train_rows, config.missing, raw.feature_names)
+    x = values.reshape(len(values), -1).astype(np.float64)
+    x = fill_missing(x, train_rows, config.missing, names)
     if config.standardize is False and config.rescale is None:
         return x.astype(np.float32).reshape((len(x), *input_shape)), None, None
     mean, std = (rescaling(x[train_rows], config.rescale) if config.rescale is not None
@@ -139,32 +160,54 @@ def _features(raw: RawData, config: DataConfig, train_rows: np.ndarray,
         input_shape)
 
 
+def model_inputs(raw: RawData, info: DatasetInfo, config: DataConfig, model: ModelIO,
+                 train_rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
+    """Every model input's values (n, *input shape) by input name, in the model's order,
+    each from the field feeding it; and the (mean, std) of each standardized one."""
+    fields = named_fields(raw, info)
+    inputs = model.all_inputs()
+    fed = feeds(info.fields, [i.name for i in inputs], by_name=config.inputs is not None)
+    values, scaling = {}, {}
+    for model_input in inputs:
+        name = fed[model_input.name]
+        x, columns = fields[name]
+        if info.fields[name].tabular and model_input.dtype == "float32":
+            x, mean, std = _features(x, columns, config, train_rows, model_input.shape)
+            if mean is not None:
+                scaling[model_input.name] = (mean, std)
+        elif info.fields[name].tabular:  # whole numbers of a file, as they are
+            x = x.astype(np.int64)
+        values[model_input.name] = x
+    return values, scaling
+
+
 def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
                  task: Task) -> PreparedData:
     """Load the configured data and make it ready to train a model.
 
-    `model` describes the model's input and output per sample, `task` is the resolved task
+    `model` describes the model's inputs and output per sample, `task` is the resolved task
     (data.task when set, else from the dataset or the loss). Raises DataError: DLS401 when
     the data cannot be loaded, DLS402 when it does not fit the model, the task or the
-    augmentations.
+    augmentations (a FieldError, each diagnostic with its key in the `data:` section).
     """
     raw, source = load_raw(config, base_dir)
     info = static_info(config) or info_from_raw(raw, source)
-    problems = fit_diagnostics(info, model, task)
-    problems += augment_diagnostics(config.augment, model, task).values()
+    problems = fit_problems(info, model, task, config)
+    problems += [(("data", "augment", name), problem) for name, problem in
+                 augment_diagnostics(config.augment, model, task).items()]
     if problems:
-        raise DataError(problems)
+        raise FieldError(problems)
     y = _targets(raw, task)
     labels = _stratify_labels(config, task, y)
     splits = split_indices(len(y), config.split, config.seed, labels)
     if config.dataset in SYNTHETIC and SYNTHETIC[config.dataset].ordered_splits:
         splits = ordered_splits(len(y), config.split)
-    x, mean, std = raw.x, None, None
-    if info.sample_shape is None:
-        x, mean, std = _features(raw, config, splits[0], model.input_shape)
-    train, val, test = (Split({model.input_name: x[rows]}, y[rows]) for rows in splits)
+    inputs, scaling = model_inputs(raw, info, config, model, splits[0])
+    train, val, test = (Split({name: x[rows] for name, x in inputs.items()}, y[rows])
+                        for rows in splits)
+    mean, std = next(iter(scaling.values())) if len(inputs) == 1 and scaling else (None, None)
     return PreparedData(
         train=train, val=val, test=test, task=task, feature_names=list(raw.feature_names),
         class_names=[] if task == "regression" else list(info.class_names), source=source,
-        mean=mean, std=std, augment=config.augment,
+        mean=mean, std=std, augment=config.augment, scaling=scaling,
     )

@@ -6,7 +6,7 @@ the static side, without numpy: the facts `dlspec validate` checks a model again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -79,8 +79,18 @@ def synthetic_params(name: str, given: dict[str, int | float | None]) -> dict[st
     return {k: given[k] if given.get(k) is not None else v for k, v in defaults.items()}
 
 
+def synthetic_field(name: str) -> str:
+    """The name of a synthetic dataset's one field: `tokens` (ids), `values` for sine."""
+    return "values" if name == "sine" else "tokens"
+
+
 def describe_synthetic(name: str, params: dict[str, int | float]) -> DatasetInfo:
     """The static facts of a synthetic dataset with `params` (see `synthetic_params`)."""
+    info = _describe(name, params)
+    return replace(info, fields={synthetic_field(name): info.fields["x"]})
+
+
+def _describe(name: str, params: dict[str, int | float]) -> DatasetInfo:
     length, samples = int(params["length"]), int(params["samples"])
     positions = tuple(f"t{i}" for i in range(length))
     common = {"name": name, "task": SYNTHETIC[name].task, "n_samples": samples,

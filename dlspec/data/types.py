@@ -54,12 +54,17 @@ class PreparedData:
     feature_names: list[str]
     # classes, labels (multilabel), tags or the vocabulary; empty for regression
     class_names: list[str] = field(default_factory=list)
-    # Standardization fitted on the train split, shaped like one sample (input_shape);
-    # None when standardize is off. Exported models apply it so they take raw features.
+    # Standardization fitted on the train split, shaped like one sample (input_shape), of a
+    # model with one input; None when standardize is off or the model has several inputs.
+    # Exported models apply it so they take raw features.
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     source: str = ""  # e.g. "builtin:digits" or the file path, for run metadata
     augment: AugmentConfig | None = None  # applied to training batches only
+    # (mean, std) by input name of every standardized input (tabular fields), each fitted
+    # on its own train values: with one input, the mean and std above; with several, the
+    # inputs are fed standardized and these are what raw values would be scaled with.
+    scaling: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

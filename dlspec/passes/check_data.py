@@ -1,5 +1,5 @@
-"""Check the model against its data before any training: input shape and dtype, classes,
-targets, the task and the augmentations.
+"""Check the model against its data before any training: every input against the data field
+feeding it (name, shape, dtype), classes, targets, the task and the augmentations.
 
 Built-in and synthetic datasets are checked from static metadata, so this needs neither
 torch, numpy nor scikit-learn.
@@ -13,10 +13,11 @@ from dlspec.data.describe import (
     ModelIO,
     augment_diagnostics,
     describe_data,
-    fit_diagnostics,
+    fit_problems,
     readable_tasks,
     static_info,
 )
+from dlspec.data.fields import DataKey, InputIO, keys_of
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
 from dlspec.passes.check_objective import roles_of
@@ -39,21 +40,30 @@ def task_of(spec) -> Task:
 
 
 def model_io(checked: CheckedSpec) -> ModelIO | None:
-    """The model's input and output as the data sees them, when it has one input: the
-    output is the one the data's targets score (None when the loss reads no targets)."""
+    """The inputs and output of the model the data feeds, as the data sees them (None
+    without data): the output is the one the data's targets score (None when the loss, or
+    the objective, reads no targets)."""
     spec, graph = checked.spec, checked.graph
-    if spec.data is None or len(graph.inputs) != 1:
+    if spec.data is None or not graph.inputs:
         return None
-    name = graph.inputs[0]
     scored = _scored(checked) if roles_of(spec).reads_loss else None
+    inputs = tuple(_input_io(checked, name) for name in graph.inputs)
+    dims = {dim: (bounds.min, bounds.max) for name in graph.inputs
+            for dim, bounds in checked.inputs[name].dims.items()}
+    first = inputs[0]
+    return ModelIO(
+        input_shape=first.shape, input_dtype=first.dtype, input_name=first.name,
+        output_shape=None if scored is None else graph.node(scored).type.sample_shape,
+        vocabulary=first.vocabulary, dims=dims, inputs=inputs if len(inputs) > 1 else ())
+
+
+def _input_io(checked: CheckedSpec, name: str) -> InputIO:
+    graph = checked.graph
     input_type = graph.node(name).type
     vocabularies = [node.op.num_embeddings for node in graph.layers()
                     if name in node.inputs and hasattr(node.op, "num_embeddings")]
-    dims = {dim: (bounds.min, bounds.max) for dim, bounds in checked.inputs[name].dims.items()}
-    return ModelIO(
-        input_shape=input_type.sample_shape, input_dtype=input_type.dtype, input_name=name,
-        output_shape=None if scored is None else graph.node(scored).type.sample_shape,
-        vocabulary=min(vocabularies) if vocabularies else None, dims=dims)
+    return InputIO(name, input_type.sample_shape, input_type.dtype,
+                   min(vocabularies) if vocabularies else None)
 
 
 def _scored(checked: CheckedSpec) -> str | None:
@@ -80,11 +90,12 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                                    target_losses(checked.spec.loss))
     located = [problem.at(source.span(("data", "augment", name)))
                for name, problem in problems.items()]
+    config = checked.spec.data
     try:
-        info = describe_data(checked.spec.data, checked.loaded.base_dir)
+        info = describe_data(config, checked.loaded.base_dir)
     except DataError as err:
-        return at_data(checked, err.diagnostics) + located
-    return at_data(checked, fit_diagnostics(info, model, task)) + located
+        return located_data_error(checked, err) + located
+    return at_keys(checked, fit_problems(info, model, task, config)) + located
 
 
 def output_rank_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
@@ -114,3 +125,16 @@ def at_data(checked: CheckedSpec, diagnostics: list[Diagnostic]) -> list[Diagnos
     """Diagnostics without a place of their own, located at the spec's `data.dataset`."""
     span = checked.loaded.source.span(("data", "dataset"))
     return [d.at(span) for d in diagnostics]
+
+
+def at_keys(checked: CheckedSpec, problems: list[tuple[DataKey, Diagnostic]]
+            ) -> list[Diagnostic]:
+    """Diagnostics located at the values of their keys in the `data:` section (e.g.
+    `data.dataset`, `data.path`, a column group `data.inputs.image` or one of its columns)."""
+    source = checked.loaded.source
+    return [d.at(source.span(key)) for key, d in problems]
+
+
+def located_data_error(checked: CheckedSpec, err: DataError) -> list[Diagnostic]:
+    """A data error's diagnostics, each at its key of the `data:` section (see FieldError)."""
+    return at_keys(checked, list(zip(keys_of(err), err.diagnostics, strict=True)))

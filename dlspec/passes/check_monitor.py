@@ -13,7 +13,9 @@ from __future__ import annotations
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic, did_you_mean, one_of
 from dlspec.passes.check_data import task_of
+from dlspec.passes.check_objective import objective_of
 from dlspec.train.loss_config import loss_keys, scored_output
+from dlspec.train.objectives import OBJECTIVES
 from dlspec.train.recipe import MetricChoiceError, default_loss, metric_names
 
 EMPTY_VAL = "the val split is empty: give data.split a val fraction, or monitor train_loss"
@@ -23,6 +25,11 @@ def logged_metrics(checked: CheckedSpec) -> tuple[list[str], list[Diagnostic]]:
     """The names a run of the spec logs (train_loss, val_loss, val_accuracy, ...), and the
     problems of `train.metrics`."""
     spec = checked.spec
+    config = objective_of(spec)
+    if config.op != "supervised":
+        keys, names = OBJECTIVES[config.op].logged(config)
+        return [*(f"train_{key}" for key in keys),
+                *(f"val_{key}" for key in (*keys, *names) if has_val(checked))], []
     task = task_of(spec)
     keys = loss_keys(spec.loss if spec.loss is not None else default_loss(task))
     asked, where = spec.train.metrics, checked.loaded.source.span(("train", "metrics"))
@@ -49,8 +56,8 @@ def monitor_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     with 'did you mean', and a `train.metrics` the task cannot report; located at their
     keys."""
     spec = checked.spec
-    if spec.models is not None:
-        return []  # several models: their objectives log other names
+    if spec.models is not None and objective_of(spec).op == "supervised":
+        return []  # several models and no objective: check_objective refuses it with data
     logged, problems = logged_metrics(checked)
     if problems:
         return problems  # the metrics are not known: what is logged is not either
@@ -59,12 +66,15 @@ def monitor_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     if stopping is not None:
         watched.append(("early_stopping", stopping.monitor,
                         ("regularization", "early_stopping", "monitor")))
-    listed = isinstance(spec.schedule, list)
-    schedules = spec.schedule if listed else [spec.schedule] if spec.schedule else []
-    for index, schedule in enumerate(schedules):
-        if getattr(schedule, "op", None) == "reduce_on_plateau":
-            path = ("schedule", index, "monitor") if listed else ("schedule", "monitor")
-            watched.append(("reduce_on_plateau", schedule.monitor, path))
+    per_model = spec.schedule.items() if isinstance(spec.schedule, dict) else [
+        (None, spec.schedule)]
+    for model, given in per_model:
+        base = ("schedule",) if model is None else ("schedule", model)
+        listed = isinstance(given, list)
+        for index, schedule in enumerate(given if listed else [given] if given else []):
+            if getattr(schedule, "op", None) == "reduce_on_plateau":
+                path = (*base, index, "monitor") if listed else (*base, "monitor")
+                watched.append(("reduce_on_plateau", schedule.monitor, path))
     source = checked.loaded.source
     for who, name, path in watched:
         if name in logged:

@@ -1,5 +1,5 @@
 """What `dlspec train` checks of a spec before it trains, checked by `validate` at its place:
-train fits one model with one input to the data's (input, target) pairs (checked again by
+train fits one model to the data's (inputs, target) samples (checked again by
 train, at the same place, before loading anything), in batches that batch norm can train on,
 (`train.metrics` and the monitors are checked by check_monitor). Torch-free."""
 
@@ -16,8 +16,9 @@ from dlspec.train.recipe import default_loss
 
 def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     """The objective's problems (check_objective); DLS402 at `data` when the model has
-    several inputs, or several outputs and no loss to say which one the targets score;
-    DLS403 at `model` when a trained model has no parameters to train."""
+    several outputs and no loss to say which one the targets score (every input is fed
+    from the data field of its name, checked by check_data); DLS403 at `model` when a
+    trained model has no parameters to train."""
     spec = checked.spec
     if spec.data is None:
         return objective_diagnostics(checked) if spec.objective is not None else []
@@ -25,13 +26,6 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     problems = objective_diagnostics(checked)
     if problems or spec.models is not None:
         return problems or untrainable_models(checked)
-    inputs = checked.graph.inputs
-    if len(inputs) != 1:
-        return [Diagnostic(
-            "DLS402", f"`data:` feeds a model with one input, but this one has "
-            f"{len(inputs)} ({', '.join(inputs)})", span,
-            hint="give the model one input, or remove `data:` (validate, compile, summary "
-                 "and export work without it)")]
     graph = checked.graph
     if not has_params(graph):
         return [Diagnostic(

@@ -197,8 +197,8 @@ class Spec(StrictModel):
         None, min_length=1, description="Several named models instead of `inputs`/`model`/"
                                         "`outputs`, e.g. a generator and a discriminator.")
     loss: LossSpec | None = Field(
-        None, description="The training objective: one loss, or a list of weighted loss "
-                          "terms that are summed.")
+        None, description="What the supervised objective minimizes: one loss, or a list of "
+                          "weighted loss terms that are summed.")
     objective: ObjectiveSpec | None = Field(
         None, description="What training optimizes (default: supervised, the model's "
         "outputs against the data's targets through `loss:`); objectives such as gan train "

@@ -130,7 +130,7 @@ def blobs(n: int, seed: int) -> Split:
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 3
     centres = np.array([[4.0, 0.0], [-2.0, 3.5], [-2.0, -3.5]])
-    return Split((centres[y] + rng.standard_normal((n, 2))).astype(np.float32), y)
+    return Split({"x": (centres[y] + rng.standard_normal((n, 2))).astype(np.float32)}, y)
 
 
 class Recorder(torch.nn.Module):

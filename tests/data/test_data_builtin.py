@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from dlspec.data.builtin import BUILTIN, load_builtin
+from dlspec.data.builtin import BUILTIN, FieldInfo, load_builtin
 from dlspec.errors import DataError
 
 EXPECTED_SIZES = {
@@ -35,7 +35,7 @@ def test_static_table_matches_sklearn(name):
 
 @pytest.mark.parametrize("name", SKLEARN)
 def test_load_builtin_shapes_and_types(name):
-    x, y, feature_names, class_names = load_builtin(name)
+    x, y, feature_names, class_names, _ = load_builtin(name)
     n, f, k = EXPECTED_SIZES[name]
     assert x.shape == (n, f) and x.dtype == np.float32
     assert y.shape == (n,) and len(feature_names) == f and len(class_names) == k
@@ -48,7 +48,7 @@ def test_load_builtin_shapes_and_types(name):
 def test_digits_multilabel_labels_each_digit():
     info = BUILTIN["digits_multilabel"]
     assert (info.task, info.n_targets, info.n_features) == ("multilabel", 3, 64)
-    x, y, _, labels = load_builtin("digits_multilabel")
+    x, y, _, labels, _ = load_builtin("digits_multilabel")
     assert labels == ["even", "at_least_5", "prime"] and x.shape == (1797, 64)
     digits = load_builtin("digits").y
     for digit, row in ((0, [1, 0, 0]), (2, [1, 0, 1]), (5, [0, 1, 1]), (8, [1, 1, 0]),
@@ -78,3 +78,13 @@ def test_describing_builtins_needs_neither_sklearn_nor_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_each_built_in_dataset_names_its_one_field():
+    fields = {name: dict(info.fields) for name, info in BUILTIN.items()}
+    assert fields["digits"] == fields["digits_multilabel"] == {
+        "pixels": FieldInfo((64,), "float32", tabular=True)}
+    assert {name: list(f) for name, f in fields.items() if not name.startswith("digits")} == {
+        "iris": ["features"], "wine": ["features"], "breast_cancer": ["features"],
+        "diabetes": ["features"]}
+    assert fields["wine"]["features"].shape == (13,)

@@ -38,7 +38,7 @@ def test_builtins_refuse_file_options(field, value):
 
 
 def test_npz_refuses_features():
-    assert "npz features come from array 'x'" in error_text(
+    assert "the arrays of an npz file feed the model inputs named by their keys" in error_text(
         dataset="npz", path="d.npz", features=["a"])
 
 

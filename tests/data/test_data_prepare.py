@@ -11,6 +11,7 @@ from dlspec.data import (
     load_builtin,
     prepare_data,
 )
+from dlspec.data.fields import InputIO
 from dlspec.errors import DataError
 
 
@@ -38,8 +39,8 @@ def id_csv(tmp_path, holes=()):
 def test_digits_reshaped_for_a_cnn():
     data = prepare(dataset="digits", input_shape=(1, 8, 8), num_outputs=10)
     assert (len(data.train), len(data.val), len(data.test)) == (1437, 180, 180)
-    assert data.train.x.shape == (1437, 1, 8, 8) and data.train.x.dtype == np.float32
-    assert data.test.x.shape == (180, 1, 8, 8)
+    assert data.train.inputs["x"].shape == (1437, 1, 8, 8) and data.train.inputs["x"].dtype == np.float32
+    assert data.test.inputs["x"].shape == (180, 1, 8, 8)
     assert data.train.y.dtype == np.int64 and data.train.y.shape == (1437,)
     assert data.class_names == list("0123456789") and data.num_classes == 10
     assert data.mean.shape == data.std.shape == (1, 8, 8)
@@ -48,15 +49,15 @@ def test_digits_reshaped_for_a_cnn():
 
 def test_train_split_is_standardized_with_its_own_statistics():
     data = prepare(dataset="wine", input_shape=(13,))
-    assert np.allclose(data.train.x.mean(axis=0), 0, atol=1e-5)
-    assert np.allclose(data.train.x.std(axis=0), 1, atol=1e-5)
-    assert not np.allclose(data.val.x.mean(axis=0), 0, atol=1e-3)  # val is scaled, not refitted
+    assert np.allclose(data.train.inputs["x"].mean(axis=0), 0, atol=1e-5)
+    assert np.allclose(data.train.inputs["x"].std(axis=0), 1, atol=1e-5)
+    assert not np.allclose(data.val.inputs["x"].mean(axis=0), 0, atol=1e-3)  # val is scaled, not refitted
     assert data.mean[12] > 500 and data.std[12] > 100  # proline, in its raw units
 
 
 def test_val_and_test_use_the_train_statistics(tmp_path):
     data = prepare(**id_csv(tmp_path), seed=5)
-    raw_ids = {name: np.rint(split.x[:, 0] * data.std[0] + data.mean[0]).astype(int)
+    raw_ids = {name: np.rint(split.inputs["x"][:, 0] * data.std[0] + data.mean[0]).astype(int)
                for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
     assert sorted(np.concatenate(list(raw_ids.values()))) == list(range(100))
     assert data.mean[0] == pytest.approx(raw_ids["train"].mean(), abs=1e-4)
@@ -69,13 +70,13 @@ def test_constant_feature_keeps_std_one(tmp_path):
     data = prepare(dataset="csv", path="c.csv", base_dir=tmp_path, input_shape=(2,),
                    num_outputs=2)
     assert (data.mean[0], data.std[0]) == (7.0, 1.0)
-    assert np.all(data.train.x[:, 0] == 0)
+    assert np.all(data.train.inputs["x"][:, 0] == 0)
 
 
 def test_standardize_off_keeps_raw_values():
     data = prepare(dataset="iris", standardize=False)
     assert data.mean is None and data.std is None
-    seen = np.concatenate([s.x for s in (data.train, data.val, data.test)])
+    seen = np.concatenate([s.inputs["x"] for s in (data.train, data.val, data.test)])
     assert np.array_equal(np.sort(seen, axis=0), np.sort(load_builtin("iris").x, axis=0))
 
 
@@ -83,13 +84,13 @@ def test_standardize_off_keeps_raw_values():
 def test_missing_cells_are_filled_from_the_train_split(tmp_path, policy):
     holes = {3, 10, 17, 50, 91}
     data = prepare(**id_csv(tmp_path, holes), missing=policy, standardize=False)
-    train_ids = data.train.x[:, 0].astype(int)
+    train_ids = data.train.inputs["x"][:, 0].astype(int)
     known = 2.0 * np.array([i for i in train_ids if i not in holes])
     expected = {"mean": known.mean(), "median": np.median(known), "zero": 0.0}[policy]
     for split in (data.train, data.val, data.test):
-        filled = np.isin(split.x[:, 0].astype(int), list(holes))
-        assert np.allclose(split.x[filled, 1], expected, atol=1e-4)
-        assert np.array_equal(split.x[~filled, 1], 2 * split.x[~filled, 0])
+        filled = np.isin(split.inputs["x"][:, 0].astype(int), list(holes))
+        assert np.allclose(split.inputs["x"][filled, 1], expected, atol=1e-4)
+        assert np.array_equal(split.inputs["x"][~filled, 1], 2 * split.inputs["x"][~filled, 0])
 
 
 def test_missing_drop_and_error(tmp_path):
@@ -107,7 +108,7 @@ def test_text_labels_become_classes_and_are_stratified(tmp_path):
     assert data.class_names == ["even", "odd"]
     assert [np.bincount(s.y).tolist() for s in (data.train, data.val, data.test)] == [
         [40, 40], [5, 5], [5, 5]]
-    assert np.all(data.train.y == (data.train.x[:, 0] * data.std[0] + data.mean[0]).round() % 2)
+    assert np.all(data.train.y == (data.train.inputs["x"][:, 0] * data.std[0] + data.mean[0]).round() % 2)
 
 
 def test_classification_stratifies_by_default():
@@ -118,7 +119,7 @@ def test_classification_stratifies_by_default():
 
 def test_same_seed_same_data():
     a, b = prepare(dataset="iris", seed=3), prepare(dataset="iris", seed=3)
-    assert np.array_equal(a.val.x, b.val.x) and np.array_equal(a.test.y, b.test.y)
+    assert np.array_equal(a.val.inputs["x"], b.val.inputs["x"]) and np.array_equal(a.test.y, b.test.y)
 
 
 def test_binary_targets_are_float_columns():
@@ -168,8 +169,8 @@ def test_npz_regression_with_several_outputs(tmp_path):
     np.savez(tmp_path / "r.npz", x=rng.normal(size=(50, 2, 3)), y=rng.normal(size=(50, 3)))
     data = prepare(dataset="npz", path="r.npz", base_dir=tmp_path, input_shape=(2, 3),
                    task="regression", num_outputs=3, split=[0.6, 0.4, 0.0])
-    assert data.train.x.shape == (30, 2, 3) and data.train.y.shape == (30, 3)
-    assert len(data.test) == 0 and data.test.x.shape == (0, 2, 3)
+    assert data.train.inputs["x"].shape == (30, 2, 3) and data.train.y.shape == (30, 3)
+    assert len(data.test) == 0 and data.test.inputs["x"].shape == (0, 2, 3)
     error = misfit(dataset="npz", path="r.npz", base_dir=tmp_path, input_shape=(6,),
                    task="regression", num_outputs=2)
     assert "has 3 target column(s), but the model has 2 outputs" in str(error)
@@ -237,3 +238,49 @@ def test_augment_misfits_are_reported_when_loading():
     assert "data.augment.hflip" in str(caught.value)
     data = prepare(dataset="iris", augment={"noise": 0.1})
     assert data.augment.noise == 0.1
+
+
+def two_inputs(*inputs):
+    first = inputs[0]
+    return ModelIO(first.shape, (2,), first.dtype, input_name=first.name, inputs=inputs)
+
+
+def test_every_input_is_built_from_its_field_in_the_models_order(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", ids=rng.integers(0, 9, (50, 3)),
+             wide=rng.normal(5.0, 3.0, (50, 2, 2)), y=np.arange(50) % 2)
+    model = two_inputs(InputIO("wide", (4,)), InputIO("ids", (3,), "int64", 9))
+    data = prepare_data(DataConfig(dataset="npz", path="d.npz"), base_dir=tmp_path,
+                        model=model, task="classification")
+    assert list(data.train.inputs) == ["wide", "ids"]  # the model's order, not the file's
+    wide, ids = data.train.inputs["wide"], data.train.inputs["ids"]
+    assert wide.shape == (40, 4) and wide.dtype == np.float32
+    assert np.allclose(wide.mean(axis=0), 0, atol=1e-5)  # standardized per field
+    assert ids.dtype == np.int64 and ids.max() <= 8  # whole numbers as they are
+    assert set(data.scaling) == {"wide"} and data.scaling["wide"][0].shape == (4,)
+    assert data.mean is None and data.std is None  # one input only: see PreparedData.scaling
+    raw = np.load(tmp_path / "d.npz")
+    rows = [np.flatnonzero((raw["ids"] == row).all(axis=1))[0] for row in data.test.inputs["ids"]]
+    mean, std = data.scaling["wide"]
+    assert np.allclose(data.test.inputs["wide"] * std + mean,
+                       raw["wide"][rows].reshape(-1, 4), atol=1e-4)  # rows stay together
+
+
+def test_csv_groups_are_filled_and_standardized_each_with_its_train_statistics(tmp_path):
+    lines = ["a,b,c,label"] + [f"{i},{'' if i == 3 else 100 * i},{i % 7},{i % 2}"
+                               for i in range(60)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    config = DataConfig(dataset="csv", path="t.csv", inputs={"big": ["b"], "small": ["a", "c"]},
+                        missing="mean")
+    model = two_inputs(InputIO("small", (2,)), InputIO("big", (1, 1)))
+    data = prepare_data(config, base_dir=tmp_path, model=model, task="classification")
+    assert data.train.inputs["big"].shape == (48, 1, 1)
+    assert data.scaling["big"][0].shape == (1, 1) and data.scaling["big"][1][0, 0] > 1000
+    assert not np.isnan(np.concatenate([s.inputs["big"].ravel()
+                                        for s in (data.train, data.val, data.test)])).any()
+
+
+def test_one_input_keeps_mean_and_std_and_is_fed_whatever_its_name():
+    data = prepare(dataset="iris")
+    assert list(data.train.inputs) == ["x"] and data.mean.shape == (4,)
+    assert data.scaling["x"][0] is data.mean

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from dlspec.data.builtin import FieldInfo
 from dlspec.data.generate import generate
 from dlspec.data.synthetic import (
     SYNTHETIC,
@@ -29,7 +30,7 @@ def make(name, seed=0, **given):
 def test_static_facts_match_the_generated_data(name):
     params = synthetic_params(name, {"samples": 50})
     info = describe_synthetic(name, params)
-    x, y, features, classes = generate(name, params, 3, SPLIT)
+    x, y, features, classes, _ = generate(name, params, 3, SPLIT)
     assert len(x) == len(y) == info.n_samples == 50
     assert x.shape[1:] == info.sample_shape and len(features) == info.n_features
     assert x.dtype == (np.int64 if info.vocab_size else np.float32)
@@ -46,7 +47,7 @@ def test_the_seed_decides_the_data(name):
 
 
 def test_copy_targets_are_the_tokens_and_padding_is_skipped():
-    x, y, _, classes = make("copy", length=10, vocab=6)
+    x, y, _, classes, _ = make("copy", length=10, vocab=6)
     lengths = (x != 0).sum(axis=1)
     assert lengths.min() == 5 and lengths.max() == 10  # T//2..T, every length drawn
     real = np.arange(10) < lengths[:, None]
@@ -56,7 +57,7 @@ def test_copy_targets_are_the_tokens_and_padding_is_skipped():
 
 
 def test_reverse_targets_are_the_sequence_backwards():
-    x, y, _, _ = make("reverse", samples=100)
+    x, y, _, _, _ = make("reverse", samples=100)
     for ids, targets in zip(x, y, strict=True):
         n = int((ids != 0).sum())
         assert targets[:n].tolist() == ids[:n][::-1].tolist()
@@ -73,7 +74,7 @@ def balanced(word) -> bool:
 
 
 def test_brackets_labels_say_whether_the_word_is_balanced():
-    x, y, _, classes = make("brackets", samples=400, length=12)
+    x, y, _, classes, _ = make("brackets", samples=400, length=12)
     assert classes == ["unbalanced", "balanced"] and set(np.unique(x)) == {1, 2}
     assert [int(balanced(w)) for w in x] == y.tolist()
     assert y.sum() == 200  # half each
@@ -83,13 +84,13 @@ def test_brackets_labels_say_whether_the_word_is_balanced():
 
 
 def test_parity_labels_count_the_ones():
-    x, y, _, classes = make("parity", samples=300, length=9)
+    x, y, _, classes, _ = make("parity", samples=300, length=9)
     assert classes == ["even", "odd"] and set(np.unique(x)) == {1, 2}
     assert np.array_equal(y, (x == 2).sum(axis=1) % 2)
 
 
 def test_sine_without_noise_is_a_sine_and_the_target_its_next_value():
-    x, y, _, classes = make("sine", samples=64, length=20, noise=0.0)
+    x, y, _, classes, _ = make("sine", samples=64, length=20, noise=0.0)
     s = np.concatenate([x[:, :, 0], y], axis=1).astype(np.float64)
     # a sampled sine obeys s[t+1] = 2 cos(w) s[t] - s[t-1] with one w per sample
     two_cos = (s[:, 2:] + s[:, :-2])[:, [0]] / s[:, [1]]
@@ -105,7 +106,7 @@ def test_sine_noise_has_the_stated_std():
 
 def test_chars_windows_predict_the_next_character():
     vocabulary = corpus_vocabulary()
-    x, y, _, classes = make("chars", samples=100, length=30)
+    x, y, _, classes, _ = make("chars", samples=100, length=30)
     assert classes == list(vocabulary) and classes[0] == "<pad>"
     assert np.array_equal(x[:, 1:], y[:, :-1]) and x.min() >= 1
     text = corpus_text()
@@ -139,3 +140,13 @@ def test_describing_synthetic_data_imports_no_numpy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_synthetic_datasets_name_their_one_field():
+    described = {name: describe_synthetic(name, synthetic_params(name, {}))
+                 for name in SYNTHETIC}
+    assert {name: list(info.fields) for name, info in described.items()} == {
+        "copy": ["tokens"], "reverse": ["tokens"], "brackets": ["tokens"],
+        "parity": ["tokens"], "sine": ["values"], "chars": ["tokens"]}
+    assert described["copy"].fields["tokens"] == FieldInfo((12,), "int64", 10)
+    assert described["sine"].fields["values"] == FieldInfo((32, 1), "float32")

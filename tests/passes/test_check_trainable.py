@@ -11,6 +11,7 @@ import pytest
 from dlspec.api import check, training_inputs
 from dlspec.compiler import check_spec
 from dlspec.errors import DataError, SpecError
+from dlspec.passes.check_trainable import trainable_diagnostics
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 
@@ -29,20 +30,23 @@ def refusal(call, path):
     return [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics]
 
 
-def test_several_models_with_data_are_refused_by_validate_and_train(tmp_path):
+def test_several_models_with_data_and_no_objective_are_refused_by_validate_and_train(tmp_path):
     path, line = with_data(tmp_path, "dcgan")
-    expected = [("DLS402", line, 1, "`data:` trains one model, but this spec has 2 "
-                 "(generator, discriminator); training several models together is not "
-                 "supported yet")]
+    expected = [("DLS402", line, 1, "this spec has 2 models (generator, discriminator), and "
+                 "the supervised objective trains one")]
     assert refusal(check, path) == expected
     assert refusal(lambda p: training_inputs(check_spec(p)), path) == expected
 
 
-def test_a_model_with_two_inputs_and_data_is_refused_by_validate(tmp_path):
-    path, line = with_data(tmp_path, "gcn")
-    assert refusal(check, path) == [
-        ("DLS402", line, 1, "`data:` feeds a model with one input, but this one has 2 "
-         "(x, adjacency)")]
+def test_a_model_with_two_inputs_is_fed_by_input_name_instead_of_refused(tmp_path):
+    """It used to be refused: "`data:` feeds a model with one input, but this one has 2"."""
+    checked = check(SPECS / "two-input-digits-shift.yaml")
+    assert checked.graph.inputs == ["image", "shift"] and trainable_diagnostics(checked) == []
+    path = tmp_path / "spec.yaml"
+    path.write_text((SPECS / "two-input-digits-shift.yaml").read_text().replace(
+        "data: {dataset: npz, path: data/digits-shift.npz,", "data: {dataset: digits,"))
+    assert [(code, line, col) for code, line, col, _ in refusal(check, path)] == [
+        ("DLS402", 29, 17), ("DLS402", 29, 17)]  # neither input has a field in digits
 
 
 

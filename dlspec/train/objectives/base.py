@@ -25,6 +25,7 @@ schema (and `dlspec validate`) stays torch-free.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -105,7 +106,7 @@ class Context:
     ema: dict[str, torch.nn.Module]  # the EMA copies of models, by model name
 
 
-class Objective:
+class Objective(ABC):
     """The run-time side of an objective (see the module docstring)."""
 
     op: ClassVar[str]
@@ -116,9 +117,16 @@ class Objective:
         self.models = context.models
 
     @classmethod
+    @abstractmethod
     def plan(cls, config: ObjectiveConfig, spec: Any) -> Roles:
         """Which models of `spec` it trains and feeds (torch-free)."""
-        raise NotImplementedError
+
+    @classmethod
+    def logged(cls, config: ObjectiveConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a run logs per split, without the split's prefix, known from the config
+        alone (torch-free): (its losses: "loss", then `loss_<update>` with several updates,
+        and their parts; its metrics). What early stopping may monitor."""
+        return ("loss",), ()
 
     @classmethod
     def ema_of(cls, config: ObjectiveConfig) -> dict[str, float]:
@@ -127,29 +135,33 @@ class Objective:
 
     def prepare(self, train: Tensors) -> None:
         """Check on a few train samples that the models and the data fit, and build what
-        depends on them (TrainError when they do not fit)."""
+        depends on them (TrainError when they do not fit). Nothing to do by default."""
+        return
 
+    @abstractmethod
     def updates(self) -> tuple[Update, ...]:
-        raise NotImplementedError
+        """The optimizer updates of a training step, in order."""
 
+    @abstractmethod
     def losses(self, update: Update, batch: Tensors) -> dict[str, torch.Tensor]:
         """What `update` minimizes on `batch` as {"loss": ..., and named parts}."""
-        raise NotImplementedError
 
     def loss_keys(self, update: Update) -> tuple[str, ...]:
         """The names `losses(update, ...)` gives its values ("loss" first)."""
         return ("loss",)
 
+    @abstractmethod
     def evaluate(self, data: Tensors, prefix: str, batch_size: int) -> dict[str, float]:
         """The numbers of a validation or test pass over `data`, as `<prefix>_<name>`."""
-        raise NotImplementedError
 
     def metric_names(self) -> tuple[str, ...]:
         """What `evaluate` reports besides the losses (without the prefix)."""
         return ()
 
     def after_test(self, run_dir: Any, data: Tensors) -> None:
-        """Write what the finished run's test split shows beyond numbers (optional)."""
+        """Write what the finished run's test split shows beyond numbers (nothing by
+        default)."""
+        return
 
     def metadata(self) -> dict[str, str]:
         """What checkpoints record for `predict` about the model's outputs."""
