@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 GanLoss = Literal["non_saturating", "hinge"]
 EVAL_NOISE_SEED = 0  # evaluation draws the same noise every epoch, apart from training's
+# what evaluation reports besides the losses: D's accuracy on real and generated samples,
+# and its mean logit on each
+METRICS = ("d_accuracy", "d_real", "d_fake")
 
 
 class GanConfig(ObjectiveConfig):
@@ -98,6 +101,12 @@ def r1_penalty(scores: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
+def d_loss_keys(config: GanConfig) -> tuple[str, ...]:
+    """The names of the discriminator update's losses ("loss" first)."""
+    return ("loss", "loss_real", "loss_fake",
+            *(("loss_penalty",) if config.gradient_penalty else ()))
+
+
 def _only_input(spec: Any, config: GanConfig, key: str) -> str:
     """The one input of the model that the config's `key` names."""
     name = model_role(config, key, spec)
@@ -123,6 +132,11 @@ class Gan(Objective):
         return Roles(trained=(config.discriminator, config.generator),
                      data_model=config.discriminator, reads_loss=False,
                      models=(config.generator, config.discriminator))
+
+    @classmethod
+    def logged(cls, config: GanConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        d_parts = tuple(key.replace("loss", "loss_d", 1) for key in d_loss_keys(config))
+        return ("loss", *d_parts, "loss_g"), METRICS
 
     @classmethod
     def ema_of(cls, config: GanConfig) -> dict[str, float]:
@@ -172,10 +186,7 @@ class Gan(Objective):
         return (self.d_update, self.g_update)
 
     def loss_keys(self, update: Update) -> tuple[str, ...]:
-        if update.model == self.config.generator:
-            return ("loss",)
-        return ("loss", "loss_real", "loss_fake",
-                *(("loss_penalty",) if self.config.gradient_penalty else ()))
+        return ("loss",) if update.model == self.config.generator else d_loss_keys(self.config)
 
     def losses(self, update: Update, batch: Tensors) -> dict[str, torch.Tensor]:
         real = next(iter(batch.inputs.values()))
@@ -208,7 +219,7 @@ class Gan(Objective):
         return self.context.ema.get(self.config.generator, self.g)
 
     def metric_names(self) -> tuple[str, ...]:
-        return ("d_accuracy", "d_real", "d_fake")
+        return METRICS
 
     def evaluate(self, data: Tensors, prefix: str, batch_size: int) -> dict[str, float]:
         """Over `data` and as many samples of the generator (its EMA copy when kept; the
