@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.builtin import BUILTIN
 from dlspec.data.graphs import GraphParams
+from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
 from dlspec.data.tasks import Task
 from dlspec.errors import suggest
@@ -76,6 +77,7 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         "(a constant feature keeps std 1). Exported models include this scaling. "
         "Default: on for tabular features; the synthetic sequence datasets are not scaled.",
     )
+    rescale: list[float] | None = Field(default=None, description=RESCALE_TEXT)
     missing: Literal["error", "drop", "mean", "median", "zero"] = Field(
         default="error",
         description="What to do with empty or NaN cells in csv/npz data: 'error' reports the "
@@ -151,6 +153,16 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         if abs(sum(fractions) - 1.0) > 1e-6:
             raise ValueError(f"split fractions must sum to 1, got {fractions} = {sum(fractions):g}")
         return fractions
+
+    @field_validator("rescale")
+    @classmethod
+    def _rescale_range(cls, bounds: list[float] | None) -> list[float] | None:
+        return check_rescale(bounds)
+
+    @model_validator(mode="after")
+    def _one_scaling(self) -> DataConfig:
+        check_scaling(self)
+        return self
 
     @field_validator("features")
     @classmethod

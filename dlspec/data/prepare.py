@@ -18,6 +18,7 @@ from dlspec.data.config import DataConfig
 from dlspec.data.describe import ModelIO, augment_diagnostics, fit_problems, static_info
 from dlspec.data.fields import FieldError, feeds, misfit
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
+from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
 from dlspec.data.synthetic import SYNTHETIC, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task
@@ -154,9 +155,10 @@ def _features(values: np.ndarray, names: list[str], config: DataConfig,
     and the mean and std (None when standardize is off)."""
     x = values.reshape(len(values), -1).astype(np.float64)
     x = fill_missing(x, train_rows, config.missing, names)
-    if config.standardize is False:
+    if config.standardize is False and config.rescale is None:
         return x.astype(np.float32).reshape((len(x), *input_shape)), None, None
-    mean, std = standardization(x[train_rows])
+    mean, std = (rescaling(x[train_rows], config.rescale) if config.rescale is not None
+                 else standardization(x[train_rows]))
     x = ((x - mean) / std).astype(np.float32).reshape((len(x), *input_shape))
     return x, mean.astype(np.float32).reshape(input_shape), std.astype(np.float32).reshape(
         input_shape)

@@ -3,18 +3,12 @@ very same weights as an uninterrupted run, and it would not without restoring th
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
+from run_fixtures import kill_after, rows, same, weights
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -27,7 +21,6 @@ from dlspec.train.engine.loop import fit
 from dlspec.train.engine.setup import FitOptions
 from dlspec.train.recipe import Recipe
 from dlspec.train.recipe.config import EarlyStoppingConfig, RegularizationConfig, TrainConfig
-from dlspec.train.run_folder.checkpoint import load_checkpoint
 
 SPEC = digits_mlp_spec("tiny-resume", """\
 optimizer: {op: adamw, lr: 3e-3}
@@ -38,41 +31,6 @@ data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 64}
 train: {epochs: 12, seed: 3, checkpoint_every_steps: 10, log_every: 7}
 """)
 STEPS_PER_EPOCH = 23  # 1437 train samples in batches of 64
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def saved_step(run_dir: Path) -> int:
-    state = run_dir / "checkpoints" / "resume.safetensors"
-    if not state.exists():
-        return 0
-    with safe_open(state, framework="pt") as handle:  # replaced atomically: always whole
-        return json.loads(handle.metadata()["dlspec_resume"])["step"]
-
-
-def kill_after(command: list[str], run_dir: Path, step: int) -> int:
-    """Start `python -m dlspec <command>`, SIGKILL it once it checkpointed `step` or later;
-    the step of the checkpoint it left."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "dlspec", *command, "--quiet"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while saved_step(run_dir) < step:
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "the training process made no checkpoint"
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL  # killed, not finished
-    return saved_step(run_dir)
-
-
-def weights(run_dir: Path, name: str) -> dict[str, torch.Tensor]:
-    return load_checkpoint(run_dir / "checkpoints" / f"{name}.safetensors").state_dict
-
-
-def rows(run_dir: Path) -> list[dict[str, str]]:
-    with open(run_dir / "metrics.csv") as handle:
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
 
 
 def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
@@ -81,10 +39,6 @@ def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
     events = EventAccumulator(str(run_dir / "tb"))
     events.Reload()
     return [(e.step, e.value) for e in events.Scalars(tag)]
-
-
-def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_killed_run_resumes_bit_for_bit(tmp_path, monkeypatch):
