@@ -57,3 +57,19 @@ def rows(run_dir: Path) -> list[dict[str, str]]:
 def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
+
+
+def killed_twice(spec_text: str, tmp_path: Path, every: int) -> tuple[Path, Path, int, int]:
+    """Train a spec whole (the reference run), then again killed with SIGKILL after a
+    checkpoint of step `every` or later, resumed and killed again `every` steps on: the two
+    run folders, and the steps of the checkpoints each kill left."""
+    from dlspec.api import train_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_text)
+    reference = train_spec(spec, out_root=tmp_path, run_name="reference", quiet=True).run_dir
+    run_dir = tmp_path / "killed"
+    first = kill_after(["train", str(spec), "--out", str(tmp_path), "--name", "killed"],
+                       run_dir, every)
+    second = kill_after(["train", "--resume", str(run_dir)], run_dir, first + every)
+    return Path(reference), run_dir, first, second

@@ -4,7 +4,7 @@ uninterrupted run."""
 
 from __future__ import annotations
 
-from run_fixtures import kill_after, rows, same, weights
+from run_fixtures import killed_twice, rows, same, weights
 
 from dlspec.api import train_spec
 
@@ -43,14 +43,7 @@ train: {epochs: 2, seed: 5, checkpoint_every_steps: 7}
 
 def test_a_killed_gan_run_resumes_bit_for_bit(tmp_path):
     # conftest.py runs this test on one thread, like the subprocesses (OMP_NUM_THREADS=1)
-    spec = tmp_path / "gan.yaml"
-    spec.write_text(SPEC)
-    reference = train_spec(spec, out_root=tmp_path, run_name="reference", quiet=True).run_dir
-
-    run_dir = tmp_path / "killed"
-    first = kill_after(["train", str(spec), "--out", str(tmp_path), "--name", "killed"],
-                       run_dir, 7)
-    second = kill_after(["train", "--resume", str(run_dir)], run_dir, first + 7)
+    reference, run_dir, first, second = killed_twice(SPEC, tmp_path, 7)
     # checkpoints every 7 steps: odd ones fall between two generator updates (every 2nd step)
     assert 7 <= first < second < 2 * STEPS_PER_EPOCH
     assert first % STEPS_PER_EPOCH != 0  # killed mid-epoch

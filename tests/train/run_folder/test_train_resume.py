@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from run_fixtures import kill_after, rows, same, weights
+from run_fixtures import killed_twice, rows, same, weights
 from safetensors import safe_open
 from safetensors.torch import save_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -43,14 +43,7 @@ def scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
 
 def test_a_killed_run_resumes_bit_for_bit(tmp_path, monkeypatch):
     # conftest.py runs this test on one thread, like the subprocesses (OMP_NUM_THREADS=1)
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(SPEC)
-    reference = train_spec(spec, out_root=tmp_path, run_name="reference", quiet=True).run_dir
-
-    run_dir = tmp_path / "killed"
-    first = kill_after(["train", str(spec), "--out", str(tmp_path), "--name", "killed"],
-                       run_dir, 10)
-    second = kill_after(["train", "--resume", str(run_dir)], run_dir, first + 10)
+    reference, run_dir, first, second = killed_twice(SPEC, tmp_path, 10)
     assert 10 <= first < second < 12 * STEPS_PER_EPOCH
     shutil.copytree(run_dir, tmp_path / "without-rng")
 
