@@ -64,7 +64,7 @@ def _one_or_per_model(value: Any) -> str:
     """A section given once (`{op: adam}`, a schedule list) or per model by name (a mapping
     of sections: `{generator: {op: adam}}`; `{lr: 0.1}` is one section that lacks its op)."""
     per_model = isinstance(value, dict) and "op" not in value and value and all(
-        isinstance(section, dict | list) for section in value.values())
+        isinstance(section, dict | list | BaseModel) for section in value.values())
     return "per_model" if per_model else "one"
 
 

@@ -1,6 +1,7 @@
 """`dlspec compile --ir`: the fully resolved graph as stable JSON."""
 
 import json
+import warnings
 from pathlib import Path
 
 from dlspec.compiler import check_spec
@@ -39,3 +40,15 @@ def test_ir_recipe_has_defaults_filled_in():
                                    "no_decay": [], "groups": []}
     assert recipe["data"]["standardize"] is None  # auto: on for tabular features
     assert recipe["export"]["opset"] == 20
+
+
+def test_per_model_sections_serialize_as_given_without_warnings():
+    """A per-model optimizer and schedule are written per model (pydantic used to pick the
+    one-section form for them and warn)."""
+    checked = check_spec(SPECS / "dcgan-digits.yaml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recipe = spec_to_json(checked)["recipe"]
+    assert set(recipe["optimizer"]) == {"generator", "discriminator"}
+    assert recipe["optimizer"]["discriminator"]["op"] == "adam"
+    assert recipe["schedule"]["generator"]["op"] == "cosine"
