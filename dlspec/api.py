@@ -360,12 +360,14 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     spec, graph = checked.spec, checked.graph  # the data, if any, only shapes the check inputs
     module = compile_module(checked)
     metadata = spec_metadata(checked)
+    fed = data_view(checked).model == checked.model  # the data's scaling and labels are its
     if weights is not None:
         with _explained_misfit(path, weights, overrides, "export"):
             module, stored = load_weights(
-                module, weights, checked.model if spec.models is not None else None)
-        metadata.update({k: v for k, v in stored.items()
-                         if k in ("task", "class_names", "scored_output", "output_space")})
+                module, weights, checked.model if spec.models is not None else None, fed)
+        if fed:
+            metadata.update({k: v for k, v in stored.items()
+                             if k in ("task", "class_names", "scored_output", "output_space")})
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
               for n in graph.inputs]
     standardize = getattr(module, "standardize", None)
@@ -385,12 +387,13 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
                        depths=weighted_depth(graph))
 
 
-def load_weights(module: Any, weights: Path, model: str | None = None
-                 ) -> tuple[Any, dict[str, str]]:
+def load_weights(module: Any, weights: Path, model: str | None = None,
+                 preprocess: bool = True) -> tuple[Any, dict[str, str]]:
     """Load a checkpoint (a .safetensors file, or a run directory: its best checkpoint) into
     `module`; `model`: the name of the module among the several models that the checkpoint
     holds (their EMA copy when it has one). A model trained on standardized data comes back
-    wrapped so that it takes raw features."""
+    wrapped so that it takes raw features (unless `preprocess` is off: a model the data does
+    not feed, like a GAN's generator)."""
     from dlspec.backends.torch_layers import Standardize, WithPreprocessing
     from dlspec.train.engine.model_set import one_model
     from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
@@ -402,6 +405,6 @@ def load_weights(module: Any, weights: Path, model: str | None = None
         checkpoint = one_model(checkpoint, model)
     apply_checkpoint(module, checkpoint)
     mean, std = (checkpoint.extras.get(f"preprocess.{k}") for k in ("mean", "std"))
-    if mean is not None and std is not None:
+    if preprocess and mean is not None and std is not None:
         module = WithPreprocessing(Standardize(mean, std), module)
     return module, checkpoint.metadata

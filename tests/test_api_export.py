@@ -198,3 +198,30 @@ def test_the_check_refuses_an_export_with_one_weight_off(trained_transformer, tm
         compare_outputs(["tags"], [want], [wrong], atols, "batch 4, seq 20")
     assert caught.value.codes == ["DLS502"]
     assert np.abs(wrong - want).max() > 10 * atols["tags"]
+
+
+def test_one_model_of_a_trained_gan_exports_with_its_own_weights(tmp_path):
+    """--model generator exports the run's EMA generator, taking noise as it is (the data's
+    rescaling belongs to the discriminator, which exports with it)."""
+    import torch
+
+    from dlspec.api import check_spec, compile_module, train_spec
+    from dlspec.train.engine.model_set import one_model
+    from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
+
+    spec = Path(__file__).resolve().parents[1] / "specs" / "dcgan-digits.yaml"
+    run = train_spec(spec, ["train.epochs=1"], out_root=tmp_path, run_name="gan", quiet=True)
+    best = load_checkpoint(Path(run.run_dir) / "checkpoints" / "best.safetensors")
+    generator = compile_module(check_spec(spec, model="generator"))
+    apply_checkpoint(generator, one_model(best, "generator"))
+    z = np.random.default_rng(0).standard_normal((5, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = generator.eval()(torch.from_numpy(z)).numpy()
+
+    export_spec(run.run_dir, tmp_path / "g.onnx", model="generator")
+    (got,) = open_session(tmp_path / "g.onnx").run(None, {"z": z})
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert one_model(best, "generator").metadata["weights_of"] == "ema.generator"
+    assert read_metadata(tmp_path / "g.onnx")["preprocessing"] == "none"
+    export_spec(run.run_dir, tmp_path / "d.onnx", model="discriminator")
+    assert read_metadata(tmp_path / "d.onnx")["preprocessing"] == "standardize"
