@@ -196,6 +196,13 @@ def overfit_spec(path: str | Path, overrides: Sequence[str] = (), *, samples: in
     from dlspec.train.scoring.evaluate import measure
 
     checked = check_spec(path, overrides)
+    objective = checked.spec.objective
+    if objective is not None and objective.op != "supervised":
+        raise TrainError(Diagnostic(
+            "DLS402", f"--overfit-batch checks that a model can memorize the targets of a "
+            f"few examples, and the {objective.op} objective fits no targets",
+            checked.loaded.source.key_span(("objective",)),
+            hint="train a short run instead: `dlspec train SPEC --epochs 2`"))
     data, module, recipe = training_inputs(checked)
     data, recipe = overfit_setup(data, recipe, samples, steps)
     spec = checked.spec

@@ -93,6 +93,8 @@ def test_confusion(model: torch.nn.Module, data: PreparedData, recipe: Recipe, w
     """Counts [true][predicted] of a checkpoint (a file, or a run folder's best) on the test
     split, for classification and binary tasks; None for other tasks or without a test
     split."""
+    if recipe.objective.op != "supervised":
+        return None  # its models score no classes
     outputs = ModelOutputs.of(recipe)
     if data.task not in ("classification", "binary") or not len(data.test) or \
             outputs.scored is None:
