@@ -167,7 +167,7 @@ TWO_INPUTS = [("{op: linear, name: fc1,", "{op: linear, name: fc1, inputs: [z],"
      "generator and discriminator both name 'generator'"),
     ([("loss: hinge,", "loss: wasserstein,")], "DLS102", "wasserstein"),
     ([("d_steps: 1,", "d_steps: 0,")], "DLS102", "greater than or equal to 1"),
-    ([("ema: 0.99", "ema: 1.5")], "DLS102", "less than 1"),
+    ([("ema: 0.995", "ema: 1.5")], "DLS102", "less than 1"),
     (TWO_INPUTS, "DLS402", "the generator 'generator' has 2 inputs (z, label); it needs "
                            "exactly one, fed noise"),
 ])
