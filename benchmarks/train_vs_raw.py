@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from dlspec.api import check, compile_module, load_data, recipe_for
-from dlspec.train.loop import fit
+from dlspec.train.engine.loop import fit
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 

@@ -73,7 +73,7 @@ def compile_models(checked: CheckedSpec, seed: int | None = None, device: str = 
     import torch
 
     from dlspec.backends.torch_module import build_module
-    from dlspec.train.model_set import ModelSet
+    from dlspec.train.engine.model_set import ModelSet
 
     torch.manual_seed(checked.spec.train.seed if seed is None else seed)
     graphs = checked.graphs
@@ -112,17 +112,17 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
     it kept anything. With `resume` (a run folder), that run continues in place from its
     last checkpoint, with the spec and overrides it started with (`path` and `overrides`
     may be left out; given, they must be the same, but for train.device and train.epochs:
-    more epochs extend a finished or stopped run, see dlspec/train/extend.py)."""
-    from dlspec.train.loop import fit
-    from dlspec.train.run_spec import (
+    more epochs extend a finished or stopped run, see dlspec/train/engine/extend.py)."""
+    from dlspec.train.engine.loop import fit
+    from dlspec.train.engine.setup import FitOptions
+    from dlspec.train.run_folder.run_spec import (
         EPOCHS_OVERRIDE,
         check_same_spec,
         load_run_spec,
         planned_epochs,
         save_run_spec,
     )
-    from dlspec.train.run_start import NewRun, named_folder, timestamped_folder
-    from dlspec.train.setup import FitOptions
+    from dlspec.train.run_folder.run_start import NewRun, named_folder, timestamped_folder
 
     new_run = extend_from = None
     if resume is not None:
@@ -174,8 +174,8 @@ def _check_parameter_patterns(checked: CheckedSpec, module: Any) -> None:
     """The globs of train.freeze, optimizer.groups and optimizer.no_decay each match a
     parameter of the compiled model; the first that does not is raised at its place in the
     spec (fit applies the same freeze again)."""
-    from dlspec.train.param_groups import param_groups
-    from dlspec.train.transfer import freeze
+    from dlspec.train.recipe.param_groups import param_groups
+    from dlspec.train.run_folder.transfer import freeze
 
     spec, locate = checked.spec, checked.loaded.source.span
     if spec.train.freeze:
@@ -188,12 +188,12 @@ def overfit_spec(path: str | Path, overrides: Sequence[str] = (), *, samples: in
                  steps: int = 100, out_root: Path = Path("runs")):
     """Train on the same `samples` train examples every step (no validation, test or early
     stopping) for `steps` steps; returns (fit result, OverfitReport: did it memorize them)."""
-    from dlspec.train.evaluate import measure
-    from dlspec.train.loop import fit
-    from dlspec.train.overfit import OverfitReport, memorization_metrics, overfit_setup
-    from dlspec.train.run_spec import save_run_spec
-    from dlspec.train.run_start import NewRun, timestamped_folder
-    from dlspec.train.setup import FitOptions
+    from dlspec.train.diagnostics.overfit import OverfitReport, memorization_metrics, overfit_setup
+    from dlspec.train.engine.loop import fit
+    from dlspec.train.engine.setup import FitOptions
+    from dlspec.train.run_folder.run_spec import save_run_spec
+    from dlspec.train.run_folder.run_start import NewRun, timestamped_folder
+    from dlspec.train.scoring.evaluate import measure
 
     checked = check_spec(path, overrides)
     data, module, recipe = training_inputs(checked)
@@ -216,7 +216,7 @@ def evaluate_spec(path: str | Path, weights: str | Path | None = None, *,
     overrides (then `overrides`), and its best checkpoint unless `weights` is given. A spec
     of several models is measured by its objective, all models together; `model` keeps the
     losses of the updates that train that model."""
-    from dlspec.train.evaluate import evaluate_models, evaluate_weights
+    from dlspec.train.scoring.evaluate import evaluate_models, evaluate_weights
 
     checked, weights = spec_or_run(path, weights, overrides, model=model)
     if weights is None:
@@ -227,7 +227,7 @@ def evaluate_spec(path: str | Path, weights: str | Path | None = None, *,
     data, module, recipe = training_inputs(checked)
     device = checked.spec.train.device
     with _explained_misfit(path, weights, overrides, "evaluate"):
-        if checked.spec.models is not None:
+        if checked.spec.models is not None or recipe.objective.op != "supervised":
             return evaluate_models(module, data, recipe, Path(weights), split, device, model)
         return evaluate_weights(module, data, recipe, Path(weights), split, device)
 
@@ -239,7 +239,7 @@ def spec_or_run(path: str | Path, weights: str | Path | None, overrides: Sequenc
     as it trained (its overrides, then `overrides`) and, without `weights`, the folder
     itself (its best checkpoint) when `run_weights`. `model` picks a model of several."""
     from dlspec.passes.lower import check_model_names
-    from dlspec.train.run_spec import is_run_folder, load_run_spec
+    from dlspec.train.run_folder.run_spec import is_run_folder, load_run_spec
 
     if Path(path).is_dir():  # a run folder (load_run_spec says so when it is not one)
         checked = load_run_spec(Path(path), overrides)
@@ -258,7 +258,7 @@ def _explained_misfit(path: str | Path, weights: Path, overrides: Sequence[str],
                       command: str) -> Iterator[None]:
     """Weights from a run that do not fit a spec file: say what that run was trained with
     and how to use it as it was."""
-    from dlspec.train.run_spec import weights_hint
+    from dlspec.train.run_folder.run_spec import weights_hint
 
     try:
         yield
@@ -275,7 +275,7 @@ def lr_find_spec(path: str | Path, overrides: Sequence[str] = (), *, min_lr: flo
                  max_lr: float = 10.0, steps: int = 100):
     """The learning-rate range test on a freshly initialized model of the spec (no run
     folder, no checkpoint); returns an LrFindResult."""
-    from dlspec.train.lr_find import lr_range_test
+    from dlspec.train.diagnostics.lr_find import lr_range_test
 
     checked = check_spec(path, overrides)
     data, module, recipe = training_inputs(checked)
@@ -288,10 +288,10 @@ def plot_run(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     """PNG learning curves from a run's metrics.csv and, for classification, the test
     split's confusion matrix of its best checkpoint; returns the files (in `out_dir`,
     default RUN_DIR/plots)."""
-    from dlspec.train.evaluate import test_confusion
-    from dlspec.train.plot import plot_confusion, plot_curves
-    from dlspec.train.run_dir import RunFiles
-    from dlspec.train.run_spec import load_run_spec
+    from dlspec.train.diagnostics.plot import plot_confusion, plot_curves
+    from dlspec.train.run_folder.run_dir import RunFiles
+    from dlspec.train.run_folder.run_spec import load_run_spec
+    from dlspec.train.scoring.evaluate import test_confusion
 
     files = RunFiles(Path(run_dir))
     out_dir = Path(out_dir) if out_dir is not None else files.root / "plots"
@@ -392,9 +392,9 @@ def load_weights(module: Any, weights: Path, model: str | None = None
     holds (their EMA copy when it has one). A model trained on standardized data comes back
     wrapped so that it takes raw features."""
     from dlspec.backends.torch_layers import Standardize, WithPreprocessing
-    from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
-    from dlspec.train.model_set import one_model
-    from dlspec.train.run_dir import RunFiles
+    from dlspec.train.engine.model_set import one_model
+    from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
+    from dlspec.train.run_folder.run_dir import RunFiles
 
     path = RunFiles(weights).best if weights.is_dir() else weights
     checkpoint = load_checkpoint(path)

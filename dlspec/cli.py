@@ -40,7 +40,7 @@ def _console(stderr: bool = False):
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Print dlspec errors as `file:line:col: error CODE: message` and exit with 1; Ctrl-C
     ends a command with a line and 130 (128 + SIGINT), as shells expect, not a traceback: a
-    training run says where it stopped and how to resume it (dlspec.train.interrupt)."""
+    training run says where it stopped and how to resume it (dlspec.train.engine.interrupt)."""
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -51,7 +51,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             print(count_line(err.diagnostics), file=sys.stderr)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as stop:
-            from dlspec.train.interrupt import RunInterrupted
+            from dlspec.train.engine.interrupt import RunInterrupted
 
             name = command.__name__.strip("_").replace("_", "-")
             print(stop.message() if isinstance(stop, RunInterrupted)
@@ -242,7 +242,7 @@ def schedule(spec: SpecArg, set_: SetOption = (),
                  help="Also draw the curve into this PNG file.")] = None):
     """Print the learning rate over the whole run: start, peak, end and milestones."""
     checked = check_first(spec, set_, data=False)
-    from dlspec.train.schedule_report import plot_curve, spec_lr_curve, summary_table
+    from dlspec.train.diagnostics.schedule_report import plot_curve, spec_lr_curve, summary_table
 
     curve = spec_lr_curve(checked)
     console = _console()

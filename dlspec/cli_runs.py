@@ -67,7 +67,7 @@ def lr_find(spec: SpecArg, set_: SetOption = (),
         raise typer.BadParameter("need 0 < --min-lr < --max-lr", param_hint="--min-lr")
     check_first(spec, set_)
     from dlspec.api import lr_find_spec
-    from dlspec.train.plot import plot_lr_find
+    from dlspec.train.diagnostics.plot import plot_lr_find
 
     result = lr_find_spec(spec, set_, min_lr=min_lr, max_lr=max_lr, steps=steps)
     if not result.lrs:

@@ -20,8 +20,8 @@ def train_steps(checked, folder: Path, max_samples: int | None = None,
     import torch
 
     from dlspec.api import training_inputs
-    from dlspec.train.run_dir import RunFiles
-    from dlspec.train.setup import FitOptions, setup_run
+    from dlspec.train.engine.setup import FitOptions, setup_run
+    from dlspec.train.run_folder.run_dir import RunFiles
 
     spec = checked.spec
     if spec.data is None:

@@ -28,8 +28,8 @@ def test_a_data_section_no_training_can_feed_is_refused_by_train_and_lr_find(tmp
         result = run(*command)
         assert result.exit_code == 1, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
-        assert f"dcgan.yaml:{line}:1: error DLS402: `data:` trains one model, but this spec " \
-               "has 2 (generator, discriminator)" in result.output
+        assert f"dcgan.yaml:{line}:1: error DLS402: this spec has 2 models (generator, " \
+               "discriminator), and the supervised objective trains one" in result.output
     assert not (tmp_path / "runs").exists()
 
 

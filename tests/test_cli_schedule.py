@@ -8,8 +8,8 @@ from pathlib import Path
 from cli_run import run_cli
 
 from dlspec.compiler import check_spec
-from dlspec.train.schedule_report import format_lr
-from dlspec.train.schedules import lr_at
+from dlspec.train.diagnostics.schedule_report import format_lr
+from dlspec.train.recipe.schedules import lr_at
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "mlp-digits.yaml"
 

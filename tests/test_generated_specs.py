@@ -44,6 +44,8 @@ BASES: dict[str, dict[str, Any]] = {
     "vae-digits": {"params": {"hidden": 16, "latent": 4}},
     "lstm-brackets": {},
     "gru-reverse": {"params": {"width": 8, "hidden": 16}},
+    "reverse-gru-attention": {"params": {"d": 8, "hidden": 16}},
+    "reverse-transformer": {"params": {"d": 16, "heads": 2, "layers": 1, "ffn": 32}},
     "lstm-sine": {},
     "gpt-chars": {"params": {"d": 16, "heads": 2, "context": 8}},
     "lenet5": {},

@@ -13,7 +13,7 @@ import torch
 
 from dlspec.api import check, compile_module, export_spec, load_weights, train_spec
 from dlspec.backends.onnx_runtime import predict_file, read_metadata
-from dlspec.train.config import default_mode
+from dlspec.train.recipe.config import default_mode
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 

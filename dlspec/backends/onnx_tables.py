@@ -3,7 +3,7 @@ turning outputs into prediction rows (classes and probabilities), and writing re
 Input problems are DLS504 diagnostics; unusable class metadata is DLS503.
 
 The scored output is read in the space its loss declared (metadata `output_space`: logits,
-probabilities, log_probabilities or values; see dlspec/train/output_space.py), the way the
+probabilities, log_probabilities or values; see dlspec/train/scoring/output_space.py), the way the
 training metrics read it.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 from dlspec.data.files import is_number
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import atomic_path
-from dlspec.train.output_space import Readout, Space, parse_space, readout
+from dlspec.train.scoring.output_space import Readout, Space, parse_space, readout
 
 ONNX_TO_NUMPY = {
     "tensor(float)": np.float32,

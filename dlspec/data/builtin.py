@@ -150,18 +150,28 @@ BUILTIN["digits_multilabel"] = DatasetInfo(
 
 
 # The one field of each built-in dataset, that a model input is fed from: the pixels of the
-# digits, the features (measurements) of the others.
+# digits, the features (measurements) of the others (digits_shift, below, has two).
 BUILTIN_FIELDS = {name: "pixels" if name.startswith("digits") else "features" for name in BUILTIN}
 BUILTIN.update({name: replace(info, fields={BUILTIN_FIELDS[name]: FieldInfo(
     (info.n_features,), tabular=True)}) for name, info in BUILTIN.items()})
+# A dataset with two fields whose label needs both: every digit twice, with the shift 0 and
+# with the shift 5, labelled (digit + shift) mod 10. The image alone tells the label of half
+# the samples at most (which of two, 5 apart), the shift alone one in ten.
+DIGIT_SHIFTS = (0, 5)
+BUILTIN["digits_shift"] = DatasetInfo(
+    name="digits_shift", n_samples=1797 * len(DIGIT_SHIFTS), n_features=65,
+    task="classification", class_names=BUILTIN["digits"].class_names,
+    feature_names=(*BUILTIN["digits"].feature_names, "shift"),
+    fields={"image": FieldInfo((64,), tabular=True), "shift": FieldInfo((1,), tabular=True)},
+)
 
 
 def load_builtin(name: str) -> RawData:
     """Load a built-in dataset: x float32 (n, f), y, feature names, class names.
 
     y is int64 class indices for classification datasets, float64 (n,) for diabetes and
-    float32 0/1 columns (n, 3) for digits_multilabel (see DIGIT_LABELS). Reads the copy
-    inside scikit-learn; never downloads anything.
+    float32 0/1 columns (n, 3) for digits_multilabel (see DIGIT_LABELS); digits_shift also
+    has `fields` (image, shift). Reads the copy inside scikit-learn; never downloads anything.
     """
     import numpy as np
 
@@ -177,6 +187,8 @@ def load_builtin(name: str) -> RawData:
         "breast_cancer": datasets.load_breast_cancer, "diabetes": datasets.load_diabetes,
         "digits_multilabel": datasets.load_digits,
     }
+    if name == "digits_shift":
+        return _digits_shift(datasets.load_digits(), info)
     bunch = loaders[name]()
     x = np.asarray(bunch.data, dtype=np.float32)
     if info.task == "multilabel":
@@ -187,3 +199,16 @@ def load_builtin(name: str) -> RawData:
     else:
         y = np.asarray(bunch.target, dtype=np.float64)
     return RawData(x, y, list(info.feature_names), list(info.class_names))
+
+
+def _digits_shift(bunch, info: DatasetInfo) -> RawData:
+    """The digits once per shift (DIGIT_SHIFTS), labelled (digit + shift) mod 10."""
+    import numpy as np
+
+    n = len(bunch.target)
+    image = np.tile(np.asarray(bunch.data, dtype=np.float32), (len(DIGIT_SHIFTS), 1))
+    shift = np.repeat(np.array(DIGIT_SHIFTS, dtype=np.float32), n)[:, None]
+    y = (np.tile(bunch.target, len(DIGIT_SHIFTS)) + shift[:, 0].astype(np.int64)) % 10
+    return RawData(np.concatenate([image, shift], axis=1), y.astype(np.int64),
+                   list(info.feature_names), list(info.class_names),
+                   {"image": image, "shift": shift})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.builtin import BUILTIN
+from dlspec.data.graphs import GraphParams
 from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
 from dlspec.data.tasks import Task
@@ -19,16 +20,20 @@ DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS)
 Fraction = Annotated[float, Field(strict=True)]
 
 
-class DataConfig(BaseModel):
+class DataConfig(GraphParams):  # + the graph datasets' parameters
     """Where the data comes from and how it is split, cleaned and scaled."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str = Field(
-        description="A built-in dataset (digits, digits_multilabel, iris, wine, "
+        description="A built-in dataset (digits, digits_multilabel, digits_shift, iris, wine, "
         "breast_cancer, diabetes), a synthetic sequence dataset generated from `seed` (copy, "
-        "reverse, brackets, parity, sine, chars), or 'csv' / 'npz' to read your own file "
-        "given by `path`."
+        "reverse, brackets, parity, sine, chars), generated graphs (sbm), or 'csv' / 'npz' "
+        "to read your own file given by `path`. Each model input is fed from the dataset's "
+        "field of its name: 'pixels' (digits, digits_multilabel), 'image' and 'shift' "
+        "(digits_shift), 'features' (the other built-in ones), 'tokens' ('values' for sine), "
+        "'x' and 'adjacency' (sbm), an npz file's arrays by key, a csv file's `inputs` "
+        "groups; a model with one input takes a one-field dataset's field whatever its name."
     )
     path: str | None = Field(
         default=None,
@@ -100,7 +105,8 @@ class DataConfig(BaseModel):
     samples: int | None = Field(
         default=None, ge=1, strict=True,
         description="Synthetic datasets: how many sequences to generate "
-        "(default: copy/reverse 3000, brackets/parity 4000, sine/chars 2000).",
+        "(default: copy/reverse 3000, brackets/parity 4000, sine/chars 2000; sbm: 600 "
+        "graphs).",
     )
     length: int | None = Field(
         default=None, ge=2, strict=True,
@@ -110,12 +116,15 @@ class DataConfig(BaseModel):
     )
     vocab: int | None = Field(
         default=None, ge=3, strict=True,
-        description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10).",
+        description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10). "
+        "A model with several inputs is fed their seq2seq form: fields src, tgt (BOS "
+        "then the target), src_mask, tgt_mask; targets: the target then EOS; BOS = vocab, "
+        "EOS = vocab + 1.",
     )
     noise: float | None = Field(
         default=None, ge=0.0,
         description="sine: standard deviation of the gaussian noise on every value "
-        "(default 0.05).",
+        "(default 0.05); sbm: on every node feature (default 1.2).",
     )
     augment: AugmentConfig | None = Field(
         default=None,

@@ -7,7 +7,7 @@ read (with numpy) only when their facts are asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from dlspec.data.fields import (
     input_problems,
     misfit,
 )
-from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_params
+from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task, output_shape, shape_text
 from dlspec.errors import Diagnostic
 
@@ -54,24 +54,25 @@ class ModelIO:
                                        self.input_dtype, self.vocabulary),)
 
 
-def static_info(config: DataConfig) -> DatasetInfo | None:
-    """The facts of a built-in or synthetic dataset, known without loading it (else None)."""
+def static_info(config: DataConfig, inputs: Sequence[str] = ()) -> DatasetInfo | None:
+    """The facts of a built-in or synthetic dataset, known without loading it (else None),
+    in the form a model with `inputs` (its input names) is fed (synthetic_form)."""
     if config.dataset in BUILTIN:
         return BUILTIN[config.dataset]
     if config.dataset in SYNTHETIC:
         params = synthetic_params(config.dataset, config.synthetic_params())
-        return describe_synthetic(config.dataset, params)
+        return describe_synthetic(config.dataset, params, synthetic_form(config.dataset, inputs))
     return None
 
 
-def describe_data(config: DataConfig, base_dir: Path) -> DatasetInfo:
+def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()) -> DatasetInfo:
     """Static facts about the configured dataset, for checking a model against it.
 
     Built-in and synthetic datasets are described from static tables alone (neither
     scikit-learn nor numpy is imported); csv and npz files are read, since the class labels
     live in the file.
     """
-    info = static_info(config)
+    info = static_info(config, inputs)
     if info is not None:
         return info
     from dlspec.data.prepare import info_from_raw, load_raw  # reading files needs numpy
@@ -161,7 +162,8 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
     declared = {} if config is None else declared_fields(config, info)
     by_name = config is not None and config.inputs is not None
     inputs = model.all_inputs()
-    problems = feed_problems(info, inputs, declared, by_name=by_name)
+    problems = feed_problems(info, inputs, declared, by_name=by_name,
+                             dataset="" if config is None else config.dataset)
     problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
         return [*problems, (AT_DATASET, _wrong_task(info, task))]
@@ -173,11 +175,17 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
 
 def augment_diagnostics(augment: AugmentConfig | None, model: ModelIO, task: Task,
                         loss_ops: tuple[str, ...] = ()) -> dict[str, Diagnostic]:
-    """The augmentations that cannot apply to the model's input, the task or the losses
-    comparing with the targets (`loss_ops`), by field."""
+    """The augmentations that cannot apply to the model's (first) input, the task or the
+    losses comparing with the targets (`loss_ops`), by field. Augmentations change the
+    first input only, so mixup, which blends the targets too, needs a model with one."""
     if augment is None:
         return {}
     problems = augment_problems(augment, model.input_shape, model.input_dtype, task,
                                 model.vocabulary, loss_ops)
+    inputs = [i.name for i in model.all_inputs()]
+    if augment.mixup and len(inputs) > 1 and "mixup" not in problems:
+        problems["mixup"] = (f"mixup blends the model's first input and the targets, but "
+                             f"this model has {len(inputs)} inputs ({', '.join(inputs)}): "
+                             f"the others would not be blended with them")
     return {name: misfit(f"data.augment.{name}: {reason}",
                          hint=f"remove data.augment.{name}") for name, reason in problems.items()}

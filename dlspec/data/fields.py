@@ -78,8 +78,9 @@ def feeds(fields: Mapping[str, FieldInfo], inputs: Sequence[str], *,
 
 
 def feed_problems(info: DatasetInfo, inputs: Sequence[InputIO], declared: Mapping[str, DataKey],
-                  *, by_name: bool = False) -> list[tuple[DataKey, Diagnostic]]:
-    """Inputs without a field and declared fields that feed no input."""
+                  *, by_name: bool = False, dataset: str = "") -> list[tuple[DataKey, Diagnostic]]:
+    """Inputs without a field and declared fields that feed no input (`dataset`: the
+    spec's data.dataset, for the advice)."""
     names = [i.name for i in inputs]
     fed = feeds(info.fields, names, by_name=by_name)
     problems = []
@@ -90,7 +91,7 @@ def feed_problems(info: DatasetInfo, inputs: Sequence[InputIO], declared: Mappin
         close = did_you_mean(name, unread)
         hint = (f"{close} (a model input is fed from the data field of its name)" if close
                 else f"name the input after a field ({one_of(info.fields)}), or "
-                     f"{_add_field(info, name, declared)}")
+                     f"{_add_field(info, name, dataset)}")
         where = ("data", "inputs") if by_name else AT_DATASET
         problems.append((where, misfit(
             f"the model's input '{name}' has no field in {info.name} to be fed from (its "
@@ -108,12 +109,11 @@ def feed_problems(info: DatasetInfo, inputs: Sequence[InputIO], declared: Mappin
     return problems
 
 
-def _add_field(info: DatasetInfo, name: str, declared: Mapping[str, DataKey]) -> str:
-    keys = set(declared.values())
-    if ("data", "path") in keys:
+def _add_field(info: DatasetInfo, name: str, dataset: str) -> str:
+    if dataset == "npz":
         return f"add an array '{name}' to {info.name}"
-    if keys:
-        return f"give it columns in data.inputs.{name}"
+    if dataset == "csv":
+        return f"give it columns in data.inputs ({name}: [column, ...])"
     return "use a dataset with a field for it (csv or npz)"
 
 

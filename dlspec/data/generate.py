@@ -10,9 +10,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dlspec.data.builtin import RawData
+from dlspec.data.builtin import DatasetInfo, RawData
+from dlspec.data.graph_generate import generate_sbm
+from dlspec.data.graphs import SBM
 from dlspec.data.split import split_sizes
-from dlspec.data.synthetic import corpus_text, corpus_vocabulary, describe_synthetic
+from dlspec.data.synthetic import (
+    SEQ2SEQ,
+    Form,
+    corpus_text,
+    corpus_vocabulary,
+    describe_synthetic,
+    seq2seq_specials,
+)
 from dlspec.data.tasks import PAD_TARGET, PAD_TOKEN
 from dlspec.errors import DataError, Diagnostic
 
@@ -32,6 +41,32 @@ def copy_or_reverse(rng: np.random.Generator, samples: int, length: int, vocab: 
         source = np.clip(lengths[:, None] - 1 - positions, 0, None)
         targets = np.take_along_axis(tokens, source, axis=1)
     return np.where(real, tokens, PAD_TOKEN), np.where(real, targets, PAD_TARGET)
+
+
+def seq2seq(tokens: np.ndarray, targets: np.ndarray,
+            vocab: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The seq2seq form of tagging data (tokens padded with 0, targets PAD_TARGET on padding):
+    fields src, tgt (BOS, then the target, padded), src_mask and tgt_mask, and the targets
+    (the target, then EOS, PAD_TARGET on padding), each (n, T+1) for tokens (n, T)."""
+    bos, eos = seq2seq_specials(vocab)
+    n, length = targets.shape
+    real = targets != PAD_TARGET
+    target = np.where(real, targets, PAD_TOKEN)
+    src = np.concatenate([tokens, np.full((n, 1), PAD_TOKEN)], axis=1)
+    tgt = np.concatenate([np.full((n, 1), bos), target], axis=1)
+    y = np.concatenate([np.where(real, targets, PAD_TARGET), np.full((n, 1), PAD_TARGET)],
+                       axis=1)
+    y[np.arange(n), real.sum(axis=1)] = eos
+    fields = {"src": src, "tgt": tgt, "src_mask": (src != PAD_TOKEN).astype(np.int64),
+              "tgt_mask": (tgt != PAD_TOKEN).astype(np.int64)}
+    return fields, y
+
+
+def copy_or_reverse_seq2seq(rng: np.random.Generator, samples: int, length: int, vocab: int,
+                            reverse: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """copy/reverse in the seq2seq form (`seq2seq`), every field (samples, length): sources
+    of (length-1)//2..length-1 tokens, leaving one position for BOS (tgt) and EOS (y)."""
+    return seq2seq(*copy_or_reverse(rng, samples, length - 1, vocab, reverse), vocab)
 
 
 def is_balanced(brackets: np.ndarray) -> np.ndarray:
@@ -121,14 +156,30 @@ def chars(rng: np.random.Generator, samples: int, length: int,
                    list(corpus_vocabulary()))
 
 
-def generate(name: str, params: dict, seed: int, fractions: Sequence[float]) -> RawData:
-    """The synthetic dataset `name` with `params` (see synthetic.synthetic_params)."""
+def raw_data(fields: dict[str, np.ndarray], y: np.ndarray, info: DatasetInfo) -> RawData:
+    """RawData of named fields (n, T) each: x is their values side by side, named
+    `<field>_t<position>`."""
+    names = [f"{name}_{position}" for name in fields for position in info.feature_names]
+    return RawData(np.concatenate(list(fields.values()), axis=1), y, names,
+                   list(info.class_names), fields)
+
+
+def generate(name: str, params: dict, seed: int, fractions: Sequence[float],
+             form: Form = "tagging") -> RawData:
+    """The synthetic dataset `name` with `params` (see synthetic.synthetic_params), in
+    `form` (synthetic.synthetic_form)."""
+    if name == SBM:
+        return generate_sbm(params, seed)  # graph_generate.py
     rng = np.random.default_rng([seed, 1])  # a stream of its own, not the split's
     samples, length = int(params["samples"]), int(params["length"])
     if name == "chars":
         return chars(rng, samples, length, fractions)
-    if name in ("copy", "reverse"):
-        x, y = copy_or_reverse(rng, samples, length, int(params["vocab"]), name == "reverse")
+    if name in SEQ2SEQ:
+        reverse, vocab = name == "reverse", int(params["vocab"])
+        if form == "seq2seq":
+            fields, y = copy_or_reverse_seq2seq(rng, samples, length, vocab, reverse)
+            return raw_data(fields, y, describe_synthetic(name, params, form))
+        x, y = copy_or_reverse(rng, samples, length, vocab, reverse)
     elif name == "sine":
         x, y = sine(rng, samples, length, float(params["noise"]))
     else:

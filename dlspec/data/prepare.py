@@ -8,6 +8,7 @@ features are cleaned, scaled and reshaped to the model's input; sequence data is
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from dlspec.data.fields import FieldError, feeds, misfit
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
 from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
-from dlspec.data.synthetic import SYNTHETIC, synthetic_params
+from dlspec.data.synthetic import SYNTHETIC, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DataError, Diagnostic
@@ -27,15 +28,18 @@ from dlspec.errors import DataError, Diagnostic
 FILE_FIELD = "features"  # the one field of a CSV file without data.inputs
 
 
-def load_raw(config: DataConfig, base_dir: Path) -> tuple[RawData, str]:
-    """The dataset's features and targets before splitting, and where they came from."""
+def load_raw(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
+             ) -> tuple[RawData, str]:
+    """The dataset's features and targets before splitting, and where they came from; a
+    synthetic one in the form a model with `inputs` (its input names) is fed."""
     if config.dataset in BUILTIN:
         return load_builtin(config.dataset), f"builtin:{config.dataset}"
     if config.dataset in SYNTHETIC:
         from dlspec.data.generate import generate
 
         params = synthetic_params(config.dataset, config.synthetic_params())
-        raw = generate(config.dataset, params, config.seed, config.split)
+        raw = generate(config.dataset, params, config.seed, config.split,
+                       synthetic_form(config.dataset, inputs))
         return raw, f"synthetic:{config.dataset}"
     path = Path(base_dir) / str(config.path)
     if config.dataset == "csv":
@@ -190,8 +194,9 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
     the data cannot be loaded, DLS402 when it does not fit the model, the task or the
     augmentations (a FieldError, each diagnostic with its key in the `data:` section).
     """
-    raw, source = load_raw(config, base_dir)
-    info = static_info(config) or info_from_raw(raw, source)
+    names = [i.name for i in model.all_inputs()]
+    raw, source = load_raw(config, base_dir, names)
+    info = static_info(config, names) or info_from_raw(raw, source)
     problems = fit_problems(info, model, task, config)
     problems += [(("data", "augment", name), problem) for name, problem in
                  augment_diagnostics(config.augment, model, task).items()]

@@ -7,7 +7,11 @@ standardization, (x - mean) / std, so training and exported models apply it like
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RESCALE_TEXT = ("Map the features linearly from the train split's range (its smallest to its "
                 "largest value, over all features) onto [low, high] instead of standardizing "
@@ -19,7 +23,7 @@ def check_rescale(bounds: list[float] | None) -> list[float] | None:
     """`rescale` as given, when it is [low, high] with low < high (else ValueError)."""
     if bounds is None:
         return None
-    if len(bounds) != 2 or not all(np.isfinite(bounds)) or bounds[0] >= bounds[1]:
+    if len(bounds) != 2 or not all(math.isfinite(b) for b in bounds) or bounds[0] >= bounds[1]:
         raise ValueError(f"rescale needs two finite numbers [low, high] with low < high, got "
                          f"{bounds}")
     return bounds
@@ -28,6 +32,8 @@ def check_rescale(bounds: list[float] | None) -> list[float] | None:
 def rescaling(x_train: np.ndarray, bounds: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature (mean, std) with (x - mean) / std = low + (x - min) / (max - min) *
     (high - low), min and max over every train value (a constant set keeps its span 1)."""
+    import numpy as np
+
     low, high = bounds
     smallest, largest = float(x_train.min()), float(x_train.max())
     scale = ((largest - smallest) or 1.0) / (high - low)

@@ -2,20 +2,42 @@
 
 They are generated from `data.seed` (generate.py, numpy) and never downloaded. This module is
 the static side, without numpy: the facts `dlspec validate` checks a model against.
+
+`copy` and `reverse` come in two forms. The tagging form (one input) maps the padded source
+ids to a target per position. The seq2seq form, for an encoder-decoder trained with teacher
+forcing, feeds a model with several inputs, each from the field of its name: `src` (the
+source ids, padded with 0), `tgt` (the decoder input: BOS, then the target, padded) and the
+padding masks `src_mask` and `tgt_mask` (int64, 1 = token, 0 = pad), every one (T,); the
+targets are the target sequence then EOS, PAD_TARGET on padding. BOS is id `vocab` and EOS
+id `vocab + 1` (`seq2seq_specials`), so the classes are the `vocab` ids, then "<bos>" and
+"<eos>"; the sources hold (T-1)//2..T-1 tokens, leaving room for BOS/EOS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from typing import Literal
 
-from dlspec.data.builtin import DatasetInfo, TargetKind
+from dlspec.data.builtin import DatasetInfo, FieldInfo, TargetKind
+from dlspec.data.graphs import (
+    GRAPH_PARAMS,
+    SBM,
+    SBM_DEFAULTS,
+    SBM_SUMMARY,
+    check_sbm_params,
+    describe_sbm,
+)
 
 # The parameters a synthetic dataset may take under `data:`.
-SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise")
+SYNTHETIC_PARAMS = ("samples", "length", "vocab", "noise", *GRAPH_PARAMS)
 CORPUS_FILE = "corpus.txt"
 PAD_NAME = "<pad>"
+SEQ2SEQ = ("copy", "reverse")  # the datasets with a seq2seq form
+SPECIAL_NAMES = ("<bos>", "<eos>")
+Form = Literal["tagging", "seq2seq"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,7 @@ SYNTHETIC: dict[str, Synthetic] = {
         "language_model", "character ids (T,) of a small English text -> the next "
         "character at every position (T,)", {"samples": 2000, "length": 64},
         ordered_splits=True),
+    SBM: Synthetic("tagging", SBM_SUMMARY, SBM_DEFAULTS),  # graphs.py
 }
 BRACKET_CLASSES = ("unbalanced", "balanced")
 PARITY_CLASSES = ("even", "odd")
@@ -79,26 +102,57 @@ def synthetic_params(name: str, given: dict[str, int | float | None]) -> dict[st
     return {k: given[k] if given.get(k) is not None else v for k, v in defaults.items()}
 
 
+def synthetic_form(name: str, input_names: Iterable[str]) -> Form:
+    """The form of dataset `name` a model with inputs `input_names` is fed: seq2seq for
+    copy/reverse when it has several (an encoder-decoder), else tagging (the others' one
+    form)."""
+    return "seq2seq" if name in SEQ2SEQ and len(list(input_names)) > 1 else "tagging"
+
+
+def seq2seq_specials(vocab: int) -> tuple[int, int]:
+    """The (BOS, EOS) ids of the seq2seq form with token ids 1..vocab-1 (0 pads)."""
+    return vocab, vocab + 1
+
+
+def seq2seq_fields(length: int, vocab: int) -> dict[str, FieldInfo]:
+    """The fields of the seq2seq form, each (T,) int64: the ids of src are below vocab, of
+    tgt below vocab + 1 (BOS), of the masks below 2."""
+    return {"src": FieldInfo((length,), "int64", vocab),
+            "tgt": FieldInfo((length,), "int64", vocab + 1),
+            "src_mask": FieldInfo((length,), "int64", 2),
+            "tgt_mask": FieldInfo((length,), "int64", 2)}
+
+
 def synthetic_field(name: str) -> str:
     """The name of a synthetic dataset's one field: `tokens` (ids), `values` for sine."""
     return "values" if name == "sine" else "tokens"
 
 
-def describe_synthetic(name: str, params: dict[str, int | float]) -> DatasetInfo:
-    """The static facts of a synthetic dataset with `params` (see `synthetic_params`)."""
-    info = _describe(name, params)
+def describe_synthetic(name: str, params: dict[str, int | float],
+                       form: Form = "tagging") -> DatasetInfo:
+    """The static facts of a synthetic dataset with `params` (see `synthetic_params`) in
+    `form` (see `synthetic_form`; the seq2seq form is copy's and reverse's only)."""
+    if name == SBM:
+        return describe_sbm(params)
+    seq2seq = form == "seq2seq" and name in SEQ2SEQ
+    info = _describe(name, params, seq2seq)
+    if seq2seq:
+        return replace(info, fields=seq2seq_fields(int(params["length"]), int(params["vocab"])))
+    if list(info.fields) != ["x"]:  # a dataset that names its fields itself
+        return info
     return replace(info, fields={synthetic_field(name): info.fields["x"]})
 
 
-def _describe(name: str, params: dict[str, int | float]) -> DatasetInfo:
+def _describe(name: str, params: dict[str, int | float], seq2seq: bool) -> DatasetInfo:
     length, samples = int(params["length"]), int(params["samples"])
     positions = tuple(f"t{i}" for i in range(length))
     common = {"name": name, "task": SYNTHETIC[name].task, "n_samples": samples,
               "feature_names": positions, "n_features": length, "sample_shape": (length,)}
-    if name in ("copy", "reverse"):
+    if name in SEQ2SEQ:
         vocab = int(params["vocab"])
+        specials = SPECIAL_NAMES if seq2seq else ()
         return DatasetInfo(**common, vocab_size=vocab,
-                           class_names=tuple(str(i) for i in range(vocab)))
+                           class_names=(*(str(i) for i in range(vocab)), *specials))
     if name == "chars":
         vocabulary = corpus_vocabulary()
         return DatasetInfo(**common, vocab_size=len(vocabulary), class_names=vocabulary)
@@ -120,3 +174,5 @@ def check_synthetic_params(name: str, given: dict[str, int | float | None]) -> N
     if name == "brackets" and params["length"] % 2:
         raise ValueError(f"brackets needs an even length (pairs of brackets), got "
                          f"{params['length']}")
+    if name == SBM:
+        check_sbm_params(params)

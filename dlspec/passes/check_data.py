@@ -21,8 +21,8 @@ from dlspec.data.fields import DataKey, InputIO, keys_of
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
 from dlspec.passes.check_objective import roles_of
-from dlspec.train.config import implied_task
-from dlspec.train.loss_config import scored_output
+from dlspec.train.recipe.config import implied_task
+from dlspec.train.recipe.loss_config import scored_output
 
 
 def task_of(spec) -> Task:
@@ -92,7 +92,7 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                for name, problem in problems.items()]
     config = checked.spec.data
     try:
-        info = describe_data(config, checked.loaded.base_dir)
+        info = describe_data(config, checked.loaded.base_dir, checked.graph.inputs)
     except DataError as err:
         return located_data_error(checked, err) + located
     return at_keys(checked, fit_problems(info, model, task, config)) + located

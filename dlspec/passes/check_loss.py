@@ -13,7 +13,7 @@ from dlspec.errors import Diagnostic, suggest
 from dlspec.ir.types import TensorType
 from dlspec.passes.check_data import task_of
 from dlspec.passes.check_loss_space import default_loss_problems, term_task_problems
-from dlspec.train.loss_config import LossBase, loss_terms
+from dlspec.train.recipe.loss_config import LossBase, loss_terms
 
 CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "focal")  # scores (.., C) against indices (..)
 

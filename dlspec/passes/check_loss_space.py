@@ -2,7 +2,7 @@
 bce compares probabilities with 0/1 targets, so it cannot train a multi-class task nor read a
 linear layer's scores; cross_entropy applies its own softmax, so it cannot read a softmax's
 output. The spaces are declared on the losses (`LossBase.reads`) and the ops that fix an
-output's space are listed in dlspec/train/output_space.py.
+output's space are listed in dlspec/train/scoring/output_space.py.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic
 from dlspec.ir.graph import Graph, Node
-from dlspec.train.loss_config import LossBase, task_problem
-from dlspec.train.output_space import OP_SPACES, SAME_VALUES, space_conflict
 from dlspec.train.recipe import default_loss
+from dlspec.train.recipe.loss_config import LossBase, task_problem
+from dlspec.train.scoring.output_space import OP_SPACES, SAME_VALUES, space_conflict
 
 # The loss to write instead of the task's default for an output in a space it cannot read.
 FITTING_LOSS = {"probabilities": {"binary": "bce", "multilabel": "bce"},

@@ -5,7 +5,7 @@ term when there are several) and, when the val split is not empty, val_<key> and
 val_<metric> for each metric of its task (train.metrics, else the task's own; none when no
 loss term scores the data's targets). `regularization.early_stopping.monitor` and a
 `reduce_on_plateau` schedule's `monitor` must name one of them; `train.metrics` must suit
-the task. Training checks the same when it starts (dlspec/train/setup.py).
+the task. Training checks the same when it starts (dlspec/train/engine/setup.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic, did_you_mean, one_of
 from dlspec.passes.check_data import task_of
 from dlspec.passes.check_objective import objective_of
-from dlspec.train.loss_config import loss_keys, scored_output
 from dlspec.train.objectives import OBJECTIVES
 from dlspec.train.recipe import MetricChoiceError, default_loss, metric_names
+from dlspec.train.recipe.loss_config import loss_keys, scored_output
 
 EMPTY_VAL = "the val split is empty: give data.split a val fraction, or monitor train_loss"
 
@@ -27,7 +27,7 @@ def logged_metrics(checked: CheckedSpec) -> tuple[list[str], list[Diagnostic]]:
     spec = checked.spec
     config = objective_of(spec)
     if config.op != "supervised":
-        keys, names = OBJECTIVES[config.op].logged(config)
+        keys, names = OBJECTIVES[config.op].logged(config, spec)
         return [*(f"train_{key}" for key in keys),
                 *(f"val_{key}" for key in (*keys, *names) if has_val(checked))], []
     task = task_of(spec)

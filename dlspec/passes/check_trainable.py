@@ -33,7 +33,8 @@ def trainable_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
             "train", checked.loaded.source.key_span(("model",)),
             hint="add a layer with weights (linear, conv2d, embedding...), or remove `data:`")]
     outputs = graph.outputs
-    if spec.loss is None and len(outputs) > 1:  # the loss check covers a loss that is given
+    # the loss check covers a loss that is given; an objective may read no loss at all
+    if spec.loss is None and len(outputs) > 1 and roles_of(spec).reads_loss:
         return [Diagnostic(
             "DLS402", f"the model returns {len(outputs)} outputs {outputs}, and without a "
             "`loss:` section nothing says which one the data's targets score", span,

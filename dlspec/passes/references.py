@@ -112,8 +112,13 @@ class ReferenceResolution:
             if scope.has_failed(text):
                 return None  # that layer's own error was reported
             if report:
+                head = text.split(".")[0]
+                elsewhere = "." in text and scope.lookup(head) is None
                 self.problems.append(Diagnostic(
-                    "DLS301", f"unknown layer or input '{text}'", ref.span,
+                    "DLS301", f"unknown layer or input '{text}'" + (
+                        f": '{head}' is not a layer of this model, and a model refers to its "
+                        "own layers and inputs only (models share no layers or weights)"
+                        if elsewhere else ""), ref.span,
                     hint=suggest(text, scope.visible_names())))
             return None
         if report:

@@ -23,14 +23,14 @@ from pydantic import (
 
 from dlspec.data.config import DataConfig
 from dlspec.spec.init import SCHEMES, LayerInit, expand_defaults
-from dlspec.train.config import (
+from dlspec.train.objectives import ObjectiveSpec
+from dlspec.train.recipe.config import (
     LossSpec,
     OptimizerConfig,
     RegularizationConfig,
     ScheduleSpec,
     TrainConfig,
 )
-from dlspec.train.objectives import ObjectiveSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -61,8 +61,11 @@ MODEL_SET_ATTRIBUTES = ("ema", "names", "models", "averages", "input_types", "ou
 
 
 def _one_or_per_model(value: Any) -> str:
-    """A section given once (`{op: adam}`, a schedule list) or per model by name."""
-    return "per_model" if isinstance(value, dict) and "op" not in value else "one"
+    """A section given once (`{op: adam}`, a schedule list) or per model by name (a mapping
+    of sections: `{generator: {op: adam}}`; `{lr: 0.1}` is one section that lacks its op)."""
+    per_model = isinstance(value, dict) and "op" not in value and value and all(
+        isinstance(section, dict | list) for section in value.values())
+    return "per_model" if per_model else "one"
 
 
 OptimizerSection = Annotated[

@@ -153,9 +153,9 @@ def rows(*arrays) -> set:
 
 
 def test_training_augments_train_batches_only(tmp_path):
-    from dlspec.train.config import AdamConfig, TrainConfig
-    from dlspec.train.loop import fit
+    from dlspec.train.engine.loop import fit
     from dlspec.train.recipe import Recipe
+    from dlspec.train.recipe.config import AdamConfig, TrainConfig
 
     data = PreparedData(blobs(90, 0), blobs(30, 1), blobs(30, 2), "classification",
                         ["a", "b"], ["x", "y", "z"], augment=AugmentConfig(noise=0.5))
@@ -164,7 +164,8 @@ def test_training_augments_train_batches_only(tmp_path):
                                   train=TrainConfig(epochs=2, log_every=0), batch_size=32)
     fit(model, data, recipe, tmp_path / "run", device="cpu", seed=0, metadata={}, quiet=True)
     trained, evaluated = torch.cat(model.seen[True]), torch.cat(model.seen[False])
-    assert len(trained) == 2 * 90 and not rows(trained) & rows(data.train.x)  # all noisy
+    train, val, test = (split.inputs["x"] for split in (data.train, data.val, data.test))
+    assert len(trained) == 2 * 90 and not rows(trained) & rows(train)  # all noisy
     # evaluation (and the output check on two train samples) saw the data as it is
-    assert rows(evaluated) <= rows(data.val.x, data.test.x, data.train.x[:2])
-    assert rows(data.val.x, data.test.x) <= rows(evaluated)
+    assert rows(evaluated) <= rows(val, test, train[:2])
+    assert rows(val, test) <= rows(evaluated)

@@ -88,3 +88,18 @@ def test_each_built_in_dataset_names_its_one_field():
         "iris": ["features"], "wine": ["features"], "breast_cancer": ["features"],
         "diabetes": ["features"]}
     assert fields["wine"]["features"].shape == (13,)
+
+
+def test_digits_shift_has_two_fields_and_its_label_needs_both():
+    info, raw = BUILTIN["digits_shift"], load_builtin("digits_shift")
+    assert dict(info.fields) == {"image": FieldInfo((64,), tabular=True),
+                                 "shift": FieldInfo((1,), tabular=True)}
+    image, shift, y = raw.fields["image"], raw.fields["shift"][:, 0], raw.y
+    assert image.shape == (info.n_samples, 64) and raw.x.shape == (info.n_samples, 65)
+    assert np.array_equal(raw.x[:, :64], image) and raw.feature_names[-1] == "shift"
+    digits = load_builtin("digits")
+    first, second = np.split(np.arange(len(y)), 2)  # every image once per shift
+    assert np.array_equal(image[first], digits.x) and np.array_equal(image[second], digits.x)
+    assert set(shift[first]) == {0.0} and set(shift[second]) == {5.0}
+    assert np.array_equal(y[first], digits.y) and np.array_equal(y[second], (digits.y + 5) % 10)
+    assert np.bincount(y).min() > 340  # the shift alone tells no class: all ten balanced

@@ -98,7 +98,7 @@ def test_mixup_on_classes_needs_cross_entropy():
 
 
 def test_target_losses_skip_terms_that_compare_with_an_input():
-    from dlspec.train.loss_config import CrossEntropyConfig, MSEConfig, NLLConfig
+    from dlspec.train.recipe.loss_config import CrossEntropyConfig, MSEConfig, NLLConfig
 
     assert target_losses(CrossEntropyConfig()) == ("cross_entropy",)
     assert target_losses([NLLConfig(), MSEConfig(target="image")]) == ("nll",)

@@ -142,11 +142,12 @@ def test_describing_synthetic_data_imports_no_numpy():
     assert result.returncode == 0, result.stderr
 
 
-def test_synthetic_datasets_name_their_one_field():
+def test_synthetic_datasets_name_their_fields():
     described = {name: describe_synthetic(name, synthetic_params(name, {}))
                  for name in SYNTHETIC}
     assert {name: list(info.fields) for name, info in described.items()} == {
         "copy": ["tokens"], "reverse": ["tokens"], "brackets": ["tokens"],
-        "parity": ["tokens"], "sine": ["values"], "chars": ["tokens"]}
+        "parity": ["tokens"], "sine": ["values"], "chars": ["tokens"],
+        "sbm": ["x", "adjacency"]}
     assert described["copy"].fields["tokens"] == FieldInfo((12,), "int64", 10)
     assert described["sine"].fields["values"] == FieldInfo((32, 1), "float32")

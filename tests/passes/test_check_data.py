@@ -1,5 +1,7 @@
 """Which task a spec trains for, and the model-vs-data facts validate reads from the graph."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,14 @@ def test_each_npz_array_feeds_the_input_of_its_name(tmp_path):
     assert [i.name for i in model_io(shipped).all_inputs()] == ["image", "shift"]
     path = npz_spec(tmp_path, image=images(), shift=np.zeros((40, 1)))
     assert check(path).graph.inputs == ["image", "shift"]
+
+
+def test_checking_inputs_against_npz_fields_imports_no_torch():
+    code = ("import sys\nfrom dlspec.api import check\n"
+            f"check({str(SPECS / 'two-input-digits-shift.yaml')!r})\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_missing_field_and_an_unread_array_are_located_with_did_you_mean(tmp_path):
@@ -302,3 +312,30 @@ def test_column_groups_that_cannot_be_are_refused_where_they_are_given(tmp_path,
     key = "inputs" if line == 14 else "data"
     assert (d.code, d.span.line, d.span.col, d.message) == ("DLS102", line, col,
                                                             f"'{key}': {message}")
+
+
+def test_mixup_is_refused_for_a_model_with_several_inputs(tmp_path):
+    """Augmentations change the first input only: mixup would blend the targets and one
+    input, but not the others."""
+    body = (SPECS / "two-input-digits-shift.yaml").read_text().replace(
+        "batch_size: 64, seed: 0}", "batch_size: 64, seed: 0, augment: {mixup: 0.2}}")
+    path = tmp_path / "spec.yaml"
+    path.write_text(body)
+    [(code, line, col, message, hint)] = located(path)
+    assert (code, line, col, hint) == ("DLS402", 29, 97, "remove data.augment.mixup")
+    assert message == ("data.augment.mixup: mixup blends the model's first input and the "
+                       "targets, but this model has 2 inputs (image, shift): the others would "
+                       "not be blended with them")
+    assert check(SPECS / "two-input-digits-shift.yaml")  # noise on the image alone is fine
+    path.write_text(body.replace("mixup: 0.2", "noise: 0.1"))
+    assert check(path)
+
+
+def test_a_csv_file_without_column_groups_has_one_field_for_one_input(tmp_path):
+    body = GROUPS.replace("  inputs:\n    image: [p0, p1]\n    meta: [age]\n", "")
+    problems = located(csv_spec(tmp_path, body))
+    assert problems == [
+        ("DLS402", 11, 12, f"the model's input '{name}' has no field in {tmp_path / 'd.csv'} "
+         "to be fed from (its fields: features)", "name the input after a field (one of: "
+         f"features), or give it columns in data.inputs ({name}: [column, ...])")
+        for name in ("image", "meta")]

@@ -5,12 +5,15 @@ torch), with 'did you mean'."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from dlspec.api import check, train_spec
 from dlspec.errors import SpecError
 from dlspec.passes.check_monitor import logged_metrics
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 MLP = """\
 dlspec: 1
@@ -107,3 +110,20 @@ def test_train_refuses_a_bad_monitor_before_making_a_run_folder(tmp_path):
         train_spec(path, out_root=tmp_path / "runs", quiet=True)
     assert caught.value.diagnostics[0].span.line == 9
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_objective_says_what_its_run_logs(tmp_path):
+    """simclr logs its loss and, on class labels, the embedding's k-NN accuracy."""
+    spec = (SPECS / "simclr-digits.yaml").read_text()
+    path = tmp_path / "simclr.yaml"
+    for monitor, wrong in (("val_knn_accuracy", None), ("val_knn_acc", "val_knn_accuracy")):
+        path.write_text(spec + "regularization: {early_stopping: {monitor: " + monitor
+                        + ", patience: 3}}\n")
+        if wrong is None:
+            check(path)
+            continue
+        with pytest.raises(SpecError) as caught:
+            check(path)
+        (problem,) = caught.value.diagnostics
+        assert problem.code == "DLS102" and wrong in problem.hint
+        assert problem.span.line == len(spec.splitlines()) + 1

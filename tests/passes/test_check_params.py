@@ -102,3 +102,25 @@ def test_a_matrix_scheme_on_a_vector_is_reported_once_at_the_top_level_init(tmp_
     assert (d.code, d.span.line, d.span.col) == ("DLS102", 5, 12)
     assert d.message == "orthogonal needs a weight with 2 or more dims; 'bias' has 1 " \
                         "(also in b, c)"
+
+
+def test_tying_to_a_layer_of_another_model_is_refused_at_the_tie(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(textwrap.dedent("""\
+        dlspec: 1
+        name: t
+        models:
+          enc:
+            inputs: {x: {shape: [8]}}
+            layers:
+              - {op: linear, name: fc, out_features: 4}
+          dec:
+            inputs: {z: {shape: [4]}}
+            layers:
+              - {op: linear, name: out, out_features: 8, tie: enc.fc}
+        """))
+    with pytest.raises(SpecError) as caught:
+        check(path)
+    [d] = caught.value.diagnostics
+    assert (d.code, d.span.line) == ("DLS301", 11)
+    assert "'enc' is not a layer of this model" in d.message and "share no" in d.message

@@ -44,7 +44,7 @@ def test_a_model_with_two_inputs_is_fed_by_input_name_instead_of_refused(tmp_pat
     assert checked.graph.inputs == ["image", "shift"] and trainable_diagnostics(checked) == []
     path = tmp_path / "spec.yaml"
     path.write_text((SPECS / "two-input-digits-shift.yaml").read_text().replace(
-        "data: {dataset: npz, path: data/digits-shift.npz,", "data: {dataset: digits,"))
+        "data: {dataset: digits_shift,", "data: {dataset: digits,"))
     assert [(code, line, col) for code, line, col, _ in refusal(check, path)] == [
         ("DLS402", 29, 17), ("DLS402", 29, 17)]  # neither input has a field in digits
 

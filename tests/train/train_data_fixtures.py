@@ -82,10 +82,10 @@ def supervised_stepper(model: nn.Module, loss_fn: nn.Module, optimizer, precisio
                        regularization=None, scheduler=None):
     """A Stepper running `loss_fn` on a bare model's outputs (what a supervised run's
     objective does once prepared), with `optimizer`."""
-    from dlspec.train.config import RegularizationConfig
+    from dlspec.train.engine.steps import Learner, Stepper
     from dlspec.train.objectives.base import Context
     from dlspec.train.objectives.supervised import Supervised, SupervisedConfig
-    from dlspec.train.steps import Learner, Stepper
+    from dlspec.train.recipe.config import RegularizationConfig
 
     objective = Supervised(SupervisedConfig(), Context({"model": model}, None, None, "cpu",
                                                        {}, {}, {}))

@@ -214,3 +214,17 @@ class TransformerDecoderBlock(_Block):
         x = self.residual(x, 1, lambda h: self.self_attn.attend(h, h))
         x = self.residual(x, 2, lambda h: self.multihead_attn.attend(h, memory, memory_mask))
         return self.residual(x, 3, self.feed_forward)
+
+
+class PaddingMask(nn.Module):
+    """The padding mask of token ids: 1 (int64) where the id is not `pad`, 0 where it is."""
+
+    def __init__(self, pad: int = 0):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return (ids != self.pad).long()
+
+    def extra_repr(self) -> str:
+        return f"pad={self.pad}"

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import torch
 
     from dlspec.data.types import PreparedData
-    from dlspec.train.batch import Tensors
+    from dlspec.train.engine.batch import Tensors
     from dlspec.train.recipe import Recipe
 
 
@@ -122,11 +122,18 @@ class Objective(ABC):
         """Which models of `spec` it trains and feeds (torch-free)."""
 
     @classmethod
-    def logged(cls, config: ObjectiveConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def logged(cls, config: ObjectiveConfig, spec: Any
+               ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """What a run logs per split, without the split's prefix, known from the config
-        alone (torch-free): (its losses: "loss", then `loss_<update>` with several updates,
-        and their parts; its metrics). What early stopping may monitor."""
+        and the spec (torch-free): (its losses: "loss", then `loss_<update>` with several
+        updates, and their parts; its metrics). What early stopping may monitor."""
         return ("loss",), ()
+
+    @classmethod
+    def problems(cls, config: ObjectiveConfig, spec: Any) -> list[tuple[tuple, Any]]:
+        """What else keeps `spec` from training with this objective (its roles being
+        valid), torch-free: (the spec key it is at, an unlocated Diagnostic) each."""
+        return []
 
     @classmethod
     def ema_of(cls, config: ObjectiveConfig) -> dict[str, float]:

@@ -34,7 +34,7 @@ from dlspec.train.objectives.base import (
 if TYPE_CHECKING:
     import torch
 
-    from dlspec.train.batch import Tensors
+    from dlspec.train.engine.batch import Tensors
 
 GanLoss = Literal["non_saturating", "hinge"]
 EVAL_NOISE_SEED = 0  # evaluation draws the same noise every epoch, apart from training's
@@ -134,7 +134,7 @@ class Gan(Objective):
                      models=(config.generator, config.discriminator))
 
     @classmethod
-    def logged(cls, config: GanConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def logged(cls, config: GanConfig, spec: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         d_parts = tuple(key.replace("loss", "loss_d", 1) for key in d_loss_keys(config))
         return ("loss", *d_parts, "loss_g"), METRICS
 

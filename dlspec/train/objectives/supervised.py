@@ -12,7 +12,7 @@ from dlspec.train.objectives.base import Objective, ObjectiveConfig, Roles, Upda
 if TYPE_CHECKING:
     import torch
 
-    from dlspec.train.batch import Tensors
+    from dlspec.train.engine.batch import Tensors
 
 
 class SupervisedConfig(ObjectiveConfig):
@@ -47,8 +47,8 @@ class Supervised(Objective):
         the loss, the metrics and the augmenter."""
         from dlspec.data.augment import make_augmenter
         from dlspec.data.augment_config import target_losses
-        from dlspec.train.metrics import build_metrics
-        from dlspec.train.targets import checked_loss, run_metric_names
+        from dlspec.train.scoring.metrics import build_metrics
+        from dlspec.train.scoring.targets import checked_loss, run_metric_names
 
         data, recipe, device = self.context.data, self.context.recipe, self.context.device
         self.outputs, self.num_classes, self.loss_fn = checked_loss(
@@ -65,7 +65,7 @@ class Supervised(Objective):
         return self.loss_fn.keys
 
     def losses(self, update: Update, batch: Tensors) -> dict[str, torch.Tensor]:
-        from dlspec.train.batch import forward
+        from dlspec.train.engine.batch import forward
 
         if self.augment is not None:
             batch = self.augment_batch(batch)
@@ -81,13 +81,13 @@ class Supervised(Objective):
         return tuple(self.metrics)
 
     def evaluate(self, data: Tensors, prefix: str, batch_size: int) -> dict[str, float]:
-        from dlspec.train.metrics import evaluate
+        from dlspec.train.scoring.metrics import evaluate
 
         return evaluate(self.model, data, self.loss_fn, self.metrics, self.context.data.task,
                         prefix, self.outputs, batch_size)
 
     def after_test(self, run_dir: Any, data: Tensors) -> None:
-        from dlspec.train.metrics import save_confusion_matrix
+        from dlspec.train.scoring.metrics import save_confusion_matrix
 
         save_confusion_matrix(run_dir, self.model, data, self.context.data,
                               self.context.recipe.train.metrics, self.outputs)

@@ -14,16 +14,16 @@ import torch.nn.functional as F
 from torch import nn
 from train_data_fixtures import classification_data
 
-from dlspec.train.batch import Tensors
-from dlspec.train.checkpoint import load_checkpoint
-from dlspec.train.config import AdamConfig, SGDConfig, TrainConfig
-from dlspec.train.interrupt import RunInterrupted
-from dlspec.train.loop import fit
-from dlspec.train.model_set import ModelSet, state_of
+from dlspec.train.engine.batch import Tensors
+from dlspec.train.engine.interrupt import RunInterrupted
+from dlspec.train.engine.loop import fit
+from dlspec.train.engine.model_set import ModelSet, state_of
+from dlspec.train.engine.setup import FitOptions
 from dlspec.train.objectives import OBJECTIVES
 from dlspec.train.objectives.base import Objective, ObjectiveConfig, Roles, Update
 from dlspec.train.recipe import Recipe
-from dlspec.train.setup import FitOptions
+from dlspec.train.recipe.config import AdamConfig, SGDConfig, TrainConfig
+from dlspec.train.run_folder.checkpoint import load_checkpoint
 
 EVERY = 3  # follow's update runs every third step
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from dlspec.api import check
 from dlspec.errors import DlspecError, TrainError
-from dlspec.train.batch import Tensors
+from dlspec.train.engine.batch import Tensors
 from dlspec.train.objectives.base import Context
 from dlspec.train.objectives.gan import Gan, GanConfig, d_loss_parts, g_loss, r1_penalty
 

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from dlspec import api
-from dlspec.train.checkpoint import apply_checkpoint, load_checkpoint
-from dlspec.train.model_set import one_model
-from dlspec.train.run_dir import RunFiles
-from dlspec.train.sample_quality import frechet_distance, judge
+from dlspec.train.engine.model_set import one_model
+from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
+from dlspec.train.run_folder.run_dir import RunFiles
+from dlspec.train.scoring.sample_quality import frechet_distance, judge
 
 ROOT = Path(__file__).resolve().parents[3]
 GAN = ROOT / "specs" / "dcgan-digits.yaml"

@@ -1,0 +1,1 @@
+"""Debugging aids: lr-find, overfit, anomaly detection, gradient norms, plots."""

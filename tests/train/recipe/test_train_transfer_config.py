@@ -1,0 +1,34 @@
+"""The new train settings as a spec writes them: init_from, freeze, precision, accumulate."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from dlspec.train.recipe.config import InitFromConfig, TrainConfig
+
+
+def test_init_from_defaults_and_a_spec_value():
+    train = TrainConfig.model_validate({
+        "init_from": {"path": "runs/base", "exclude": ["logits.*"],
+                      "rename": {"backbone.": "stem."}},
+        "freeze": ["stem"], "precision": "bf16", "accumulate": 4,
+        "checkpoint_every_steps": 100})
+    assert train.init_from == InitFromConfig(path="runs/base", include=["*"],
+                                             exclude=["logits.*"],
+                                             rename={"backbone.": "stem."})
+    assert (train.freeze, train.precision, train.accumulate) == (["stem"], "bf16", 4)
+    defaults = TrainConfig()
+    assert (defaults.precision, defaults.accumulate, defaults.compile) == ("fp32", 1, False)
+    assert (defaults.max_nonfinite_steps, defaults.checkpoint_every_steps) == (5, None)
+
+
+@pytest.mark.parametrize("bad", [
+    {"precision": "fp8"}, {"accumulate": 0}, {"max_nonfinite_steps": 0},
+    {"checkpoint_every_steps": 0}, {"compile": "yes"},
+    {"init_from": {"path": "a", "inclde": ["x"]}}, {"init_from": {"include": ["x"]}},
+    {"init_from": {"path": "a", "exclude": [""]}},
+])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValidationError):
+        TrainConfig.model_validate(bad)
