@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dlspec.api import check
-from dlspec.errors import DlspecError
+from dlspec.errors import DlspecError, TrainError
 from dlspec.train.engine.batch import Tensors
 from dlspec.train.objectives.base import Context
 from dlspec.train.objectives.gan import Gan, GanConfig, d_loss_parts, g_loss, r1_penalty
@@ -118,6 +118,18 @@ def test_the_discriminators_update_does_not_train_the_generator_and_adds_the_pen
     assert objective.g.offset.grad.tolist() == pytest.approx([-1.0, -1.0])
 
 
+def test_samples_that_do_not_fit_the_discriminators_data_are_refused_before_training():
+    objective = gan()
+    objective.prepare(batch([[1.0, 2.0], [0.0, 0.5]]))  # samples of shape (2,): they fit
+    wide = Tensors({"x": torch.zeros(4, 3)}, torch.zeros(4, dtype=torch.long))
+    with pytest.raises(TrainError) as caught:
+        objective.prepare(wide)
+    (problem,) = caught.value.diagnostics
+    assert problem.code == "DLS402"
+    assert problem.message == ("gan objective: the generator makes samples of shape (2,), but "
+                               "the discriminator is fed data of shape (3,)")
+
+
 def test_noise_comes_from_torchs_global_generator_shaped_like_the_latent_input():
     objective = gan()
     torch.manual_seed(7)
@@ -167,7 +179,7 @@ TWO_INPUTS = [("{op: linear, name: fc1,", "{op: linear, name: fc1, inputs: [z],"
      "generator and discriminator both name 'generator'"),
     ([("loss: hinge,", "loss: wasserstein,")], "DLS102", "wasserstein"),
     ([("d_steps: 1,", "d_steps: 0,")], "DLS102", "greater than or equal to 1"),
-    ([("ema: 0.99", "ema: 1.5")], "DLS102", "less than 1"),
+    ([("ema: 0.995", "ema: 1.5")], "DLS102", "less than 1"),
     (TWO_INPUTS, "DLS402", "the generator 'generator' has 2 inputs (z, label); it needs "
                            "exactly one, fed noise"),
 ])
