@@ -167,7 +167,9 @@ def train(spec: Annotated[Path | None, typer.Argument(
                         resume=resume, detect_anomaly=detect_anomaly)
     if result.skipped_steps:
         print(f"skipped {result.skipped_steps} steps with a non-finite loss or gradient")
-    if result.best_epoch:
+    if result.best_epoch and result.monitor == "epoch":  # the objective keeps the latest
+        print(f"kept the weights of the last epoch ({result.best_epoch}) as the best")
+    elif result.best_epoch:
         print(f"best {result.monitor} {result.best_value:.4f} at epoch {result.best_epoch} "
               f"of {result.epochs_run}")
     print(f"run: {result.run_dir}")

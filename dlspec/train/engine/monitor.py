@@ -51,12 +51,19 @@ class Monitor:
         return self.patience is not None and self.waited >= self.patience
 
 
+LATEST = Monitor(name="epoch", mode="max")  # every epoch improves: the best is the last
+
+
 def make_monitor(early_stopping: EarlyStoppingConfig | None, available: list[str],
-                 has_val: bool) -> Monitor:
-    """The monitor for a run: early stopping's metric, else val_loss (train_loss without val).
+                 has_val: bool, loss_ranks: bool = True) -> Monitor:
+    """The monitor for a run: early stopping's metric, else val_loss (train_loss without val);
+    else, when the objective's loss does not rank its models (`loss_ranks` false: a GAN's
+    losses say how its two models stand against each other), the latest epoch.
 
     Raises TrainError when early stopping names a metric the run does not compute.
     """
+    if early_stopping is None and not loss_ranks:
+        return Monitor(name=LATEST.name, mode=LATEST.mode)
     if early_stopping is None:
         name = "val_loss" if has_val else "train_loss"
         return Monitor(name=name, mode=default_mode(name))

@@ -129,7 +129,8 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     keys = run.loss_keys()
     available = [*(f"train_{k}" for k in keys),
                  *[f"val_{k}" for k in (*keys, *objective.metric_names()) if has_val]]
-    run.monitor = make_monitor(recipe.regularization.early_stopping, available, has_val)
+    run.monitor = make_monitor(recipe.regularization.early_stopping, available, has_val,
+                               objective.loss_ranks)
     return run
 
 

@@ -111,6 +111,9 @@ class Objective(ABC):
 
     op: ClassVar[str]
     Config: ClassVar[type[ObjectiveConfig]]
+    # whether a lower loss means better models, so that the best checkpoint is the epoch of
+    # the lowest val_loss (without early stopping); else the best is the latest epoch
+    loss_ranks: ClassVar[bool] = True
 
     def __init__(self, config: ObjectiveConfig, context: Context):
         self.config, self.context = config, context

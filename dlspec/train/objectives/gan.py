@@ -124,6 +124,7 @@ class Gan(Objective):
 
     op = "gan"
     Config = GanConfig
+    loss_ranks = False  # D and G losses tell how they stand, not how good G is: keep the last
 
     @classmethod
     def plan(cls, config: GanConfig, spec: Any) -> Roles:

@@ -190,3 +190,18 @@ def test_objective_mistakes_are_located_errors(tmp_path, changes, code, message)
     assert problem.code == code
     assert message in problem.message
     assert problem.span is not None and problem.span.line > 1
+
+
+def test_a_gan_run_keeps_its_last_epoch_as_its_best(tmp_path):
+    """A GAN's losses do not rank its generators: without early stopping, best.safetensors
+    (what export takes) holds the last epoch's weights, not those of the lowest val_loss."""
+    from dlspec.api import train_spec
+    from dlspec.train.run_folder.checkpoint import load_checkpoint
+
+    spec = Path(__file__).resolve().parents[3] / "specs" / "dcgan-digits.yaml"
+    run = train_spec(spec, ["train.epochs=3"], out_root=tmp_path, quiet=True)
+    assert (run.monitor, run.best_epoch) == ("epoch", 3)
+    folder = Path(run.run_dir) / "checkpoints"
+    best, last = (load_checkpoint(folder / f"{n}.safetensors").state_dict
+                  for n in ("best", "last"))
+    assert best.keys() == last.keys() and all(torch.equal(best[k], last[k]) for k in best)
