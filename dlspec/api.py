@@ -1,4 +1,5 @@
-"""The pipeline as functions: check, compile, train, export. The CLI and tests call these."""
+"""The pipeline as functions: check, compile, train, export (in api_export.py, served from
+here too). The CLI and tests call these."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from dlspec.compiler import CheckedSpec, check_spec
 from dlspec.errors import (
     DataError,
     Diagnostic,
-    ExportError,
     SourceSpan,
     SpecError,
     TrainError,
 )
+from dlspec.lazy import lazy_exports
 from dlspec.passes.check_data import (
     data_diagnostics,
     located_data_error,
@@ -341,77 +342,5 @@ def recipe_for(checked: CheckedSpec):
         outputs=tuple(graph.outputs), inputs=tuple(graph.inputs), objective=spec.objective)
 
 
-def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
-                overrides: Sequence[str] = (), untrained: bool = False,
-                model: str | None = None):
-    """Export to ONNX with the ONNX Runtime check; returns the export report. `path` may be
-    a run folder (its spec, overrides and best checkpoint). Without weights it is refused
-    (the file would hold random weights, no preprocessing and no class names) unless
-    `untrained`. `model` picks one model of a spec with several (default: the first); its
-    weights come from the run's checkpoint of them all (its EMA copy's, when the run kept
-    one)."""
-    checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained,
-                                   model=model)
-    if (weights is None) != untrained:
-        raise ExportError(Diagnostic(
-            "DLS501", "no trained weights to export: the file would hold freshly initialized "
-                      "weights, without the training's preprocessing and class names"
-            if weights is None else "--untrained exports fresh weights, but --weights was "
-                                    "given too",
-            hint="pass --weights RUN_DIR (or the run folder in place of the spec); "
-                 "--untrained exports the untrained model on purpose"))
-    from dlspec.backends.onnx_data_like import data_samples, graph_roles, like_data, with_roles
-    from dlspec.backends.onnx_export import TensorInfo, export_onnx
-    from dlspec.backends.onnx_tolerance import weighted_depth
-
-    spec, graph = checked.spec, checked.graph  # the data, if any, only shapes the check inputs
-    module = compile_module(checked)
-    metadata = spec_metadata(checked)
-    fed = data_view(checked).model == checked.model  # the data's scaling and labels are its
-    if weights is not None:
-        with _explained_misfit(path, weights, overrides, "export"):
-            module, stored = load_weights(
-                module, weights, checked.model if spec.models is not None else None, fed)
-        if fed:
-            metadata.update({k: v for k, v in stored.items()
-                             if k in ("task", "class_names", "scored_output", "output_space")})
-    inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
-              for n in graph.inputs]
-    standardize = getattr(module, "standardize", None)
-    metadata["preprocessing"] = "standardize" if standardize else "none"
-    if standardize is not None:  # check on inputs that look like the raw training data
-        inputs[0] = replace(inputs[0], center=standardize.mean, scale=standardize.std)
-    inputs = with_roles(inputs, graph_roles(graph))  # ids in range, 0/1 masks and graphs
-    samples = data_samples(checked)
-    if samples is not None:
-        inputs[0] = like_data(inputs[0], samples)
-    dim_max = {name: dim.max for config in checked.inputs.values()
-               for name, dim in config.dims.items() if dim.max}
-    return export_onnx(module, inputs, list(graph.outputs), output, opset=spec.export.opset,
-                       metadata=metadata, tolerance=spec.export.tolerance,
-                       rtol=spec.export.rtol,
-                       check_batch=spec.export.check_batch, dim_max=dim_max or None,
-                       depths=weighted_depth(graph))
-
-
-def load_weights(module: Any, weights: Path, model: str | None = None,
-                 preprocess: bool = True) -> tuple[Any, dict[str, str]]:
-    """Load a checkpoint (a .safetensors file, or a run directory: its best checkpoint) into
-    `module`; `model`: the name of the module among the several models that the checkpoint
-    holds (their EMA copy when it has one). A model trained on standardized data comes back
-    wrapped so that it takes raw features (unless `preprocess` is off: a model the data does
-    not feed, like a GAN's generator)."""
-    from dlspec.backends.torch_layers import Standardize, WithPreprocessing
-    from dlspec.train.engine.model_set import one_model
-    from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
-    from dlspec.train.run_folder.run_dir import RunFiles
-
-    path = RunFiles(weights).best if weights.is_dir() else weights
-    checkpoint = load_checkpoint(path)
-    if model is not None:
-        checkpoint = one_model(checkpoint, model)
-    apply_checkpoint(module, checkpoint)
-    mean, std = (checkpoint.extras.get(f"preprocess.{k}") for k in ("mean", "std"))
-    if preprocess and mean is not None and std is not None:
-        module = WithPreprocessing(Standardize(mean, std), module)
-    return module, checkpoint.metadata
+__getattr__ = lazy_exports(__name__, {"export_spec": "dlspec.api_export",
+                                      "load_weights": "dlspec.api_export"})

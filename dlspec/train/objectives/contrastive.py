@@ -16,6 +16,7 @@ of the embedding. Torch is imported inside the run-time methods only.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -148,8 +149,9 @@ class _Contrastive(Objective):
     def output(self, returned: Any, index: int | None) -> torch.Tensor:
         return (returned if index is None else returned[index]).flatten(1)
 
+    @abstractmethod
     def batch_loss(self, batch: Tensors) -> torch.Tensor:
-        raise NotImplementedError
+        """The loss of one batch (what the update minimizes, and evaluation averages)."""
 
     def evaluate(self, data: Tensors, prefix: str, batch_size: int) -> dict[str, float]:
         """The loss over the split in training-sized batches (in order; SimCLR's views drawn
