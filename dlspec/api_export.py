@@ -43,16 +43,19 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     if weights is not None:
         with _explained_misfit(path, weights, overrides, "export"):
             module, stored = load_weights(
-                module, weights, checked.model if spec.models is not None else None, fed)
+                module, weights, checked.model if spec.models is not None else None, fed,
+                graph.inputs)
         if fed:
             metadata.update({k: v for k, v in stored.items()
                              if k in ("task", "class_names", "scored_output", "output_space")})
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
               for n in graph.inputs]
     standardize = getattr(module, "standardize", None)
-    metadata["preprocessing"] = "standardize" if standardize else "none"
-    if standardize is not None:  # check on inputs that look like the raw training data
-        inputs[0] = replace(inputs[0], center=standardize.mean, scale=standardize.std)
+    scalers = {0: standardize} if standardize is not None else getattr(
+        module, "input_scalers", {})
+    metadata["preprocessing"] = "standardize" if scalers else "none"
+    for i, scaler in scalers.items():  # check on inputs that look like the raw training data
+        inputs[i] = replace(inputs[i], center=scaler.mean, scale=scaler.std)
     inputs = with_roles(inputs, graph_roles(graph))  # ids in range, 0/1 masks and graphs
     samples = data_samples(checked)
     if samples is not None:
@@ -67,13 +70,15 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
 
 
 def load_weights(module: Any, weights: Path, model: str | None = None,
-                 preprocess: bool = True) -> tuple[Any, dict[str, str]]:
+                 preprocess: bool = True, inputs: Sequence[str] = ()
+                 ) -> tuple[Any, dict[str, str]]:
     """Load a checkpoint (a .safetensors file, or a run directory: its best checkpoint) into
     `module`; `model`: the name of the module among the several models that the checkpoint
     holds (their EMA copy when it has one). A model trained on standardized data comes back
     wrapped so that it takes raw features (unless `preprocess` is off: a model the data does
-    not feed, like a GAN's generator)."""
-    from dlspec.backends.torch_layers import Standardize, WithPreprocessing
+    not feed, like a GAN's generator); a model of several `inputs` (their names, in order)
+    behind the standardization of each one that was standardized."""
+    from dlspec.backends.torch_layers import Standardize, WithPreprocessing, with_input_scaling
     from dlspec.train.engine.model_set import one_model
     from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
     from dlspec.train.run_folder.run_dir import RunFiles
@@ -86,4 +91,9 @@ def load_weights(module: Any, weights: Path, model: str | None = None,
     mean, std = (checkpoint.extras.get(f"preprocess.{k}") for k in ("mean", "std"))
     if preprocess and mean is not None and std is not None:
         module = WithPreprocessing(Standardize(mean, std), module)
+    scaled = {i: Standardize(checkpoint.extras[f"preprocess.{name}.mean"],
+                             checkpoint.extras[f"preprocess.{name}.std"])
+              for i, name in enumerate(inputs) if f"preprocess.{name}.mean" in checkpoint.extras}
+    if preprocess and scaled:
+        module = with_input_scaling(module, scaled, list(inputs))
     return module, checkpoint.metadata

@@ -225,3 +225,33 @@ def test_one_model_of_a_trained_gan_exports_with_its_own_weights(tmp_path):
     assert read_metadata(tmp_path / "g.onnx")["preprocessing"] == "none"
     export_spec(run.run_dir, tmp_path / "d.onnx", model="discriminator")
     assert read_metadata(tmp_path / "d.onnx")["preprocessing"] == "standardize"
+
+
+def test_a_model_of_two_inputs_exports_behind_the_scaling_of_each(tmp_path):
+    """Each standardized input of a two-input model is standardized inside the exported
+    model too, so that it takes raw values like a model of one input."""
+    import torch
+
+    from dlspec.api import check, compile_module, load_data, train_spec
+    from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
+
+    spec = Path(__file__).resolve().parents[1] / "specs" / "two-input-digits-shift.yaml"
+    run = train_spec(spec, ["train.epochs=1"], out_root=tmp_path, run_name="two", quiet=True)
+    checked = check(spec)
+    data = load_data(checked)
+    assert len(data.scaling) == 2  # both inputs were standardized for training
+    model = compile_module(checked).eval()
+    best = Path(run.run_dir) / "checkpoints" / "best.safetensors"
+    apply_checkpoint(model, load_checkpoint(best))
+    rng = np.random.default_rng(1)
+    raw = {name: rng.uniform(0, 16, (4, *x.shape[1:])).astype(np.float32)
+           for name, x in data.test.inputs.items()}
+    scaled = [torch.from_numpy((x - data.scaling[n][0]) / data.scaling[n][1]).float()
+              for n, x in raw.items()]
+    with torch.no_grad():
+        expected = model(*scaled).numpy()
+
+    export_spec(run.run_dir, tmp_path / "two.onnx")
+    (got,) = open_session(tmp_path / "two.onnx").run(None, raw)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert read_metadata(tmp_path / "two.onnx")["preprocessing"] == "standardize"

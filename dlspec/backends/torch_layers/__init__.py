@@ -68,3 +68,27 @@ class WithPreprocessing(nn.Module):
 
     def forward(self, x: torch.Tensor, *rest: torch.Tensor):
         return self.model(self.standardize(x), *rest)
+
+
+def with_input_scaling(model: nn.Module, scalers: dict[int, Standardize],
+                       names: list[str]) -> nn.Module:
+    """`model` behind the standardization of some of its several inputs (by position), as
+    a module that takes every input by name (a torch.fx graph, so that exporters see its
+    exact inputs); `input_scalers` holds the standardizations."""
+    from torch import fx
+
+    root = nn.Module()
+    root.model = model
+    graph = fx.Graph()
+    values = []
+    for position, name in enumerate(names):
+        value = graph.placeholder(name)
+        if position in scalers:
+            root.add_module(f"standardize_{name}", scalers[position])
+            value = graph.call_module(f"standardize_{name}", (value,))
+        values.append(value)
+    graph.output(graph.call_module("model", tuple(values)))
+    scaled = fx.GraphModule(root, graph, class_name="WithInputScaling")
+    scaled.input_scalers = dict(scalers)
+    return scaled
+

@@ -123,8 +123,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
         metadata={"dlspec_version": dlspec.__version__, "task": data.task, "data": data.source,
                   "class_names": json.dumps(list(data.class_names)), **objective.metadata(),
                   **metadata},
-        extras={f"preprocess.{k}": torch.from_numpy(np.array(v, dtype=np.float32))
-                for k, v in (("mean", data.mean), ("std", data.std)) if v is not None},
+        extras=preprocess_extras(data),
         notes=notes)
     keys = run.loss_keys()
     available = [*(f"train_{k}" for k in keys),
@@ -157,3 +156,19 @@ def _learner(update: Update, model: torch.nn.Module, recipe: Recipe,
     scheduler = make_lr_scheduler(optimizer, recipe.schedule_for(update.model), steps,
                                   steps * plan.epochs)
     return Learner.create(update, optimizer, scheduler, recipe.regularization)
+
+
+def preprocess_extras(data: PreparedData) -> dict[str, torch.Tensor]:
+    """The standardization a model's inputs were trained with, for checkpoints (so that an
+    exported model takes raw values): `preprocess.mean`/`.std` for a model of one input,
+    `preprocess.<input>.mean`/`.std` for each standardized input of several."""
+    def tensor(values) -> torch.Tensor:
+        return torch.from_numpy(np.array(values, dtype=np.float32))
+
+    if data.mean is not None and data.std is not None:
+        return {"preprocess.mean": tensor(data.mean), "preprocess.std": tensor(data.std)}
+    if len(data.train.inputs) == 1:
+        return {}
+    return {f"preprocess.{name}.{key}": tensor(value) for name, (mean, std) in
+            data.scaling.items() for key, value in (("mean", mean), ("std", std))}
+
