@@ -4,10 +4,9 @@ An objective is ONE declaration (a subclass of `Objective` in a file of its own)
 
 - its `Config`, a pydantic model with `op: Literal[...]`: the spec's `objective:` section;
 - its static side, read by `dlspec validate` without torch: `plan(config, spec)` says which
-  of the spec's models it trains (`Roles.trained`), which model the data feeds and which of
-  that model's inputs come from the data (`Roles.data_model`, `Roles.fed`: the objective
-  makes the others itself, e.g. a generator's noise), and whether it reads the spec's
-  `loss:` section;
+  of the spec's models it trains (`Roles.trained`), which model the data feeds
+  (`Roles.data_model`: the objective feeds the others itself, e.g. a generator's noise),
+  and whether it reads the spec's `loss:` section;
 - its steps: `updates()` lists the optimizer updates of a training step (which model each
   one updates, and how often), `losses(update, batch)` computes what an update minimizes;
 - `evaluate(data, prefix)`: the numbers a validation or test pass reports.
@@ -58,7 +57,6 @@ class Roles:
 
     trained: tuple[str, ...]  # the models it updates, in update order
     data_model: str  # the model the data feeds
-    fed: tuple[str, ...] | None = None  # data_model's inputs read from the data (None: all)
     reads_loss: bool = True  # whether the spec's `loss:` section is what it minimizes
     models: tuple[str, ...] = ()  # every model it calls (the trained ones, and others frozen)
 
