@@ -55,6 +55,8 @@ CODES: dict[str, str] = {
     "DLS502": "ONNX Runtime disagrees with PyTorch",
     "DLS503": "unsafe or unreadable ONNX file",
     "DLS504": "prediction input does not fit the model",
+    "DLS601": "the model does not generate that",
+    "DLS602": "the prompt or input does not fit the model",
 }
 
 Severity = Literal["error", "warning"]
@@ -133,6 +135,10 @@ class TrainError(DlspecError):
 
 class ExportError(DlspecError):
     """Export or its numerical check failed."""
+
+
+class GenerateError(DlspecError):
+    """A sampling or generation request the model cannot serve (DLS6xx)."""
 
 
 class RuleError(Exception):
