@@ -10,6 +10,7 @@ from typing import Any
 
 from dlspec.api import _explained_misfit, compile_module, spec_metadata, spec_or_run
 from dlspec.errors import Diagnostic, ExportError
+from dlspec.generate.info import to_metadata
 from dlspec.passes.check_objective import data_view
 
 
@@ -40,6 +41,11 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     module = compile_module(checked)
     metadata = spec_metadata(checked)
     fed = data_view(checked).model == checked.model  # the data's scaling and labels are its
+    generation = generation_record(checked, weights)
+    if generation is not None:
+        metadata["generation"] = to_metadata(generation)
+        # a denoiser's samplers work in the model's space: no standardization in front
+        fed = fed and generation["kind"] != "diffusion"
     if weights is not None:
         with _explained_misfit(path, weights, overrides, "export"):
             module, stored = load_weights(
@@ -67,6 +73,21 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
                        rtol=spec.export.rtol,
                        check_batch=spec.export.check_batch, dim_max=dim_max or None,
                        depths=weighted_depth(graph))
+
+
+def generation_record(checked, weights: Path | None) -> dict[str, Any] | None:
+    """The generation record of the exported model (dlspec/generate/info.py), with the
+    scaling of the data its samples are mapped back to, or None."""
+    from dlspec.generate.info import generation_info
+    from dlspec.generate.source import run_scale, scale_record
+    from dlspec.train.run_folder.checkpoint import load_checkpoint
+    from dlspec.train.run_folder.run_dir import RunFiles
+
+    info = generation_info(checked)
+    if info is None or weights is None:
+        return info
+    path = RunFiles(weights).best if weights.is_dir() else weights
+    return {**info, "scale": scale_record(run_scale(load_checkpoint(path).extras, info))}
 
 
 def load_weights(module: Any, weights: Path, model: str | None = None,
