@@ -342,5 +342,7 @@ def recipe_for(checked: CheckedSpec):
         outputs=tuple(graph.outputs), inputs=tuple(graph.inputs), objective=spec.objective)
 
 
-__getattr__ = lazy_exports(__name__, {"export_spec": "dlspec.api_export",
-                                      "load_weights": "dlspec.api_export"})
+__getattr__ = lazy_exports(__name__, {
+    "export_spec": "dlspec.api_export", "load_weights": "dlspec.api_export",
+    **dict.fromkeys(("request_sample", "sample", "write_samples", "request_generate",
+                     "generate"), "dlspec.api_generate")})
