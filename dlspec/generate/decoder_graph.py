@@ -1,7 +1,7 @@
 """The part of a model downstream of one layer, as a model of its own: a VAE's decoder.
 
 `downstream_graph(graph, layer)` is the IR graph of what the model computes from `layer`'s
-output: that output becomes an input of the same name and type, and the layers kept are those
+output: that output becomes an input of the same type and name (`code_input`), and the layers kept are those
 that depend on it and lead to an output that depends on it. Every kept layer keeps its
 qualified name (and so its parameters' names), so that the trained model's weights load into
 the compiled part by name: `build_module(part)` then `load_state_dict` of the matching entries,
@@ -22,7 +22,7 @@ from dlspec.ir.graph import Graph, Node
 
 def downstream_graph(graph: Graph, layer: str) -> Graph:
     """The graph computing `graph`'s outputs that depend on `layer` from `layer`'s output
-    (an input named `layer`). Raises GenerateError DLS601 when there is no such layer, when
+    (an input named `code_input(layer)`: `layer`, but for dots). Raises GenerateError DLS601 when there is no such layer, when
     no output depends on it, or when what depends on it also reads values from upstream."""
     if layer not in graph:
         raise GenerateError(Diagnostic(
@@ -42,8 +42,14 @@ def downstream_graph(graph: Graph, layer: str) -> Graph:
     needed = set().union(*(_ancestors(graph, name) | {name} for name in outputs))
     kept = [node for node in graph.layers() if node.name in below and node.name in needed]
     kept_names = {node.name for node in kept}
-    part = Graph(inputs=[layer], outputs=outputs)
-    part.add(Node(layer, None, [], start.span, start.type, start.scope))
+    code = code_input(layer)
+    if code in kept_names:
+        raise GenerateError(Diagnostic(
+            "DLS601", f"the input for '{layer}' would be named '{code}', which a layer after "
+            f"it is named", start.span, layer=layer, op=start.op_name,
+            hint=f"rename the layer '{code}'"))
+    part = Graph(inputs=[code], outputs=outputs)
+    part.add(Node(code, None, [], start.span, start.type, start.scope))
     for node in kept:
         upstream = [name for name in node.inputs if name != layer and name not in below]
         if upstream:
@@ -53,9 +59,16 @@ def downstream_graph(graph: Graph, layer: str) -> Graph:
                 f"'{layer}' alone", node.span, layer=node.name, op=node.op_name,
                 hint="start from a layer that everything after it depends on only"))
         tie = node.tie if node.tie in kept_names else None  # an upstream one: loaded by name
-        part.add(replace(node, tie=tie, inputs=list(node.inputs)))
+        part.add(replace(node, tie=tie,
+                         inputs=[code if name == layer else name for name in node.inputs]))
     part.connect()
     return part
+
+
+def code_input(layer: str) -> str:
+    """The name of the part's input fed `layer`'s output: the layer's name, its dots (a
+    layer in a block: `dec.0.fc`) made underscores, as inputs are identifiers."""
+    return layer.replace(".", "_")
 
 
 def downstream_module(part: Graph, trained: Any, name: str = "Decoder") -> Any:

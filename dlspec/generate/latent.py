@@ -82,7 +82,9 @@ def sample_latent(network: Network, info: Mapping[str, Any], n: int,
         raise GenerateError(Diagnostic("DLS601", f"asked for {n} samples",
                                        hint="ask for 1 or more (-n 64)"))
     name, shape = _code(info)
-    _expect_input(network, name, info)
+    _expect_input(network, name, info, (
+        f"export the VAE's decoder: `dlspec export RUN --from {info['latent_layer']}`, and "
+        f"sample that" if info["kind"] == "vae" else "sample the generator"))
     codes = rng.standard_normal((n, *shape), dtype=np.float32)
     return _batched(network, name, codes, info.get("output"), batch_size)
 
@@ -95,7 +97,8 @@ def reconstruct(network: Network, info: Mapping[str, Any], images: np.ndarray,
         raise GenerateError(Diagnostic(
             "DLS601", "reconstructions need a VAE (a model with a `reparameterize` layer)",
             hint="sample from the prior instead"))
-    _expect_input(network, info["input"], info)
+    _expect_input(network, info["input"], info, "reconstructions need the whole VAE: "
+                  "export the run without --from")
     return _batched(network, info["input"], np.asarray(images), info["output"], batch_size)
 
 
@@ -109,12 +112,12 @@ def decoder_network(checked: CheckedSpec, module: Any, info: Mapping[str, Any]
     from dlspec.generate.decoder_graph import downstream_graph, downstream_module
     from dlspec.generate.network import TorchNetwork
 
-    layer = info["latent_layer"]
-    part = downstream_graph(checked.graph, layer)
+    part = downstream_graph(checked.graph, info["latent_layer"])
     part_module = downstream_module(part, module, f"{checked.model}-decoder")
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    node = part.node(layer)
-    return TorchNetwork(part_module, {layer: (tuple(node.type.sample_shape), node.type.dtype)},
+    code = part.node(part.inputs[0])
+    return TorchNetwork(part_module, {code.name: (tuple(code.type.sample_shape),
+                                                  code.type.dtype)},
                         tuple(part.outputs), device=str(device), graph=part)
 
 
@@ -123,21 +126,19 @@ def _code(info: Mapping[str, Any]) -> tuple[str, tuple[int, ...]]:
     if info.get("kind") == "latent":
         return info["input"], tuple(info["shape"])
     if info.get("kind") == "vae":
-        return info["latent_layer"], tuple(info["latent_shape"])
+        from dlspec.generate.decoder_graph import code_input
+
+        return code_input(info["latent_layer"]), tuple(info["latent_shape"])
     raise GenerateError(Diagnostic(
         "DLS601", f"this model does not sample from codes (its kind: "
         f"{info.get('kind', 'none')})", hint="sample a GAN's generator or a VAE"))
 
 
-def _expect_input(network: Network, name: str, info: Mapping[str, Any]) -> None:
-    if name in network.inputs:
-        return
-    hint = (f"export the VAE's decoder: `dlspec export RUN --from {name}`, and sample that"
-            if info.get("kind") == "vae" and name == info.get("latent_layer") else
-            "sample the model that the generation record describes")
-    raise GenerateError(Diagnostic(
-        "DLS601", f"the network takes {', '.join(network.inputs) or 'no inputs'}, not the "
-        f"'{name}' this {info.get('kind')} model is fed", hint=hint))
+def _expect_input(network: Network, name: str, info: Mapping[str, Any], hint: str) -> None:
+    if name not in network.inputs:
+        raise GenerateError(Diagnostic(
+            "DLS601", f"the network takes {', '.join(network.inputs) or 'no inputs'}, not the "
+            f"'{name}' this {info.get('kind')} model is fed", hint=hint))
 
 
 def _batched(network: Network, name: str, values: np.ndarray, output: str | None,

@@ -135,3 +135,17 @@ def test_a_decoder_reading_the_encoder_is_refused(tmp_path):
     message = str(err.value)
     assert "DLS601" in message and "in layer 'recon' (add)" in message
     assert "'recon' reads 'enc' besides what 'z' computes" in message
+
+
+def test_a_layer_in_a_block_feeds_an_input_of_an_identifiers_name(tmp_path):
+    checked = check_spec(spec_file(tmp_path, BLOCKS))
+    part = downstream_graph(checked.graph, "dec.0.fc")
+    assert part.inputs == ["dec_0_fc"]
+    assert part.node("dec.0.tanh").inputs == ["dec_0_fc"]
+    torch.manual_seed(0)
+    whole = build_module(checked.graph).eval()
+    decoder = downstream_module(part, whole)
+    h = torch.randn(3, 5)
+    recon, _, _ = with_z_replaced(whole, "dec.0.fc", h, torch.randn(3, 6))
+    with torch.no_grad():
+        assert (decoder(h) - recon).abs().max().item() == 0.0
