@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VAE = ROOT / "specs" / "vae-digits.yaml"
 GAN = ROOT / "specs" / "dcgan-digits.yaml"
 VAE_INFO = {"kind": "vae", "latent_layer": "z", "input": "image", "output": "recon",
-            "latent_shape": [8]}
+            "latent_shape": [4]}
 
 
 def whole_vae(seed: int = 0):
@@ -73,9 +73,9 @@ def test_gan_samples_are_the_generator_on_the_rngs_codes():
 def test_vae_prior_samples_are_the_decoder_on_the_rngs_codes():
     checked, module, _ = whole_vae()
     network = decoder_network(checked, module, VAE_INFO)
-    assert network.inputs == {"z": ((8,), "float32")} and network.outputs == ("recon",)
+    assert network.inputs == {"z": ((4,), "float32")} and network.outputs == ("recon",)
     samples = sample_latent(network, VAE_INFO, 6, np.random.default_rng(1))
-    codes = torch.from_numpy(np.random.default_rng(1).standard_normal((6, 8),
+    codes = torch.from_numpy(np.random.default_rng(1).standard_normal((6, 4),
                                                                        dtype=np.float32))
     handle = module.z.register_forward_hook(lambda *_: codes)
     with torch.no_grad():
@@ -135,9 +135,9 @@ def test_the_exported_decoder_samples_as_the_run_does(vae_run, tmp_path):
     path = tmp_path / "decoder.onnx"
     report = api.export_spec(vae_run, path, from_layer="z")  # checked on ONNX Runtime
     assert report.input_names == ("z",) and report.output_names == ("recon",)
-    assert report.input_dims["z"] == ("batch", 8)
+    assert report.input_dims["z"] == ("batch", 4)
     onnx = OnnxNetwork(path)
-    assert onnx.inputs == {"z": ((8,), "float32")}
+    assert onnx.inputs == {"z": ((4,), "float32")}
     assert onnx.metadata["from_layer"] == "z" and onnx.metadata["preprocessing"] == "none"
     checked, weights = api.spec_or_run(vae_run, None)
     module, _ = api.load_weights(api.compile_module(checked), weights)
