@@ -22,8 +22,9 @@ from dlspec.ir.graph import Graph, Node
 
 def downstream_graph(graph: Graph, layer: str) -> Graph:
     """The graph computing `graph`'s outputs that depend on `layer` from `layer`'s output
-    (an input named `code_input(layer)`: `layer`, but for dots). Raises GenerateError DLS601 when there is no such layer, when
-    no output depends on it, or when what depends on it also reads values from upstream."""
+    (an input named `code_input(layer)`: `layer`, but for dots). Raises GenerateError
+    DLS601 when there is no such layer, when no output depends on it, or when what depends
+    on it also reads values from upstream."""
     if layer not in graph:
         raise GenerateError(Diagnostic(
             "DLS601", f"the model has no layer '{layer}'",
