@@ -10,21 +10,24 @@ from typing import Any
 
 from dlspec.api import _explained_misfit, compile_module, spec_metadata, spec_or_run
 from dlspec.errors import Diagnostic, ExportError
+from dlspec.generate.decoder_graph import downstream_graph
 from dlspec.generate.info import to_metadata
 from dlspec.passes.check_objective import data_view
 
 
 def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | None = None,
                 overrides: Sequence[str] = (), untrained: bool = False,
-                model: str | None = None):
+                model: str | None = None, from_layer: str | None = None):
     """Export to ONNX with the ONNX Runtime check; returns the export report. `path` may be
     a run folder (its spec, overrides and best checkpoint). Without weights it is refused
     (the file would hold random weights, no preprocessing and no class names) unless
     `untrained`. `model` picks one model of a spec with several (default: the first); its
     weights come from the run's checkpoint of them all (its EMA copy's, when the run kept
-    one)."""
+    one). `from_layer` exports the part of the model downstream of that layer, whose output
+    is the file's input of the same name (a VAE's decoder: `from_layer` its latent layer)."""
     checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained,
                                    model=model)
+    part = None if from_layer is None else downstream_graph(checked.graph, from_layer)
     if (weights is None) != untrained:
         raise ExportError(Diagnostic(
             "DLS501", "no trained weights to export: the file would hold freshly initialized "
@@ -41,7 +44,12 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     module = compile_module(checked)
     metadata = spec_metadata(checked)
     fed = data_view(checked).model == checked.model  # the data's scaling and labels are its
-    generation = generation_record(checked, weights)
+    generation = generation_record(checked, weights, from_layer)
+    if part is not None:  # the part fed the layer's output: no data scaling or labels
+        module = _downstream(checked, module, part, weights, path, overrides)
+        checked = replace(checked, graphs={**checked.graphs, checked.model: part})
+        graph, metadata, weights, fed = part, spec_metadata(checked), None, False
+        metadata["from_layer"] = from_layer
     if generation is not None:
         metadata["generation"] = to_metadata(generation)
         # a denoiser's samplers work in the model's space: no standardization in front
@@ -63,7 +71,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     for i, scaler in scalers.items():  # check on inputs that look like the raw training data
         inputs[i] = replace(inputs[i], center=scaler.mean, scale=scaler.std)
     inputs = with_roles(inputs, graph_roles(graph))  # ids in range, 0/1 masks and graphs
-    samples = data_samples(checked)
+    samples = data_samples(checked) if from_layer is None else None
     if samples is not None:
         inputs[0] = like_data(inputs[0], samples)
     dim_max = {name: dim.max for config in checked.inputs.values()
@@ -75,19 +83,38 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
                        depths=weighted_depth(graph))
 
 
-def generation_record(checked, weights: Path | None) -> dict[str, Any] | None:
+def generation_record(checked, weights: Path | None, from_layer: str | None = None
+                      ) -> dict[str, Any] | None:
     """The generation record of the exported model (dlspec/generate/info.py), with the
-    scaling of the data its samples are mapped back to, or None."""
+    scaling of the data its samples are mapped back to, or None. Of a part (`from_layer`),
+    only a VAE's decoder has one: the VAE's, marked `decoder`."""
     from dlspec.generate.info import generation_info
     from dlspec.generate.source import run_scale, scale_record
     from dlspec.train.run_folder.checkpoint import load_checkpoint
     from dlspec.train.run_folder.run_dir import RunFiles
 
     info = generation_info(checked)
+    if info is not None and from_layer is not None:
+        if info["kind"] != "vae" or info["latent_layer"] != from_layer:
+            return None
+        info = {**info, "decoder": True}
     if info is None or weights is None:
         return info
     path = RunFiles(weights).best if weights.is_dir() else weights
     return {**info, "scale": scale_record(run_scale(load_checkpoint(path).extras, info))}
+
+
+def _downstream(checked: Any, module: Any, part: Any, weights: Path | None,
+                path: str | Path, overrides: Sequence[str]) -> Any:
+    """The module of `part` (downstream_graph of the checked model), with the run's
+    weights when given."""
+    from dlspec.generate.decoder_graph import downstream_module
+
+    if weights is not None:
+        with _explained_misfit(path, weights, overrides, "export"):
+            module, _ = load_weights(module, weights, checked.model
+                                     if checked.spec.models is not None else None, False)
+    return downstream_module(part, module, f"{checked.model}-{part.inputs[0]}")
 
 
 def load_weights(module: Any, weights: Path, model: str | None = None,

@@ -78,10 +78,10 @@ def request_sample(path: Path, output: Path, *, model: str | None = None,
                      f"holds a {kind} model, sampled in one forward pass",
                      hint=f"leave {', '.join(diffusion_only)} out")
     if reconstruct and (kind != "vae" or plan is None):
-        raise refuse(f"--reconstruct shows a VAE's reconstructions of its run's test digits; "
+        raise refuse(f"--reconstruct shows a VAE's reconstructions of its run's test samples; "
                      f"{path} is {'an exported file' if plan is None else f'a {kind} model'}",
                      hint="pass the run folder of a VAE, or leave --reconstruct out")
-    if kind == "vae" and plan is None and not reconstruct:
+    if kind == "vae" and plan is None and not info.get("decoder"):
         raise refuse(f"{path} is a whole VAE (image -> reconstruction): sampling from the "
                      "prior needs its decoder",
                      hint="export the decoder alone with `dlspec export RUN_DIR --from "
