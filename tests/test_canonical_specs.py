@@ -53,7 +53,7 @@ def norm(c: int) -> int:  # a scale and a shift per channel
 
 
 def unet(b: int) -> int:
-    """ddpm-unet at width b: time MLP on a 1000-step table (b -> 4b -> 4b), residual blocks
+    """ddpm-unet at width b: time MLP on the sinusoidal embedding (b -> 4b -> 4b), residual blocks
     (norm, conv, time projection, norm, conv, 1x1 skip where the width changes)."""
     t = 4 * b
 
@@ -62,7 +62,7 @@ def unet(b: int) -> int:
         return norm(i) + conv(3, i, o) + linear(t, o) + norm(o) + conv(3, o, o) \
             + skip
 
-    return (1000 * b + linear(b, t) + linear(t, t) + conv(3, 3, b)
+    return (linear(b, t) + linear(t, t) + conv(3, 3, b)
             + res(b, b) + conv(3, b, b) + res(b, 2 * b) + conv(3, 2 * b, 2 * b)  # down
             + res(2 * b, 2 * b)                                                   # middle
             + conv(3, 2 * b, 2 * b) + res(4 * b, 2 * b)                           # up, concat

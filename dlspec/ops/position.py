@@ -1,4 +1,5 @@
-"""Positional encodings of token sequences (N, seq, D): learned, sinusoidal and rotary."""
+"""Positional encodings of token sequences (N, seq, D): learned, sinusoidal and rotary; and
+the sinusoidal embedding of a diffusion timestep (N,) or (N, 1) -> (N, dim)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,27 @@ class RotaryPosition(Op):
     def build(self, x: TensorType) -> Build:
         return Build("dlspec.backends.torch_layers.attention.RotaryPosition",
                      {"heads": self._heads(x), "base": self.base, "heads_first": x.rank == 4})
+
+
+class TimestepEmbedding(Op):
+    """The sinusoidal embedding of a diffusion timestep (no parameters): (N,) or (N, 1)
+    -> (N, dim), `[sin(t f_0) .. sin(t f_{h-1}), cos(t f_0) .. cos(t f_{h-1})]` with h = dim / 2
+    and f_i = max_period^(-i/h) (Ho et al. 2020, after Vaswani et al. 2017)."""
+
+    op: Literal["timestep_embedding"] = "timestep_embedding"
+    dim: PositiveInt = Field(description="Size of the embedding: its first half the sines, "
+                             "its second half the cosines (must be even).")
+    max_period: float = Field(10000.0, gt=1.0, description="The longest wavelength: "
+                              "frequencies run from 1 down to 1 / max_period, f_i = "
+                              "max_period^(-i / (dim / 2)).")
+
+    def infer(self, t: TensorType) -> TensorType:
+        if t.rank not in (1, 2) or (t.rank == 2 and t.shape[1] != 1):
+            raise RuleError(f"expects one timestep per sample, (N,) or (N, 1), got {t}",
+                            hint="declare the timestep input as `{shape: [1], dtype: int64}`")
+        expect_even(self.dim, "dim")
+        return TensorType((t.shape[0], self.dim), "float32")
+
+    def build(self, t: TensorType) -> Build:
+        return Build("dlspec.backends.torch_layers.attention.TimestepEmbedding",
+                     {"dim": self.dim, "max_period": self.max_period})

@@ -20,7 +20,7 @@ from dlspec.data.describe import (
 from dlspec.data.fields import DataKey, InputIO, keys_of
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
 from dlspec.errors import DataError, Diagnostic
-from dlspec.passes.check_objective import roles_of
+from dlspec.passes.check_objective import fed_inputs, roles_of
 from dlspec.train.recipe.config import implied_task
 from dlspec.train.recipe.loss_config import scored_output
 
@@ -47,8 +47,9 @@ def model_io(checked: CheckedSpec) -> ModelIO | None:
     if spec.data is None or not graph.inputs:
         return None
     scored = _scored(checked) if roles_of(spec).reads_loss else None
-    inputs = tuple(_input_io(checked, name) for name in graph.inputs)
-    dims = {dim: (bounds.min, bounds.max) for name in graph.inputs
+    fed = fed_inputs(checked)  # the data's inputs: all but those the objective feeds
+    inputs = tuple(_input_io(checked, name) for name in fed)
+    dims = {dim: (bounds.min, bounds.max) for name in fed
             for dim, bounds in checked.inputs[name].dims.items()}
     first = inputs[0]
     return ModelIO(
@@ -92,7 +93,7 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                for name, problem in problems.items()]
     config = checked.spec.data
     try:
-        info = describe_data(config, checked.loaded.base_dir, checked.graph.inputs)
+        info = describe_data(config, checked.loaded.base_dir, fed_inputs(checked))
     except DataError as err:
         return located_data_error(checked, err) + located
     return at_keys(checked, fit_problems(info, model, task, config)) + located

@@ -64,6 +64,8 @@ def objective_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                     source.key_span((section, name)), hint=suggest(name, roles.trained)))
     problems += [problem.at(source.span(key))
                  for key, problem in OBJECTIVES[config.op].problems(config, spec)]
+    problems += [problem.at(source.span(key)) for key, problem in
+                 OBJECTIVES[config.op].graph_problems(config, spec, checked.graphs)]
     if not roles.reads_loss and spec.loss is not None:
         problems.append(Diagnostic(
             "DLS402", f"the {config.op} objective computes its own losses, so `loss:` would "
@@ -82,3 +84,18 @@ def data_view(checked: CheckedSpec) -> CheckedSpec:
         return replace(checked, model=roles_of(spec).data_model)
     except RoleError:
         return checked
+
+
+def fed_inputs(checked: CheckedSpec) -> tuple[str, ...]:
+    """The inputs of the chosen model that its data feeds: every one, unless its objective
+    feeds some itself (Roles.data_inputs)."""
+    names = tuple(checked.graph.inputs)
+    if checked.spec.data is None:
+        return names
+    try:
+        roles = roles_of(checked.spec)
+    except RoleError:
+        return names
+    if roles.data_inputs is None or roles.data_model != checked.model:
+        return names
+    return tuple(name for name in names if name in roles.data_inputs)

@@ -102,6 +102,18 @@ def rotary_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+def timestep_cases(rng: random.Random) -> list[Case]:
+    """Int64 timesteps as a denoiser takes them (N, 1) first (the exported case), then (N,)
+    and float times."""
+    return [Case({"op": "timestep_embedding", "dim": 2 * rng.randint(1, 16),
+                  "max_period": rng.choice([10000.0, 1000.0])}, (T(*shape, dtype=dtype),),
+                 int_high=1000)
+            for shape, dtype in [(("N", 1), "int64"), (("N",), "int64"), (("N", 1), "float32")]]
+
+
+TIMESTEP = {"op": "timestep_embedding", "dim": 8}
+
+
 def _sequence_rejects(name: str, config: dict) -> tuple[Reject, ...]:
     return (Reject("no sequence axis", {"op": name, **config}, (T("N", 8),)),
             Reject("symbolic features", {"op": name, **config}, (T("N", "seq", "L"),)))
@@ -137,6 +149,12 @@ ROWS: dict[str, Row] = {
         *_sequence_rejects("sinusoidal_position", {}),
         _int_sequence("sinusoidal_position", {}),
         Reject("odd features", {"op": "sinusoidal_position"}, (T("N", "seq", 5),)),
+    )),
+    "timestep_embedding": Row(timestep_cases, rejects=(
+        Reject("several values per sample", TIMESTEP, (T("N", 2, dtype="int64"),)),
+        Reject("a sequence of timesteps", TIMESTEP, (T("N", "seq", dtype="int64"),)),
+        Reject("rank 3", TIMESTEP, (T("N", 1, 1),)),
+        Reject("odd dim", {"op": "timestep_embedding", "dim": 7}, (T("N", 1, dtype="int64"),)),
     )),
     "rotary_position": Row(rotary_cases, rejects=(
         Reject("rank 2", {"op": "rotary_position"}, (T("N", 8),)),

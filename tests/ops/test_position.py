@@ -1,4 +1,5 @@
-"""Position encodings against their formulas: Vaswani's sinusoids, RoPE's rotations of feature
+"""Position encodings against their formulas: Vaswani's sinusoids, the diffusion timestep's
+sines and cosines, RoPE's rotations of feature
 pairs (i, i + d/2), and learned tables sliced to the sequence's length; BERT's token types."""
 
 from __future__ import annotations
@@ -28,6 +29,23 @@ def test_sinusoidal_equals_vaswanis_formula():
             angle = pos / base ** (2 * i / d)
             expected[pos, 2 * i], expected[pos, 2 * i + 1] = math.sin(angle), math.cos(angle)
     torch.testing.assert_close(module(x) - x, expected.expand(2, seq, d))
+    assert not list(module.parameters()) and not list(module.buffers())
+
+
+@pytest.mark.parametrize("shape", [(4, 1), (4,)])
+def test_timestep_embedding_is_sines_then_cosines_of_the_papers_frequencies(shape):
+    """emb[n, i] = sin(t_n * P^(-i/h)), emb[n, h + i] = cos(t_n * P^(-i/h)), h = dim / 2."""
+    dim, period = 6, 10000.0
+    module = _module("timestep_embedding", ("N", *shape[1:]), dim=dim)
+    t = torch.tensor([0, 1, 17, 999]).reshape(shape)
+    expected = torch.empty(4, dim)
+    for n, step in enumerate([0, 1, 17, 999]):
+        for i in range(dim // 2):
+            angle = step * period ** (-i / (dim // 2))
+            expected[n, i], expected[n, dim // 2 + i] = math.sin(angle), math.cos(angle)
+    torch.testing.assert_close(module(t), expected)
+    torch.testing.assert_close(module(t.float()), expected)
+    assert module(t)[0].tolist() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]  # t = 0: sin 0, cos 0
     assert not list(module.parameters()) and not list(module.buffers())
 
 

@@ -51,6 +51,25 @@ class SinusoidalPosition(nn.Module):
         return f"base={self.base}"
 
 
+class TimestepEmbedding(nn.Module):
+    """The sinusoidal embedding of timesteps (N,) or (N, 1), int or float -> (N, dim):
+    sines then cosines of t * max_period^(-i/h), i = 0 .. h-1, h = dim / 2."""
+
+    def __init__(self, dim: int, max_period: float = 10000.0):
+        super().__init__()
+        self.dim, self.max_period = dim, max_period
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        step = torch.arange(half, device=t.device, dtype=torch.float32)
+        frequency = torch.exp(step * (-math.log(self.max_period) / half))
+        angles = t.reshape(-1, 1).to(torch.float32) * frequency[None, :]  # (N, half)
+        return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, max_period={self.max_period}"
+
+
 class RotaryPosition(nn.Module):
     """RoPE on (N, seq, heads*d) split into `heads` groups, or on (N, heads, seq, d)."""
 

@@ -59,6 +59,9 @@ class Roles:
     data_model: str  # the model the data feeds
     reads_loss: bool = True  # whether the spec's `loss:` section is what it minimizes
     models: tuple[str, ...] = ()  # every model it calls (the trained ones, and others frozen)
+    # the inputs of data_model that the data feeds (None: every one); the objective feeds
+    # the others itself (a diffusion denoiser's timestep)
+    data_inputs: tuple[str, ...] | None = None
 
 
 class RoleError(ValueError):
@@ -134,6 +137,14 @@ class Objective(ABC):
     def problems(cls, config: ObjectiveConfig, spec: Any) -> list[tuple[tuple, Any]]:
         """What else keeps `spec` from training with this objective (its roles being
         valid), torch-free: (the spec key it is at, an unlocated Diagnostic) each."""
+        return []
+
+    @classmethod
+    def graph_problems(cls, config: ObjectiveConfig, spec: Any, graphs: dict[str, Any]
+                       ) -> list[tuple[tuple, Any]]:
+        """What the models' shape-checked graphs (by model name) keep from training with
+        this objective, torch-free, its roles being valid: (the spec key it is at, an
+        unlocated Diagnostic) each."""
         return []
 
     @classmethod
