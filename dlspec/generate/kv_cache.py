@@ -169,6 +169,13 @@ class IncrementalDecoder:
             raise ValueError(f"no cached decoding: {reason}")
         self._dynamic = dynamic_nodes(self.graph, self.step_input)
         self._order = self.graph.layers()
+        self._layers = {node.name: self.module.get_submodule(node.name)
+                        for node in self._order}
+        # the generated path, in order; dropout (an identity in eval mode) left out
+        self._path = [node for node in self._order if node.name in self._dynamic
+                      and not _is_identity(self._layers[node.name])]
+        self._skip = {node.name: node.inputs[0] for node in self._order
+                      if node.name in self._dynamic and _is_identity(self._layers[node.name])}
 
     @torch.no_grad()
     def start(self, feeds: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -187,12 +194,16 @@ class IncrementalDecoder:
     def feed(self, ids: torch.Tensor) -> torch.Tensor:
         """The output at the next positions, given the step input's values there (N, t)."""
         values = {self.step_input: ids}
-        for node in self._order:
-            if node.name in self._dynamic:
-                args = [values[s] if s in values else self._static[s] for s in node.inputs]
-                values[node.name] = self._step(node, args)
+        for node in self._path:
+            args = [self._value(s, values) for s in node.inputs]
+            values[node.name] = self._step(node, args)
         self.length += ids.shape[1]
-        return values[self.output]
+        return self._value(self.output, values)
+
+    def _value(self, name: str, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        while name in self._skip:
+            name = self._skip[name]
+        return values[name] if name in values else self._static[name]
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keep batch rows `index` (beam search: each beam's parent), in that order."""
@@ -205,7 +216,7 @@ class IncrementalDecoder:
                         setattr(keys, name, value.index_select(0, index))
 
     def _layer(self, node: Node):
-        return self.module.get_submodule(node.name)
+        return self._layers[node.name]
 
     def _keys(self, node: Node, part: str) -> _Keys:
         return self._state.setdefault(node.name, {}).setdefault(part, _Keys())
@@ -259,6 +270,11 @@ class IncrementalDecoder:
         return layer.out_proj(out.transpose(1, 2).flatten(2))
 
 
+def _is_identity(layer) -> bool:
+    """Dropout in eval mode."""
+    return isinstance(layer, torch.nn.modules.dropout._DropoutNd) and not layer.training
+
+
 def heads(x: torch.Tensor, count: int) -> torch.Tensor:
     """(N, T, heads*d) -> (N, heads, T, d)."""
     return x.unflatten(-1, (count, -1)).transpose(1, 2)
@@ -301,7 +317,13 @@ def attend(q, k, v, offset: int, causal: bool, window: int | None, mask=None, sc
     single = q.dim() == 3
     if single:
         q, k, v = q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)
+    if mask is None and window is None and (not causal or q.shape[-2] == 1):
+        causal = False  # a single newest query sees every key
     keep = None
+    if causal and mask is None and window is None and offset == 0 \
+            and q.shape[-2] == k.shape[-2]:  # from the start: the fused causal kernel
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
+        return out.squeeze(1) if single else out
     if causal or window is not None:
         query_pos = torch.arange(offset, offset + q.shape[-2], device=q.device)[:, None]
         key_pos = torch.arange(k.shape[-2], device=q.device)[None, :]
