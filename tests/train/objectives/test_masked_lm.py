@@ -15,7 +15,7 @@ from torch import nn
 from dlspec.api import check, train_spec
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DlspecError, TrainError
-from dlspec.train.engine.batch import Tensors, split_tensors
+from dlspec.train.engine.batch import split_tensors
 from dlspec.train.engine.interrupt import RunInterrupted
 from dlspec.train.engine.loop import fit
 from dlspec.train.engine.setup import FitOptions
@@ -107,7 +107,8 @@ def token_data(n: int = 64, length: int = 10) -> PreparedData:
     ids[:, length - 2:] = 0
     y = np.zeros_like(ids)
     cuts = [0, n // 2, 3 * n // 4, n]
-    splits = [Split({"ids": ids[a:b].astype(np.int64)}, y[a:b]) for a, b in zip(cuts, cuts[1:])]
+    splits = [Split({"ids": ids[a:b].astype(np.int64)}, y[a:b]) for a, b in
+              zip(cuts, cuts[1:], strict=False)]
     return PreparedData(*splits, "language_model", [f"t{i}" for i in range(length)],
                         ["<pad>", *"abcdefghijk"])
 
@@ -240,7 +241,7 @@ def test_an_interrupted_run_resumes_with_the_same_maskings(tmp_path, monkeypatch
     del record[6:]  # the steps after the checkpoint of step 6 are done again
     resumed = train("cut", resume=True)
     assert len(seen["whole"]) == len(seen["cut"]) == 12
-    assert all(torch.equal(a, b) for a, b in zip(seen["whole"], seen["cut"]))
+    assert all(torch.equal(a, b) for a, b in zip(seen["whole"], seen["cut"], strict=True))
     assert len({tuple(t.flatten().tolist()) for t in seen["whole"]}) == 12  # fresh each step
     a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.safetensors").state_dict
     b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors").state_dict
@@ -320,7 +321,7 @@ def test_validate_refuses_an_input_of_no_token_ids_and_data_of_no_tokens(tmp_pat
         "train it on token sequences, e.g. `data: {dataset: chars}`"]
 
 
-def unigram_accuracy(overrides: list[str]) -> float:
+def unigram_accuracy() -> float:
     """The masked accuracy of always predicting the most frequent character of the test
     windows (what a model that ignores the context does best)."""
     from dlspec.data.generate import generate
@@ -334,7 +335,7 @@ def unigram_accuracy(overrides: list[str]) -> float:
 def test_bert_chars_predicts_hidden_characters_far_better_than_their_frequencies(tmp_path):
     overrides = ["train.epochs=12"]
     result = train_spec(BERT, overrides, out_root=tmp_path, run_name="run", quiet=True)
-    baseline = unigram_accuracy(overrides)
+    baseline = unigram_accuracy()
     assert baseline == pytest.approx(0.198, abs=0.001)  # the space
     accuracy = result.test_metrics["test_masked_accuracy"]
     assert accuracy >= 2 * baseline, (accuracy, baseline)
