@@ -62,10 +62,9 @@ def objective_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                     "DLS402", f"`{section}` is given for '{name}', which the {config.op} "
                     f"objective does not train (it trains {', '.join(roles.trained)})",
                     source.key_span((section, name)), hint=suggest(name, roles.trained)))
-    problems += [problem.at(source.span(key))
-                 for key, problem in OBJECTIVES[config.op].problems(config, spec)]
+    objective = OBJECTIVES[config.op]
     problems += [problem.at(source.span(key)) for key, problem in
-                 OBJECTIVES[config.op].graph_problems(config, spec, checked.graphs)]
+                 [*objective.problems(config, spec), *objective.graph_problems(config, checked)]]
     if not roles.reads_loss and spec.loss is not None:
         problems.append(Diagnostic(
             "DLS402", f"the {config.op} objective computes its own losses, so `loss:` would "

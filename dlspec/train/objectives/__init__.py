@@ -11,10 +11,12 @@ from dlspec.train.objectives.base import Objective, ObjectiveConfig
 from dlspec.train.objectives.contrastive import SimCLR, Triplet
 from dlspec.train.objectives.diffusion import Diffusion
 from dlspec.train.objectives.gan import Gan
+from dlspec.train.objectives.masked_lm import MaskedLM
 from dlspec.train.objectives.supervised import Supervised
 
 OBJECTIVES: dict[str, type[Objective]] = {cls.op: cls for cls in (Supervised, Gan, SimCLR,
-                                                                    Triplet, Diffusion)}
+                                                                    Triplet, Diffusion,
+                                                                    MaskedLM)}
 
 _CONFIGS = tuple(cls.Config for cls in OBJECTIVES.values())
 ObjectiveSpec = (Annotated[Union[_CONFIGS], Field(discriminator="op")]  # noqa: UP007

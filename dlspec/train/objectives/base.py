@@ -6,7 +6,8 @@ An objective is ONE declaration (a subclass of `Objective` in a file of its own)
 - its static side, read by `dlspec validate` without torch: `plan(config, spec)` says which
   of the spec's models it trains (`Roles.trained`), which model the data feeds
   (`Roles.data_model`: the objective feeds the others itself, e.g. a generator's noise),
-  and whether it reads the spec's `loss:` section;
+  and whether it reads the spec's `loss:` section; `problems` and `graph_problems` what else
+  keeps a spec from training with it (located refusals of `dlspec validate`);
 - its steps: `updates()` lists the optimizer updates of a training step (which model each
   one updates, and how often), `losses(update, batch)` computes what an update minimizes;
 - `evaluate(data, prefix)`: the numbers a validation or test pass reports.
@@ -140,11 +141,10 @@ class Objective(ABC):
         return []
 
     @classmethod
-    def graph_problems(cls, config: ObjectiveConfig, spec: Any, graphs: dict[str, Any]
-                       ) -> list[tuple[tuple, Any]]:
-        """What the models' shape-checked graphs (by model name) keep from training with
-        this objective, torch-free, its roles being valid: (the spec key it is at, an
-        unlocated Diagnostic) each."""
+    def graph_problems(cls, config: ObjectiveConfig, checked: Any) -> list[tuple[tuple, Any]]:
+        """As `problems`, for what needs the shape-checked models (`checked`: the
+        CheckedSpec, its `graphs` by model name); a diagnostic may carry its own span
+        (a layer's), which its key does not replace."""
         return []
 
     @classmethod

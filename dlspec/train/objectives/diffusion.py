@@ -62,9 +62,8 @@ class Diffusion(Objective):
                      models=(roles.model,), data_inputs=(roles.sample,))
 
     @classmethod
-    def graph_problems(cls, config: ObjectiveConfig, spec: Any, graphs: dict[str, Any]
-                       ) -> list[tuple[tuple, Any]]:
-        return diffusion_problems(config, spec, graphs)
+    def graph_problems(cls, config: ObjectiveConfig, checked: Any) -> list[tuple[tuple, Any]]:
+        return diffusion_problems(config, checked.spec, checked.graphs)
 
     @classmethod
     def ema_of(cls, config: DiffusionConfig) -> dict[str, float]:
