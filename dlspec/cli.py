@@ -193,7 +193,10 @@ def export(spec: RunOrSpecArg,
                     "preprocessing, no class names) without --weights.")] = False,
            model: Annotated[str | None, typer.Option(
                help="Which model of a spec with several `models` (default: the first); "
-                    "a run's EMA copy of it when it kept one.")] = None):
+                    "a run's EMA copy of it when it kept one.")] = None,
+           from_layer: Annotated[str | None, typer.Option(
+               "--from", help="Export only the part after this layer, fed its output (a "
+                              "VAE's decoder: --from z).")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
     overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
     # the model, not its fit to the data: the data only shapes the check inputs
@@ -201,7 +204,7 @@ def export(spec: RunOrSpecArg,
     from dlspec.api import export_spec
 
     report = export_spec(spec, output, weights=weights, overrides=overrides,
-                         untrained=untrained, model=model)
+                         untrained=untrained, model=model, from_layer=from_layer)
     worst = max(report.max_abs_diff, key=lambda n: report.max_abs_diff[n] / report.tolerances[n])
     print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
           f"{report.check_batch}: max abs diff {report.max_abs_diff[worst]:.2e} "
