@@ -141,7 +141,7 @@ class Generated:
     text: str  # what was generated (without the prompt)
     tokens: int
     origin: str
-    cached: bool | None  # whether a KV cache served the decoding (None: not known)
+    decoding: str  # how: with the KV cache, or by full recompute (and why)
 
 
 def request_generate(path: Path, *, model: str | None = None, prompt: str | None = None,
@@ -184,10 +184,11 @@ def generate(request: Request, *, max_tokens: int = 200, temperature: float = 1.
         ids = generate_tokens(source.network, info, list(request.ids), max_tokens,
                               np.random.default_rng(seed), temperature=temperature,
                               top_k=top_k, top_p=top_p, cache=cache)
-        return Generated(decode_ids(info, ids), len(ids), source.origin,
-                         getattr(source.network, "cached", None))
+        return Generated(decode_ids(info, ids), len(ids), source.origin, str(ids.decoding))
     from dlspec.generate.seq2seq import decode_target, translate
 
-    (ids,) = translate(source.network, info, [list(request.ids)], beam=beam, cache=cache)
+    translations = translate(source.network, info, [list(request.ids)], beam=beam,
+                             cache=cache)
+    ids = translations[0]
     return Generated(decode_target(info, ids), len(ids), source.origin,
-                     getattr(source.network, "cached", None))
+                     str(translations.decoding))
