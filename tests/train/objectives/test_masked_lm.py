@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlspec.api import check, train_spec
+from dlspec.api import check, evaluate_spec, train_spec
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DlspecError, TrainError
 from dlspec.train.engine.batch import split_tensors
@@ -321,6 +321,15 @@ def test_validate_refuses_an_input_of_no_token_ids_and_data_of_no_tokens(tmp_pat
         "train it on token sequences, e.g. `data: {dataset: chars}`"]
 
 
+def test_evaluate_measures_a_bert_chars_run_with_its_masking(tmp_path):
+    overrides = ["train.epochs=1", "data.samples=300", "d=16", "heads=2"]
+    result = train_spec(BERT, overrides, out_root=tmp_path, run_name="run", quiet=True)
+    evaluation = evaluate_spec(result.run_dir)
+    assert set(evaluation.metrics) == {"test_loss", "test_masked_accuracy", "test_perplexity"}
+    for key, value in result.test_metrics.items():
+        assert evaluation.metrics[key] == pytest.approx(value, rel=1e-5)
+
+
 def unigram_accuracy() -> float:
     """The masked accuracy of always predicting the most frequent character of the test
     windows (what a model that ignores the context does best)."""
@@ -333,6 +342,8 @@ def unigram_accuracy() -> float:
 
 @pytest.mark.slow
 def test_bert_chars_predicts_hidden_characters_far_better_than_their_frequencies(tmp_path):
+    # measured: test masked accuracy 0.482 (perplexity 5.63) after 12 epochs, 2.5 minutes of
+    # one core; the full 30 epochs: 0.563 (4.89); the character frequencies alone: 0.198
     overrides = ["train.epochs=12"]
     result = train_spec(BERT, overrides, out_root=tmp_path, run_name="run", quiet=True)
     baseline = unigram_accuracy()
