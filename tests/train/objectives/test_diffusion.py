@@ -212,8 +212,7 @@ def test_objective_mistakes_are_located_errors(tmp_path, changes, code, message,
     assert problem.span.line == line_of(path, line)
 
 
-def test_an_ema_of_a_single_model_spec_is_refused_at_its_key(tmp_path):
-    text = """dlspec: 1
+TINY = """dlspec: 1
 name: tiny-ddpm
 inputs:
   x: {shape: [1, 8, 8]}
@@ -228,6 +227,10 @@ objective:
   ema: 0.99
 data: {dataset: digits, rescale: [-1, 1]}
 """
+
+
+def test_an_ema_of_a_single_model_spec_is_refused_at_its_key(tmp_path):
+    text = TINY
     path = tmp_path / "tiny.yaml"
     path.write_text(text)
     with pytest.raises(DlspecError) as caught:
@@ -237,3 +240,14 @@ data: {dataset: digits, rescale: [-1, 1]}
     assert "put the denoiser under `models:`" in problem.hint
     path.write_text(text.replace("  ema: 0.99\n", ""))
     assert check(path).spec.objective.op == "diffusion"  # one model, no EMA: it trains
+
+
+def test_a_single_model_spec_trains(tmp_path):
+    """A denoiser in the single `model:` form (no input types from a model set: its inputs
+    in the recipe's order) trains and reports a finite validation loss."""
+    from dlspec.api import train_spec
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.replace("  ema: 0.99\n", ""))
+    run = train_spec(path, ["train.epochs=1"], out_root=tmp_path, quiet=True)
+    assert math.isfinite(run.val_metrics["val_loss"]) and run.val_metrics["val_loss"] > 0
