@@ -80,8 +80,9 @@ class Diffusion(Objective):
         self.input_names = tuple(types) or tuple(recipe.inputs if recipe is not None else ())
         outputs = tuple(context.output_names.get(self.name) or
                         (recipe.outputs if recipe is not None else ()))
-        self.output_index = outputs.index(config.output) if config.output and \
-            len(outputs) > 1 else (0 if len(outputs) > 1 else None)
+        self.output_index = None  # a model of one output returns a tensor, not a tuple
+        if len(outputs) > 1:
+            self.output_index = outputs.index(config.output) if config.output else 0
         self.sample = config.sample
         self.timestep = config.timestep
         self.update = Update("loss", self.name)

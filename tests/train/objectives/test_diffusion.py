@@ -76,6 +76,22 @@ def test_the_loss_is_the_mse_of_the_prediction_of_the_noised_sample(schedule, pr
     assert t.shape == (3, 1) and t.dtype == torch.int64 and t.flatten().tolist() == [0, 42, 99]
 
 
+def test_the_named_output_of_several_is_the_prediction():
+    class TwoOutputs(Denoiser):  # its inputs in the other order: (t, x)
+        def forward(self, t, x):
+            return torch.full_like(x, 99.0), super().forward(x, t)
+
+    config = DiffusionConfig(op="diffusion", model="m", output="noise", steps=100)
+    context = Context({"m": TwoOutputs()}, None, None, "cpu",
+                      {"m": {"t": ((1,), "int64"), "x": ((2,), "float32")}},
+                      {"m": ("aux", "noise")}, {})
+    objective = Diffusion(config, context)
+    objective.roles_from(("x",))  # the data feeds x; t is the other input
+    assert (objective.sample, objective.timestep) == ("x", "t")
+    assert objective.loss(X0, T, EPS).item() == pytest.approx(by_hand("linear", "epsilon"),
+                                                              rel=1e-5)
+
+
 def test_v_is_salimans_and_hos_target():
     a = torch.tensor([0.64])
     x0, eps = torch.tensor([2.0]), torch.tensor([-1.0])
