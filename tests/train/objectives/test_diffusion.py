@@ -207,7 +207,7 @@ T_INPUT = "t: {shape: [1], dtype: int64,"
      "the timestep input 't' is int64 (N)", "t: {"),
     ([("{op: conv2d, name: noise, out_channels: 1,", "{op: conv2d, name: noise, "
        "out_channels: 2,")], "DLS402",
-     "the denoiser's output 'noise' (N, 2, 8, 8) predicts the noise in a sample "
+     "the denoiser's output 'noise' (N, 2, 8, 8) predicts v in a sample "
      "(N, 1, 8, 8) (the input 'image'), so it must have the sample's shape", "objective:"),
     ([("model: denoiser, ", "")], "DLS402", "objective.ema keeps an average copy",
      "schedule: cosine"),
@@ -215,7 +215,7 @@ T_INPUT = "t: {shape: [1], dtype: int64,"
      "the denoiser 'denoiser' has 3 input(s) (image, label, t); it needs two", "objective:"),
     ([("steps: \"${steps}\",", "steps: 1,")], "DLS102", "greater than or equal to 2",
      "objective:"),
-    ([("prediction: epsilon,", "prediction: x0,")], "DLS102", "'epsilon' or 'v'",
+    ([("prediction: v,", "prediction: x0,")], "DLS102", "'epsilon' or 'v'",
      "schedule: cosine"),
 ])
 def test_objective_mistakes_are_located_errors(tmp_path, changes, code, message, line):
