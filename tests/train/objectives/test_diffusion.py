@@ -17,8 +17,7 @@ from dlspec.errors import DlspecError, TrainError
 from dlspec.generate.noise_schedule import noise_schedule
 from dlspec.train.engine.batch import Tensors
 from dlspec.train.objectives.base import Context
-from dlspec.train.objectives.diffusion import Diffusion, min_snr_weights, v_target
-from dlspec.train.objectives.diffusion_roles import DiffusionConfig
+from dlspec.train.objectives.diffusion import Diffusion, DiffusionConfig, min_snr_weights, v_target
 
 SPEC = Path(__file__).resolve().parents[3] / "specs" / "ddpm-digits.yaml"
 
