@@ -35,7 +35,7 @@ import numpy as np
 
 from dlspec.errors import Diagnostic, GenerateError
 from dlspec.generate.network import Network
-from dlspec.train.objectives.diffusion_roles import DiffusionConfig, denoiser_of
+from dlspec.train.objectives.diffusion import DiffusionConfig, denoiser_of
 
 SAMPLERS = ("ddim", "ddpm")
 DDIM_STEPS = 50

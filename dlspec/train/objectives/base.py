@@ -5,9 +5,10 @@ An objective is ONE declaration (a subclass of `Objective` in a file of its own)
 - its `Config`, a pydantic model with `op: Literal[...]`: the spec's `objective:` section;
 - its static side, read by `dlspec validate` without torch: `plan(config, spec)` says which
   of the spec's models it trains (`Roles.trained`), which model the data feeds
-  (`Roles.data_model`: the objective feeds the others itself, e.g. a generator's noise),
-  and whether it reads the spec's `loss:` section; `problems` and `graph_problems` what else
-  keeps a spec from training with it (located refusals of `dlspec validate`);
+  (`Roles.data_model`: the objective feeds the others itself, e.g. a generator's noise;
+  `Roles.data_inputs`: which of its inputs, when the objective feeds some, e.g. a
+  denoiser's timestep), and whether it reads the spec's `loss:` section; `problems` and
+  `graph_problems` what else keeps the spec from training, located at its keys;
 - its steps: `updates()` lists the optimizer updates of a training step (which model each
   one updates, and how often), `losses(update, batch)` computes what an update minimizes;
 - `evaluate(data, prefix)`: the numbers a validation or test pass reports.

@@ -17,8 +17,7 @@ from dlspec.errors import DlspecError, TrainError
 from dlspec.generate.noise_schedule import noise_schedule
 from dlspec.train.engine.batch import Tensors
 from dlspec.train.objectives.base import Context
-from dlspec.train.objectives.diffusion import Diffusion, min_snr_weights, v_target
-from dlspec.train.objectives.diffusion_roles import DiffusionConfig
+from dlspec.train.objectives.diffusion import Diffusion, DiffusionConfig, min_snr_weights, v_target
 
 SPEC = Path(__file__).resolve().parents[3] / "specs" / "ddpm-digits.yaml"
 
@@ -74,6 +73,22 @@ def test_the_loss_is_the_mse_of_the_prediction_of_the_noised_sample(schedule, pr
     assert loss.item() == pytest.approx(by_hand(schedule, prediction), rel=1e-5)
     (t,) = objective.model.seen
     assert t.shape == (3, 1) and t.dtype == torch.int64 and t.flatten().tolist() == [0, 42, 99]
+
+
+def test_the_named_output_of_several_is_the_prediction():
+    class TwoOutputs(Denoiser):  # its inputs in the other order: (t, x)
+        def forward(self, t, x):
+            return torch.full_like(x, 99.0), super().forward(x, t)
+
+    config = DiffusionConfig(op="diffusion", model="m", output="noise", steps=100)
+    context = Context({"m": TwoOutputs()}, None, None, "cpu",
+                      {"m": {"t": ((1,), "int64"), "x": ((2,), "float32")}},
+                      {"m": ("aux", "noise")}, {})
+    objective = Diffusion(config, context)
+    objective.roles_from(("x",))  # the data feeds x; t is the other input
+    assert (objective.sample, objective.timestep) == ("x", "t")
+    assert objective.loss(X0, T, EPS).item() == pytest.approx(by_hand("linear", "epsilon"),
+                                                              rel=1e-5)
 
 
 def test_v_is_salimans_and_hos_target():
@@ -191,7 +206,7 @@ T_INPUT = "t: {shape: [1], dtype: int64,"
      "the timestep input 't' is int64 (N)", "t: {"),
     ([("{op: conv2d, name: noise, out_channels: 1,", "{op: conv2d, name: noise, "
        "out_channels: 2,")], "DLS402",
-     "the denoiser's output 'noise' (N, 2, 8, 8) predicts the noise in a sample "
+     "the denoiser's output 'noise' (N, 2, 8, 8) predicts v in a sample "
      "(N, 1, 8, 8) (the input 'image'), so it must have the sample's shape", "objective:"),
     ([("model: denoiser, ", "")], "DLS402", "objective.ema keeps an average copy",
      "schedule: cosine"),
@@ -199,7 +214,7 @@ T_INPUT = "t: {shape: [1], dtype: int64,"
      "the denoiser 'denoiser' has 3 input(s) (image, label, t); it needs two", "objective:"),
     ([("steps: \"${steps}\",", "steps: 1,")], "DLS102", "greater than or equal to 2",
      "objective:"),
-    ([("prediction: epsilon,", "prediction: x0,")], "DLS102", "'epsilon' or 'v'",
+    ([("prediction: v,", "prediction: x0,")], "DLS102", "'epsilon' or 'v'",
      "schedule: cosine"),
 ])
 def test_objective_mistakes_are_located_errors(tmp_path, changes, code, message, line):
@@ -212,8 +227,7 @@ def test_objective_mistakes_are_located_errors(tmp_path, changes, code, message,
     assert problem.span.line == line_of(path, line)
 
 
-def test_an_ema_of_a_single_model_spec_is_refused_at_its_key(tmp_path):
-    text = """dlspec: 1
+TINY = """dlspec: 1
 name: tiny-ddpm
 inputs:
   x: {shape: [1, 8, 8]}
@@ -228,6 +242,10 @@ objective:
   ema: 0.99
 data: {dataset: digits, rescale: [-1, 1]}
 """
+
+
+def test_an_ema_of_a_single_model_spec_is_refused_at_its_key(tmp_path):
+    text = TINY
     path = tmp_path / "tiny.yaml"
     path.write_text(text)
     with pytest.raises(DlspecError) as caught:
@@ -237,3 +255,14 @@ data: {dataset: digits, rescale: [-1, 1]}
     assert "put the denoiser under `models:`" in problem.hint
     path.write_text(text.replace("  ema: 0.99\n", ""))
     assert check(path).spec.objective.op == "diffusion"  # one model, no EMA: it trains
+
+
+def test_a_single_model_spec_trains(tmp_path):
+    """A denoiser in the single `model:` form (no input types from a model set: its inputs
+    in the recipe's order) trains and reports a finite validation loss."""
+    from dlspec.api import train_spec
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.replace("  ema: 0.99\n", ""))
+    run = train_spec(path, ["train.epochs=1"], out_root=tmp_path, quiet=True)
+    assert math.isfinite(run.val_metrics["val_loss"]) and run.val_metrics["val_loss"] > 0

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from digit_judge import digit_classifier, verdict  # noqa: E402
 
 DDPM = ROOT / "specs" / "ddpm-digits.yaml"
-EPOCHS = "train.epochs=40"  # shortened: the shipped spec trains 100
+EPOCHS = "train.epochs=40"  # shortened: the shipped spec trains 60
 SAMPLES = 1000
 
 

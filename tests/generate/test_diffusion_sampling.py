@@ -166,4 +166,4 @@ def test_the_generation_record_of_the_shipped_spec():
     assert diffusion_info(spec.objective, spec) == {
         "kind": "diffusion", "model": "denoiser", "sample": "image", "timestep": "t",
         "output": None, "steps": 1000, "schedule": "cosine", "beta_start": 1e-4,
-        "beta_end": 0.02, "prediction": "epsilon", "clip": [-1.0, 1.0]}
+        "beta_end": 0.02, "prediction": "v", "clip": [-1.0, 1.0]}
