@@ -82,7 +82,9 @@ def generate(source: SourceArg,
              model: ModelOption = None, device: DeviceOption = "cpu"):
     """Write text with a language model, or decode an input with a seq2seq model."""
     from dlspec.api_generate import request_generate
+    from dlspec.generate.text import check_sampling
 
+    check_sampling(temperature, top_k, top_p, max_tokens)
     request = request_generate(source, model=model, prompt=prompt, source_text=input_,
                                beam=beam)
     from dlspec.api_generate import generate as decode

@@ -133,6 +133,7 @@ def test_bad_sample_requests_are_refused_before_torch(gan_run, tmp_path, args, m
     (["--prompt", ""], "no --prompt was given"),
     (["--input", "1 2 3"], "it continues a --prompt"),
     (["--prompt", "the", "--beam", "3"], "with sampling, not beam search"),
+    (["--prompt", "the", "--top-p", "0"], "--top-p 0.0 cannot be sampled with"),
 ])
 def test_bad_generate_requests_are_refused_before_torch(lm_run, tmp_path, args, message):
     code, err = dlspec_subprocess(tmp_path, "generate", str(lm_run), *args)
