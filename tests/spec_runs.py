@@ -1,11 +1,23 @@
 """What `dlspec train` does with a spec, cut short for tests: shared by the promise test over
-the shipped specs and the generated-spec test."""
+the shipped specs and the generated-spec test, and one-epoch runs of shipped specs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from spec_mutations import walk
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+
+
+def one_epoch_run(tmp_path_factory, spec: str, *overrides: str) -> Path:
+    """The run folder of one epoch of the shipped `specs/<spec>.yaml` with `overrides`."""
+    from dlspec import api
+
+    out = tmp_path_factory.mktemp(spec)
+    result = api.train_spec(SPECS / f"{spec}.yaml", ["train.epochs=1", *overrides],
+                            out_root=out, run_name="run", quiet=True)
+    return Path(result.run_dir)
 
 
 def train_steps(checked, folder: Path, max_samples: int | None = None,

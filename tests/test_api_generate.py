@@ -9,33 +9,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from spec_runs import SPECS, one_epoch_run
 
 from dlspec import api
 from dlspec.errors import GenerateError
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
-
-
-def trained(tmp_path_factory, spec: str, *overrides: str) -> Path:
-    out = tmp_path_factory.mktemp(spec)
-    result = api.train_spec(SPECS / f"{spec}.yaml", ["train.epochs=1", *overrides],
-                            out_root=out, run_name="run", quiet=True)
-    return Path(result.run_dir)
-
 
 @pytest.fixture(scope="module")
 def ddpm_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, "ddpm-digits", "params.width=8", "params.temb=16")
+    return one_epoch_run(tmp_path_factory, "ddpm-digits", "params.width=8", "params.temb=16")
 
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, "vae-digits")
+    return one_epoch_run(tmp_path_factory, "vae-digits")
 
 
 @pytest.fixture(scope="module")
 def seq2seq_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, "reverse-transformer", "data.samples=500", "params.d=16",
+    return one_epoch_run(tmp_path_factory, "reverse-transformer", "data.samples=500", "params.d=16",
                    "params.ffn=32", "params.layers=1")
 
 

@@ -9,35 +9,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_run import run_cli
+from spec_runs import one_epoch_run
 from test_cli_early import dlspec as dlspec_subprocess
 
 from dlspec import api
 from dlspec.errors import GenerateError
 
-ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
-
-
-def trained(tmp_path_factory, spec: str, *overrides: str) -> Path:
-    out = tmp_path_factory.mktemp(spec)
-    result = api.train_spec(SPECS / f"{spec}.yaml", ["train.epochs=1", *overrides],
-                            out_root=out, run_name="run", quiet=True)
-    return Path(result.run_dir)
-
 
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, "dcgan-digits", "params.hidden=64")
+    return one_epoch_run(tmp_path_factory, "dcgan-digits", "params.hidden=64")
 
 
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, "mlp-digits")
+    return one_epoch_run(tmp_path_factory, "mlp-digits")
 
 
 @pytest.fixture(scope="module")
 def lm_run(tmp_path_factory) -> Path:
-    return trained(tmp_path_factory, "gpt-chars", "data.samples=200", "params.d=16")
+    return one_epoch_run(tmp_path_factory, "gpt-chars", "data.samples=200", "params.d=16")
 
 
 def test_a_gan_run_samples_digits_in_the_data_units(gan_run, tmp_path, monkeypatch, capsys):

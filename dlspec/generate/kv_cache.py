@@ -31,6 +31,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dlspec.backends.torch_layers.attention import fused_attention
 from dlspec.ir.graph import Graph, Node
 from dlspec.ops.activations import _Elementwise  # the shape-preserving, per-element ops
 from dlspec.ops.base import normalize_dim
@@ -312,29 +313,7 @@ def at_offset(layer, x: torch.Tensor, offset: int, dim: int = 1) -> torch.Tensor
 
 def attend(q, k, v, offset: int, causal: bool, window: int | None, mask=None, scale=None):
     """Attention of queries at positions offset.. (q: (..., t, d)) on keys at positions
-    0..S-1, with the masks of `fused_attention` (causal, window, padding (N, S)): masked
-    scores get the dtype's most negative number, as there."""
-    single = q.dim() == 3
-    if single:
-        q, k, v = q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1)
-    if mask is None and window is None and (not causal or q.shape[-2] == 1):
+    0..S-1, with the masks of `fused_attention` (causal, window, padding (N, S))."""
+    if mask is None and window is None and q.shape[-2] == 1:
         causal = False  # a single newest query sees every key
-    keep = None
-    if causal and mask is None and window is None and offset == 0 \
-            and q.shape[-2] == k.shape[-2]:  # from the start: the fused causal kernel
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)
-        return out.squeeze(1) if single else out
-    if causal or window is not None:
-        query_pos = torch.arange(offset, offset + q.shape[-2], device=q.device)[:, None]
-        key_pos = torch.arange(k.shape[-2], device=q.device)[None, :]
-        if causal:
-            keep = key_pos <= query_pos
-        if window is not None:
-            near = (query_pos - key_pos).abs() <= window
-            keep = near if keep is None else keep & near
-    if mask is not None:
-        real = (mask != 0)[:, None, None, :]
-        keep = real if keep is None else keep & real
-    bias = None if keep is None else (~keep).to(q.dtype) * torch.finfo(q.dtype).min
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)
-    return out.squeeze(1) if single else out
+    return fused_attention(q, k, v, mask, causal, window, scale, offset=offset)

@@ -87,18 +87,21 @@ class RotaryPosition(nn.Module):
         return f"heads={self.heads}, base={self.base}"
 
 
-def fused_attention(q, k, v, mask=None, causal=False, window=None, scale=None, dropout=0.0):
+def fused_attention(q, k, v, mask=None, causal=False, window=None, scale=None, dropout=0.0,
+                    offset=0):
     """Fused scaled dot-product attention of q (..., T, d) on k, v (..., S, d); `mask` (N, S)
-    hides padded keys, `causal` later keys, `window` keys more than `window` steps away."""
+    hides padded keys, `causal` later keys, `window` keys more than `window` steps away. The
+    queries are at positions offset.. (decoding with cached keys: offset = S - T)."""
     if q.dim() == 3:  # (N, T, d): as one head, since ONNX export converts 4-D attention only
         return fused_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), mask, causal,
-                               window, scale, dropout).squeeze(1)
-    if mask is None and window is None:  # no explicit mask: the flash kernel applies
+                               window, scale, dropout, offset).squeeze(1)
+    if mask is None and window is None and (offset == 0 or not causal):
+        # no explicit mask: the flash kernel applies
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal,
                                               scale=scale)
     keep = None
     if causal or window is not None:
-        query_pos = torch.arange(q.shape[-2], device=q.device)[:, None]
+        query_pos = torch.arange(offset, offset + q.shape[-2], device=q.device)[:, None]
         key_pos = torch.arange(k.shape[-2], device=q.device)[None, :]
         if causal:
             keep = key_pos <= query_pos
