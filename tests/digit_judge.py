@@ -34,13 +34,15 @@ def classifier_overrides(rescale: tuple[float, float] | None) -> list[str]:
 
 
 def digit_classifier(out_root: Path, rescale: tuple[float, float] | None) -> torch.nn.Module:
-    """A trained digit classifier (its best weights) taking (n, 1, 8, 8) digits in pixel
+    """A trained digit classifier (its last weights) taking (n, 1, 8, 8) digits in pixel
     units."""
+    from dlspec.train.run_folder.run_dir import RunFiles
+
     overrides = classifier_overrides(rescale)
     run = api.train_spec(CLASSIFIER, overrides, out_root=out_root, run_name="classifier",
                          quiet=True)
     module, _ = api.load_weights(api.compile_module(api.check_spec(CLASSIFIER, overrides)),
-                                 Path(run.run_dir))
+                                 RunFiles(Path(run.run_dir)).last)
     return module.eval()
 
 
