@@ -169,15 +169,17 @@ def test_past_the_context_the_model_sees_the_last_context_tokens():
                                temperature=0, cache=cache) == ids[len(prompt):]
 
 
-# The shipped spec as it is (early stopping ends it after about 18 of its 20 epochs: some
-# 200 s on one core): shortened runs write fewer corpus words (8 epochs: 34%; 14: 47%).
+# The shipped spec as it is (early stopping ends it after 15 of its 16 epochs, the best at
+# epoch 10: about 3 minutes on a free core, 6 on a busy one); shortened runs write fewer
+# corpus words.
 GPT_RUN: list[str] = []
 SAMPLE_CHARS = 1200
 WORD = re.compile(r"[A-Za-z]+")
-# The issue asks 60%; its best checkpoint (by validation perplexity, about 6.8) writes 54-61%
-# per 600 characters (mean 57% over six seeds): the floor asserted here is what holds.
-# Random weights write 0% (no corpus word in 600 characters).
-WORD_SHARE_FLOOR = 0.5
+# The issue asks 60%. The best checkpoint (by validation perplexity, 6.66) writes 58-69%
+# per 600 characters (mean 63% over six seeds), and 66% in the 1,200 characters here (the
+# spec before, two blocks with learned positions and dropout 0.1 at perplexity 6.83: mean
+# 57%). Random weights write 0% (no corpus word in 600 characters).
+WORD_SHARE_FLOOR = 0.6
 
 
 def word_share(text: str) -> float:
