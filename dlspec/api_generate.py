@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dlspec.errors import Diagnostic, GenerateError
-from dlspec.generate.source import onnx_info, open_run, open_source, plan_run, refuse
+from dlspec.generate.source import Source, onnx_info, open_onnx, open_run, plan_run, refuse
 
 SAMPLE_SUFFIXES = (".png", ".npz")
 
@@ -31,6 +31,12 @@ class Request:
     info: dict[str, Any]
     plan: Any = None  # a run's Plan (None for an ONNX file)
     ids: tuple[int, ...] = ()  # the encoded prompt or source
+
+    def open(self, device: str = "cpu") -> Source:
+        """The network to sample from: the run's module on `device`, or the ONNX file."""
+        if self.plan is not None:
+            return open_run(self.plan, device)
+        return open_onnx(self.path, self.command)
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,7 @@ def sample(request: Request, n: int = 64, seed: int = 0, *, steps: int | None = 
            sampler: str | None = None, eta: float | None = None, reconstruct: bool = False,
            device: str = "cpu") -> Samples:
     """Draw `n` samples (with `reconstruct`: `n` test samples and their reconstructions)."""
-    source = open_run(request.plan, device) if request.plan is not None else \
-        open_source(request.path, "sample")
+    source = request.open(device)
     rng = np.random.default_rng(seed)
     kind, info = source.info["kind"], source.info
     if reconstruct:
@@ -175,8 +180,7 @@ def generate(request: Request, *, max_tokens: int = 200, temperature: float = 1.
              top_k: int | None = None, top_p: float | None = None, beam: int = 1,
              seed: int = 0, cache: bool = True, device: str = "cpu") -> Generated:
     """Continue the prompt (a language model) or decode the input (seq2seq)."""
-    source = open_run(request.plan, device) if request.plan is not None else \
-        open_source(request.path, "generate")
+    source = request.open(device)
     info = source.info
     if info["kind"] == "causal_lm":
         from dlspec.generate.text import decode_ids, generate_tokens

@@ -2,7 +2,7 @@
 exported ONNX file (its generation record and scaling in the metadata).
 
 `plan_run` is torch-free: it reads a run's spec and says what its model generates (or why it
-generates nothing) before anything heavy is imported. `open_source` then builds the
+generates nothing) before anything heavy is imported. `open_run` and `open_onnx` then build the
 `Network` the sampling loops run, and the map from the model's space (where the network
 works, e.g. pixels rescaled to [-1, 1]) back to the data's.
 """
@@ -42,7 +42,6 @@ class Source:
     scale: tuple[np.ndarray, np.ndarray] | None  # (mean, std): data = model * std + mean
     origin: str  # "run <dir>" or "<file>.onnx", for messages
     whole: Network | None = None  # a VAE's whole model (image -> reconstruction), from a run
-    plan: Plan | None = None  # a run's
 
     def to_data(self, samples: np.ndarray) -> np.ndarray:
         """Samples in the model's space mapped back to the data's units."""
@@ -92,15 +91,6 @@ def check_kind(info: dict[str, Any] | None, command: str, what: str) -> None:
     other = OTHER[command]
     raise refuse(f"{what} is a {info['kind'].replace('_', ' ')} model: `dlspec {command}` "
                  f"works on {serves}", hint=f"use `dlspec {other}` for it")
-
-
-def open_source(path: Path, command: str, model: str | None = None,
-                device: str = "cpu") -> Source:
-    """The source at `path`: an .onnx file, or a run folder (its best weights; a GAN's
-    generator through its EMA copy when the run kept one)."""
-    if Path(path).is_dir():
-        return open_run(plan_run(path, command, model), device)
-    return open_onnx(Path(path), command)
 
 
 def onnx_info(path: Path, command: str, metadata: dict[str, str] | None = None
@@ -157,7 +147,7 @@ def open_run(plan: Plan, device: str = "cpu") -> Source:
 
         whole, network = network, decoder_network(checked, module, info)
     return Source(network, info, run_scale(checkpoint.extras, info), f"run {plan.run_dir}",
-                  whole, plan)
+                  whole)
 
 
 def run_scale(extras: dict[str, Any], info: dict[str, Any]
