@@ -1,19 +1,38 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+A write goes to a hidden temporary file beside its target, named after the writer:
+`.<name>.dlspec-<host>-<pid>-<thread><suffix>` (host: a short hash of the machine's name).
+A writer killed mid-write (SIGKILL, power loss) leaves its temporary file behind;
+`remove_stale_temp_files` removes those of writers that are no longer running on this
+machine, and never a live writer's.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+MARK = "dlspec"
+
+
+def _host() -> str:
+    return f"{zlib.crc32(os.uname().nodename.encode()):08x}"
+
+
+HOST = _host()
+STALE = re.compile(rf"^\..+\.{MARK}-(?P<host>[0-9a-f]{{8}})-(?P<pid>\d+)-\d+\.[A-Za-z0-9]+$")
 
 
 def temp_path(path: str | Path, suffix: str = "") -> Path:
     """A hidden temporary name beside `path`, private to this process and thread (so that
     concurrent writers never share one), ending in `suffix` (default .tmp)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}"
+    return path.with_name(f".{path.name}.{MARK}-{HOST}-{os.getpid()}-{threading.get_ident()}"
                           f"{suffix or '.tmp'}")
 
 
@@ -36,3 +55,33 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Remove the temporary files in `folder` (not below it) that writers on this machine
+    left when they died; the files removed. A file of a live process, of another machine
+    (a shared folder) or not named by `temp_path` is left alone."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(folder):
+            found = STALE.match(entry.name)
+            if (found is None or found["host"] != HOST or not entry.is_file(follow_symlinks=False)
+                    or _running(int(found["pid"]))):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process `pid` exists on this machine (this one always does)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or a number no pid can be
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True

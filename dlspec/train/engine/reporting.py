@@ -2,7 +2,9 @@
 
 TensorBoard scalars are all logged against the global optimizer step (per-epoch values at
 the epoch's last step), so a resumed run can drop what a crashed run logged after its last
-checkpoint (`purge_step`).
+checkpoint (`purge_step`). The TensorBoard event file is opened at the first scalar logged
+(and a resumed run's metrics.csv rewritten at its first row), so a run that fails before it
+logs anything leaves no file behind.
 """
 
 from __future__ import annotations
@@ -83,11 +85,8 @@ class Reporter:
         self.csv = MetricsCsv(files.metrics_csv, columns, resume_step)
         self.norms_csv = (MetricsCsv(files.grad_norms_csv, ["epoch", "step", *groups],
                                      resume_step) if groups else None)
-        purge = None
-        if resume_step is not None:
-            purge = resume_step + 1
-            _wait_for_a_later_second(files.tensorboard)
-        self.tensorboard = SummaryWriter(log_dir=str(files.tensorboard), purge_step=purge)
+        self.files, self.resume_step = files, resume_step
+        self._tensorboard: SummaryWriter | None = None
         self.warnings: list[str] = []
         self.progress = self._progress(resume_step or 0)
 
@@ -104,6 +103,18 @@ class Reporter:
         self._task = progress.add_task("steps", total=self.epochs * self.steps_per_epoch,
                                        completed=done, epoch=epoch, loss="")
         return progress
+
+    @property
+    def tensorboard(self) -> SummaryWriter:
+        """The TensorBoard writer, made at its first use."""
+        if self._tensorboard is None:
+            purge = None
+            if self.resume_step is not None:
+                purge = self.resume_step + 1
+                _wait_for_a_later_second(self.files.tensorboard)
+            self._tensorboard = SummaryWriter(log_dir=str(self.files.tensorboard),
+                                              purge_step=purge)
+        return self._tensorboard
 
     def step(self, epoch: int, step: int, loss: float) -> None:
         """Move the progress bar (on a terminal) to global step `step` of `epoch`."""
@@ -124,7 +135,8 @@ class Reporter:
     def flush(self) -> None:
         """Put every TensorBoard event so far on disk (before a checkpoint, so that a run
         resumed from it has every event up to it)."""
-        self.tensorboard.flush()
+        if self._tensorboard is not None:
+            self._tensorboard.flush()
 
     def note(self, message: str) -> None:
         """Print a line about the run (unless quiet)."""
@@ -167,7 +179,8 @@ class Reporter:
         self.csv.close()
         if self.norms_csv is not None:
             self.norms_csv.close()
-        self.tensorboard.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
 
     def __enter__(self) -> Reporter:
         return self

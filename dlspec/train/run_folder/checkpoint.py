@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path, temp_path
+from dlspec.train.run_folder.disk_full import no_space_errors
 
 EXTRA_PREFIX = "_dlspec."
 
@@ -49,7 +50,8 @@ def save_checkpoint(path: Path, state_dict: Mapping[str, torch.Tensor],
 
 
 def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    with atomic_path(path) as tmp:
+    needed = sum(t.numel() * t.element_size() for t in tensors.values())
+    with no_space_errors(path, needed), atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
 
@@ -71,7 +73,8 @@ def copy_checkpoint(source: Path, target: Path) -> None:
         try:
             os.link(source, tmp)
         except OSError:
-            shutil.copyfile(source, tmp)
+            with no_space_errors(target, source.stat().st_size):
+                shutil.copyfile(source, tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -39,12 +39,20 @@ from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path
 from dlspec.train.engine.steps import EpochState
 from dlspec.train.run_folder.checkpoint import copy_checkpoint, load_checkpoint
+from dlspec.train.run_folder.disk_full import no_space_errors
+from dlspec.train.run_folder.resume_fit import MODEL, check_fits, loading
+from dlspec.train.run_folder.resume_header import (
+    check_layout,
+    damaged,
+    parse_header,
+    weights_path,
+)
 from dlspec.train.run_folder.run_dir import RunFiles
+from dlspec.train.run_folder.run_spec import identity_difference, run_identity
 from dlspec.train.run_folder.state_codec import Layout, decode, encode, unpack
 
 FORMAT = 3
 READS = (2, 3)  # format 2: one optimizer and scheduler, as "optimizer" and "scheduler"
-MODEL = "model."
 HEADER = "dlspec_resume"  # the header entry holding the JSON state
 
 
@@ -59,6 +67,9 @@ class Progress:
     # the history's records as `encode` gives them, so each is encoded once (records hold
     # plain numbers, no tensors)
     encoded: list[Any] = field(default_factory=list, repr=False, compare=False)
+    # what the run was started with (run_spec.run_identity), read once from its folder
+    identity: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    identified: bool = field(default=False, repr=False, compare=False)
 
     def encoded_history(self) -> list[Any]:
         """The history as JSON data, encoding only the records added since the last call."""
@@ -112,8 +123,15 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
                        for learner in run.learners if learner.scheduler is not None},
         "scaler": encode(run.precision.state_dict(), tensors, "scaler"),
         "rng": encode(rng_states(generator), tensors, "rng"),
+        "run": _identity(run, progress),
     }
     return state, tensors
+
+
+def _identity(run: Any, progress: Progress) -> dict[str, Any] | None:
+    if not progress.identified:
+        progress.identity, progress.identified = run_identity(run.files.root), True
+    return progress.identity
 
 
 def write_state(files: RunFiles, state: dict[str, Any], weights: Path | None,
@@ -127,7 +145,8 @@ def write_state(files: RunFiles, state: dict[str, Any], weights: Path | None,
         copy_checkpoint(weights, files.checkpoints / name)
     buffers, layout = packed
     header = json.dumps({**state, "weights": name, "layout": layout}, allow_nan=False)
-    with atomic_path(files.resume) as tmp:
+    needed = len(header) + sum(b.numel() * b.element_size() for b in buffers.values())
+    with no_space_errors(files.resume, needed), atomic_path(files.resume) as tmp:
         save_file(buffers, str(tmp), metadata={HEADER: header})
     for old in files.checkpoints.glob("resume-*.safetensors"):
         if old.name != name:
@@ -168,34 +187,64 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
                  f"{files.root} --epochs N` (N > {epochs}), or train again for a new run"))
     try:
         with safe_open(files.resume, framework="pt") as handle:
-            data = json.loads((handle.metadata() or {})[HEADER])
+            text = (handle.metadata() or {}).get(HEADER)
+            if text is None:
+                raise damaged(files.root, "header", f"missing (no '{HEADER}' entry)")
+            data = parse_header(text, files.root)
             if data.get("format") not in READS:
                 raise TrainError(Diagnostic(
                     "DLS404", f"the resume checkpoint of {files.root} has format "
                               f"{data.get('format')}, this dlspec reads format {FORMAT}",
                     hint="resume it with the dlspec version that started it"))
             buffers = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-        tensors = unpack(buffers, data["layout"])
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise TrainError(Diagnostic(
             "DLS404", f"cannot read the resume checkpoint of {files.root}: {error}",
             hint="the run folder was changed by hand; start the run again")) from error
+    check_layout(data["layout"], {k: v.numel() if v.dim() == 1 else -1
+                                  for k, v in buffers.items()}, files.root)
+    _check_identity(files, data)
+    tensors = unpack(buffers, data["layout"])
     if data["weights"]:
-        weights = load_checkpoint(files.checkpoints / data["weights"]).state_dict
+        path = weights_path(files.checkpoints, data["weights"], files.root)
+        weights = load_checkpoint(path).state_dict
         tensors |= {MODEL + k: v for k, v in weights.items()}
     return SavedState(data, tensors)
 
 
+def _check_identity(files: RunFiles, data: dict[str, Any]) -> None:
+    """Refuse a checkpoint written by a run with another spec or other overrides than the
+    run folder now holds (checkpoints of before format 3 recorded neither)."""
+    if data.get("run") is None:
+        return
+    difference = identity_difference(data["run"], run_identity(files.root))
+    if difference is not None:
+        raise TrainError(Diagnostic(
+            "DLS404", f"the resume checkpoint of {files.root} does not belong to the run in "
+                      f"that folder: {difference}",
+            hint="put the run's spec.yaml and run.json back as they were (or its own "
+                 "checkpoints), or start a new run with the spec you want"))
+
+
 def restore(run: Any, saved: SavedState, generator: torch.Generator) -> Progress:
-    """Load a resume checkpoint into a freshly set-up run; returns its progress."""
-    run.model.load_state_dict({k[len(MODEL):]: v for k, v in saved.tensors.items()
-                               if k.startswith(MODEL)})
+    """Load a resume checkpoint into a freshly set-up run; returns its progress. Everything
+    is checked to fit the run first (resume_fit.py): DLS404 naming the field if not."""
+    check_fits(run, saved)
+    root = run.files.root
+    where = "weights" if saved.data.get("weights") else "layout"
+    with loading(root, where):
+        run.model.load_state_dict({k[len(MODEL):]: v for k, v in saved.tensors.items()
+                                   if k.startswith(MODEL)})
     for learner in run.learners:
         optimizer, scheduler = saved.learner_state(learner.update.name)
-        learner.optimizer.load_state_dict(optimizer)
+        name = learner.update.name
+        with loading(root, f"optimizers.{name}"):
+            learner.optimizer.load_state_dict(optimizer)
         if learner.scheduler is not None:
-            learner.scheduler.load_state_dict(scheduler)
-    run.precision.load_state_dict(saved.decoded("scaler"))
+            with loading(root, f"schedulers.{name}"):
+                learner.scheduler.load_state_dict(scheduler)
+    with loading(root, "scaler"):
+        run.precision.load_state_dict(saved.decoded("scaler"))
     run.guard.load_state_dict(saved.decoded("guard"))
     for key, value in saved.decoded("monitor").items():
         setattr(run.monitor, key, value)
@@ -204,7 +253,8 @@ def restore(run: Any, saved: SavedState, generator: torch.Generator) -> Progress
         order = partial["order"]
         partial = EpochState(**{**partial, "order": None if order is None
                                 else order.to(run.device)})
-    restore_rng_states(saved.decoded("rng"), generator)
+    with loading(root, "rng"):
+        restore_rng_states(saved.decoded("rng"), generator)
     return Progress(epoch=saved.data["epoch"], step=saved.data["step"],
                     history=saved.decoded("history"), partial=partial)
 

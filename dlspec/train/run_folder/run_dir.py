@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlspec.files import atomic_path, atomic_write_text
+from dlspec.files import atomic_path, atomic_write_text, remove_stale_temp_files
+from dlspec.train.run_folder.disk_full import no_space_errors
 
 SPLITS = ("train", "val", "test")  # the prefixes of metric names: train_loss, val_accuracy
 
@@ -76,9 +77,11 @@ class RunFiles:
         return self.root / "run.json"
 
     def create(self) -> RunFiles:
-        """Make the run folder and its subfolders (fine if they exist)."""
+        """Make the run folder and its subfolders (fine if they exist), and remove the
+        temporary files that writers killed mid-write left in it (see dlspec/files.py)."""
         for folder in (self.root, self.tensorboard, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(folder)
         return self
 
 
@@ -106,27 +109,44 @@ class MetricsCsv:
     """A CSV of rows with a `step` column (metrics.csv: one row per epoch), flushed row by row.
 
     With `resume_step`, the file is continued: its rows up to that step are kept (rows a
-    crashed run wrote after its last checkpoint are dropped) and new rows are appended.
+    crashed run wrote after its last checkpoint are dropped) and new rows are appended; the
+    file is left as it is until the first new row (a resumed run that fails before it
+    changes nothing).
     """
 
     def __init__(self, path: Path, columns: list[str], resume_step: int | None = None):
-        self.columns = columns
-        kept = read_rows(path, resume_step) if resume_step is not None and path.exists() else []
-        with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        self.path, self.columns, self.resume_step = Path(path), columns, resume_step
+        self._file = self._writer = None
+        if resume_step is None:
+            self._open()
+
+    def _open(self) -> None:
+        resume_step = self.resume_step
+        kept = read_rows(self.path, resume_step) \
+            if resume_step is not None and self.path.exists() else []
+        size = self.path.stat().st_size if kept else 0
+        with no_space_errors(self.path, size), atomic_path(self.path) as tmp, \
+                open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(kept)
-        self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
-        self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+        self._file = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns,
+                                      extrasaction="ignore")
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (missing columns stay empty) and flush it to disk."""
-        self._writer.writerow({k: _cell(v) for k, v in row.items()})
-        self._file.flush()
+        if self._file is None:
+            self._open()
+        cells = {k: _cell(v) for k, v in row.items()}
+        with no_space_errors(self.path, len(str(cells))):
+            self._writer.writerow(cells)
+            self._file.flush()
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def read_rows(path: Path, until_step: int | None = None) -> list[dict[str, str]]:

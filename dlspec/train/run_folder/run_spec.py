@@ -90,6 +90,33 @@ def check_same_spec(run_dir: Path, spec: Path | None, overrides: Sequence[str]) 
     return moved
 
 
+def run_identity(run_dir: Path) -> dict[str, Any] | None:
+    """What a resume checkpoint records of the run it belongs to: spec.yaml's text and the
+    run's overrides but those that may change on resume; None outside a run folder."""
+    files = RunFiles(Path(run_dir))
+    if not files.spec_yaml.is_file():
+        return None
+    return {"spec": files.spec_yaml.read_text(encoding="utf-8"),
+            "overrides": [o for o in run_record(run_dir)["overrides"]
+                          if not o.startswith(MAY_CHANGE)]}
+
+
+def identity_difference(saved: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+    """How the run folder differs from what its checkpoint was written with (None: the
+    same)."""
+    if current is None:
+        return "the folder has no spec.yaml"
+    if saved["spec"] != current["spec"]:
+        return (f"spec.yaml was changed after the checkpoint was written "
+                f"({_first_difference(saved['spec'], current['spec'])})")
+    if saved["overrides"] != current["overrides"]:
+        def listed(overrides: list[str]) -> str:
+            return " ".join(f"--set {o}" for o in overrides) or "no overrides"
+        return (f"the checkpoint was written by a run with {listed(saved['overrides'])}, "
+                f"but run.json says {listed(current['overrides'])}")
+    return None
+
+
 DEVICE_OVERRIDE = "train.device="  # what `dlspec train --device` sets
 EPOCHS_OVERRIDE = "train.epochs="  # what `dlspec train --epochs` sets
 MAY_CHANGE = (DEVICE_OVERRIDE, EPOCHS_OVERRIDE)
