@@ -38,10 +38,11 @@ def no_space_errors(path: Path, needed: int) -> Iterator[None]:
     except Exception as error:
         if not is_no_space(error):
             raise
-        raise no_space_error(Path(path), needed) from error
+        quota = getattr(error, "errno", None) == errno.EDQUOT or "quota" in str(error).lower()
+        raise no_space_error(Path(path), needed, quota) from error
 
 
-def no_space_error(path: Path, needed: int) -> TrainError:
+def no_space_error(path: Path, needed: int, quota: bool = False) -> TrainError:
     """TrainError DLS410: `path` could not be written for want of space. Inside a run
     folder (a file in it or in its checkpoints/), it says whether the run can be resumed
     and how."""
@@ -51,8 +52,8 @@ def no_space_error(path: Path, needed: int) -> TrainError:
     except OSError:
         free = "free space unknown"
     run = folder.parent if folder.name == "checkpoints" else folder
-    message = (f"no space left on the device to write {path.name} in {folder}: it needs "
-               f"about {_size(needed)} ({free})")
+    message = (f"{'the disk quota is exceeded' if quota else 'no space left on the device'} "
+               f"to write {path.name} in {folder}: it needs about {_size(needed)} ({free})")
     resume = run / "checkpoints" / "resume.safetensors"
     if resume.is_file():
         hint = (f"the previous checkpoint is intact; free at least {_size(needed)} there, "
