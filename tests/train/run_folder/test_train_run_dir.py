@@ -113,3 +113,25 @@ def test_resolve_device():
             resolve_device("cuda")
         assert error.value.codes == ["DLS403"]
         assert "device: auto" in error.value.diagnostics[0].hint
+
+
+def test_a_run_folder_drops_dead_writers_temp_files_when_it_starts(tmp_path):
+    from dlspec.files import HOST, MARK
+
+    files = RunFiles(tmp_path).create()
+    dead = f".last.safetensors.{MARK}-{HOST}-{2**31 + 5}-1.tmp"  # no process has that pid
+    (files.checkpoints / dead).write_bytes(b"partial")
+    (tmp_path / ".metrics.csv.dlspec-00000000-1-1.tmp").write_text("another machine's")
+    RunFiles(tmp_path).create()
+    assert not (files.checkpoints / dead).exists()
+    assert (tmp_path / ".metrics.csv.dlspec-00000000-1-1.tmp").exists()
+
+
+def test_a_resumed_csv_is_left_as_it_is_until_its_first_row(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,step,loss\n1,10,1\n2,20,0.5\n3,30,0.3\n")
+    resumed = MetricsCsv(path, ["epoch", "step", "loss"], resume_step=20)
+    assert path.read_text().endswith("3,30,0.3\n")  # a resume that fails here changes nothing
+    resumed.write({"epoch": 3, "step": 30, "loss": 0.25})
+    resumed.close()
+    assert path.read_text().splitlines()[-2:] == ["2,20,0.5", "3,30,0.25"]
