@@ -110,7 +110,8 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
     partial = progress.partial
     state = {
         "format": FORMAT, "epoch": progress.epoch, "step": progress.step,
-        "history": progress.encoded_history(),
+        # a copy: the writer thread serializes it while the next epochs are appended
+        "history": list(progress.encoded_history()),
         "partial": None if partial is None else encode(vars(partial), tensors, "partial"),
         "monitor": {k: encode(getattr(run.monitor, k), tensors, k)
                     for k in ("best", "best_epoch", "waited")},

@@ -191,3 +191,28 @@ def test_a_resume_that_fails_in_its_first_step_writes_nothing(stopped, tmp_path,
     with pytest.raises(RuntimeError, match="the device fell over"):
         train(run_dir, resume=True)
     assert files_of(run_dir) == before  # no new TensorBoard file, metrics.csv as it was
+
+
+def test_a_slow_checkpoint_write_records_the_history_of_its_own_epoch(tmp_path, monkeypatch):
+    """The header is serialized on the writer thread while training goes on: it must hold
+    the history as it was when the checkpoint was taken, not the epochs appended since."""
+    import time
+
+    import dlspec.train.run_folder.resume as resume_module
+
+    slow_copy, real_save = resume_module.copy_checkpoint, resume_module.save_file
+    headers = []
+
+    def copy_slowly(source, target):
+        time.sleep(0.3)  # a slow disk: the next epoch ends meanwhile
+        slow_copy(source, target)
+
+    def save_file(tensors, filename, metadata=None):
+        headers.append(json.loads(metadata["dlspec_resume"]))
+        real_save(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(resume_module, "copy_checkpoint", copy_slowly)
+    monkeypatch.setattr(resume_module, "save_file", save_file)
+    train(tmp_path, epochs=3)
+    assert [(h["epoch"], len(h["history"])) for h in headers if h["partial"] is None] == \
+        [(1, 1), (2, 2), (3, 3)]
