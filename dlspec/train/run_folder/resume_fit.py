@@ -138,7 +138,7 @@ def _check_optimizer(root: Path, where: str, state: Mapping[str, Any],
 
 def same_structure(root: Path, where: str, saved: Any, fresh: Any) -> None:
     """DLS404 unless `saved` has the fields and kinds of value of `fresh`, the state a
-    freshly built object gives (numbers of either kind match; None matches a number)."""
+    freshly built object gives (ints and floats match; None matches anything)."""
     if isinstance(fresh, Mapping):
         if not isinstance(saved, Mapping):
             raise damaged(root, where, f"{_kind(saved)}, expected an object")
@@ -160,10 +160,13 @@ def same_structure(root: Path, where: str, saved: Any, fresh: Any) -> None:
 
 
 def _same_kind(a: Any, b: Any) -> bool:
+    if a is None or b is None:  # unset (e.g. `fused` on a device without fused kernels)
+        return True
+
     def kind(value: Any) -> str:
         if isinstance(value, bool):
             return "bool"
-        if isinstance(value, int | float) or value is None:
+        if isinstance(value, int | float):
             return "number"
         if isinstance(value, torch.Tensor):
             return f"tensor{tuple(value.shape)}"

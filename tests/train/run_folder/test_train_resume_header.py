@@ -216,3 +216,22 @@ def test_a_slow_checkpoint_write_records_the_history_of_its_own_epoch(tmp_path, 
     train(tmp_path, epochs=3)
     assert [(h["epoch"], len(h["history"])) for h in headers if h["partial"] is None] == \
         [(1, 1), (2, 2), (3, 3)]
+
+
+def test_a_group_setting_one_device_leaves_unset_fits_but_a_wrong_kind_does_not(tmp_path):
+    from dlspec.train.run_folder.resume_fit import same_structure
+
+    where = "optimizers.loss.param_groups.0"
+    on_gpu = {"lr": 1, "fused": None, "betas": (0.9, 0.99), "param_names": ["w"]}
+    on_cpu = {"lr": 0.1, "fused": True, "betas": (0.9, 0.999), "param_names": ["w"]}
+    same_structure(tmp_path, where, on_gpu, on_cpu)  # a run moved from a GPU to the CPU
+    with pytest.raises(TrainError, match=re.escape(f"{where}.lr: str 'x', expected float "
+                                                   "0.1")):
+        same_structure(tmp_path, where, {**on_gpu, "lr": "x"}, on_cpu)
+    with pytest.raises(TrainError, match=re.escape(f"{where}.betas: tuple (0.9,), expected "
+                                                   "a list of 2")):
+        same_structure(tmp_path, where, {**on_gpu, "betas": (0.9,)}, on_cpu)
+    with pytest.raises(TrainError, match=re.escape(f"{where}: has the fields ['betas', "
+                                                   "'fused', 'lr', 'param_names'], not "
+                                                   "['momentum']")):
+        same_structure(tmp_path, where, on_gpu, {**on_cpu, "momentum": 0.9})
