@@ -135,3 +135,21 @@ def test_a_resumed_csv_is_left_as_it_is_until_its_first_row(tmp_path):
     resumed.write({"epoch": 3, "step": 30, "loss": 0.25})
     resumed.close()
     assert path.read_text().splitlines()[-2:] == ["2,20,0.5", "3,30,0.25"]
+
+
+def test_a_full_disk_while_writing_metrics_is_a_located_error(tmp_path):
+    import csv
+    import errno
+    import io
+
+    class FullDisk(io.StringIO):
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    table = MetricsCsv(tmp_path / "metrics.csv", ["epoch", "loss"])
+    table._file = FullDisk()
+    table._writer = csv.DictWriter(table._file, fieldnames=table.columns)
+    with pytest.raises(TrainError, match=f"no space left on the device to write metrics.csv "
+                                         f"in {tmp_path}: it needs about") as caught:
+        table.write({"epoch": 1, "loss": 0.5})
+    assert caught.value.codes == ["DLS410"]
