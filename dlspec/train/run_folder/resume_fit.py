@@ -24,7 +24,8 @@ def loading(root: Path, field: str) -> Iterator[None]:
     """Turn a failure to load `field` of the resume checkpoint into DLS404."""
     try:
         yield
-    except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError,
+            OverflowError) as error:
         raise damaged(root, field, f"does not load ({type(error).__name__}: {error})") \
             from None
 
@@ -32,8 +33,9 @@ def loading(root: Path, field: str) -> Iterator[None]:
 def check_fits(run: Any, saved: Any) -> None:
     """DLS404 naming the first field of `saved` (a SavedState) that does not fit `run`."""
     root, data = run.files.root, saved.data
-    _check_progress(root, data, run.plan.steps_per_epoch, len(run.splits["train"]),
-                    saved.decoded("partial"))
+    with loading(root, "partial"):
+        partial = saved.decoded("partial")
+    _check_progress(root, data, run.plan.steps_per_epoch, len(run.splits["train"]), partial)
     _check_weights(root, saved, run.model.state_dict(), data.get("weights"))
     if "optimizers" in data:
         for field, learners in (("optimizers", run.learners), ("schedulers", [
@@ -45,14 +47,18 @@ def check_fits(run: Any, saved: Any) -> None:
     prefix = "optimizers" if "optimizers" in data else "optimizer"
     for learner in run.learners:
         where = f"{prefix}.{learner.update.name}" if prefix == "optimizers" else prefix
-        optimizer, scheduler = saved.learner_state(learner.update.name)
+        with loading(root, where):
+            optimizer, scheduler = saved.learner_state(learner.update.name)
         _check_optimizer(root, where, optimizer, learner.optimizer)
         if learner.scheduler is not None:
             where = where.replace("optimizer", "scheduler")
             if scheduler is None:
                 raise damaged(root, where, "missing: the run has a schedule")
             same_structure(root, where, scheduler, learner.scheduler.state_dict())
-    scaler, fresh = saved.decoded("scaler"), run.precision.state_dict()
+    with loading(root, "scaler"):
+        scaler, fresh = saved.decoded("scaler"), run.precision.state_dict()
+    if not isinstance(scaler, Mapping):
+        raise damaged(root, "scaler", f"{_kind(scaler)}, expected an object")
     if scaler and fresh:
         same_structure(root, "scaler", scaler, fresh)
 
@@ -71,10 +77,16 @@ def _check_progress(root: Path, data: Mapping[str, Any], per_epoch: int, samples
                           f"{done}, but an epoch of this run has {per_epoch} steps")
         order = partial["order"]
         if order is not None and (order.dtype != torch.int64 or tuple(order.shape)
-                                  != (samples,)):
+                                  != (samples,) or not torch.equal(
+                                      order.sort().values, torch.arange(samples))):
             raise damaged(root, "partial.order",
-                          f"a {order.dtype} tensor of shape {list(order.shape)}, not the "
+                          f"a {order.dtype} tensor of shape {list(order.shape)}, not an "
                           f"order of the {samples} train samples")
+        for key, total in partial["term_sums"].items():
+            if total.dim() != 0 or not total.is_floating_point():
+                raise damaged(root, f"partial.term_sums.{key}",
+                              f"a {total.dtype} tensor of shape {list(total.shape)}, not a "
+                              "float scalar")
     if step != epoch * per_epoch + done:
         raise damaged(root, "step", f"{step}, but {epoch} epochs of {per_epoch} steps"
                                     f"{f' and {done} steps' if done else ''} make "
@@ -129,16 +141,29 @@ def _check_optimizer(root: Path, where: str, state: Mapping[str, Any],
         if not isinstance(values, dict):
             raise damaged(root, f"{where}.state.{index}", "not a parameter's state")
         for key, value in values.items():
-            if isinstance(value, torch.Tensor) and value.dim() > 0 and \
-                    tuple(value.shape) != tuple(param.shape):
-                raise damaged(root, f"{where}.state.{index}.{key}",
+            field = f"{where}.state.{index}.{key}"
+            if key == "step":  # the one scalar of torch's optimizers; the rest are moments
+                if isinstance(value, torch.Tensor) and (value.dim() != 0
+                                                        or not value.is_floating_point()):
+                    raise damaged(root, field, f"a {value.dtype} tensor of shape "
+                                               f"{list(value.shape)}, not a float scalar")
+                if not isinstance(value, torch.Tensor | int | float) or isinstance(value, bool):
+                    raise damaged(root, field, f"{_kind(value)}, not a number")
+            elif value is None and key == "momentum_buffer":  # SGD before its first step
+                continue
+            elif not isinstance(value, torch.Tensor):
+                raise damaged(root, field, f"{_kind(value)}, expected a tensor of shape "
+                                           f"{list(param.shape)}")
+            elif tuple(value.shape) != tuple(param.shape):
+                raise damaged(root, field,
                               f"shape {list(value.shape)}, but its parameter {name} has "
                               f"{list(param.shape)}")
 
 
 def same_structure(root: Path, where: str, saved: Any, fresh: Any) -> None:
     """DLS404 unless `saved` has the fields and kinds of value of `fresh`, the state a
-    freshly built object gives (ints and floats match; None matches anything)."""
+    freshly built object gives (ints and floats match; a fresh None takes any plain value;
+    the settings that follow the device may differ; a flag must be the same)."""
     if isinstance(fresh, Mapping):
         if not isinstance(saved, Mapping):
             raise damaged(root, where, f"{_kind(saved)}, expected an object")
@@ -155,13 +180,21 @@ def same_structure(root: Path, where: str, saved: Any, fresh: Any) -> None:
             raise damaged(root, where, f"{_kind(saved)}, expected a list of {len(fresh)}")
         for i, (a, b) in enumerate(zip(saved, fresh, strict=True)):
             same_structure(root, f"{where}.{i}", a, b)
+    elif where.rpartition(".")[2] in BY_DEVICE:
+        if not (saved is None or isinstance(saved, bool)):
+            raise damaged(root, where, f"{_kind(saved)}, expected true, false or null")
     elif not _same_kind(saved, fresh):
         raise damaged(root, where, f"{_kind(saved)}, expected {_kind(fresh)}")
+    elif isinstance(fresh, bool) and saved != fresh:  # e.g. amsgrad: set by the spec alone
+        raise damaged(root, where, f"{saved}, but the run's is {fresh}")
+
+
+BY_DEVICE = ("fused", "foreach", "capturable")  # optimizer settings that follow the device
 
 
 def _same_kind(a: Any, b: Any) -> bool:
-    if a is None or b is None:  # unset (e.g. `fused` on a device without fused kernels)
-        return True
+    if b is None:  # a fresh object has no value yet (e.g. the best metric so far)
+        return a is None or isinstance(a, bool | int | float | str)
 
     def kind(value: Any) -> str:
         if isinstance(value, bool):

@@ -235,3 +235,41 @@ def test_a_group_setting_one_device_leaves_unset_fits_but_a_wrong_kind_does_not(
                                                    "'fused', 'lr', 'param_names'], not "
                                                    "['momentum']")):
         same_structure(tmp_path, where, on_gpu, {**on_cpu, "momentum": 0.9})
+
+
+def leaf_paths(data: object, path: tuple = ()) -> list[tuple]:
+    """The path of every value in a JSON tree, containers included."""
+    found = [path] if path else []
+    if isinstance(data, dict):
+        found += [p for key, value in data.items() for p in leaf_paths(value, (*path, key))]
+    elif isinstance(data, list):
+        found += [p for i, value in enumerate(data) for p in leaf_paths(value, (*path, i))]
+    return found
+
+
+@pytest.mark.slow
+def test_any_field_set_to_a_wrong_value_is_a_dls_error_never_a_traceback(stopped, tmp_path):
+    """Every field of the header (the history's first record standing for all) set to a
+    word, null, a negative number or an empty object: refused with DLS404, or harmless."""
+    header, buffers = header_and_buffers(stopped)
+    paths = [p for p in leaf_paths(header) if not (p[0] == "history" and len(p) > 1
+                                                   and p[1] != 0)]
+    tracebacks = []
+    for path in paths:
+        for value in ("x", None, -1, {}):
+            run_dir = tmp_path / "run"  # afresh: a harmless edit trains on and changes it
+            shutil.rmtree(run_dir, ignore_errors=True)
+            shutil.copytree(stopped, run_dir)
+            edited = json.loads(json.dumps(header))
+            node = edited
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+            rewrite(run_dir, edited, buffers)
+            try:
+                train(run_dir, resume=True)
+            except TrainError as error:
+                assert error.codes == ["DLS404"], (path, value)
+            except Exception as error:  # noqa: BLE001 - what the test looks for
+                tracebacks.append((path, value, repr(error)[:100]))
+    assert len(paths) > 100 and tracebacks == []
