@@ -32,7 +32,7 @@ def temp_path(path: str | Path, suffix: str = "") -> Path:
     """A hidden temporary name beside `path`, private to this process and thread (so that
     concurrent writers never share one), ending in `suffix` (default .tmp)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{MARK}-{HOST}-{os.getpid()}-{threading.get_ident()}"
+    return path.with_name(f".{path.name}.{writer_tag()}-{threading.get_ident()}"
                           f"{suffix or '.tmp'}")
 
 
@@ -57,6 +57,16 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def writer_tag() -> str:
+    """`dlspec-<host>-<pid>`: what names a temporary file or folder after this process."""
+    return f"{MARK}-{HOST}-{os.getpid()}"
+
+
+def dead_writer(host: str, pid: int) -> bool:
+    """Whether the writer `host`, `pid` of a `writer_tag` ran on this machine and is gone."""
+    return host == HOST and not running(pid)
+
+
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Remove the temporary files in `folder` (not below it) that writers on this machine
     left when they died; the files removed. A file of a live process, of another machine
@@ -65,8 +75,8 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for entry in os.scandir(folder):
             found = STALE.match(entry.name)
-            if (found is None or found["host"] != HOST or not entry.is_file(follow_symlinks=False)
-                    or _running(int(found["pid"]))):
+            if (found is None or not entry.is_file(follow_symlinks=False)
+                    or not dead_writer(found["host"], int(found["pid"]))):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
@@ -74,7 +84,7 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     return removed
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
     """Whether a process `pid` exists on this machine (this one always does)."""
     if pid == os.getpid():
         return True

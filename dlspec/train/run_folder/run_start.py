@@ -12,6 +12,7 @@ checkpoint) removes its folder again, so the same --name can be used at once. To
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlspec.errors import Diagnostic, TrainError
+from dlspec.files import dead_writer, writer_tag
 from dlspec.train.run_folder.run_dir import RunFiles
 
 
@@ -60,7 +62,8 @@ class NewRun:
         """Make the folder at once, with its spec files and subfolders (TrainError when
         another run took the name meanwhile)."""
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.folder.with_name(f".{self.folder.name}.{os.getpid()}.starting")
+        remove_dead_staging(self.folder)
+        staging = self.folder.with_name(f".{self.folder.name}.{writer_tag()}.starting")
         shutil.rmtree(staging, ignore_errors=True)
         try:
             RunFiles(staging).create()
@@ -86,6 +89,18 @@ class NewRun:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.created = False
         return True
+
+
+def remove_dead_staging(folder: Path) -> None:
+    """Remove the staging folders of `folder` that processes killed while they made it left
+    (`.<name>.dlspec-<host>-<pid>.starting`, of a process gone from this machine)."""
+    pattern = re.compile(rf"^\.{re.escape(folder.name)}\.dlspec-(?P<host>[0-9a-f]{{8}})-"
+                         rf"(?P<pid>\d+)\.starting$")
+    for entry in folder.parent.iterdir():
+        found = pattern.match(entry.name)
+        if found and entry.is_dir() and not entry.is_symlink() and \
+                dead_writer(found["host"], int(found["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def kept_something(files: RunFiles) -> bool:

@@ -53,3 +53,18 @@ def test_a_failed_run_is_removed_unless_it_kept_an_epoch_or_a_checkpoint(tmp_pat
         run.create()
         (run.folder / kept).write_text("epoch,step\n1,10\n")
         assert not run.discard_unless_kept() and run.folder.exists()
+
+
+def test_a_staging_folder_a_killed_process_left_is_removed_by_the_next_start(tmp_path):
+    from dlspec.files import HOST, MARK
+
+    root = tmp_path / "runs"
+    dead = root / f".mlp.{MARK}-{HOST}-{2**31 + 7}.starting"  # no process has that pid
+    alive = root / f".mlp.{MARK}-{HOST}-1.starting"  # pid 1 runs
+    foreign = root / f".mlp.{MARK}-0badc0de-{2**31 + 7}.starting"  # another machine's
+    other = root / f".cnn.{MARK}-{HOST}-{2**31 + 7}.starting"  # another run's name
+    for folder in (dead, alive, foreign, other):
+        (folder / "checkpoints").mkdir(parents=True)
+    NewRun(root / "mlp", write_spec).create()
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        ["mlp", alive.name, foreign.name, other.name])
