@@ -20,6 +20,11 @@ The weights link is made first, then resume.safetensors is replaced: that is the
 point, and older weights links are deleted only after it. A crash at any moment leaves a
 complete, consistent previous checkpoint. Nothing is pickled. A run whose result.json
 exists is finished and is not resumed.
+
+The header also records the run's spec.yaml and overrides (`run`). Read back, nothing of it
+is used before it is checked whole: against a schema (resume_header.py), against the run
+folder's spec and overrides, and against the run set up to continue (resume_fit.py); any
+mismatch is DLS404 naming the field.
 """
 
 from __future__ import annotations
