@@ -50,6 +50,7 @@ CODES: dict[str, str] = {
     "DLS402": "model and data do not fit together",
     "DLS403": "training failed",
     "DLS404": "checkpoint does not fit the model",
+    "DLS419": "a file of the run folder is damaged",
     # 5xx: export and inference
     "DLS501": "export failed",
     "DLS502": "ONNX Runtime disagrees with PyTorch",

@@ -40,6 +40,7 @@ from dlspec.files import atomic_path
 from dlspec.train.engine.steps import EpochState
 from dlspec.train.run_folder.checkpoint import copy_checkpoint, load_checkpoint
 from dlspec.train.run_folder.run_dir import RunFiles
+from dlspec.train.run_folder.run_records import read_result_json
 from dlspec.train.run_folder.state_codec import Layout, decode, encode, unpack
 
 FORMAT = 3
@@ -161,7 +162,7 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
             "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
             hint="the run stopped before its first checkpoint; start it again"))
     if files.result_json.exists() and not finished:
-        epochs = json.loads(files.result_json.read_text(encoding="utf-8")).get("epochs_run")
+        epochs = read_result_json(files.result_json).get("epochs_run")
         raise TrainError(Diagnostic(
             "DLS403", f"the run in {files.root} already finished (epoch {epochs})",
             hint=f"there is nothing to resume; train it on with `dlspec train --resume "
