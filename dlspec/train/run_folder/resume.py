@@ -42,6 +42,7 @@ from dlspec.train.run_folder.checkpoint import copy_checkpoint, load_checkpoint
 from dlspec.train.run_folder.run_dir import RunFiles
 from dlspec.train.run_folder.run_records import read_result_json
 from dlspec.train.run_folder.state_codec import Layout, decode, encode, unpack
+from dlspec.train.run_folder.tensor_checksum import verify_checksums, with_checksums
 
 FORMAT = 3
 READS = (2, 3)  # format 2: one optimizer and scheduler, as "optimizer" and "scheduler"
@@ -129,7 +130,7 @@ def write_state(files: RunFiles, state: dict[str, Any], weights: Path | None,
     buffers, layout = packed
     header = json.dumps({**state, "weights": name, "layout": layout}, allow_nan=False)
     with atomic_path(files.resume) as tmp:
-        save_file(buffers, str(tmp), metadata={HEADER: header})
+        save_file(buffers, str(tmp), metadata=with_checksums(buffers, {HEADER: header}))
     for old in files.checkpoints.glob("resume-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -169,13 +170,15 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
                  f"{files.root} --epochs N` (N > {epochs}), or train again for a new run"))
     try:
         with safe_open(files.resume, framework="pt") as handle:
-            data = json.loads((handle.metadata() or {})[HEADER])
+            metadata = handle.metadata() or {}
+            data = json.loads(metadata[HEADER])
             if data.get("format") not in READS:
                 raise TrainError(Diagnostic(
                     "DLS404", f"the resume checkpoint of {files.root} has format "
                               f"{data.get('format')}, this dlspec reads format {FORMAT}",
                     hint="resume it with the dlspec version that started it"))
             buffers = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        verify_checksums(files.resume, buffers, metadata)  # DLS404 naming a damaged buffer
         tensors = unpack(buffers, data["layout"])
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise TrainError(Diagnostic(
