@@ -6,6 +6,7 @@ Registered on the `dlspec` app by dlspec.cli; torch is imported inside the comma
 from __future__ import annotations
 
 import json
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -42,10 +43,14 @@ def evaluate(spec: RunOrSpecArg,
     from dlspec.api import evaluate_spec
 
     result = evaluate_spec(spec, weights, split=split.value, overrides=set_, model=model)
+    if result.warning:
+        print(f"warning: {result.warning}", file=sys.stderr)
     if json_:
         print(json.dumps(result.to_json(), indent=2))
         return
-    table = Table(title=f"{result.split} split, {result.samples} samples ({result.weights})")
+    epoch = "" if result.epoch is None else f", epoch {result.epoch}"
+    print(f"weights: {result.weights}{epoch}")
+    table = Table(title=f"{result.split} split, {result.samples} samples")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in result.metrics.items():

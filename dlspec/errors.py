@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "DLS403": "training failed",
     "DLS404": "checkpoint does not fit the model",
     "DLS410": "no space left on the device",
+    "DLS419": "a file of the run folder is damaged",
     # 5xx: export and inference
     "DLS501": "export failed",
     "DLS502": "ONNX Runtime disagrees with PyTorch",

@@ -70,6 +70,22 @@ def test_compile_emits_python(tmp_path):
     assert "        x = self.fc1(pixels)  # (N, 128)\n" in source
 
 
+
+def test_compile_escapes_a_crafted_spec_file_name(tmp_path):
+    """A file name that closes the docstring cannot put code into the emitted module."""
+    import ast
+
+    spec = tmp_path / 'm"""\nimport os; os.remove(__file__)\n""".yaml'
+    spec.write_text((SPECS / "mlp-digits.yaml").read_text())
+    out = tmp_path / "model.py"
+    result = run("compile", spec, "--emit-python", out)
+    assert result.exit_code == 0, result.output
+    module = ast.parse(out.read_text())
+    assert ast.get_docstring(module, clean=False).startswith(
+        f"mlp-digits: PyTorch source written by dlspec from {spec}.\n")
+    assert not [s for s in module.body if isinstance(s, ast.Import)
+                and any(a.name == "os" for a in s.names)]
+
 TWO_MODELS = """
 dlspec: 1
 name: pair

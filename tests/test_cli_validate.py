@@ -93,6 +93,19 @@ def test_missing_file(tmp_path, monkeypatch, capsys):
     assert code == 1 and err.startswith(f"{missing}:1:1: error DLS007: ")
 
 
+def test_a_control_character_is_located_without_the_readers_position(tmp_path, monkeypatch,
+                                                                      capsys):
+    spec = tmp_path / "ctl.yaml"
+    spec.write_text("dlspec: 1\nname: mlp\x01\n", encoding="utf-8")
+    code, out, err = run_cli(monkeypatch, capsys, "validate", str(spec))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        f"{spec}:2:10: error DLS001: unacceptable character #x0001: control characters are "
+        "not allowed",
+        "  help: remove it; in a double-quoted string write it as an escape (\\x01)",
+        "1 error"]
+
+
 def _heavy_modules_after_validate(*args: str) -> tuple[int, list[str]]:
     script = (
         "import sys\n"

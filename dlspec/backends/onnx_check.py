@@ -5,7 +5,8 @@ is written) or on a written file, and report problems as `ExportError` diagnosti
 
 - DLS501 when an input axis that was asked to be dynamic came back fixed or renamed (the
   exporter can do this silently, e.g. when a model only works at its example batch size);
-- DLS502 when ONNX Runtime cannot run the file at a new batch/size, or disagrees with PyTorch.
+- DLS502 when ONNX Runtime cannot run the file at a new batch/size, disagrees with PyTorch,
+  or either gives NaN or infinite outputs (which cannot be compared).
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ def compare_outputs(
     """Output name -> max abs diff; DLS502 naming every output that is not within
     its absolute tolerance (one for all, or one per output name) + `rtol` * |PyTorch's value|
     everywhere."""
+    refuse_non_finite(names, expected, actual, where)
     atols = tolerance if isinstance(tolerance, Mapping) else dict.fromkeys(names, tolerance)
     diffs = {
         name: max_abs_diff(want, got)
@@ -253,6 +255,39 @@ def compare_outputs(
             )
         )
     return diffs
+
+
+def refuse_non_finite(names: Sequence[str], expected: Sequence[np.ndarray],
+                      actual: Sequence[np.ndarray], where: str) -> None:
+    """DLS502 naming every output that holds NaN or an infinity in PyTorch's or ONNX
+    Runtime's values: two NaN agree with each other and prove nothing (a standard deviation
+    of 0 in the preprocessing would export with a difference of 0)."""
+    bad = []
+    for name, want, got in zip(names, expected, actual, strict=True):
+        counts = [f"{count} of {values.size} in {side}" for side, values in
+                  (("PyTorch", want), ("ONNX Runtime", got))
+                  if (count := _non_finite(values))]
+        if counts:
+            bad.append(f"'{name}' has NaN or infinite values ({', '.join(counts)})")
+    if bad:
+        raise ExportError(
+            Diagnostic(
+                "DLS502",
+                f"the outputs at {where} are not finite, so they cannot be checked: "
+                + "; ".join(bad),
+                hint="a division by zero or an overflow in the weights or the preprocessing "
+                "(a feature's standard deviation of 0, weights that diverged in training); "
+                "`dlspec evaluate` the weights, retrain with a lower learning rate or "
+                "`--detect-anomaly`",
+            )
+        )
+
+
+def _non_finite(values: np.ndarray) -> int:
+    """How many values are NaN or infinite (0 for integer and boolean outputs)."""
+    if not np.issubdtype(values.dtype, np.inexact):
+        return 0
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
 def first_line(exc: BaseException, limit: int = 400) -> str:

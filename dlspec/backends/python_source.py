@@ -38,7 +38,8 @@ def emit_python(graph: Graph, name: str, origin: str = "") -> str:
     if model in sources.names.values():
         model += "Model"
     lines = [
-        f'"""{name}: PyTorch source written by dlspec from {origin or "a spec"}.',
+        f'"""{_docstring_text(name)}: PyTorch source written by dlspec from '
+        f'{_docstring_text(origin or "a spec")}.',
         "",
         "Standalone (needs only torch). Parameter names are the compiled model's, so its",
         "state dict loads as is (and so do a dlspec checkpoint's tensors, less the entries",
@@ -51,6 +52,22 @@ def emit_python(graph: Graph, name: str, origin: str = "") -> str:
     lines += [_wrapped("        " + line) for line in init_lines(graph, builds, sources.names)]
     lines += ["", *("    " + line if line else "" for line in forward_lines(graph))]
     return "\n".join(lines) + "\n"
+
+
+def _docstring_text(text: str) -> str:
+    """`text` as it may stand inside the module's triple-quoted docstring and read back as
+    itself: backslashes, quotes, line breaks and every unprintable character escaped, so
+    that no file name can end the docstring and add statements to the module."""
+    return "".join(character if character.isprintable() and character not in '\\"'
+                   else _escape(character) for character in text)
+
+
+def _escape(character: str) -> str:
+    code = ord(character)
+    if character in '\\"':
+        return "\\" + character
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
 
 
 def _grouped(imports: list[str]) -> list[str]:

@@ -284,6 +284,9 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise SpecError(Diagnostic("DLS007", f"file is larger than {MAX_BYTES >> 20} MiB",
                                    SourceSpan(file, 1, 1)))
+    refused = _NOT_PRINTABLE.search(text)  # checked first: libyaml reports a byte offset
+    if refused:
+        raise SpecError(_unreadable_character(text, file, refused))
     loader = _StrictComposer(text, file)
     try:
         node = loader.get_single_node()
@@ -308,3 +311,22 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     if builder.problems:
         raise SpecError(builder.problems)
     return value, builder.source
+
+
+# What YAML may hold (its c-printable set); the reader refuses anything else
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd"
+                            "\U00010000-\U0010ffff]")
+_LINE_BREAK = re.compile("\r\n|\r|\n")
+
+
+def _unreadable_character(text: str, file: str, found: re.Match) -> Diagnostic:
+    """A character YAML refuses (a control character, a lone surrogate), at its line:col
+    counted in characters, like every other position."""
+    before = _LINE_BREAK.split(text[:found.start()])
+    code = ord(found.group())
+    why = "control characters are not allowed" if code < 0xa0 else "YAML does not allow it"
+    return Diagnostic(
+        "DLS001", f"unacceptable character #x{code:04x}: {why}",
+        SourceSpan(file, len(before), len(before[-1]) + 1),
+        hint=f"remove it; in a double-quoted string write it as an escape (\\x{code:02x})"
+        if code < 0x100 else "remove it")

@@ -236,3 +236,43 @@ def test_max_abs_diff_handles_special_values():
     assert max_abs_diff(np.array([nan, inf, 1.0]), np.array([nan, inf, 1.5])) == 0.5
     assert max_abs_diff(np.array([nan]), np.array([0.0])) == inf
     assert max_abs_diff(np.zeros(2), np.zeros(3)) == inf
+
+
+class ZeroStd(nn.Module):
+    """Standardizes with a standard deviation of 0 for one feature: +-inf, and NaN where the
+    feature equals its mean (as a checkpoint whose preprocessing saw a constant column)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(6))
+        self.register_buffer("std", torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 1.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def test_non_finite_outputs_fail_the_parity_check_and_write_nothing(tmp_path):
+    target = tmp_path / "model.onnx"
+    with pytest.raises(ExportError) as caught:
+        export_onnx(ZeroStd(), [TensorInfo("x", (6,))], ["y"], target)
+    assert caught.value.codes == ["DLS502"]
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == (
+        "the outputs at batch 3 are not finite, so they cannot be checked: 'y' has NaN or "
+        "infinite values (3 of 18 in PyTorch, 3 of 18 in ONNX Runtime)")
+    assert "standard deviation of 0" in diagnostic.hint
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_nan_in_one_side_only_is_named_with_its_side():
+    from dlspec.backends.onnx_check import compare_outputs
+
+    want = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    got = want.copy()
+    got[1, 0] = np.nan
+    ids = np.array([1, 2])  # integer outputs are always finite
+    with pytest.raises(ExportError, match=r"'y' has NaN or infinite values \(1 of 4 in ONNX "
+                                          r"Runtime\)\n"):
+        compare_outputs(["ids", "y"], [ids, want], [ids, got], 1e-5, "batch 2")
+    assert compare_outputs(["ids", "y"], [ids, want], [ids, want], 1e-5, "batch 2") == {
+        "ids": 0.0, "y": 0.0}

@@ -151,3 +151,24 @@ def test_forward_reads_like_hand_written_code():
     assert "        x = self.res1.add(x, out)  # (N, 32, 8, 8)\n" in source
     assert "        self.res1 = nn.Module()\n" in source
     assert source.rstrip().endswith("return x")
+
+
+CRAFTED = ['x"""\nINJECTED = 1\n"""', 'end\\', 'q"', "tab\there\r\x00\x7f", "\udcff\u2028",
+           "ü𝔘 plain"]
+
+
+@pytest.mark.parametrize("origin", CRAFTED)
+def test_the_spec_path_cannot_add_statements_to_the_emitted_module(origin, tmp_path):
+    checked = check_spec(ROOT / "specs" / "mlp-digits.yaml")
+    plain, crafted = (ast.parse(python_source(checked, origin=o)) for o in ("p.yaml", origin))
+    assert [ast.dump(s) for s in crafted.body[1:]] == [ast.dump(s) for s in plain.body[1:]]
+    assert ast.get_docstring(crafted, clean=False).startswith(
+        f"mlp-digits: PyTorch source written by dlspec from {origin}.\n")
+    path = tmp_path / "emitted_crafted.py"
+    path.write_text(python_source(checked, origin=origin), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("emitted_crafted", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert not hasattr(module, "INJECTED")
+    assert module.__doc__.split(":", 1)[1].startswith(" PyTorch source written by dlspec "
+                                                       f"from {origin}.")

@@ -164,6 +164,19 @@ def test_tab_indentation_gets_a_hint():
     assert "tab" in diagnostic.hint
 
 
+@pytest.mark.parametrize("text, where, code", [
+    ('dlspec: 1\nparams: {a: "b\x01c"}\n', (2, 15), 0x01),  # inside a quoted string
+    ("name: x\x07\n", (1, 8), 0x07),
+    ("a: \"\u00e9\u00fc\"\r\nb: \x7f\n", (2, 4), 0x7F),  # after CRLF and two-byte letters
+    ("a: 1\nb: '\ud800'\n", (2, 5), 0xD800),  # a lone surrogate
+])
+def test_a_refused_character_is_reported_at_its_line_and_column(text, where, code):
+    diagnostic = only_error(text)
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("DLS001", *where)
+    assert diagnostic.message.startswith(f"unacceptable character #x{code:04x}: ")
+    assert "position" not in diagnostic.format() and "<unicode string>" not in diagnostic.format()
+
+
 def test_duplicate_keys_are_each_reported_at_the_second_key():
     text = "a: 1\nb:\n  c: 2\n  c: 3\na: 4\n"
     assert sorted(rejection(text)) == [("DLS002", 4, 3), ("DLS002", 5, 1)]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path
-from dlspec.train.run_folder.run_dir import SPLITS, read_rows
+from dlspec.train.run_folder.run_dir import SPLITS
+from dlspec.train.run_folder.run_records import read_csv_rows
 
 DPI = 100
 
@@ -31,8 +32,9 @@ def figure(path: Path, size: tuple[float, float] = (6.4, 4.2)) -> Iterator:
 
 def curves(metrics_csv: Path) -> tuple[list[int], dict[str, dict[str, list[float]]]]:
     """From metrics.csv: the epochs, and {metric: {split: values}} for every train_/val_
-    column ('val_accuracy' is accuracy on val); an empty cell is NaN."""
-    rows = read_rows(metrics_csv)
+    column ('val_accuracy' is accuracy on val); an empty cell is NaN. TrainError DLS419
+    when the file is damaged."""
+    rows = read_csv_rows(metrics_csv, required=("step", "epoch"))
     series: dict[str, dict[str, list[float]]] = {}
     for column in rows[0] if rows else []:
         split, _, metric = column.partition("_")

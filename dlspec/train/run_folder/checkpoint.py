@@ -3,7 +3,8 @@
 A checkpoint holds the model's state_dict, extra tensors under keys prefixed `_dlspec.`
 (e.g. `_dlspec.preprocess.mean`; layer names never start with `_`, so they cannot clash) and
 string metadata: dlspec version, spec name and sha256, epoch, step, task, class names and
-metrics (the last two as JSON).
+metrics (the last two as JSON), and a checksum of every tensor, checked on every load
+(tensor_checksum.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from safetensors.torch import load_file, save_file
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path, temp_path
 from dlspec.train.run_folder.disk_full import no_space_errors
+from dlspec.train.run_folder.tensor_checksum import KEY as CHECKSUMS
+from dlspec.train.run_folder.tensor_checksum import verify_checksums, with_checksums
 
 EXTRA_PREFIX = "_dlspec."
 
@@ -52,7 +55,7 @@ def save_checkpoint(path: Path, state_dict: Mapping[str, torch.Tensor],
 def _write(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     needed = sum(t.numel() * t.element_size() for t in tensors.values())
     with no_space_errors(path, needed), atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        save_file(tensors, str(tmp), metadata=with_checksums(tensors, metadata))
 
 
 def copy_checkpoint(source: Path, target: Path) -> None:
@@ -92,6 +95,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise TrainError(Diagnostic(
             "DLS404", f"cannot read checkpoint {path}: {error}",
             hint="pass a .safetensors file written by `dlspec train`")) from error
+    verify_checksums(path, tensors, metadata)  # DLS404 naming a damaged tensor
+    metadata = {k: v for k, v in metadata.items() if k != CHECKSUMS}
     state = {k: v for k, v in tensors.items() if not k.startswith(EXTRA_PREFIX)}
     extras = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items() if k.startswith(EXTRA_PREFIX)}
     return Checkpoint(state_dict=state, extras=extras, metadata=dict(metadata))

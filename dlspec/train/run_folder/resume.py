@@ -53,8 +53,10 @@ from dlspec.train.run_folder.resume_header import (
     weights_path,
 )
 from dlspec.train.run_folder.run_dir import RunFiles
+from dlspec.train.run_folder.run_records import read_result_json
 from dlspec.train.run_folder.run_spec import identity_difference, run_identity
 from dlspec.train.run_folder.state_codec import Layout, decode, encode, unpack
+from dlspec.train.run_folder.tensor_checksum import verify_checksums, with_checksums
 
 FORMAT = 3
 READS = (2, 3)  # format 2: one optimizer and scheduler, as "optimizer" and "scheduler"
@@ -153,7 +155,7 @@ def write_state(files: RunFiles, state: dict[str, Any], weights: Path | None,
     header = json.dumps({**state, "weights": name, "layout": layout}, allow_nan=False)
     needed = len(header) + sum(b.numel() * b.element_size() for b in buffers.values())
     with no_space_errors(files.resume, needed), atomic_path(files.resume) as tmp:
-        save_file(buffers, str(tmp), metadata={HEADER: header})
+        save_file(buffers, str(tmp), metadata=with_checksums(buffers, {HEADER: header}))
     for old in files.checkpoints.glob("resume-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -186,14 +188,15 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
             "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
             hint="the run stopped before its first checkpoint; start it again"))
     if files.result_json.exists() and not finished:
-        epochs = json.loads(files.result_json.read_text(encoding="utf-8")).get("epochs_run")
+        epochs = read_result_json(files.result_json).get("epochs_run")
         raise TrainError(Diagnostic(
             "DLS403", f"the run in {files.root} already finished (epoch {epochs})",
             hint=f"there is nothing to resume; train it on with `dlspec train --resume "
                  f"{files.root} --epochs N` (N > {epochs}), or train again for a new run"))
     try:
         with safe_open(files.resume, framework="pt") as handle:
-            text = (handle.metadata() or {}).get(HEADER)
+            metadata = handle.metadata() or {}
+            text = metadata.get(HEADER)
             if text is None:
                 raise damaged(files.root, "header", f"missing (no '{HEADER}' entry)")
             data = parse_header(text, files.root)
@@ -203,6 +206,7 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
                               f"{data.get('format')}, this dlspec reads format {FORMAT}",
                     hint="resume it with the dlspec version that started it"))
             buffers = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        verify_checksums(files.resume, buffers, metadata)  # DLS404 naming a damaged buffer
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise TrainError(Diagnostic(
             "DLS404", f"cannot read the resume checkpoint of {files.root}: {error}",

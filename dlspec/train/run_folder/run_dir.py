@@ -150,10 +150,11 @@ class MetricsCsv:
 
 
 def read_rows(path: Path, until_step: int | None = None) -> list[dict[str, str]]:
-    """The rows of a run's CSV file (as strings), those after `until_step` left out."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    return [r for r in rows if until_step is None or int(r["step"]) <= until_step]
+    """The rows of a run's CSV file (as strings), those after `until_step` left out;
+    TrainError DLS419 when the file is damaged (see run_records.py)."""
+    from dlspec.train.run_folder.run_records import read_csv_rows
+
+    return read_csv_rows(path, until_step)
 
 
 def write_result(path: Path, result: dict[str, Any]) -> None:

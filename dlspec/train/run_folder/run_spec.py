@@ -15,6 +15,7 @@ from typing import Any
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_write_text
 from dlspec.train.run_folder.run_dir import RunFiles
+from dlspec.train.run_folder.run_records import read_run_json
 
 
 def save_run_spec(run_dir: Path, checked: Any, overrides: Sequence[str]) -> None:
@@ -43,7 +44,7 @@ def run_record(run_dir: Path) -> dict[str, Any]:
             hint="pass the folder `dlspec train` printed, e.g. runs/mlp-digits-20250101-120000"))
     if not files.run_json.is_file():  # a run from before run.json: its spec, no overrides
         return {"spec": str(files.spec_yaml), "overrides": []}
-    return json.loads(files.run_json.read_text(encoding="utf-8"))
+    return read_run_json(files.run_json)  # checked: DLS419 when damaged
 
 
 def load_run_spec(run_dir: Path, moved: Sequence[str] = ()):

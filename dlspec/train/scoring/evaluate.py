@@ -13,7 +13,8 @@ from dlspec.train.engine.batch import split_tensors
 from dlspec.train.engine.device import resolve_device
 from dlspec.train.engine.model_set import ModelSet
 from dlspec.train.recipe import Recipe
-from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
+from dlspec.train.run_folder.checkpoint import Checkpoint, apply_checkpoint, load_checkpoint
+from dlspec.train.run_folder.run_dir import RunFiles
 from dlspec.train.run_folder.transfer import checkpoint_file
 from dlspec.train.scoring.metrics import MATRIX_METRICS, build_metrics, confusion_matrix, evaluate
 from dlspec.train.scoring.outputs import ModelOutputs
@@ -28,10 +29,39 @@ class Evaluation:
     split: str
     samples: int
     metrics: dict[str, float]  # named <split>_<metric>, the loss included
+    epoch: int | None = None  # the epoch the weights were saved at (from their metadata)
+    warning: str | None = None  # e.g. a run folder without best weights: its last were used
 
     def to_json(self) -> dict:
-        return {"weights": str(self.weights), "split": self.split, "samples": self.samples,
-                "metrics": self.metrics}
+        return {"weights": str(self.weights), "epoch": self.epoch, "split": self.split,
+                "samples": self.samples, "metrics": self.metrics, "warning": self.warning}
+
+
+@dataclass(frozen=True)
+class ChosenWeights:
+    """Which checkpoint file an evaluation loads, and why when it is not the one asked for."""
+
+    path: Path
+    checkpoint: Checkpoint
+    warning: str | None = None
+
+    @property
+    def epoch(self) -> int | None:
+        epoch = self.checkpoint.metadata.get("epoch", "")
+        return int(epoch) if epoch.isdigit() else None
+
+
+def choose_weights(weights: Path) -> ChosenWeights:
+    """The checkpoint of `weights` (a file, or a run folder's best), loaded; a run folder
+    without best weights falls back to its last ones, and the warning says so."""
+    weights = Path(weights)
+    path = checkpoint_file(weights)
+    warning = None
+    if weights.is_dir() and path != RunFiles(weights).best:
+        warning = (f"{RunFiles(weights).best} is missing (no epoch had a finite value of the "
+                   f"monitored metric, or it was deleted): evaluated the run's LAST weights, "
+                   f"{path.name}, instead")
+    return ChosenWeights(path, load_checkpoint(path), warning)
 
 
 def measure(model: torch.nn.Module, data: PreparedData, recipe: Recipe, split: str,
@@ -53,10 +83,11 @@ def measure(model: torch.nn.Module, data: PreparedData, recipe: Recipe, split: s
 def evaluate_weights(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
                      weights: Path, split: str, device: str) -> Evaluation:
     """Load a checkpoint (a file, or a run folder's best) into `model` and measure it."""
-    path = checkpoint_file(Path(weights))
-    apply_checkpoint(model, load_checkpoint(path))
+    chosen = choose_weights(weights)
+    apply_checkpoint(model, chosen.checkpoint)
     metrics = measure(model, data, recipe, split, device)
-    return Evaluation(path, split, len(getattr(data, split)), metrics)
+    return Evaluation(chosen.path, split, len(getattr(data, split)), metrics, chosen.epoch,
+                      chosen.warning)
 
 
 def evaluate_models(models: ModelSet, data: PreparedData, recipe: Recipe, weights: Path,
@@ -70,15 +101,16 @@ def evaluate_models(models: ModelSet, data: PreparedData, recipe: Recipe, weight
     device = resolve_device(device)
     models.to(device)
     objective = make_objective(models, data, recipe, device)  # with its EMA copies
-    path = checkpoint_file(Path(weights))
-    apply_checkpoint(models, load_checkpoint(path))
+    chosen = choose_weights(weights)
+    apply_checkpoint(models, chosen.checkpoint)
     objective.prepare(split_tensors(data.train, device))
     metrics = objective.evaluate(split_tensors(getattr(data, split), device), split,
                                  max(recipe.batch_size, 1024))
     if only is not None:
         names = [f"{split}_loss_{u.name}" for u in objective.updates() if u.model == only]
         metrics = {k: v for k, v in metrics.items() if any(k.startswith(n) for n in names)}
-    return Evaluation(path, split, len(getattr(data, split)), metrics)
+    return Evaluation(chosen.path, split, len(getattr(data, split)), metrics, chosen.epoch,
+                      chosen.warning)
 
 
 def _refuse_empty(data: PreparedData, split: str) -> None:
