@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dlspec.errors import Diagnostic, DlspecError, SourceSpan, did_you_mean
+from dlspec.errors import Diagnostic, DlspecError, SourceSpan
 from dlspec.search.space import MAX_GRID, Dimension, dimension, format_value, grid_size, objective
 from dlspec.spec.search_config import ChoiceSpace, FloatSpace, IntSpace
 
@@ -53,10 +53,8 @@ def range_diagnostics(checked) -> list[Diagnostic]:
             problems += _choice_problems(entry, where, source)
         else:
             problems += _range_problems(entry, where, source)
-    if problems:
-        return problems
     if config.sampler == "grid":
-        problems += _grid_problems(checked)
+        problems += _grid_problems(checked, size=not problems)
     return problems
 
 
@@ -111,7 +109,8 @@ def _choice_problems(entry: ChoiceSpace, where: tuple, source) -> list[Diagnosti
     return []
 
 
-def _grid_problems(checked) -> list[Diagnostic]:
+def _grid_problems(checked, size: bool) -> list[Diagnostic]:
+    """Continuous dimensions, and with `size` (the ranges are well formed) a grid too large."""
     config = checked.spec.search
     source = checked.loaded.source
     dims = [dimension(path, entry) for path, entry in config.space.items()]
@@ -121,12 +120,12 @@ def _grid_problems(checked) -> list[Diagnostic]:
         hint=f"give it a step (e.g. step: {_nice_step(dim)}), make it a choice, or use "
              "sampler: random or tpe")
         for dim in dims if dim.kind == "float" and dim.step is None]
-    if problems:
+    if problems or not size:
         return problems
-    size = grid_size(tuple(dims))
-    if size > MAX_GRID:
-        return [Diagnostic("DLS703", f"the grid has {size:,} combinations, more than "
-                           f"{MAX_GRID:,}", source.span(("search", "sampler")),
+    combinations = grid_size(tuple(dims))
+    if combinations > MAX_GRID:
+        return [Diagnostic("DLS703", f"the grid has {combinations:,} combinations, more "
+                           f"than {MAX_GRID:,}", source.span(("search", "sampler")),
                            hint="use larger steps or fewer choices, or sampler: tpe")]
     return []
 
@@ -174,38 +173,61 @@ def _path_and_values(checked, overrides: Sequence[str], dim: Dimension) -> list[
         try:
             check(checked.loaded.path, [*overrides, setting], checked.model)
         except DlspecError as error:
-            if not listed and _unknown_path(error, setting):
+            if not listed and _unknown_path(error, setting, parts):
                 return [_unknown(dim.path, known, source.key_span(key), error)]
             at = source.span((*key, dim.kind, index if dim.kind == "choice" or index == 0
                               else 1))
             problems.append(_breaks(setting, error, at))
+        else:
+            if not listed and _unknown_path(None, setting, parts):
+                return [_unknown(dim.path, known, source.key_span(key), None)]
     return problems
 
 
-def _unknown_path(error: DlspecError, setting: str) -> bool:
-    """Whether the spec failed because the override named no existing key."""
+def _unknown_path(error: DlspecError | None, setting: str, parts: list) -> bool:
+    """Whether the override named no existing key: the spec refused the key it added, or
+    (`error` None: the spec took it) the key added a new param."""
+    if error is None:
+        return parts[0] == "params" or (len(parts) == 4 and parts[0] == "blocks"
+                                        and parts[2] == "params")
     return any(d.code == "DLS120" or d.code == "DLS101" and d.span is not None
                and d.span.file == f"--set {setting}" for d in error.diagnostics)
 
 
-def _unknown(path: str, known: set[str], span: SourceSpan, error: DlspecError) -> Diagnostic:
-    close = difflib.get_close_matches(path, sorted(known), n=3, cutoff=0.6)
+def _unknown(path: str, known: set[str], span: SourceSpan, error: DlspecError | None
+             ) -> Diagnostic:
+    why = next((d for d in error.diagnostics if d.code in ("DLS101", "DLS120")), None) \
+        if error is not None else None
+    close = close_paths(path, known)
     hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else (
-        did_you_mean(path.rsplit(".", 1)[-1], [k.rsplit(".", 1)[-1] for k in known])
-        or "a path is what `--set` takes: a section's key (optimizer.lr, train.epochs), a "
-           "layer's attribute (model.3.repeat), a param (params.hidden) or a block's param")
-    why = next((d.message for d in error.diagnostics if d.code in ("DLS101", "DLS120")), "")
+        why.hint if why is not None and why.hint and why.code == "DLS120" else
+        "a path is what `--set` takes: a section's key (optimizer.lr, train.epochs), a "
+        "layer's attribute (model.3.repeat), a param (params.hidden) or a block's param")
+    message = f" ({why.message})" if why is not None else ""
     return Diagnostic("DLS702", f"the search space names '{path}', which is not a path of "
-                      f"this spec" + (f" ({why})" if why else ""), span, hint=hint)
+                      f"this spec{message}", span, hint=hint)
+
+
+def close_paths(path: str, known: set[str]) -> list[str]:
+    """Existing paths close to `path`: its siblings with a close last key, else (no such
+    parent) paths as deep that are very close."""
+    parent, dot, last = path.rpartition(".")
+    siblings = {k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == parent}
+    if siblings:
+        return [f"{parent}{dot}{key}" for key in
+                difflib.get_close_matches(last, sorted(siblings), n=2, cutoff=0.6)]
+    depth = path.count(".")
+    return difflib.get_close_matches(path, sorted(k for k in known if k.count(".") == depth),
+                                     n=2, cutoff=0.8)
 
 
 def _breaks(setting: str, error: DlspecError, at: SourceSpan) -> Diagnostic:
     first = error.diagnostics[0]
     more = len(error.diagnostics) - 1
     about = f"in layer '{first.layer}': " if first.layer else ""
-    where = f"{first.span}: " if first.span and not first.span.file.startswith("--set") \
+    where = f" at {first.span}" if first.span and not first.span.file.startswith("--set") \
         else ""
-    hint = f"{where}{first.code}" + (f": {first.hint}" if first.hint else "") + (
+    hint = f"{first.code}{where}" + (f": {first.hint}" if first.hint else "") + (
         f" (and {more} more problem{'s' * (more > 1)})" if more else "")
     return Diagnostic("DLS704", f"the searched value {setting} gives an invalid spec: "
                       f"{about}{first.message}", at, hint=hint)
