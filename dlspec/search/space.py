@@ -9,7 +9,6 @@ into `--set` overrides that `dlspec.spec.load.apply_override` reads as the same 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -183,9 +182,22 @@ def format_value(value: Any) -> str:
             return ".inf" if value > 0 else "-.inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return '"' + "".join(map(_quoted_char, value)) + '"'
     raise TypeError(f"a searched value is a number, a string, a boolean or null, not "
                     f"{type(value).__name__}")
+
+
+def _quoted_char(char: str) -> str:
+    """One character inside a YAML double-quoted scalar: printable ones as they are, the
+    rest (control characters, line separators, a BOM) escaped."""
+    code = ord(char)
+    if char in '"\\':
+        return "\\" + char
+    if 0x20 <= code <= 0x7E or (code >= 0xA0 and code not in (0x2028, 0x2029, 0xFEFF)
+                                and not 0xD800 <= code <= 0xDFFF and code not in (0xFFFE, 0xFFFF)):
+        return char
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF \
+        else f"\\U{code:08x}"
 
 
 def _clean(value: float) -> float:
