@@ -199,8 +199,11 @@ def _unknown(path: str, known: set[str], span: SourceSpan, error: DlspecError | 
     why = next((d for d in error.diagnostics if d.code in ("DLS101", "DLS120")), None) \
         if error is not None else None
     close = close_paths(path, known)
-    hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else (
-        why.hint if why is not None and why.hint and why.code == "DLS120" else
+    hints = [why.hint] if why is not None and why.hint and why.code == "DLS120" \
+        and not why.hint.startswith("did you mean") else []
+    if close:
+        hints.append("did you mean " + " or ".join(f"'{c}'" for c in close) + "?")
+    hint = "; ".join(hints) or (
         "a path is what `--set` takes: a section's key (optimizer.lr, train.epochs), a "
         "layer's attribute (model.3.repeat), a param (params.hidden) or a block's param")
     message = f" ({why.message})" if why is not None else ""
