@@ -20,9 +20,10 @@ from typing import Any
 
 from dlspec.errors import Diagnostic, DlspecError, SourceSpan
 from dlspec.search.space import MAX_GRID, Dimension, dimension, format_value, grid_size, objective
-from dlspec.spec.search_config import ChoiceSpace, FloatSpace, IntSpace
+from dlspec.spec.search_config import MAX_SEED, ChoiceSpace, FloatSpace, IntSpace
 
 SPACE = ("search", "space")
+MAX_PROBES = 16  # values of a discrete range checked one by one (more: both ends, the middle)
 NOT_SEARCHED = ("search", "dlspec")  # sections a search cannot change
 
 
@@ -35,8 +36,12 @@ def search_diagnostics(checked, overrides: Sequence[str] = ()) -> list[Diagnosti
     problems += metric_diagnostics(checked)
     if problems:
         return problems
+    problems = same_targets(checked)
+    if problems:
+        return problems
+    known = set(existing_paths(checked))
     for path, entry in checked.spec.search.space.items():
-        problems += _path_and_values(checked, overrides, dimension(path, entry))
+        problems += _path_and_values(checked, overrides, dimension(path, entry), known)
     return problems
 
 
@@ -55,6 +60,11 @@ def range_diagnostics(checked) -> list[Diagnostic]:
             problems += _range_problems(entry, where, source)
     if config.sampler == "grid":
         problems += _grid_problems(checked, size=not problems)
+    if config.seed is None and checked.spec.train.seed > MAX_SEED:
+        problems.append(Diagnostic(
+            "DLS102", f"the search seeds its sampler with train.seed, and {MAX_SEED:,} is the "
+            f"largest seed it takes, not {checked.spec.train.seed:,}",
+            source.span(("train", "seed")), hint="give search.seed"))
     return problems
 
 
@@ -154,7 +164,8 @@ def metric_diagnostics(checked) -> list[Diagnostic]:
 
 # --- paths and values --------------------------------------------------------------------
 
-def _path_and_values(checked, overrides: Sequence[str], dim: Dimension) -> list[Diagnostic]:
+def _path_and_values(checked, overrides: Sequence[str], dim: Dimension, known: set[str]
+                     ) -> list[Diagnostic]:
     """An unknown path (DLS702), else each value that breaks the spec (DLS704)."""
     from dlspec.api import check
     from dlspec.spec.load import _param_paths
@@ -162,25 +173,67 @@ def _path_and_values(checked, overrides: Sequence[str], dim: Dimension) -> list[
     source = checked.loaded.source
     key = (*SPACE, dim.path)
     parts = [int(p) if p.isdigit() else p for p in dim.path.split(".")]
-    known = set(existing_paths(checked))
     if parts[0] in NOT_SEARCHED:
         return [Diagnostic("DLS702", f"the search cannot change '{dim.path}'",
                            source.key_span(key), hint="search values of the other sections")]
     listed = dim.path in known or bool(_param_paths(checked.loaded.raw, parts))
-    problems = []
-    for index, value in enumerate(dim.extremes()):
+    broken: dict[tuple, list[tuple[str, DlspecError]]] = {}  # where -> (value, error)
+    for value, at in probes(dim):
         setting = f"{dim.path}={format_value(value)}"
         try:
             check(checked.loaded.path, [*overrides, setting], checked.model)
         except DlspecError as error:
             if not listed and _unknown_path(error, setting, parts):
                 return [_unknown(dim.path, known, source.key_span(key), error)]
-            at = source.span((*key, dim.kind, index if dim.kind == "choice" or index == 0
-                              else 1))
-            problems.append(_breaks(setting, error, at))
+            broken.setdefault(at, []).append((format_value(value), error))
         else:
             if not listed and _unknown_path(None, setting, parts):
                 return [_unknown(dim.path, known, source.key_span(key), None)]
+    return [_breaks(dim, found, source.span((*key, *at)), inside=len(at) == 1)
+            for at, found in broken.items()]
+
+
+def probes(dim: Dimension) -> list[tuple[Any, tuple]]:
+    """The values of a dimension the check puts into the spec, each with where it is written
+    in the entry: every choice; every value of a discrete range of at most MAX_PROBES, else
+    its two ends and its middle; a float range's two ends and a value inside (not an
+    integer: an int field refuses it)."""
+    if dim.kind == "choice":
+        return [(value, ("choice", index)) for index, value in enumerate(dim.choices or ())]
+    if dim.kind == "int" or dim.step is not None:
+        values = dim.grid_values()
+        if len(values) > MAX_PROBES:
+            values = [values[0], values[len(values) // 2], values[-1]]
+        return [(value, (dim.kind, 0) if i == 0 else (dim.kind, 1) if i == len(values) - 1
+                 else (dim.kind,)) for i, value in enumerate(values)]
+    low, high = float(dim.low), float(dim.high)
+    inside = math.exp(math.log(low) + (math.log(high) - math.log(low)) / math.pi) \
+        if dim.log else low + (high - low) / math.pi
+    rounded = float(f"{inside:.6g}")
+    inside = rounded if low < rounded < high else inside
+    return [(low, ("float", 0)), (inside, ("float",)), (high, ("float", 1))]
+
+
+def same_targets(checked) -> list[Diagnostic]:
+    """Two paths that set the same value (`hidden` and `params.hidden`)."""
+    from dlspec.spec.load import _param_paths
+    from dlspec.spec.models import Spec
+
+    raw = checked.loaded.raw
+    first: dict[tuple, str] = {}
+    problems = []
+    for path in checked.spec.search.space:
+        parts = [int(p) if p.isdigit() else p for p in path.split(".")]
+        targets = [parts] if parts[0] in raw or parts[0] in Spec.model_fields \
+            else _param_paths(raw, parts)
+        for target in map(tuple, targets):
+            if target in first:
+                problems.append(Diagnostic(
+                    "DLS702", f"'{path}' and '{first[target]}' set the same value "
+                    f"({'.'.join(map(str, target))})",
+                    checked.loaded.source.key_span((*SPACE, path)), hint="keep one of them"))
+                break
+            first[target] = path
     return problems
 
 
@@ -224,7 +277,11 @@ def close_paths(path: str, known: set[str]) -> list[str]:
                                      n=2, cutoff=0.8)
 
 
-def _breaks(setting: str, error: DlspecError, at: SourceSpan) -> Diagnostic:
+def _breaks(dim: Dimension, found: list[tuple[str, DlspecError]], at: SourceSpan,
+            inside: bool) -> Diagnostic:
+    """One value (or, inside a range, several) that breaks the spec, with the first
+    problem it makes, where that problem is, and its fix."""
+    values, error = [value for value, _ in found], found[0][1]
     first = error.diagnostics[0]
     more = len(error.diagnostics) - 1
     about = f"in layer '{first.layer}': " if first.layer else ""
@@ -232,7 +289,13 @@ def _breaks(setting: str, error: DlspecError, at: SourceSpan) -> Diagnostic:
         else ""
     hint = f"{first.code}{where}" + (f": {first.hint}" if first.hint else "") + (
         f" (and {more} more problem{'s' * (more > 1)})" if more else "")
-    return Diagnostic("DLS704", f"the searched value {setting} gives an invalid spec: "
+    if dim.kind == "float" and "fractional part" in first.message:
+        hint += f"; search an integer with {{int: [{dim.low:g}, {dim.high:g}]}}"
+    what = f"value {dim.path}={values[0]}" if len(values) == 1 else \
+        f"values {dim.path}={', '.join(values)}"
+    within = " (inside the range)" if inside else ""
+    verb = "gives" if len(values) == 1 else "give"
+    return Diagnostic("DLS704", f"the searched {what}{within} {verb} an invalid spec: "
                       f"{about}{first.message}", at, hint=hint)
 
 

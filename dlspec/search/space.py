@@ -61,15 +61,6 @@ class Dimension:
         """How many steps fit between low and high (a float or int with a step)."""
         return int(math.floor((self.high - self.low) / (self.step or 1) + 1e-9))
 
-    def extremes(self) -> list[Any]:
-        """The values a check resolves: each choice, or the range's smallest and largest
-        value (with a step: the largest one reachable)."""
-        if self.kind == "choice":
-            return list(self.choices or ())
-        high = self.high if self.step is None else self.low + self.steps() * self.step
-        high = int(high) if self.kind == "int" else _clean(high)
-        return [self.low] if high == self.low else [self.low, high]
-
 
 @dataclass(frozen=True)
 class SearchPlan:

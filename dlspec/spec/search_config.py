@@ -31,6 +31,7 @@ from pydantic import (
 SAMPLERS = ("grid", "random", "tpe")
 PRUNERS = ("none", "median", "hyperband")
 KINDS = ("float", "int", "choice")
+MAX_SEED = 2**32 - 1  # Optuna's samplers seed numpy's RandomState
 Scalar = StrictBool | StrictInt | Annotated[float, Field(strict=True)] | str | None
 Number = Annotated[float, Field(strict=True)]
 
@@ -138,8 +139,8 @@ class SearchConfig(_Strict):
                                                           "many seconds.")
     sampler: Literal["grid", "random", "tpe"] = Field(
         "tpe", description="grid (every combination), random, or tpe (Bayesian).")
-    seed: int | None = Field(None, strict=True, description="The sampler's seed (default: "
-                                                           "train.seed).")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, strict=True, description=(
+        "The sampler's seed (default: train.seed)."))
     pruner: Literal["none", "median", "hyperband"] = Field(
         "none", description="Stop unpromising trials early: median or hyperband.")
     space: dict[str, SpaceEntry] = Field(

@@ -14,11 +14,14 @@ import pytest
 
 from dlspec.api import check
 from dlspec.errors import DlspecError
+from dlspec.search.check import probes
+from dlspec.search.space import Dimension
 from tests.cli_run import run_cli
 from tests.search.test_space import MLP
 
 ROOT = Path(__file__).resolve().parents[2]
 CNN = (ROOT / "specs" / "cnn-digits.yaml").read_text()
+TRANSFORMER = (ROOT / "specs" / "reverse-transformer.yaml").read_text()
 
 
 def problems(tmp_path: Path, search: str, base: str = MLP, overrides=()) -> list:
@@ -176,6 +179,52 @@ def test_a_value_that_breaks_the_shapes_says_where_and_how(tmp_path):
                        "layer 'res1.add': inputs have shapes (N, 32, 8, 8) and (N, 64, 8, 8); "
                        "they must be equal")
     assert hint.startswith("DLS201 at ") and ":20:9: project the (N, 32, 8, 8) input" in hint
+
+
+def test_the_values_checked_are_where_a_range_can_break():
+    assert probes(Dimension("a", "int", 1, 10, step=4)) == [
+        (1, ("int", 0)), (5, ("int",)), (9, ("int", 1))]  # 9: the last value reached
+    assert [v for v, _ in probes(Dimension("a", "int", 0, 100))] == [0, 50, 100]
+    assert probes(Dimension("a", "float", 8.0, 64.0)) == [
+        (8.0, ("float", 0)), (25.8254, ("float",)), (64.0, ("float", 1))]
+    assert probes(Dimension("a", "float", 1e-4, 1.0, log=True))[1] == (0.00187603, ("float",))
+    assert probes(Dimension("a", "choice", choices=(None, "x"))) == [
+        (None, ("choice", 0)), ("x", ("choice", 1))]
+
+
+def test_values_inside_a_range_are_checked(tmp_path):
+    found = problems(tmp_path, """\
+        search:
+          space:
+            heads: {int: [1, 8]}
+            d: {float: [32, 64]}
+        """, TRANSFORMER)
+    assert [f[:3] for f in found] == [("DLS704", 42, 18), ("DLS704", 43, 16)]  # the ranges
+    assert found[0][3] == ("the searched values heads=3, 5, 6, 7 (inside the range) give an "
+                           "invalid spec: in layer 'encoder.0.layer': d_model 64 is not "
+                           "divisible by heads=3")
+    assert found[0][4].endswith(":19:9: pick heads that divide the input's features")
+    assert "d=42.1859 (inside the range) gives an invalid spec" in found[1][3]
+    assert "fractional part" in found[1][3]
+    assert found[1][4].endswith("search an integer with {int: [32, 64]}")
+
+
+def test_two_paths_of_one_value_and_a_seed_too_large(tmp_path):
+    found = problems(tmp_path, """\
+        search:
+          space:
+            params.hidden: {choice: [8, 16]}
+            hidden: {choice: [8, 32]}
+        """)
+    assert found == [("DLS702", 16, 5, "'hidden' and 'params.hidden' set the same value "
+                      "(params.hidden)", "keep one of them")]
+    big_seed = MLP.replace("seed: 7", "seed: 5000000000")
+    found = problems(tmp_path, "search: {space: {hidden: {choice: [8]}}}\n", big_seed)
+    assert found[0][:3] == ("DLS102", 12, 26) and "give search.seed" in found[0][4]
+    assert problems(tmp_path, "search: {seed: 1, space: {hidden: {choice: [8]}}}\n",
+                    big_seed) == []
+    found = problems(tmp_path, "search: {seed: -1, space: {hidden: {choice: [8]}}}\n")
+    assert found[0][:3] == ("DLS102", 13, 16)
 
 
 def test_values_are_checked_with_the_overrides(tmp_path):

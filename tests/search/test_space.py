@@ -104,11 +104,9 @@ def test_the_grid_is_every_combination(tmp_path):
     assert points[0] == {"optimizer.lr": 0.001, "params.hidden": 8, "train.epochs": 1}
 
 
-def test_extremes_are_the_values_reached():
-    assert Dimension("a", "int", 1, 10, step=4).extremes() == [1, 9]
-    assert Dimension("a", "float", 0.1, 1.0, step=0.2).extremes() == [0.1, 0.9]
-    assert Dimension("a", "float", 0.1, 1.0).extremes() == [0.1, 1.0]
-    assert Dimension("a", "choice", choices=(None, "x", True)).extremes() == [None, "x", True]
+def test_a_continuous_float_has_no_grid():
+    assert Dimension("a", "float", 0.1, 1.0, step=0.2).grid_values() == [0.1, 0.3, 0.5, 0.7,
+                                                                        0.9]
     with pytest.raises(ValueError, match="give it a step"):
         Dimension("a", "float", 0.1, 1.0).grid_values()
 
