@@ -39,10 +39,10 @@ class Dimension:
     def suggest(self, trial) -> Any:
         """The trial's value for this dimension (Optuna's suggest_*, named by the path)."""
         if self.kind == "float":
-            return trial.suggest_float(self.path, self.low, self.high, log=self.log,
+            return trial.suggest_float(self.path, self.low, self.top(), log=self.log,
                                        step=self.step)
         if self.kind == "int":
-            return trial.suggest_int(self.path, self.low, self.high, step=self.step or 1,
+            return trial.suggest_int(self.path, self.low, self.top(), step=self.step or 1,
                                      log=self.log)
         return trial.suggest_categorical(self.path, list(self.choices or ()))
 
@@ -56,6 +56,14 @@ class Dimension:
             raise ValueError(f"'{self.path}' is a continuous float range: give it a step "
                              "to search it on a grid")
         return [_clean(self.low + k * self.step) for k in range(self.steps() + 1)]
+
+    def top(self) -> float | int:
+        """The largest value the range reaches: high, or with a step the last low + k * step
+        (what Optuna would cut the range to, with a warning per trial)."""
+        if self.step is None or (self.kind == "int" and self.step == 1):
+            return self.high
+        top = self.low + self.steps() * self.step
+        return int(top) if self.kind == "int" else _clean(top)
 
     def steps(self) -> int:
         """How many steps fit between low and high (a float or int with a step)."""
