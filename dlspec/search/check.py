@@ -3,8 +3,10 @@
 - every range is well formed (low < high, finite, log needs low > 0, a step fits), a choice
   lists each value once, and the grid sampler gets discrete dimensions only (range_diagnostics);
 - every path is one `--set` takes, with "did you mean" the close existing paths;
-- every value of the space gives a valid spec: each choice and the extremes of each range
-  are put into the spec, one at a time, and the result passes every static check
+- no two paths set one value, and the sampler's seed fits Optuna's;
+- every value of the space gives a valid spec: each choice, each value of a small discrete
+  range (else its ends and middle), a float range's ends and a value inside (`probes`) are
+  put into the spec, one at a time, and the result passes every static check
   (`dlspec.api.check`); a value that breaks the spec is reported at the space entry, saying
   what it breaks;
 - the metric is one a run of the spec logs.
