@@ -175,6 +175,11 @@ def _path_and_values(checked, overrides: Sequence[str], dim: Dimension, known: s
     source = checked.loaded.source
     key = (*SPACE, dim.path)
     parts = [int(p) if p.isdigit() else p for p in dim.path.split(".")]
+    if any(not str(part) or str(part) != str(part).strip() or "=" in str(part)
+           for part in parts):
+        return [Diagnostic("DLS702", f"'{dim.path}' is not a path: keys and list indexes "
+                           "joined by dots, without spaces", source.key_span(key),
+                           hint="e.g. optimizer.lr, model.3.repeat, params.hidden")]
     if parts[0] in NOT_SEARCHED:
         return [Diagnostic("DLS702", f"the search cannot change '{dim.path}'",
                            source.key_span(key), hint="search values of the other sections")]
@@ -298,7 +303,7 @@ def _breaks(dim: Dimension, found: list[tuple[str, DlspecError]], at: SourceSpan
     within = " (inside the range)" if inside else ""
     verb = "gives" if len(values) == 1 else "give"
     return Diagnostic("DLS704", f"the searched {what}{within} {verb} an invalid spec: "
-                      f"{about}{first.message}", at, hint=hint)
+                      f"{about}{first.message}", at, hint=None if hint == first.code else hint)
 
 
 def existing_paths(checked) -> Iterator[str]:

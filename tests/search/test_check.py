@@ -81,6 +81,27 @@ def test_unknown_paths_say_the_close_existing_ones(tmp_path):
     assert "'optimizer.lrr', which is not a path of this spec (unknown key 'lrr'" in found[0][3]
 
 
+def test_a_path_must_be_written_as_one(tmp_path):
+    found = problems(tmp_path, """\
+        search:
+          space:
+            "": {choice: [1]}
+            optimizer..lr: {choice: [0.1]}
+            "optimizer.lr ": {choice: [0.1]}
+            model.-1.out_features: {choice: [3]}
+            model.0.out_features.x: {choice: [3]}
+            params: {choice: [1]}
+        """)
+    assert [f[:3] for f in found] == [("DLS702", 15, 5), ("DLS702", 16, 5), ("DLS702", 17, 5),
+                                      ("DLS702", 18, 5), ("DLS702", 19, 5), ("DLS704", 20, 23)]
+    assert found[1][3] == ("'optimizer..lr' is not a path: keys and list indexes joined by "
+                           "dots, without spaces")
+    assert "'model.0.out_features' is not a section" in found[4][3]
+    assert found[5][3] == ("the searched value params=1 gives an invalid spec: 'params': "
+                           "Input should be a valid dictionary (got 1)")
+    assert found[5][4] == ""  # nothing to add
+
+
 def test_block_params_are_paths(tmp_path):
     assert problems(tmp_path, """\
         search:
