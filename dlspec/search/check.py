@@ -207,12 +207,11 @@ def probes(dim: Dimension) -> list[tuple[Any, tuple]]:
     integer: an int field refuses it)."""
     if dim.kind == "choice":
         return [(value, ("choice", index)) for index, value in enumerate(dim.choices or ())]
-    if dim.kind == "int" or dim.step is not None:
-        values = dim.grid_values()
-        if len(values) > MAX_PROBES:
-            values = [values[0], values[len(values) // 2], values[-1]]
-        return [(value, (dim.kind, 0) if i == 0 else (dim.kind, 1) if i == len(values) - 1
-                 else (dim.kind,)) for i, value in enumerate(values)]
+    count = dim.count()
+    if count is not None:
+        steps = range(count) if count <= MAX_PROBES else (0, count // 2, count - 1)
+        return [(dim.value_at(k), (dim.kind, 0) if k == 0 else (dim.kind, 1)
+                 if k == count - 1 else (dim.kind,)) for k in steps]
     low, high = float(dim.low), float(dim.high)
     inside = math.exp(math.log(low) + (math.log(high) - math.log(low)) / math.pi) \
         if dim.log else low + (high - low) / math.pi

@@ -50,24 +50,35 @@ class Dimension:
         """Every value the dimension takes, for the grid sampler (a float needs a step)."""
         if self.kind == "choice":
             return list(self.choices or ())
-        if self.kind == "int":
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
-        if self.step is None:
+        if self.kind == "float" and self.step is None:
             raise ValueError(f"'{self.path}' is a continuous float range: give it a step "
                              "to search it on a grid")
-        return [_clean(self.low + k * self.step) for k in range(self.steps() + 1)]
+        return [self.value_at(k) for k in range(self.steps() + 1)]
 
     def top(self) -> float | int:
         """The largest value the range reaches: high, or with a step the last low + k * step
         (what Optuna would cut the range to, with a warning per trial)."""
         if self.step is None or (self.kind == "int" and self.step == 1):
             return self.high
-        top = self.low + self.steps() * self.step
-        return int(top) if self.kind == "int" else _clean(top)
+        return self.value_at(self.steps())
 
     def steps(self) -> int:
         """How many steps fit between low and high (a float or int with a step)."""
+        if self.kind == "int":
+            return (int(self.high) - int(self.low)) // int(self.step or 1)
         return int(math.floor((self.high - self.low) / (self.step or 1) + 1e-9))
+
+    def count(self) -> int | None:
+        """How many values the dimension takes (None: a continuous float range)."""
+        if self.kind == "choice":
+            return len(self.choices or ())
+        return None if self.kind == "float" and self.step is None else self.steps() + 1
+
+    def value_at(self, k: int) -> float | int:
+        """The k-th value of a discrete range: low + k * step."""
+        if self.kind == "int":
+            return int(self.low) + k * int(self.step or 1)
+        return _clean(self.low + k * self.step)
 
 
 @dataclass(frozen=True)
@@ -141,10 +152,10 @@ def objective(checked) -> tuple[str, Literal["minimize", "maximize"]]:
 
 
 def grid_size(dimensions: tuple[Dimension, ...]) -> int:
+    """How many combinations the grid has (0 with a continuous dimension)."""
     size = 1
     for dim in dimensions:
-        size *= len(dim.grid_values()) if dim.kind != "float" or dim.step is not None \
-            else 0
+        size *= dim.count() or 0
     return size
 
 

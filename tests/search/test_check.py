@@ -206,6 +206,7 @@ def test_the_values_checked_are_where_a_range_can_break():
     assert probes(Dimension("a", "int", 1, 10, step=4)) == [
         (1, ("int", 0)), (5, ("int",)), (9, ("int", 1))]  # 9: the last value reached
     assert [v for v, _ in probes(Dimension("a", "int", 0, 100))] == [0, 50, 100]
+    assert [v for v, _ in probes(Dimension("a", "int", 0, 2**62))] == [0, 2**61, 2**62]
     assert probes(Dimension("a", "float", 8.0, 64.0)) == [
         (8.0, ("float", 0)), (25.8254, ("float",)), (64.0, ("float", 1))]
     assert probes(Dimension("a", "float", 1e-4, 1.0, log=True))[1] == (0.00187603, ("float",))

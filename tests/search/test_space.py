@@ -105,6 +105,15 @@ def test_the_grid_is_every_combination(tmp_path):
     assert points[0] == {"optimizer.lr": 0.001, "params.hidden": 8, "train.epochs": 1}
 
 
+def test_a_huge_range_is_counted_not_listed():
+    from dlspec.search.space import grid_size
+
+    dims = (Dimension("a", "int", 0, 2**62, step=2), Dimension("b", "choice", choices=(1, 2)))
+    assert grid_size(dims) == (2**61 + 1) * 2
+    assert grid_size((*dims, Dimension("c", "float", 0.0, 1.0))) == 0  # continuous
+    assert dims[0].top() == 2**62 and Dimension("a", "int", 1, 8, step=3).top() == 7
+
+
 def test_a_continuous_float_has_no_grid():
     assert Dimension("a", "float", 0.1, 1.0, step=0.2).grid_values() == [0.1, 0.3, 0.5, 0.7,
                                                                         0.9]
