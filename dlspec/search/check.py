@@ -85,6 +85,8 @@ def _range_problems(entry: FloatSpace | IntSpace, where: tuple, source) -> list[
         return bad(f"[{low}, {high}] is empty or reversed: low must be below high",
                    (kind,), hint=f"write [{min(low, high)}, {max(low, high)}]"
                    if low != high else "for a single value, drop the entry from the space")
+    if not math.isfinite(high - low):
+        return bad(f"[{low}, {high}] is too wide: high - low overflows a float", (kind,))
     if entry.log and kind == "float" and low <= 0:
         return bad(f"a log scale needs low > 0, not {low}", (kind, 0),
                    hint="start the range at a small positive value, e.g. 1.0e-5")
@@ -98,6 +100,8 @@ def _range_problems(entry: FloatSpace | IntSpace, where: tuple, source) -> list[
                    hint="drop `step`, or `log: true`")
     if not (math.isfinite(step) and step > 0):
         return bad(f"the step must be positive, not {step}", ("step",))
+    if not math.isfinite((high - low) / step):
+        return bad(f"the step {step} is too small for the range [{low}, {high}]", ("step",))
     if step > high - low:
         return bad(f"the step {step} is larger than the range [{low}, {high}]", ("step",),
                    hint=f"a step of at most {high - low} gives more than one value")
