@@ -47,6 +47,21 @@ def search_diagnostics(checked, overrides: Sequence[str] = ()) -> list[Diagnosti
     return problems
 
 
+def search_summary(checked) -> str:
+    """One line on a checked search: 'val_accuracy (maximize) over 3 dimensions, tpe
+    sampler, 20 trials, median pruner'."""
+    from dlspec.search.space import search_plan
+
+    plan = search_plan(checked)
+    size = len(plan.dimensions)
+    budget = ", ".join(part for part in (
+        f"{plan.trials} trials" if plan.trials is not None else "",
+        f"{plan.timeout:g} s" if plan.timeout is not None else "") if part)
+    pruner = "" if plan.pruner == "none" else f", {plan.pruner} pruner"
+    return (f"{plan.metric} ({plan.direction}) over {size} dimension{'s' * (size > 1)}, "
+            f"{plan.sampler} sampler, {budget}{pruner}")
+
+
 # --- ranges ------------------------------------------------------------------------------
 
 def range_diagnostics(checked) -> list[Diagnostic]:

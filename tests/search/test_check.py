@@ -335,4 +335,14 @@ def test_validate_reports_the_search_and_imports_no_torch(tmp_path, monkeypatch,
                             cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"},
                             timeout=120)
     assert result.stdout.splitlines()[-2:] == ["exit 0", "[]"], result.stderr
-    assert "ok: 4 layers" in result.stdout
+    assert f"{good}: ok: 4 layers" in result.stdout
+    assert f"{good}: search ok: val_loss (minimize) over 1 dimension, tpe sampler, 20 " \
+           "trials\n" in result.stdout
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(MLP + "regularization: {early_stopping: {monitor: val_accuracy}}\n"
+                    "search: {sampler: grid, timeout: 90, pruner: median, space: "
+                    "{hidden: {choice: [8, 16]}, train.epochs: {int: [1, 3]}}}\n")
+    code, out, _ = run_cli(monkeypatch, capsys, "validate", str(grid))
+    assert code == 0 and out.endswith(
+        "search ok: val_accuracy (maximize) over 2 dimensions, grid sampler, 6 trials, 90 s, "
+        "median pruner\n")
