@@ -58,6 +58,7 @@ class MicroBatcher:
         self._held: deque[_Job] = deque()  # taken from the queue, for a later batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlspec-ort")
         self._task: asyncio.Task[None] | None = None
+        self._current: list[_Job] = []  # the batch being run
         self.stats = BatchStats()
 
     def start(self) -> None:
@@ -70,10 +71,8 @@ class MicroBatcher:
                 await self._task
         while not self._queue.empty():
             self._held.append(self._queue.get_nowait())
-        for job in self._held:
-            if not job.future.done():
-                job.future.set_exception(RequestError(503, "the server is shutting down",
-                                                      code=None))
+        for job in [*self._current, *self._held]:
+            _settle(job, exc=RequestError(503, "the server is shutting down", code=None))
         self._executor.shutdown(wait=False)
 
     @property
@@ -94,9 +93,10 @@ class MicroBatcher:
 
     async def _serve(self) -> None:
         while True:
-            batch = await self._gather()
-            if batch:
-                await self._run(batch)
+            self._current = await self._gather()
+            if self._current:
+                await self._run(self._current)
+            self._current = []
 
     async def _gather(self) -> list[_Job]:
         """The next batch: the first waiting job and those that fit with it."""

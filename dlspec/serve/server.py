@@ -40,10 +40,17 @@ def uvicorn_config(config: ServeConfig, app: object, log_level: str = "info") ->
 
     return uvicorn.Config(app, host=config.host, port=config.port, workers=config.workers,
                           factory=isinstance(app, str), access_log=False, log_level=log_level,
-                          timeout_graceful_shutdown=10)
+                          timeout_graceful_shutdown=10,
+                          # a worker answers the supervisor's ping only once it has imported
+                          # dlspec: on a busy machine that takes longer than uvicorn's 5 s
+                          timeout_worker_healthcheck=60)
 
 
-def serve(config: ServeConfig, *, announce: Callable[[str], None] = print) -> None:
+def _print(line: str) -> None:
+    print(line, flush=True)  # at once, also into a pipe: the line has the port
+
+
+def serve(config: ServeConfig, *, announce: Callable[[str], None] = _print) -> None:
     """Run the server until it is stopped (Ctrl-C, SIGTERM)."""
     import uvicorn
 
