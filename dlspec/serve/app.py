@@ -81,6 +81,8 @@ def create_app(config: ServeConfig, model: ServedModel | None = None) -> FastAPI
     async def health(request: Request) -> dict[str, Any]:
         """`ok` while the model runner is up, with the counts of what it ran."""
         batcher: MicroBatcher = request.app.state.batcher
+        if not batcher.running:
+            raise RequestError(503, "the model runner has stopped", code=None)
         return {"status": "ok", "waiting": batcher.waiting, **batcher.stats.as_dict()}
 
     @app.get("/metadata")

@@ -76,12 +76,16 @@ class MicroBatcher:
         self._executor.shutdown(wait=False)
 
     @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
     def waiting(self) -> int:
         return self._queue.qsize() + len(self._held)
 
     async def submit(self, feeds: Feeds) -> list[np.ndarray]:
         """The outputs for these feeds' rows, once their batch has run."""
-        if self._task is None or self._task.done():
+        if not self.running:
             raise RequestError(503, "the model runner is not running", code=None)
         if self.waiting >= self.max_queue:
             raise RequestError(503, f"the server is busy: {self.waiting} requests are "

@@ -90,3 +90,19 @@ def test_the_command_serves_with_two_workers_and_stops_on_ctrl_c(model_file):
         _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_serving_never_imports_torch(model_file):
+    script = (
+        "import sys\n"
+        "from dlspec.cli import main\n"
+        "from dlspec.serve.app import create_app\n"
+        "from dlspec.serve.config import ServeConfig\n"
+        f"create_app(ServeConfig({str(model_file)!r}))\n"
+        f"sys.argv = ['dlspec', 'serve', {str(model_file)!r}, '--max-batch', '0']\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n    print(stop.code)\n"
+        "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT}, timeout=120)
+    assert done.stdout.split() == ["1", "False"], done.stderr
+    assert "error DLS520: --max-batch must be between 1 and 65536, got 0" in done.stderr
