@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from dlspec import __version__
+from dlspec.errors import DlspecError
 from dlspec.serve.batching import MicroBatcher
 from dlspec.serve.config import ServeConfig, from_env
 from dlspec.serve.limits import BodyLimit
@@ -106,6 +107,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def refused(request: Request, exc: RequestError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(DlspecError)
+    async def unusable(request: Request, exc: DlspecError) -> JSONResponse:
+        diagnostic = exc.diagnostics[0]  # the model's metadata or outputs cannot be read
+        body = RequestError(500, diagnostic.message, code=diagnostic.code,
+                            hint=diagnostic.hint).body()
+        return JSONResponse(body, status_code=500)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

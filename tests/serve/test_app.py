@@ -11,6 +11,7 @@ import socket
 
 import httpx
 import numpy as np
+import onnx
 import pytest
 from cli_run import run_cli
 from serve_harness import CLASSES, classifier, running, two_inputs
@@ -242,3 +243,19 @@ def test_named_inputs_feed_a_model_with_two_inputs(tmp_path):
     assert uneven.status_code == 422 and "different numbers of samples" in json.dumps(
         uneven.json())
     assert after.status_code == 200
+
+
+def test_a_model_whose_metadata_is_unusable_answers_500_naming_it_and_stays_up(tmp_path):
+    path = classifier(tmp_path / "bad.onnx")
+    model = onnx.load(str(path))
+    for prop in model.metadata_props:
+        if prop.key == "class_names":
+            prop.value = "[not json"
+    onnx.save(model, str(path))
+    with running(ServeConfig(str(path))) as url, httpx.Client(base_url=url) as client:
+        first = client.post("/predict", json={"rows": _rows(1).tolist()})
+        health = client.get("/health")
+    assert first.status_code == 500
+    assert first.json()["error"]["code"] == "DLS503"
+    assert first.json()["error"]["message"].startswith("metadata class_names is not JSON")
+    assert health.json()["status"] == "ok"

@@ -106,3 +106,17 @@ def test_serving_never_imports_torch(model_file):
                           env={**os.environ, "PYTHONPATH": ROOT}, timeout=120)
     assert done.stdout.split() == ["1", "False"], done.stderr
     assert "error DLS520: --max-batch must be between 1 and 65536, got 0" in done.stderr
+
+
+def test_a_model_with_external_data_is_refused(tmp_path, monkeypatch, capsys):
+    import onnx
+
+    model = onnx.load(str(classifier(tmp_path / "inline.onnx")))
+    outside = tmp_path / "model"
+    outside.mkdir()
+    onnx.save(model, str(outside / "split.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    code, _, err = run_cli(monkeypatch, capsys, "serve", str(outside / "split.onnx"),
+                           "--port", "0")
+    assert code == 1
+    assert "error DLS503" in err and "external data" in err
