@@ -57,6 +57,8 @@ CODES: dict[str, str] = {
     "DLS502": "ONNX Runtime disagrees with PyTorch",
     "DLS503": "unsafe or unreadable ONNX file",
     "DLS504": "prediction input does not fit the model",
+    "DLS520": "the prediction server cannot start",
+    "DLS521": "a prediction request is malformed or too large",
     "DLS601": "the model does not generate that",
     "DLS602": "the prompt or input does not fit the model",
     # 7xx: hyperparameter search (70x: the search section; 71x on: running a search)
