@@ -196,9 +196,16 @@ def export(spec: RunOrSpecArg,
                     "a run's EMA copy of it when it kept one.")] = None,
            from_layer: Annotated[str | None, typer.Option(
                "--from", help="Export only the part after this layer, fed its output (a "
-                              "VAE's decoder: --from z).")] = None):
+                              "VAE's decoder: --from z).")] = None,
+           precision: Annotated[str | None, typer.Option(
+               help="fp32, fp16 or int8: a reduced file is written only when its test "
+                    "metrics stay within export.max_metric_drop of the fp32 file's.")] = None,
+           quantization: Annotated[str | None, typer.Option(
+               help="int8: dynamic, or static (calibrated on training samples).")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
-    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
+    overrides = [*set_, *([f"export.opset={opset}"] if opset else []),
+                 *([f"export.precision={precision}"] if precision else []),
+                 *([f"export.quantization={quantization}"] if quantization else [])]
     # the model, not its fit to the data: the data only shapes the check inputs
     check_first(spec, overrides, model, data=False, folders=True)
     from dlspec.api import export_spec
@@ -206,9 +213,14 @@ def export(spec: RunOrSpecArg,
     report = export_spec(spec, output, weights=weights, overrides=overrides,
                          untrained=untrained, model=model, from_layer=from_layer)
     worst = max(report.max_abs_diff, key=lambda n: report.max_abs_diff[n] / report.tolerances[n])
-    print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
+    reduced = report.precision
+    print(f"wrote {output} (opset {report.opset}"
+          + (f", {reduced.precision}); fp32 file: " if reduced else "); ")
+          + f"ONNX Runtime vs PyTorch at batch "
           f"{report.check_batch}: max abs diff {report.max_abs_diff[worst]:.2e} "
           f"(tolerance {report.tolerances[worst]:.2e})")
+    for line in reduced.lines() if reduced else ():
+        print(line)
 
 
 @app.command()

@@ -55,6 +55,9 @@ CODES: dict[str, str] = {
     "DLS502": "ONNX Runtime disagrees with PyTorch",
     "DLS503": "unsafe or unreadable ONNX file",
     "DLS504": "prediction input does not fit the model",
+    "DLS510": "reduced-precision export cannot be made or measured",
+    "DLS511": "reduced-precision model outside its metric budget",
+    "DLS512": "benchmark cannot run",
     "DLS601": "the model does not generate that",
     "DLS602": "the prompt or input does not fit the model",
 }
