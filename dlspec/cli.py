@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -197,10 +197,10 @@ def export(spec: RunOrSpecArg,
            from_layer: Annotated[str | None, typer.Option(
                "--from", help="Export only the part after this layer, fed its output (a "
                               "VAE's decoder: --from z).")] = None,
-           precision: Annotated[str | None, typer.Option(
+           precision: Annotated[Literal["fp32", "fp16", "int8"] | None, typer.Option(
                help="fp32, fp16 or int8: a reduced file is written only when its test "
                     "metrics stay within export.max_metric_drop of the fp32 file's.")] = None,
-           quantization: Annotated[str | None, typer.Option(
+           quantization: Annotated[Literal["dynamic", "static"] | None, typer.Option(
                help="int8: dynamic, or static (calibrated on training samples).")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
     overrides = [*set_, *([f"export.opset={opset}"] if opset else []),
@@ -270,6 +270,7 @@ def schedule(spec: SpecArg, set_: SetOption = (),
         print(f"wrote {plot}")
 
 
+import dlspec.cli_deploy  # noqa: E402, F401  (registers bench)
 import dlspec.cli_generate  # noqa: E402, F401  (registers sample, generate)
 import dlspec.cli_inspect  # noqa: E402, F401  (registers summary, graph, docs)
 import dlspec.cli_runs  # noqa: E402, F401  (registers evaluate, lr-find, plot)
