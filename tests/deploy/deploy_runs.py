@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "mlp-digits.yaml"
-SMALL = ["hidden=32", "train.epochs=2"]
+SMALL = ["hidden=32", "train.epochs=2", "optimizer.lr=0.01"]
 
 
 @dataclass(frozen=True)
