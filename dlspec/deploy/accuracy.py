@@ -11,7 +11,7 @@ the statistics the file holds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,14 @@ def raw_inputs(split: Any, scalers: Mapping[int, tuple[np.ndarray, np.ndarray]]
             values = (values * std + mean).astype(np.float32)
         raw[name] = np.ascontiguousarray(values)
     return raw
+
+
+def data_scalers(data: Any, inputs: Sequence[str]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(mean, std) by input position of each input the data standardizes: what an exported
+    file of a run holds in front of its model."""
+    if data.mean is not None and data.std is not None:
+        return {0: (data.mean, data.std)}
+    return {i: data.scaling[name] for i, name in enumerate(inputs) if name in data.scaling}
 
 
 @dataclass(frozen=True)

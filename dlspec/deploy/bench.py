@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from dlspec.deploy.accuracy import NUMPY_OF_ONNX
-from dlspec.deploy.latency import Latency, session_latency, tile_rows, time_calls
+from dlspec.deploy.latency import (
+    Latency,
+    session_feeds,
+    session_latency,
+    tile_rows,
+    time_calls,
+)
 from dlspec.errors import Diagnostic, ExportError
 
 
@@ -68,7 +74,8 @@ def bench_file(model: Path, batches: Sequence[int], *, run: Path | None = None,
         where = f"test split of {run}"
     report = BenchReport(str(model), metadata.get("precision", "fp32"), where, threads)
     report.results["onnxruntime"] = {
-        b: session_latency(session, _batch(rows, b, session), b, **timing) for b in batches}
+        b: session_latency(session, session_feeds(session, rows, b), b, **timing)
+        for b in batches}
     if torch_module is not None:
         report.results["pytorch"] = _torch_latency(torch_module, rows, batches, threads, timing)
     return report
@@ -93,7 +100,7 @@ def run_model(run: Path, metadata: Mapping[str, str], names: Sequence[str]
     test inputs as the file takes them. DLS512 when the file is not from this run's spec."""
     from dlspec.api import compile_module, load_data
     from dlspec.api_export import load_weights
-    from dlspec.deploy.accuracy import raw_inputs
+    from dlspec.deploy.accuracy import data_scalers, raw_inputs
     from dlspec.passes.check_objective import data_view
     from dlspec.train.run_folder.run_spec import load_run_spec
 
@@ -113,12 +120,7 @@ def run_model(run: Path, metadata: Mapping[str, str], names: Sequence[str]
     module.eval()
     data = load_data(data_view(checked))
     split = data.test if len(data.test) else data.train
-    scalers = {}
-    if data.mean is not None and data.std is not None:
-        scalers[0] = (data.mean, data.std)
-    elif data.scaling:
-        scalers = {i: data.scaling[n] for i, n in enumerate(graph.inputs) if n in data.scaling}
-    return module, raw_inputs(split, scalers)
+    return module, raw_inputs(split, data_scalers(data, graph.inputs))
 
 
 def _torch_latency(module: Any, rows: Mapping[str, np.ndarray], batches: Sequence[int],
@@ -137,12 +139,6 @@ def _torch_latency(module: Any, rows: Mapping[str, np.ndarray], batches: Sequenc
         return results
     finally:
         torch.set_num_threads(before)
-
-
-def _batch(rows: Mapping[str, np.ndarray], batch: int, session: Any) -> dict[str, np.ndarray]:
-    types = {i.name: NUMPY_OF_ONNX.get(i.type) for i in session.get_inputs()}
-    return {name: tile_rows(r, batch).astype(types.get(name) or r.dtype, copy=False)
-            for name, r in rows.items()}
 
 
 def bench_error(message: str, hint: str | None = None) -> ExportError:

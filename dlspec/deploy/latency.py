@@ -68,3 +68,13 @@ def tile_rows(rows: np.ndarray, batch: int) -> np.ndarray:
         return np.ascontiguousarray(rows[:batch])
     repeats = -(-batch // max(len(rows), 1))
     return np.ascontiguousarray(np.concatenate([rows] * repeats)[:batch])
+
+
+def session_feeds(session: object, rows: Mapping[str, np.ndarray], batch: int
+                  ) -> dict[str, np.ndarray]:
+    """`batch` rows of each input, in the dtype the session declares (a float16 input)."""
+    from dlspec.deploy.accuracy import NUMPY_OF_ONNX
+
+    types = {i.name: NUMPY_OF_ONNX.get(i.type) for i in session.get_inputs()}  # type: ignore[attr-defined]
+    return {name: tile_rows(r, batch).astype(types.get(name) or r.dtype, copy=False)
+            for name, r in rows.items()}

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dlspec.deploy.accuracy import MetricCost, budget_error, metric_costs, onnx_module, raw_inputs
-from dlspec.deploy.latency import Latency, session_latency, tile_rows
+from dlspec.deploy.latency import Latency, session_feeds, session_latency
 from dlspec.deploy.reduce import calibration_feeds, reduce_error, reduce_model
 from dlspec.errors import Diagnostic, ExportError
 
@@ -112,7 +112,8 @@ def export_reduced(checked: Any, fp32_file: Path, output: Path,
         if failed is not None:
             raise failed
         test_raw = raw_inputs(data.test, scalers)
-        latency = {name: {batch: session_latency(session, _batch_of(test_raw, batch), batch)
+        latency = {name: {batch: session_latency(session, session_feeds(session, test_raw,
+                                                                        batch), batch)
                           for batch in LATENCY_BATCHES}
                    for name, session in sessions.items()}
     report = PrecisionReport(
@@ -149,10 +150,6 @@ def _test_metrics(session: Any, data: Any, recipe: Any,
     from dlspec.train.scoring.evaluate import measure
 
     return measure(onnx_module(session, scalers), data, recipe, "test", "cpu")
-
-
-def _batch_of(inputs: Mapping[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
-    return {name: tile_rows(rows, batch) for name, rows in inputs.items()}
 
 
 def check_reducible(checked: Any, from_layer: str | None, generation: Any,

@@ -155,6 +155,25 @@ def test_int8_export_records_its_accuracy_cost(digits_run, test_accuracy, tmp_pa
     assert preds.shape == (32, 10)
 
 
+def test_fp16_with_float16_io_runs_and_is_measured(digits_run, tmp_path):
+    checked = _checked(digits_run, "export.precision=fp16", "export.float32_io=false")
+    output = tmp_path / "fp16.onnx"
+    report = precision_module.export_reduced(checked, digits_run.fp32, output,
+                                             _stats(digits_run))
+    assert _elem_types(onnx.load(str(output)).graph.input) == [onnx.TensorProto.FLOAT16]
+    accuracy = {c.name: c for c in report.costs}["accuracy"]
+    assert abs(accuracy.drop) <= 0.01 and report.latency["fp16"][64].p50_ms > 0
+    (probabilities,) = open_session(output).run(None, {"pixels": RAW.astype(np.float16)})
+    assert probabilities.dtype == np.float16
+
+
+def test_an_empty_test_split_is_refused(digits_run, tmp_path):
+    checked = _checked(digits_run, "export.precision=int8", "data.split=[0.8, 0.2, 0.0]")
+    with pytest.raises(ExportError, match="test split, which is empty") as caught:
+        precision_module.export_reduced(checked, digits_run.fp32, tmp_path / "x.onnx", {})
+    assert caught.value.codes == ["DLS510"] and not any(tmp_path.iterdir())
+
+
 def test_a_model_outside_the_budget_is_not_written(digits_run, tmp_path, monkeypatch):
     def broken(model, precision, **options):  # a "reduction" that ruins the last layer
         model = onnx.ModelProto.FromString(model.SerializeToString())
