@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from dlspec.deploy.accuracy import MetricCost, budget_error, metric_costs, onnx_module, raw_inputs
 from dlspec.deploy.latency import Latency, session_feeds, session_latency
 from dlspec.deploy.reduce import calibration_feeds, reduce_error, reduce_model
-from dlspec.errors import Diagnostic, ExportError
+from dlspec.errors import Diagnostic, DlspecError, ExportError
 
 LATENCY_BATCHES = (1, 64)
 
@@ -97,11 +97,17 @@ def export_reduced(checked: Any, fp32_file: Path, output: Path,
     with tempfile.TemporaryDirectory(prefix="dlspec-precision-") as folder:
         reduced_file = Path(folder) / f"{precision}.onnx"
         onnx.save_model(reduced, reduced_file)
-        sessions = {"fp32": open_session(fp32_file), precision: open_session(reduced_file)}
+        sessions = {"fp32": open_session(fp32_file)}
+        try:
+            sessions[precision] = open_session(reduced_file)
+        except ExportError as error:  # e.g. no kernel for an op at this precision
+            raise reduce_error(f"ONNX Runtime cannot load the {precision} model: "
+                               f"{error.diagnostics[0].message}", hint=_HINTS[precision]
+                               ) from error
         try:
             metrics = {name: _test_metrics(session, data, recipe, scalers)
                        for name, session in sessions.items()}
-        except ExportError:
+        except DlspecError:
             raise
         except Exception as exc:  # ORT cannot run an op at this precision
             raise reduce_error(f"ONNX Runtime cannot run the {precision} model: "
@@ -121,8 +127,7 @@ def export_reduced(checked: Any, fp32_file: Path, output: Path,
         split="test", samples=len(data.test), costs=tuple(costs),
         size_bytes={"fp32": fp32_file.stat().st_size, precision: 0}, latency=latency)
     size = write_with_metadata(reduced, output, report)
-    return PrecisionReport(**{**report.__dict__, "size_bytes": {**report.size_bytes,
-                                                               precision: size}})
+    return replace(report, size_bytes={**report.size_bytes, precision: size})
 
 
 def write_with_metadata(model: Any, output: Path, report: PrecisionReport) -> int:

@@ -198,6 +198,25 @@ def test_a_model_outside_the_budget_is_not_written(digits_run, tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == [output]
 
 
+def test_a_model_ort_cannot_load_is_reported_not_written(digits_run, tmp_path, monkeypatch):
+    import dlspec.backends.onnx_runtime as runtime
+
+    real = runtime.open_session
+
+    def no_fp16_kernels(path, **options):
+        if Path(path).name == "fp16.onnx":
+            raise ExportError(runtime.Diagnostic("DLS503", "no kernel for Conv(float16)"))
+        return real(path, **options)
+
+    monkeypatch.setattr(runtime, "open_session", no_fp16_kernels)
+    output = tmp_path / "model.onnx"
+    with pytest.raises(ExportError, match="cannot load the fp16 model: no kernel") as caught:
+        precision_module.export_reduced(_checked(digits_run, "export.precision=fp16"),
+                                        digits_run.fp32, output, _stats(digits_run))
+    assert caught.value.codes == ["DLS510"] and "--precision int8" in str(caught.value)
+    assert not output.exists()
+
+
 def test_metric_costs_know_which_way_is_worse():
     fp32 = {"test_loss": 0.40, "test_accuracy": 0.98, "test_mae": 1.0}
     reduced = {"test_loss": 0.45, "test_accuracy": 0.95, "test_mae": 0.9}
