@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dlspec.backends.onnx_check import first_line
 from dlspec.deploy.accuracy import NUMPY_OF_ONNX
 from dlspec.deploy.latency import (
     Latency,
@@ -73,11 +74,19 @@ def bench_file(model: Path, batches: Sequence[int], *, run: Path | None = None,
         torch_module, rows = run_model(run, metadata, [i.name for i in session.get_inputs()])
         where = f"test split of {run}"
     report = BenchReport(str(model), metadata.get("precision", "fp32"), where, threads)
-    report.results["onnxruntime"] = {
-        b: session_latency(session, session_feeds(session, rows, b), b, **timing)
-        for b in batches}
-    if torch_module is not None:
-        report.results["pytorch"] = _torch_latency(torch_module, rows, batches, threads, timing)
+    for engine in ("onnxruntime", "pytorch") if torch_module is not None else ("onnxruntime",):
+        try:
+            report.results[engine] = (
+                {b: session_latency(session, session_feeds(session, rows, b), b, **timing)
+                 for b in batches} if engine == "onnxruntime"
+                else _torch_latency(torch_module, rows, batches, threads, timing))
+        except Exception as exc:  # the model cannot run on these inputs
+            shapes = {name: list(r.shape[1:]) for name, r in rows.items()}
+            raise bench_error(
+                f"{engine} fails on inputs of per-sample shapes {shapes} ({where}): "
+                f"{first_line(exc)}",
+                hint="a model with a fixed batch or sizes: give --batch and --seq that fit"
+                if run is None else None) from exc
     return report
 
 

@@ -80,6 +80,24 @@ def test_bench_refuses_a_file_that_is_not_a_model(tmp_path):
     assert caught.value.codes == ["DLS503"]
 
 
+def test_bench_reports_a_model_that_fails_on_its_inputs(tmp_path):
+    from onnx import TensorProto, helper
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [2, 3])
+    graph = helper.make_graph(  # works at batch 2 only
+        [helper.make_node("Reshape", ["x", "shape"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [shape])
+    path = tmp_path / "fixed.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]),
+                    path)
+    assert bench_file(path, [2], **QUICK).results["onnxruntime"][2].calls >= 5
+    with pytest.raises(ExportError, match=r"onnxruntime fails on inputs of per-sample shapes "
+                                          r"\{'x': \[3\]\}") as caught:
+        bench_file(path, [1], **QUICK)
+    assert caught.value.codes == ["DLS512"]
+
+
 def test_cli_bench_prints_json_and_a_table(digits_run, monkeypatch, capsys):
     code, out, err = run_cli(monkeypatch, capsys, "bench", str(digits_run.fp32),
                              "--batch", "2,3", "--seconds", "0", "--json")
