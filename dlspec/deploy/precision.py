@@ -175,6 +175,8 @@ def check_reducible(checked: Any, from_layer: str | None, generation: Any,
         reason = "only a supervised model is scored on the test split"
     elif checked.spec.data is None:
         reason = "the spec has no data to measure it on"
+    elif not checked.spec.data.split[2]:
+        reason = "its data.split gives the test split nothing"
     if reason is not None:
         raise ExportError(Diagnostic(
             "DLS510", f"a {precision} export must be measured against the fp32 one on the "

@@ -245,6 +245,15 @@ def test_an_untrained_model_is_refused_before_anything_runs(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_a_spec_without_a_test_split_is_refused_before_the_export(digits_run, tmp_path):
+    from dlspec.api import export_spec
+
+    with pytest.raises(DlspecError, match="gives the test split nothing") as caught:
+        export_spec(digits_run.run, tmp_path / "x.onnx",
+                    overrides=["export.precision=fp16", "data.split=[0.9, 0.1, 0.0]"])
+    assert caught.value.codes == ["DLS510"] and not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("setting", ["export.precision=fp8", "export.max_metric_drop=-1",
                                      "export.quantization=dynamic-ish"])
 def test_precision_settings_are_validated(monkeypatch, capsys, setting):
