@@ -216,7 +216,7 @@ def export(spec: RunOrSpecArg,
     reduced = report.precision
     print(f"wrote {output} (opset {report.opset}"
           + (f", {reduced.precision}); fp32 file: " if reduced else "); ")
-          + f"ONNX Runtime vs PyTorch at batch "
+          + "ONNX Runtime vs PyTorch at batch "
           f"{report.check_batch}: max abs diff {report.max_abs_diff[worst]:.2e} "
           f"(tolerance {report.tolerances[worst]:.2e})")
     for line in reduced.lines() if reduced else ():
