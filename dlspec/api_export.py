@@ -27,6 +27,12 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     is the file's input of the same name (a VAE's decoder: `from_layer` its latent layer)."""
     checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained,
                                    model=model)
+    reduced = checked.spec.export.precision != "fp32"
+    if reduced:  # before anything runs: can the reduced file be measured?
+        from dlspec.deploy.precision import check_reducible
+        from dlspec.generate.info import generation_info
+
+        check_reducible(checked, from_layer, generation_info(checked), weights)
     part = None if from_layer is None else downstream_graph(checked.graph, from_layer)
     if (weights is None) != untrained:
         raise ExportError(Diagnostic(
@@ -76,11 +82,35 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
         inputs[0] = like_data(inputs[0], samples)
     dim_max = {name: dim.max for config in checked.inputs.values()
                for name, dim in config.dims.items() if dim.max}
-    return export_onnx(module, inputs, list(graph.outputs), output, opset=spec.export.opset,
-                       metadata=metadata, tolerance=spec.export.tolerance,
-                       rtol=spec.export.rtol,
-                       check_batch=spec.export.check_batch, dim_max=dim_max or None,
-                       depths=weighted_depth(graph))
+    metadata["precision"] = "fp32"
+
+    def export_to(target: str | Path):
+        return export_onnx(module, inputs, list(graph.outputs), target,
+                           opset=spec.export.opset, metadata=metadata,
+                           tolerance=spec.export.tolerance, rtol=spec.export.rtol,
+                           check_batch=spec.export.check_batch, dim_max=dim_max or None,
+                           depths=weighted_depth(graph))
+
+    if not reduced:
+        return export_to(output)
+    return _export_reduced(checked, export_to, output, scalers)
+
+
+def _export_reduced(checked, export_to, output: str | Path, scalers: dict[int, Any]):
+    """The fp32 export, checked as always, into a private folder; then the reduced file
+    (dlspec/deploy/precision.py) at `output`, written only within its metric budget."""
+    import tempfile
+
+    from dlspec.deploy.precision import export_reduced
+
+    stats = {i: (s.mean.detach().cpu().numpy(), s.std.detach().cpu().numpy())
+             for i, s in scalers.items()}
+    with tempfile.TemporaryDirectory(prefix="dlspec-export-") as folder:
+        fp32 = Path(folder) / "fp32.onnx"
+        report = export_to(fp32)
+        precision = export_reduced(checked, fp32, Path(output), stats)
+    return replace(report, path=str(output), file_size=Path(output).stat().st_size,
+                   precision=precision)
 
 
 def generation_record(checked, weights: Path | None, from_layer: str | None = None

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -201,9 +201,16 @@ def export(spec: RunOrSpecArg,
                     "a run's EMA copy of it when it kept one.")] = None,
            from_layer: Annotated[str | None, typer.Option(
                "--from", help="Export only the part after this layer, fed its output (a "
-                              "VAE's decoder: --from z).")] = None):
+                              "VAE's decoder: --from z).")] = None,
+           precision: Annotated[Literal["fp32", "fp16", "int8"] | None, typer.Option(
+               help="fp32, fp16 or int8: a reduced file is written only when its test "
+                    "metrics stay within export.max_metric_drop of the fp32 file's.")] = None,
+           quantization: Annotated[Literal["dynamic", "static"] | None, typer.Option(
+               help="int8: dynamic, or static (calibrated on training samples).")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
-    overrides = [*set_, *([f"export.opset={opset}"] if opset else [])]
+    overrides = [*set_, *([f"export.opset={opset}"] if opset else []),
+                 *([f"export.precision={precision}"] if precision else []),
+                 *([f"export.quantization={quantization}"] if quantization else [])]
     # the model, not its fit to the data: the data only shapes the check inputs
     check_first(spec, overrides, model, data=False, folders=True)
     from dlspec.api import export_spec
@@ -211,9 +218,14 @@ def export(spec: RunOrSpecArg,
     report = export_spec(spec, output, weights=weights, overrides=overrides,
                          untrained=untrained, model=model, from_layer=from_layer)
     worst = max(report.max_abs_diff, key=lambda n: report.max_abs_diff[n] / report.tolerances[n])
-    print(f"wrote {output} (opset {report.opset}); ONNX Runtime vs PyTorch at batch "
+    reduced = report.precision
+    print(f"wrote {output} (opset {report.opset}"
+          + (f", {reduced.precision}); fp32 file: " if reduced else "); ")
+          + "ONNX Runtime vs PyTorch at batch "
           f"{report.check_batch}: max abs diff {report.max_abs_diff[worst]:.2e} "
           f"(tolerance {report.tolerances[worst]:.2e})")
+    for line in reduced.lines() if reduced else ():
+        print(line)
 
 
 @app.command()
@@ -263,6 +275,7 @@ def schedule(spec: SpecArg, set_: SetOption = (),
         print(f"wrote {plot}")
 
 
+import dlspec.cli_deploy  # noqa: E402, F401  (registers bench)
 import dlspec.cli_generate  # noqa: E402, F401  (registers sample, generate)
 import dlspec.cli_inspect  # noqa: E402, F401  (registers summary, graph, docs)
 import dlspec.cli_runs  # noqa: E402, F401  (registers evaluate, lr-find, plot)

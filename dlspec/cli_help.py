@@ -19,6 +19,7 @@ from typer.core import TyperArgument, TyperGroup
 OPTION_NAMES = {
     "--set": "KEY=VALUE", "--dim": "NAME=SIZE", "--model": "NAME", "--name": "NAME",
     "--device": "DEVICE", "--out": "DIR", "--resume": "RUN_DIR", "--weights": "FILE|RUN_DIR",
+    "--run": "RUN_DIR",
 }
 ARGUMENT_NAMES = {"specs": "SPEC"}  # argument -> its name, where not its parameter's
 TYPE_NAMES = {Path: "FILE", int: "INT", float: "FLOAT", str: "TEXT"}

@@ -87,6 +87,8 @@ class ExportReport:
     check_sizes: dict[str, int]
     export_sizes: dict[str, int]
     export_seconds: float
+    # a reduced-precision export: its accuracy cost, size and latency (dlspec/deploy)
+    precision: Any = None
 
 
 def export_onnx(

@@ -171,6 +171,23 @@ class ExportConfig(StrictModel):
         "Relative tolerance of the ONNX Runtime check (torch.testing's float32 default)."))
     check_batch: int = Field(3, ge=1, description="Batch size of the ONNX Runtime check "
                                                   "(differs from the export batch of 2).")
+    precision: Literal["fp32", "fp16", "int8"] = Field("fp32", description=(
+        "Precision of the exported file: fp32, fp16 (float16 weights and arithmetic) or int8 "
+        "(quantized). A reduced file is measured against the fp32 export on the test split "
+        "and written only within max_metric_drop (docs/deploy.md, Precision)."))
+    quantization: Literal["dynamic", "static"] = Field("dynamic", description=(
+        "int8 only: dynamic (weights int8, activations quantized at run time) or static "
+        "(activation ranges calibrated on training samples, QDQ format)."))
+    calibration_samples: int = Field(256, ge=1, description=(
+        "int8 static only: how many training samples calibrate the activation ranges."))
+    max_metric_drop: Annotated[float, Field(ge=0)] | dict[str, Annotated[float, Field(ge=0)]] \
+        = Field(0.01, description=(
+            "How much worse a reduced-precision file may score than the fp32 one on the test "
+            "split: a number bounds every metric but the loss (the loss only when there is no "
+            "other), a mapping bounds the metrics it names, e.g. {accuracy: 0.005, loss: 0.05}."))
+    float32_io: bool = Field(True, description=(
+        "fp16 only: keep the file's inputs and outputs float32 (casts inside the graph); "
+        "false makes them float16."))
 
 
 class Spec(StrictModel):

@@ -1,0 +1,1 @@
+"""Deployment: reduced-precision exports and their accuracy cost, and benchmarks."""
