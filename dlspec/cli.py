@@ -261,6 +261,7 @@ def schedule(spec: SpecArg, set_: SetOption = (),
 import dlspec.cli_generate  # noqa: E402, F401  (registers sample, generate)
 import dlspec.cli_inspect  # noqa: E402, F401  (registers summary, graph, docs)
 import dlspec.cli_runs  # noqa: E402, F401  (registers evaluate, lr-find, plot)
+import dlspec.cli_search  # noqa: E402, F401  (registers search)
 
 
 def main() -> None:

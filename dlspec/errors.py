@@ -57,6 +57,9 @@ CODES: dict[str, str] = {
     "DLS504": "prediction input does not fit the model",
     "DLS601": "the model does not generate that",
     "DLS602": "the prompt or input does not fit the model",
+    # 71x: running a search
+    "DLS710": "the search's study cannot be used",
+    "DLS711": "no trial of the search completed",
 }
 
 Severity = Literal["error", "warning"]
@@ -139,6 +142,10 @@ class ExportError(DlspecError):
 
 class GenerateError(DlspecError):
     """A sampling or generation request the model cannot serve (DLS6xx)."""
+
+
+class SearchError(DlspecError):
+    """A search that cannot run or report: its storage, its study, its trials (DLS71x)."""
 
 
 class RuleError(Exception):
