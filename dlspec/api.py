@@ -33,9 +33,11 @@ from dlspec.passes.check_objective import data_view
 from dlspec.passes.check_trainable import batch_size_diagnostics, trainable_diagnostics
 
 
-def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None
-          ) -> CheckedSpec:
-    """Every static check, the data fit included. Torch-free."""
+def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None, *,
+          search: bool = False) -> CheckedSpec:
+    """Every static check, the data fit included, and with `search` the `search:` section's
+    (dlspec/search/check.py: what `dlspec validate` and `dlspec search` run; `train`
+    ignores the section). Torch-free."""
     checked = check_spec(path, overrides, model)
     problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
@@ -45,6 +47,12 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
                 or batch_size_diagnostics(view))
     if problems:
         raise DataError(problems)
+    if search:
+        from dlspec.search.check import search_diagnostics
+
+        problems = search_diagnostics(checked, overrides)
+        if problems:
+            raise SpecError(problems)
     return checked
 
 

@@ -72,7 +72,7 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
             spec_readable(path)
             from dlspec.api import check
 
-            checked = check(path, set_)
+            checked = check(path, set_, search=True)
         except DlspecError as err:
             failed.extend(err.diagnostics)
             continue

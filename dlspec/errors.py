@@ -57,7 +57,12 @@ CODES: dict[str, str] = {
     "DLS504": "prediction input does not fit the model",
     "DLS601": "the model does not generate that",
     "DLS602": "the prompt or input does not fit the model",
-    # 71x: running a search
+    # 7xx: hyperparameter search (70x: the search section; 71x on: running a search)
+    "DLS701": "the spec has no search section",
+    "DLS702": "unknown search path",
+    "DLS703": "invalid search range",
+    "DLS704": "a searched value gives an invalid spec",
+    "DLS705": "the searched metric is not logged",
     "DLS710": "the search's study cannot be used",
     "DLS711": "no trial of the search completed",
 }

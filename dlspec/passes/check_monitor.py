@@ -79,10 +79,14 @@ def monitor_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     for who, name, path in watched:
         if name in logged:
             continue
-        close = did_you_mean(name, logged)
-        hint = EMPTY_VAL if name.startswith("val_") and not has_val(checked) \
-            else f"{close} (the run logs {one_of(logged)})" if close else one_of(logged)
         problems.append(Diagnostic(
             "DLS102", f"{who} monitors '{name}', which this run does not log", source.span(path),
-            hint=hint))
+            hint=monitor_hint(checked, name, logged)))
     return problems
+
+
+def monitor_hint(checked: CheckedSpec, name: str, logged: list[str]) -> str:
+    """What to watch instead of `name`, which the run does not log."""
+    close = did_you_mean(name, logged)
+    return EMPTY_VAL if name.startswith("val_") and not has_val(checked) \
+        else f"{close} (the run logs {one_of(logged)})" if close else one_of(logged)

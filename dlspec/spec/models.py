@@ -23,6 +23,7 @@ from pydantic import (
 
 from dlspec.data.config import DataConfig
 from dlspec.spec.init import SCHEMES, LayerInit, expand_defaults
+from dlspec.spec.search_config import SearchConfig
 from dlspec.train.objectives import ObjectiveSpec
 from dlspec.train.recipe.config import (
     LossSpec,
@@ -217,6 +218,9 @@ class Spec(StrictModel):
     data: DataConfig | None = Field(None, description="The data to train and evaluate on.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training settings.")
     export: ExportConfig = Field(default_factory=ExportConfig, description="Export settings.")
+    search: SearchConfig | None = Field(
+        None, description="Hyperparameter search over spec values (`dlspec search`); "
+                          "`dlspec train` ignores it.")
 
     @model_validator(mode="after")
     def _one_model_form(self) -> Spec:
