@@ -38,9 +38,12 @@ def search(spec: SpecArg, set_: SetOption = (),
            worker_index: Annotated[int | None, typer.Option(
                hidden=True, help="Internal: this process is worker N of --workers.")] = None):
     """Search hyperparameters: trials are normal runs; writes best.yaml, a table and plots."""
-    from dlspec.cli_early import check_first
+    from dlspec.cli_early import spec_readable
 
-    check_first(spec, set_)  # torch-free: the spec and its search space
+    spec_readable(spec)
+    from dlspec.api import check
+
+    check(spec, set_, search=True)  # torch-free: the spec and its search space
     from dlspec.search.driver import SearchRequest
     from dlspec.search.driver import search as run_search
 

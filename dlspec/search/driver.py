@@ -10,7 +10,7 @@ and plots. `worker_index` set: this process is one of those workers (trials only
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from dlspec.search.study import (
     worker_seed,
 )
 
-DEFAULT_TRIALS = 20  # without `trials:`, `timeout:` or --trials
 DEFAULT_HEARTBEAT = 30.0  # seconds; a dead worker's trial comes back after twice that
 
 
@@ -68,20 +67,17 @@ class SearchOutcome:
 
 
 def plan_search(request: SearchRequest) -> tuple[Any, Any, int | None, list[str]]:
-    """(checked spec, plan, trial budget, notes), torch-free: SpecError on the spec."""
+    """(checked spec, plan, trial budget, notes), torch-free: SpecError on the spec or its
+    search section."""
     from dlspec.api import check
-    from dlspec.search.space import grid_space, search_plan
+    from dlspec.search.space import grid_size, search_plan
 
-    checked = check(request.spec, request.overrides)
+    checked = check(request.spec, request.overrides, search=True)
     plan = search_plan(checked)
     notes = []
     budget = request.trials if request.trials is not None else plan.trials
-    if budget is None and plan.timeout is None:
-        budget = DEFAULT_TRIALS
     if plan.sampler == "grid":
-        size = 1
-        for values in grid_space(plan).values():
-            size *= len(values)
+        size = grid_size(plan.dimensions)
         if budget is None or budget > size:
             if budget is not None:
                 notes.append(f"the grid has {size} points: {size} trials, not {budget}")

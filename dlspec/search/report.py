@@ -176,7 +176,9 @@ def write_plots(study: optuna.Study, folder: Path, trials: Sequence[FrozenTrial]
         figure = _figure(axes)
         try:
             figure.set_size_inches(max(figure.get_size_inches()[0], 6.4), 4.8)
-            figure.tight_layout()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                figure.tight_layout()
             with atomic_path(Path(folder) / name, suffix=".png") as tmp:
                 figure.savefig(tmp, dpi=100, format="png")
         finally:

@@ -81,13 +81,21 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
                 url, engine_kwargs=_engine_kwargs(url),
                 heartbeat_interval=int(heartbeat) if heartbeat else None,
                 grace_period=int(2 * heartbeat) if heartbeat else None,
-                failed_trial_callback=optuna.storages.RetryFailedTrialCallback(MAX_RETRY))
+                heartbeat_stale_trial_callback=retry_callback())
     except Exception as error:  # sqlalchemy: bad URL, missing driver, server down
         raise SearchError(Diagnostic(
             "DLS710", f"cannot open the study storage {url}: {_first_line(error)}",
             hint="give --storage an Optuna storage URL: sqlite:///abs/path.db, "
                  "postgresql://user:password@host/db, mysql+pymysql://user:password@host/db "
                  "or journal:///abs/path.log")) from None
+
+
+def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    """Enqueues a trial that did not finish (its worker died or was interrupted) once more,
+    with its parameters; the trial records the numbers it replaces (`retry_history`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY)
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

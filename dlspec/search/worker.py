@@ -2,7 +2,7 @@
 
 Every worker, in one process or in several on several machines, runs trials of the same
 study until it holds the requested number: trials COMPLETE, PRUNED or FAIL count, but not a
-trial that was run again (its worker died or was interrupted: Optuna's RetryFailedTrialCallback
+trial that was run again (its worker died or was interrupted: Optuna's RetryHeartbeatStaleTrialCallback
 enqueued it once more, with the same parameters). A worker starts a trial only while the
 finished and running trials leave room, checked and claimed under a file lock that the
 workers of one machine share, so that none starts a trial too many. While the last trials run
@@ -24,7 +24,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from dlspec.search.study import MAX_RETRY
+from dlspec.search.study import retry_callback
 from dlspec.search.trials import TrialFailed, TrialRunner
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -128,7 +128,7 @@ def _run_again(study: optuna.Study, numbers: Sequence[int]) -> None:
     for number in numbers:
         trial = trials[number]
         if trial.state == TrialState.FAIL:
-            optuna.storages.RetryFailedTrialCallback(MAX_RETRY)(study, trial)
+            retry_callback()(study, trial)
 
 
 @contextlib.contextmanager
