@@ -32,6 +32,8 @@ def search(spec: SpecArg, set_: SetOption = (),
            out: Annotated[Path, typer.Option(
                help="Folder of study folders (trials, best.yaml, plots).")] = Path("studies"),
            quiet: Annotated[bool, typer.Option(help="No table of trials.")] = False,
+           plots: Annotated[bool, typer.Option(
+               help="Draw PNG plots of the study into OUT/STUDY/plots.")] = True,
            heartbeat: Annotated[float, typer.Option(
                min=1, hidden=True, help="Seconds between heartbeats of a running trial; a "
                                         "trial silent for twice that is run again.")] = 30.0,
@@ -48,4 +50,4 @@ def search(spec: SpecArg, set_: SetOption = (),
     from dlspec.search.driver import search as run_search
 
     run_search(SearchRequest(spec, tuple(set_), study, out, storage, trials, workers,
-                             worker_index, heartbeat, quiet))
+                             worker_index, heartbeat, quiet, plots))

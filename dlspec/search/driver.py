@@ -46,6 +46,7 @@ class SearchRequest:
     worker_index: int | None = None  # set in a worker process
     heartbeat: float = DEFAULT_HEARTBEAT
     quiet: bool = False
+    plots: bool = True
 
 
 @dataclass
@@ -189,7 +190,7 @@ def _report(outcome: SearchOutcome, request: SearchRequest,
     outcome.best_yaml = write_best(folder.best_yaml, request.spec, request.overrides,
                                    outcome.best, outcome.metric, study.study_name)
     outcome.importances = importances(study, [t for t in trials if t.state.is_finished()])
-    outcome.plots = write_plots(study, folder.plots, trials)
+    outcome.plots = write_plots(study, folder.plots, trials) if request.plots else []
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
