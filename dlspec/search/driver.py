@@ -102,7 +102,9 @@ def search(request: SearchRequest,
     started_after = len(probe.get_trials(deepcopy=False))
     index = request.worker_index or 0
     workers = 1 if request.worker_index is not None else max(request.workers, 1)
-    sampler = make_sampler(plan, worker_seed(plan.seed, index, started_after), workers)
+    # a grid's order is shuffled by its seed: every worker shares it (grid point = trial number)
+    seed = plan.seed if plan.sampler == "grid" else worker_seed(plan.seed, index, started_after)
+    sampler = make_sampler(plan, seed, workers)
     study = open_study(name, storage, identity, sampler, make_pruner(plan, epochs))
     if request.worker_index is None:
         for note in notes:
