@@ -6,6 +6,7 @@ fraction of a second and no study is touched.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -49,5 +50,17 @@ def search(spec: SpecArg, set_: SetOption = (),
     from dlspec.search.driver import SearchRequest
     from dlspec.search.driver import search as run_search
 
-    run_search(SearchRequest(spec, tuple(set_), study, out, storage, trials, workers,
-                             worker_index, heartbeat, quiet, plots))
+    request = SearchRequest(spec, tuple(set_), study, out, storage, trials, workers,
+                            worker_index, heartbeat, quiet, plots)
+    try:
+        run_search(request)
+    except KeyboardInterrupt:  # a trial's run says `dlspec train --resume`: not for a search
+        if worker_index is None:
+            print(f"interrupted: the trials under way will run again when the search "
+                  f"resumes: `dlspec search {spec}"
+                  + "".join(f" --set {o}" for o in set_)
+                  + (f" --study {study}" if study else "")
+                  + (f" --storage {storage}" if storage else "")
+                  + (f" --out {out}" if out != Path("studies") else "") + "`",
+                  file=sys.stderr)
+        raise typer.Exit(130) from None

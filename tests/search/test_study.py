@@ -141,3 +141,27 @@ def test_best_value_is_the_best_finite_epoch_in_the_metrics_direction():
     assert best_value(history, "val_loss", "minimize") == 0.3
     assert best_value(history, "val_loss", "maximize") == 0.5
     assert best_value([{"val_loss": float("nan")}], "val_loss", "minimize") is None
+
+
+def test_an_interrupted_search_runs_the_interrupted_trial_again_when_resumed(tmp_path,
+                                                                              monkeypatch):
+    from dlspec.search import trials
+
+    spec = write_spec(tmp_path, "  sampler: random\n  trials: 2\n  space:\n"
+                                "    optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}\n",
+                      epochs=1)
+
+    def ctrl_c(self, epoch, record):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(trials.EpochReporter, "__call__", ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            run(spec, tmp_path / "studies")
+    outcome, _ = run(spec, tmp_path / "studies")
+    first, *rest = outcome.study.get_trials()
+    assert first.state == TrialState.FAIL and first.user_attrs["interrupted"] is True
+    again = [t for t in rest if t.system_attrs.get("retry_history") == [0]]
+    assert len(again) == 1 and again[0].params == first.params
+    assert [t.state for t in outcome.trials] == [TrialState.COMPLETE] * 2
+    assert outcome.ran == 2 and 0 not in [t.number for t in outcome.trials]
