@@ -65,7 +65,8 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")],
              set_: SetOption = (),
              strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False):
-    """Check specs statically (structure, expressions, graph, shapes, data fit). No torch."""
+    """Check specs statically (structure, expressions, graph, shapes, data fit, the search
+    section). No torch."""
     failed = []
     for path in specs:
         try:
@@ -85,6 +86,10 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
             outputs = ", ".join(f"{name} {graph.node(name).type}" for name in graph.outputs)
             which = f" model {model}:" if checked.spec.models is not None else ""
             print(f"{path}: ok:{which} {len(graph.layers())} layers -> {outputs}")
+        if checked.spec.search is not None:
+            from dlspec.search.check import search_summary
+
+            print(f"{path}: search ok: {search_summary(checked)}")
     if failed:
         raise DlspecError(failed)
 

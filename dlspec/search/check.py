@@ -3,8 +3,10 @@
 - every range is well formed (low < high, finite, log needs low > 0, a step fits), a choice
   lists each value once, and the grid sampler gets discrete dimensions only (range_diagnostics);
 - every path is one `--set` takes, with "did you mean" the close existing paths;
-- every value of the space gives a valid spec: each choice and the extremes of each range
-  are put into the spec, one at a time, and the result passes every static check
+- no two paths set one value, and the sampler's seed fits Optuna's;
+- every value of the space gives a valid spec: each choice, each value of a small discrete
+  range (else its ends and middle), a float range's ends and a value inside (`probes`) are
+  put into the spec, one at a time, and the result passes every static check
   (`dlspec.api.check`); a value that breaks the spec is reported at the space entry, saying
   what it breaks;
 - the metric is one a run of the spec logs.
@@ -20,9 +22,10 @@ from typing import Any
 
 from dlspec.errors import Diagnostic, DlspecError, SourceSpan
 from dlspec.search.space import MAX_GRID, Dimension, dimension, format_value, grid_size, objective
-from dlspec.spec.search_config import ChoiceSpace, FloatSpace, IntSpace
+from dlspec.spec.search_config import MAX_SEED, ChoiceSpace, FloatSpace, IntSpace
 
 SPACE = ("search", "space")
+MAX_PROBES = 16  # values of a discrete range checked one by one (more: both ends, the middle)
 NOT_SEARCHED = ("search", "dlspec")  # sections a search cannot change
 
 
@@ -35,9 +38,28 @@ def search_diagnostics(checked, overrides: Sequence[str] = ()) -> list[Diagnosti
     problems += metric_diagnostics(checked)
     if problems:
         return problems
+    problems = same_targets(checked)
+    if problems:
+        return problems
+    known = set(existing_paths(checked))
     for path, entry in checked.spec.search.space.items():
-        problems += _path_and_values(checked, overrides, dimension(path, entry))
+        problems += _path_and_values(checked, overrides, dimension(path, entry), known)
     return problems
+
+
+def search_summary(checked) -> str:
+    """One line on a checked search: 'val_accuracy (maximize) over 3 dimensions, tpe
+    sampler, 20 trials, median pruner'."""
+    from dlspec.search.space import search_plan
+
+    plan = search_plan(checked)
+    size = len(plan.dimensions)
+    budget = ", ".join(part for part in (
+        f"{plan.trials} trials" if plan.trials is not None else "",
+        f"{plan.timeout:g} s" if plan.timeout is not None else "") if part)
+    pruner = "" if plan.pruner == "none" else f", {plan.pruner} pruner"
+    return (f"{plan.metric} ({plan.direction}) over {size} dimension{'s' * (size > 1)}, "
+            f"{plan.sampler} sampler, {budget}{pruner}")
 
 
 # --- ranges ------------------------------------------------------------------------------
@@ -55,6 +77,11 @@ def range_diagnostics(checked) -> list[Diagnostic]:
             problems += _range_problems(entry, where, source)
     if config.sampler == "grid":
         problems += _grid_problems(checked, size=not problems)
+    if config.seed is None and checked.spec.train.seed > MAX_SEED:
+        problems.append(Diagnostic(
+            "DLS102", f"the search seeds its sampler with train.seed, and {MAX_SEED:,} is the "
+            f"largest seed it takes, not {checked.spec.train.seed:,}",
+            source.span(("train", "seed")), hint="give search.seed"))
     return problems
 
 
@@ -73,6 +100,8 @@ def _range_problems(entry: FloatSpace | IntSpace, where: tuple, source) -> list[
         return bad(f"[{low}, {high}] is empty or reversed: low must be below high",
                    (kind,), hint=f"write [{min(low, high)}, {max(low, high)}]"
                    if low != high else "for a single value, drop the entry from the space")
+    if not math.isfinite(high - low):
+        return bad(f"[{low}, {high}] is too wide: high - low overflows a float", (kind,))
     if entry.log and kind == "float" and low <= 0:
         return bad(f"a log scale needs low > 0, not {low}", (kind, 0),
                    hint="start the range at a small positive value, e.g. 1.0e-5")
@@ -86,6 +115,8 @@ def _range_problems(entry: FloatSpace | IntSpace, where: tuple, source) -> list[
                    hint="drop `step`, or `log: true`")
     if not (math.isfinite(step) and step > 0):
         return bad(f"the step must be positive, not {step}", ("step",))
+    if not math.isfinite((high - low) / step):
+        return bad(f"the step {step} is too small for the range [{low}, {high}]", ("step",))
     if step > high - low:
         return bad(f"the step {step} is larger than the range [{low}, {high}]", ("step",),
                    hint=f"a step of at most {high - low} gives more than one value")
@@ -154,7 +185,8 @@ def metric_diagnostics(checked) -> list[Diagnostic]:
 
 # --- paths and values --------------------------------------------------------------------
 
-def _path_and_values(checked, overrides: Sequence[str], dim: Dimension) -> list[Diagnostic]:
+def _path_and_values(checked, overrides: Sequence[str], dim: Dimension, known: set[str]
+                     ) -> list[Diagnostic]:
     """An unknown path (DLS702), else each value that breaks the spec (DLS704)."""
     from dlspec.api import check
     from dlspec.spec.load import _param_paths
@@ -162,25 +194,71 @@ def _path_and_values(checked, overrides: Sequence[str], dim: Dimension) -> list[
     source = checked.loaded.source
     key = (*SPACE, dim.path)
     parts = [int(p) if p.isdigit() else p for p in dim.path.split(".")]
-    known = set(existing_paths(checked))
+    if any(not str(part) or str(part) != str(part).strip() or "=" in str(part)
+           for part in parts):
+        return [Diagnostic("DLS702", f"'{dim.path}' is not a path: keys and list indexes "
+                           "joined by dots, without spaces", source.key_span(key),
+                           hint="e.g. optimizer.lr, model.3.repeat, params.hidden")]
     if parts[0] in NOT_SEARCHED:
         return [Diagnostic("DLS702", f"the search cannot change '{dim.path}'",
                            source.key_span(key), hint="search values of the other sections")]
     listed = dim.path in known or bool(_param_paths(checked.loaded.raw, parts))
-    problems = []
-    for index, value in enumerate(dim.extremes()):
+    broken: dict[tuple, list[tuple[str, DlspecError]]] = {}  # where -> (value, error)
+    for value, at in probes(dim):
         setting = f"{dim.path}={format_value(value)}"
         try:
             check(checked.loaded.path, [*overrides, setting], checked.model)
         except DlspecError as error:
             if not listed and _unknown_path(error, setting, parts):
                 return [_unknown(dim.path, known, source.key_span(key), error)]
-            at = source.span((*key, dim.kind, index if dim.kind == "choice" or index == 0
-                              else 1))
-            problems.append(_breaks(setting, error, at))
+            broken.setdefault(at, []).append((format_value(value), error))
         else:
             if not listed and _unknown_path(None, setting, parts):
                 return [_unknown(dim.path, known, source.key_span(key), None)]
+    return [_breaks(dim, found, source.span((*key, *at)), inside=len(at) == 1)
+            for at, found in broken.items()]
+
+
+def probes(dim: Dimension) -> list[tuple[Any, tuple]]:
+    """The values of a dimension the check puts into the spec, each with where it is written
+    in the entry: every choice; every value of a discrete range of at most MAX_PROBES, else
+    its two ends and its middle; a float range's two ends and a value inside (not an
+    integer: an int field refuses it)."""
+    if dim.kind == "choice":
+        return [(value, ("choice", index)) for index, value in enumerate(dim.choices or ())]
+    count = dim.count()
+    if count is not None:
+        steps = range(count) if count <= MAX_PROBES else (0, count // 2, count - 1)
+        return [(dim.value_at(k), (dim.kind, 0) if k == 0 else (dim.kind, 1)
+                 if k == count - 1 else (dim.kind,)) for k in steps]
+    low, high = float(dim.low), float(dim.high)
+    inside = math.exp(math.log(low) + (math.log(high) - math.log(low)) / math.pi) \
+        if dim.log else low + (high - low) / math.pi
+    rounded = float(f"{inside:.6g}")
+    inside = rounded if low < rounded < high else inside
+    return [(low, ("float", 0)), (inside, ("float",)), (high, ("float", 1))]
+
+
+def same_targets(checked) -> list[Diagnostic]:
+    """Two paths that set the same value (`hidden` and `params.hidden`)."""
+    from dlspec.spec.load import _param_paths
+    from dlspec.spec.models import Spec
+
+    raw = checked.loaded.raw
+    first: dict[tuple, str] = {}
+    problems = []
+    for path in checked.spec.search.space:
+        parts = [int(p) if p.isdigit() else p for p in path.split(".")]
+        targets = [parts] if parts[0] in raw or parts[0] in Spec.model_fields \
+            else _param_paths(raw, parts)
+        for target in map(tuple, targets):
+            if target in first:
+                problems.append(Diagnostic(
+                    "DLS702", f"'{path}' and '{first[target]}' set the same value "
+                    f"({'.'.join(map(str, target))})",
+                    checked.loaded.source.key_span((*SPACE, path)), hint="keep one of them"))
+                break
+            first[target] = path
     return problems
 
 
@@ -199,8 +277,11 @@ def _unknown(path: str, known: set[str], span: SourceSpan, error: DlspecError | 
     why = next((d for d in error.diagnostics if d.code in ("DLS101", "DLS120")), None) \
         if error is not None else None
     close = close_paths(path, known)
-    hint = ("did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else (
-        why.hint if why is not None and why.hint and why.code == "DLS120" else
+    hints = [why.hint] if why is not None and why.hint and why.code == "DLS120" \
+        and not why.hint.startswith("did you mean") else []
+    if close:
+        hints.append("did you mean " + " or ".join(f"'{c}'" for c in close) + "?")
+    hint = "; ".join(hints) or (
         "a path is what `--set` takes: a section's key (optimizer.lr, train.epochs), a "
         "layer's attribute (model.3.repeat), a param (params.hidden) or a block's param")
     message = f" ({why.message})" if why is not None else ""
@@ -221,7 +302,11 @@ def close_paths(path: str, known: set[str]) -> list[str]:
                                      n=2, cutoff=0.8)
 
 
-def _breaks(setting: str, error: DlspecError, at: SourceSpan) -> Diagnostic:
+def _breaks(dim: Dimension, found: list[tuple[str, DlspecError]], at: SourceSpan,
+            inside: bool) -> Diagnostic:
+    """One value (or, inside a range, several) that breaks the spec, with the first
+    problem it makes, where that problem is, and its fix."""
+    values, error = [value for value, _ in found], found[0][1]
     first = error.diagnostics[0]
     more = len(error.diagnostics) - 1
     about = f"in layer '{first.layer}': " if first.layer else ""
@@ -229,8 +314,14 @@ def _breaks(setting: str, error: DlspecError, at: SourceSpan) -> Diagnostic:
         else ""
     hint = f"{first.code}{where}" + (f": {first.hint}" if first.hint else "") + (
         f" (and {more} more problem{'s' * (more > 1)})" if more else "")
-    return Diagnostic("DLS704", f"the searched value {setting} gives an invalid spec: "
-                      f"{about}{first.message}", at, hint=hint)
+    if dim.kind == "float" and "fractional part" in first.message:
+        hint += f"; search an integer with {{int: [{dim.low:g}, {dim.high:g}]}}"
+    what = f"value {dim.path}={values[0]}" if len(values) == 1 else \
+        f"values {dim.path}={', '.join(values)}"
+    within = " (inside the range)" if inside else ""
+    verb = "gives" if len(values) == 1 else "give"
+    return Diagnostic("DLS704", f"the searched {what}{within} {verb} an invalid spec: "
+                      f"{about}{first.message}", at, hint=None if hint == first.code else hint)
 
 
 def existing_paths(checked) -> Iterator[str]:

@@ -9,7 +9,6 @@ into `--set` overrides that `dlspec.spec.load.apply_override` reads as the same 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,10 +39,10 @@ class Dimension:
     def suggest(self, trial) -> Any:
         """The trial's value for this dimension (Optuna's suggest_*, named by the path)."""
         if self.kind == "float":
-            return trial.suggest_float(self.path, self.low, self.high, log=self.log,
+            return trial.suggest_float(self.path, self.low, self.top(), log=self.log,
                                        step=self.step)
         if self.kind == "int":
-            return trial.suggest_int(self.path, self.low, self.high, step=self.step or 1,
+            return trial.suggest_int(self.path, self.low, self.top(), step=self.step or 1,
                                      log=self.log)
         return trial.suggest_categorical(self.path, list(self.choices or ()))
 
@@ -51,25 +50,35 @@ class Dimension:
         """Every value the dimension takes, for the grid sampler (a float needs a step)."""
         if self.kind == "choice":
             return list(self.choices or ())
-        if self.kind == "int":
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
-        if self.step is None:
+        if self.kind == "float" and self.step is None:
             raise ValueError(f"'{self.path}' is a continuous float range: give it a step "
                              "to search it on a grid")
-        return [_clean(self.low + k * self.step) for k in range(self.steps() + 1)]
+        return [self.value_at(k) for k in range(self.steps() + 1)]
+
+    def top(self) -> float | int:
+        """The largest value the range reaches: high, or with a step the last low + k * step
+        (what Optuna would cut the range to, with a warning per trial)."""
+        if self.step is None or (self.kind == "int" and self.step == 1):
+            return self.high
+        return self.value_at(self.steps())
 
     def steps(self) -> int:
         """How many steps fit between low and high (a float or int with a step)."""
+        if self.kind == "int":
+            return (int(self.high) - int(self.low)) // int(self.step or 1)
         return int(math.floor((self.high - self.low) / (self.step or 1) + 1e-9))
 
-    def extremes(self) -> list[Any]:
-        """The values a check resolves: each choice, or the range's smallest and largest
-        value (with a step: the largest one reachable)."""
+    def count(self) -> int | None:
+        """How many values the dimension takes (None: a continuous float range)."""
         if self.kind == "choice":
-            return list(self.choices or ())
-        high = self.high if self.step is None else self.low + self.steps() * self.step
-        high = int(high) if self.kind == "int" else _clean(high)
-        return [self.low] if high == self.low else [self.low, high]
+            return len(self.choices or ())
+        return None if self.kind == "float" and self.step is None else self.steps() + 1
+
+    def value_at(self, k: int) -> float | int:
+        """The k-th value of a discrete range: low + k * step."""
+        if self.kind == "int":
+            return int(self.low) + k * int(self.step or 1)
+        return _clean(self.low + k * self.step)
 
 
 @dataclass(frozen=True)
@@ -143,10 +152,10 @@ def objective(checked) -> tuple[str, Literal["minimize", "maximize"]]:
 
 
 def grid_size(dimensions: tuple[Dimension, ...]) -> int:
+    """How many combinations the grid has (0 with a continuous dimension)."""
     size = 1
     for dim in dimensions:
-        size *= len(dim.grid_values()) if dim.kind != "float" or dim.step is not None \
-            else 0
+        size *= dim.count() or 0
     return size
 
 
@@ -183,9 +192,22 @@ def format_value(value: Any) -> str:
             return ".inf" if value > 0 else "-.inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return '"' + "".join(map(_quoted_char, value)) + '"'
     raise TypeError(f"a searched value is a number, a string, a boolean or null, not "
                     f"{type(value).__name__}")
+
+
+def _quoted_char(char: str) -> str:
+    """One character inside a YAML double-quoted scalar: printable ones as they are, the
+    rest (control characters, line separators, a BOM) escaped."""
+    code = ord(char)
+    if char in '"\\':
+        return "\\" + char
+    if 0x20 <= code <= 0x7E or (code >= 0xA0 and code not in (0x2028, 0x2029, 0xFEFF)
+                                and not 0xD800 <= code <= 0xDFFF and code not in (0xFFFE, 0xFFFF)):
+        return char
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF \
+        else f"\\U{code:08x}"
 
 
 def _clean(value: float) -> float:

@@ -179,6 +179,11 @@ def _pick_member(annotation: Any, data: Any) -> Any:
                 return m
     if isinstance(data, list):
         return next((m for m in members if typing.get_origin(m) is list), annotation)
+    if isinstance(data, dict) and len(models) > 1:  # the one member whose required keys
+        keyed = [m for m in models if all(  # the data has (a search space's `int:`)
+            (f.alias or name) in data for name, f in m.model_fields.items() if f.is_required())]
+        if len(keyed) == 1:
+            return keyed[0]
     return models[0] if len(models) == 1 else annotation
 
 
