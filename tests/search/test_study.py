@@ -165,3 +165,30 @@ def test_an_interrupted_search_runs_the_interrupted_trial_again_when_resumed(tmp
     assert len(again) == 1 and again[0].params == first.params
     assert [t.state for t in outcome.trials] == [TrialState.COMPLETE] * 2
     assert outcome.ran == 2 and 0 not in [t.number for t in outcome.trials]
+
+
+def test_a_run_stopped_by_on_epoch_keeps_its_files_and_resumes(tmp_path):
+    """What a pruned trial leaves: the epochs so far, its checkpoints and resume state."""
+    import optuna
+
+    from dlspec.api import train_spec
+    from dlspec.train.run_folder.run_dir import RunFiles
+
+    spec = write_spec(tmp_path, GRID_2X2, epochs=3)
+    seen = []
+
+    def prune_at_2(epoch, record):
+        seen.append((epoch, round(record["val_accuracy"], 6)))
+        if epoch == 2:
+            raise optuna.TrialPruned("enough")
+
+    with pytest.raises(optuna.TrialPruned):
+        train_spec(spec, out_root=tmp_path / "runs", run_name="pruned", quiet=True,
+                   on_epoch=prune_at_2)
+    files = RunFiles(tmp_path / "runs" / "pruned")
+    assert [epoch for epoch, _ in seen] == [1, 2]
+    assert len(files.metrics_csv.read_text().strip().splitlines()) == 1 + 2
+    assert files.resume.exists() and files.last.is_file() and files.best.is_file()
+    result = train_spec(None, resume=files.root, quiet=True)  # goes on from epoch 2
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+    assert round(result.history[1]["val_accuracy"], 6) == seen[1][1]
