@@ -56,9 +56,10 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", action="append", dest="overrides", default=None)
+    parser.add_argument("--samplers", nargs="+", default=["random", "tpe"])
     args = parser.parse_args()
     overrides = args.overrides or ["train.epochs=3"]
-    scores: dict[str, list[float]] = {"random": [], "tpe": []}
+    scores: dict[str, list[float]] = {name: [] for name in args.samplers}
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
             for sampler in scores:
@@ -69,6 +70,8 @@ def main() -> None:
     for sampler, values in scores.items():
         print(f"{sampler:6}  median best val_loss {statistics.median(values):.4f}  "
               f"(seeds {args.seeds}: {' '.join(f'{v:.4f}' for v in values)})")
+    if set(scores) != {"random", "tpe"}:
+        return
     tpe, random = statistics.median(scores["tpe"]), statistics.median(scores["random"])
     print(f"TPE {'at least as good as' if tpe <= random else 'worse than'} random: "
           f"{tpe:.4f} vs {random:.4f} median best val_loss ({' '.join(overrides)})")

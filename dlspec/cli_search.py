@@ -24,11 +24,11 @@ def search(spec: SpecArg, set_: SetOption = (),
            workers: Annotated[int, typer.Option(
                min=1, help="Trial processes on this machine, on the same study.")] = 1,
            storage: Annotated[str | None, typer.Option(
-               help="An Optuna storage URL (postgresql://..., mysql+pymysql://..., "
+               metavar="URL", help="An Optuna storage URL (postgresql://..., mysql+pymysql://..., "
                     "sqlite:///abs/path.db, journal:///abs/path.log) for a study shared by "
                     "several machines. Default: OUT/STUDY/study.db (SQLite).")] = None,
            study: Annotated[str | None, typer.Option(
-               help="The study's name (default: the spec's name); the same name resumes "
+               metavar="NAME", help="The study's name (default: the spec's name); the same name resumes "
                     "it.")] = None,
            out: Annotated[Path, typer.Option(
                help="Folder of study folders (trials, best.yaml, plots).")] = Path("studies"),

@@ -135,7 +135,8 @@ def make_sampler(plan: Any, seed: int, workers: int = 1) -> optuna.samplers.Base
         return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=workers > 1)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True,
+                                          constant_liar=workers > 1)
 
 
 def make_pruner(plan: Any, epochs: int) -> optuna.pruners.BasePruner:
