@@ -114,7 +114,7 @@ def search(request: SearchRequest,
              + (f", {workers} workers" if workers > 1 else "")
              + (f" (resumed: {started_after} trials so far)" if started_after else ""))
     if workers > 1:
-        ran = _run_workers(request, name, url, budget, workers, study)
+        ran = _run_workers(request, name, url, budget, workers, study, said)
     else:
         ran = _run_here(request, study, plan, folder, budget, storage, said)
     outcome = SearchOutcome(study, folder, plan.metric, plan.direction, budget, ran,
@@ -146,7 +146,7 @@ def _run_here(request: SearchRequest, study: optuna.Study, plan: Any, folder: St
 
 
 def _run_workers(request: SearchRequest, name: str, url: str, budget: int | None,
-                 workers: int, study: optuna.Study) -> int:
+                 workers: int, study: optuna.Study, said: Callable[[str], None]) -> int:
     from dlspec.search.worker import spawn_workers, wait_for
 
     before = len(study.get_trials(deepcopy=False))
@@ -157,6 +157,8 @@ def _run_workers(request: SearchRequest, name: str, url: str, budget: int | None
     codes = wait_for(spawn_workers(workers, arguments))
     failed = [(i, c) for i, c in enumerate(codes) if c != 0]
     ran = len(study.get_trials(deepcopy=False)) - before
+    for index, code in failed:
+        said(f"worker {index} ended with exit code {code}; the other workers went on")
     if failed and len(failed) == len(codes):
         raise SearchError(Diagnostic(
             "DLS710", f"every worker failed (exit codes {[c for _, c in failed]}); "
