@@ -86,3 +86,4 @@ def test_two_workers_lose_no_trial_and_run_none_twice_even_when_one_is_killed(tm
         assert (run_dir / "checkpoints/best.safetensors").is_file()
     assert len({t.user_attrs["pid"] for t in every}) == 2  # the killed worker and the other
     assert "6 complete" in output and f"trial {killed.number}  FAIL" not in output
+    assert "ended with exit code -9; the other workers went on" in output
