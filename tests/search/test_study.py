@@ -192,3 +192,14 @@ def test_a_run_stopped_by_on_epoch_keeps_its_files_and_resumes(tmp_path):
     result = train_spec(None, resume=files.root, quiet=True)  # goes on from epoch 2
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
     assert round(result.history[1]["val_accuracy"], 6) == seen[1][1]
+
+
+def test_any_optuna_storage_url_holds_the_study_a_journal_file_here(tmp_path):
+    spec = write_spec(tmp_path, "  sampler: grid\n  space:\n"
+                                "    params.hidden: {choice: [4, 32]}\n", epochs=1)
+    journal = tmp_path / "shared" / "search.log"
+    outcome, lines = run(spec, tmp_path / "studies", storage=f"journal://{journal}")
+    assert f"study 'tiny' in journal://{journal}: 2 trials" in lines[0]
+    assert journal.is_file() and not (tmp_path / "studies/tiny/study.db").exists()
+    assert [t.state for t in outcome.trials] == [TrialState.COMPLETE] * 2
+    assert sorted(p.name for p in outcome.folder.trials.iterdir()) == ["0", "1"]
