@@ -114,14 +114,15 @@ def spec_metadata(checked: CheckedSpec) -> dict[str, str]:
 
 def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
                out_root: Path = Path("runs"), run_name: str | None = None, quiet: bool = False,
-               resume: Path | None = None, detect_anomaly: bool = False):
+               resume: Path | None = None, detect_anomaly: bool = False, on_epoch=None):
     """Train a spec on its data; returns the training result (run dir, metrics). The run goes
     to `out_root/run_name`, or to `out_root/<spec name>-<time>` without a run name; the
     folder appears only once the run has started, and goes again if the run fails before
     it kept anything. With `resume` (a run folder), that run continues in place from its
     last checkpoint, with the spec and overrides it started with (`path` and `overrides`
     may be left out; given, they must be the same, but for train.device and train.epochs:
-    more epochs extend a finished or stopped run, see dlspec/train/engine/extend.py)."""
+    more epochs extend a finished or stopped run, see dlspec/train/engine/extend.py).
+    `on_epoch(epoch, record)` is called after each epoch (see FitOptions)."""
     from dlspec.train.engine.loop import fit
     from dlspec.train.engine.setup import FitOptions
     from dlspec.train.run_folder.run_spec import (
@@ -150,7 +151,7 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
     spec = checked.spec
     options = FitOptions(resume=resume is not None, detect_anomaly=detect_anomaly,
                          base_dir=checked.loaded.base_dir, extend_from=extend_from,
-                         new_run=new_run)
+                         new_run=new_run, on_epoch=on_epoch)
     return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
                metadata=spec_metadata(checked), quiet=quiet,
                options=options)  # fit adds task, classes, data

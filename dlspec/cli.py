@@ -279,6 +279,7 @@ import dlspec.cli_deploy  # noqa: E402, F401  (registers bench)
 import dlspec.cli_generate  # noqa: E402, F401  (registers sample, generate)
 import dlspec.cli_inspect  # noqa: E402, F401  (registers summary, graph, docs)
 import dlspec.cli_runs  # noqa: E402, F401  (registers evaluate, lr-find, plot)
+import dlspec.cli_search  # noqa: E402, F401  (registers search)
 import dlspec.cli_serve  # noqa: E402, F401  (registers serve)
 
 

@@ -70,6 +70,8 @@ CODES: dict[str, str] = {
     "DLS703": "invalid search range",
     "DLS704": "a searched value gives an invalid spec",
     "DLS705": "the searched metric is not logged",
+    "DLS710": "the search's study cannot be used",
+    "DLS711": "no trial of the search completed",
 }
 
 Severity = Literal["error", "warning"]
@@ -152,6 +154,10 @@ class ExportError(DlspecError):
 
 class GenerateError(DlspecError):
     """A sampling or generation request the model cannot serve (DLS6xx)."""
+
+
+class SearchError(DlspecError):
+    """A search that cannot run or report: its storage, its study, its trials (DLS71x)."""
 
 
 class RuleError(Exception):

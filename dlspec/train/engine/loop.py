@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,8 @@ def _train(run: Run, progress: Progress, generator: torch.Generator, console: Co
             run.stepper.checked = stack.enter_context(detect_anomalies(run.model))
         for note in run.notes:
             reporter.note(note)
-        _Training(run, progress, generator, reporter, writer, stop).epochs()
+        _Training(run, progress, generator, reporter, writer, stop,
+                  options.on_epoch).epochs()
         writer.wait()
         restored = _restore_best(run)
         test_metrics = _test(run, reporter, progress.step)
@@ -156,9 +158,11 @@ class _Training:
     """The epochs of one run, with what happens after each step and each epoch."""
 
     def __init__(self, run: Run, progress: Progress, generator: torch.Generator,
-                 reporter: Reporter, writer: CheckpointWriter, stop: StopRequest):
+                 reporter: Reporter, writer: CheckpointWriter, stop: StopRequest,
+                 on_epoch: Callable[[int, Mapping[str, float]], None] | None = None):
         self.run, self.progress, self.generator = run, progress, generator
         self.reporter, self.writer, self.stop = reporter, writer, stop
+        self.on_epoch = on_epoch
         self.watch = NormWatch()
 
     def epochs(self) -> None:
@@ -175,6 +179,8 @@ class _Training:
             self.progress.epoch = epoch
             saved = self.save_epoch(record, improved)
             self.reporter.epoch(record, improved)
+            if self.on_epoch is not None:
+                self.after_epoch(epoch, record, saved)
             if run.monitor.should_stop:
                 break
             if self.stop.requested:  # Ctrl-C: keep this epoch's state, then stop
@@ -182,6 +188,17 @@ class _Training:
                     self.save_state()
                 self.writer.wait()
                 raise Stopped
+
+    def after_epoch(self, epoch: int, record: dict[str, Any], saved: bool) -> None:
+        """Call `on_epoch`; when it raises (a search pruning the run), the epoch's state is
+        kept and every file written before the exception goes on."""
+        try:
+            self.on_epoch(epoch, record)
+        except BaseException:
+            if not saved:
+                self.save_state()
+            self.writer.wait()
+            raise
 
     def epoch(self, epoch: int) -> dict[str, Any]:
         """Train one epoch (or its rest, when resumed inside it), then validate."""

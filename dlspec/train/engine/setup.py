@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,16 @@ class FitOptions:
     """How `fit` runs, beyond the recipe: resume the run in `run_dir` (`extend_from`: the
     epochs it was planned for, when --epochs extends it), --detect-anomaly, the folder that
     `train.init_from.path` is relative to, and `new_run`: the run folder to create once the
-    run has started (see run_start.py)."""
+    run has started (see run_start.py). `on_epoch(epoch, record)` is called after each
+    epoch's validation, once its checkpoints are queued (a search reports to its pruner
+    there); what it raises ends the run, its files finished and resumable."""
 
     resume: bool = False
     detect_anomaly: bool = False
     base_dir: Path = Path(".")
     extend_from: int | None = None
     new_run: Any = None  # NewRun | None
+    on_epoch: Callable[[int, Mapping[str, float]], None] | None = None
 
 
 @dataclass
