@@ -65,8 +65,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")],
              set_: SetOption = (),
              strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False):
-    """Check specs statically (structure, expressions, graph, shapes, data fit, the search
-    section). No torch."""
+    """Check specs statically (structure, graph, shapes, data fit, search). No torch."""
     failed = []
     for path in specs:
         try:
