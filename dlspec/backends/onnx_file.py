@@ -43,9 +43,9 @@ def read_model_bytes(path: str | os.PathLike[str]) -> bytes:
         if info.st_size > MAX_MODEL_BYTES:
             raise _unsafe(f"{path} is {info.st_size:,} bytes; an ONNX file holds at most "
                           f"{MAX_MODEL_BYTES:,} (2 GiB)")
-        data = handle.read(MAX_MODEL_BYTES + 1)
-    if len(data) > MAX_MODEL_BYTES:
-        raise _unsafe(f"{path} grew past {MAX_MODEL_BYTES:,} bytes while it was read")
+        data = handle.read(info.st_size + 1)  # never more than the file said it holds
+    if len(data) != info.st_size:
+        raise _unsafe(f"{path} changed size while it was read")
     return data
 
 

@@ -87,8 +87,8 @@ def _check_cast(raw: np.ndarray, cast: np.ndarray,
     if not bad.any():
         return
     index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
-    value, name = raw[index], cast.dtype.name
-    if not np.isfinite(value):
+    value, name = raw[index].item(), cast.dtype.name  # a Python number, shown plainly
+    if not math.isfinite(value):
         problem = f"{value!r} is not a number the model can take"
         hint = "fill missing values first"
     elif np.issubdtype(cast.dtype, np.floating):
