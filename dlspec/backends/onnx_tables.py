@@ -166,7 +166,7 @@ def prediction_table(
         probabilities = read_output(outputs[scored].reshape(rows, -1), output_space(metadata),
                                     task)
         labels = _class_names(metadata, probabilities.shape[1])
-        return [f"p_{name}" for name in labels], list(probabilities)
+        return [f"p_{name}" for name in labels], probabilities.tolist()
     if scored is not None and task in FLAT_TASKS:
         outputs = [read_output(output, output_space(metadata), task) if i == scored
                    else output for i, output in enumerate(outputs)]
@@ -181,7 +181,7 @@ def prediction_table(
         classes = _class_names(metadata, probabilities.shape[1])
         best = probabilities.argmax(axis=1)
         columns = ["prediction", *(f"p_{name}" for name in classes)]
-        return columns, [[classes[b], *p] for b, p in zip(best, probabilities, strict=True)]
+        return columns, [[classes[b], *p] for b, p in zip(best, probabilities.tolist(), strict=True)]
     flat = [output.reshape(rows, -1) for output in outputs]
     if len(flat) == 1:
         width = flat[0].shape[1]

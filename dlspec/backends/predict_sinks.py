@@ -21,7 +21,7 @@ from dlspec.backends.onnx_tables import cell_text, prediction_table
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import temp_path
 
-RAW_SUFFIXES = (".npy", ".npz")
+PLAIN = (str, float, int)  # cells the csv module writes as cell_text would
 
 
 def check_output(path: str | os.PathLike[str], names: Sequence[str]) -> Path:
@@ -77,7 +77,7 @@ class CsvSink(Sink):
         if not self.columns:
             self.columns = columns
             self._writer.writerow(columns)
-        self._writer.writerows([cell_text(value) for value in row] for row in rows)
+        self._writer.writerows(text_rows(rows))
 
     def close(self) -> None:
         self._handle.close()
@@ -142,6 +142,22 @@ class NpzSink(Sink):
             sink.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(part)
+
+
+def text_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The cells of a chunk as `onnx_tables.cell_text` writes them, a whole array at a time
+    where the rows are arrays (Python floats, ints and strings go to the csv module as they
+    are: it writes a float's repr, as cell_text does)."""
+    if len(rows) and isinstance(rows[0], np.ndarray):
+        table = np.stack(rows)
+        if table.dtype == np.float64:
+            return table.tolist()
+        if table.dtype.kind == "f":
+            return [[f"{value:.9g}" for value in row] for row in table.tolist()]
+        if table.dtype.kind in "biu":
+            return table.astype(np.int64 if table.dtype.kind == "b" else table.dtype).tolist()
+    return [[value if type(value) in PLAIN else cell_text(value) for value in row]
+            for row in rows]
 
 
 def _header(dtype: np.dtype[Any], shape: tuple[int, ...], room: int) -> bytes:

@@ -77,3 +77,24 @@ def test_a_failure_midway_leaves_no_output(two_outputs, tmp_path):
         predict_file(two_outputs, tmp_path / "rows.npy", tmp_path / "out.npz", batch_size=10)
     assert (tmp_path / "out.npz").read_bytes() == b"previous"
     assert sorted(os.listdir(tmp_path)) == ["out.npz", "rows.npy"]
+
+
+def test_cells_are_written_as_cell_text_writes_them():
+    """The array-at-a-time formatting gives the text of `cell_text`, cell by cell."""
+    import csv
+    import io
+
+    from dlspec.backends.onnx_tables import cell_text
+    from dlspec.backends.predict_sinks import text_rows
+
+    cases = [list(np.array([[0.1, 1 / 3], [1e-300, 2.5]])),
+             list(np.array([[0.1, 1 / 3]], dtype=np.float32)),
+             list(np.array([[0.1]], dtype=np.float16)), list(np.array([[1, 2**40]])),
+             list(np.array([[True, False]])), [["cat", 0.1, 1 / 3]],
+             [["x", np.float32(0.1), np.int64(3), np.bool_(True), np.float64(0.2)]]]
+    for rows in cases:
+        fast, slow = io.StringIO(), io.StringIO()
+        csv.writer(fast).writerows(text_rows(rows))
+        csv.writer(slow).writerows([cell_text(value) for value in row] for row in rows)
+        assert fast.getvalue() == slow.getvalue()
+    assert text_rows(cases[1]) == [["0.100000001", "0.333333343"]]
