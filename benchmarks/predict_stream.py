@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -80,21 +79,35 @@ def write_inputs(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]
     return paths
 
 
+# Runs one command and prints its seconds, exit status and ru_maxrss. Linux carries a process's
+# peak RSS across exec (and a vfork/posix_spawn child shares its parent's memory until then), so
+# a child started from this process would report this process's peak; started from this small
+# launcher, it reports its own.
+LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps([time.perf_counter() - start, os.waitstatus_to_exitcode(status),
+                  usage.ru_maxrss * 1024]))
+"""
+
+
 def measure(model: Path, source: Path, output: Path) -> tuple[float, int, str]:
     """(seconds, peak RSS in bytes, output tail) of one `dlspec predict` child process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "dlspec", "predict", str(model), "-i", str(source),
                "-o", str(output)]
-    start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert child.stdout is not None
-    text = child.stdout.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"predict failed ({child.returncode}):\n{text}")
-    return seconds, usage.ru_maxrss * 1024, text.strip().splitlines()[-1]
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *command], env=env,
+                          capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    try:
+        seconds, status, peak = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise SystemExit(f"the launcher failed:\n{done.stdout}{done.stderr}") from None
+    if status != 0 or done.returncode != 0:
+        raise SystemExit(f"predict failed ({status}):\n{done.stdout}{done.stderr}")
+    return seconds, peak, lines[-2] if len(lines) > 1 else ""
 
 
 def main() -> None:

@@ -90,17 +90,21 @@ def predict_file(
         metadata["output_space"] = _legacy_space(model.graph, names, metadata)
     fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
     rows, sample_shape = 0, ()
-    with open_samples(input_path) as source, atomic_path(output) as tmp:
-        sink = open_sink(tmp, output.suffix.lower(), names, metadata)
+    with open_samples(input_path) as source:
         try:
-            for chunk in source.chunks(fixed_batch or batch_size):
-                samples = _fit(chunk, source, model_input)
-                sink.write(_run_in_batches(session, model_input, samples, fixed_batch,
-                                           len(names)))
-                rows, sample_shape = rows + len(samples), tuple(samples.shape[1:])
-            sink.finish()
-        finally:
-            sink.close()
+            with atomic_path(output) as tmp:
+                sink = open_sink(tmp, output.suffix.lower(), names, metadata)
+                try:
+                    for chunk in source.chunks(fixed_batch or batch_size):
+                        samples = _fit(chunk, source, model_input)
+                        sink.write(_run_in_batches(session, model_input, samples, fixed_batch,
+                                                   len(names)))
+                        rows, sample_shape = rows + len(samples), tuple(samples.shape[1:])
+                    sink.finish()
+                finally:
+                    sink.close()
+        except OSError as exc:  # a full disk, a read-only folder: nothing was written
+            raise _misfit(f"cannot write {output}: {exc.strerror or exc}") from exc
     return PredictReport(
         model_path=str(model_path),
         input_path=str(input_path),

@@ -98,3 +98,19 @@ def test_cells_are_written_as_cell_text_writes_them():
         csv.writer(slow).writerows([cell_text(value) for value in row] for row in rows)
         assert fast.getvalue() == slow.getvalue()
     assert text_rows(cases[1]) == [["0.100000001", "0.333333343"]]
+
+
+def test_an_output_that_cannot_be_written_is_a_located_error(two_outputs, rows, tmp_path,
+                                                            monkeypatch):
+    with pytest.raises(ExportError, match=r"cannot write .*rows.npy/out.csv") as caught:
+        predict_file(two_outputs, tmp_path / "rows.npy", tmp_path / "rows.npy" / "out.csv")
+    assert caught.value.codes == ["DLS504"]
+    from dlspec.backends import predict_sinks
+
+    def full(self, outputs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(predict_sinks.NpySink, "write", full)
+    with pytest.raises(ExportError, match="cannot write .*out.npz: No space left on device"):
+        predict_file(two_outputs, tmp_path / "rows.npy", tmp_path / "out.npz")
+    assert sorted(os.listdir(tmp_path)) == ["rows.npy"]
