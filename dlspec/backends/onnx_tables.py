@@ -1,6 +1,7 @@
-"""Tables in and out of `predict_file`: reading CSV/.npy samples, fitting them to a model input,
-turning outputs into prediction rows (classes and probabilities), and writing results atomically.
-Input problems are DLS504 diagnostics; unusable class metadata is DLS503.
+"""Tables in and out of `predict_file`: fitting samples to a model input, turning outputs into
+prediction rows (classes and probabilities), and writing results atomically. Reading the samples
+is dlspec/backends/predict_sources.py; input problems are DLS504 diagnostics; unusable class
+metadata is DLS503.
 
 The scored output is read in the space its loss declared (metadata `output_space`: logits,
 probabilities, log_probabilities or values; see dlspec/train/scoring/output_space.py), the way the
@@ -19,7 +20,6 @@ from typing import IO, Any
 
 import numpy as np
 
-from dlspec.data.files import is_number
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import atomic_path
 from dlspec.train.scoring.output_space import Readout, Space, parse_space, readout
@@ -49,51 +49,17 @@ READOUTS: dict[Readout, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def read_samples(path: str | os.PathLike[str]) -> tuple[np.ndarray, bool]:
-    """The samples in a .csv or .npy file and whether a CSV header row was found."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return read_csv(path)
-    if suffix == ".npy":
-        return read_npy(path), False
-    raise _misfit(f"{path}: prediction input must be a .csv or .npy file")
-
-
-def read_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, bool]:
-    """A (rows, columns) float64 array from a CSV of numbers, and whether it had a header."""
-    lines = _csv_lines(path)
-    had_header = bool(lines) and _is_header(lines[0][1])
-    if had_header:
-        lines = lines[1:]
-    if not lines:
-        raise _misfit(f"{path} has no data rows")
-    width = len(lines[0][1])
-    values = []
-    for line_number, row in lines:
-        if len(row) != width:
-            raise _misfit(f"{path}:{line_number}: {len(row)} cells where the first row has {width}")
-        values.append([_number(cell, path, line_number) for cell in row])
-    return np.asarray(values, dtype=np.float64), had_header
-
-
-def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
-    """A numeric array from a .npy file (pickled objects are refused)."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise _misfit(f"cannot read {path} as a numeric .npy array: {exc}") from exc
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf" or array.ndim == 0:
-        raise _misfit(f"{path} must hold a numeric array with one sample per row")
-    return array
-
-
 def fit_to_input(
-    raw: np.ndarray, sample_dims: Sequence[Any], onnx_type: str, path: str | os.PathLike[str]
+    raw: np.ndarray, sample_dims: Sequence[Any], onnx_type: str, path: str | os.PathLike[str],
+    *, where: Callable[[tuple[int, ...]], str] | None = None,
 ) -> np.ndarray:
     """`raw` reshaped to (rows, *per-sample dims) and cast to the model input's dtype.
 
     An array whose per-sample shape already fits is kept; otherwise each row is flattened and
-    reshaped, inferring at most one dynamic (named) dim from the row length.
+    reshaped, inferring at most one dynamic (named) dim from the row length. Every value must
+    survive the cast: finite after it (a -1e308 overflows float32 to -inf), whole and in range
+    for integer inputs; the first that does not is named by `where(index in raw)` (default:
+    `path` and the index).
     """
     dtype = ONNX_TO_NUMPY.get(onnx_type)
     if dtype is None:
@@ -103,13 +69,43 @@ def fit_to_input(
         if raw.ndim > 1 and _fits(raw.shape[1:], sample_dims)
         else _reshape(raw, sample_dims, path)
     )
-    if np.issubdtype(dtype, np.integer) and not np.array_equal(samples, np.round(samples)):
-        raise _misfit(
-            f"{path}: the model takes integers (e.g. token ids) but the file has fractions"
-        )
-    if np.issubdtype(dtype, np.floating) and not np.all(np.isfinite(samples)):
-        raise _misfit(f"{path} contains NaN or infinite values", hint="fill missing values first")
-    return samples.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = samples.astype(dtype)
+    _check_cast(raw, cast.reshape(raw.shape), where or _index_in(path))
+    return cast
+
+
+def _check_cast(raw: np.ndarray, cast: np.ndarray,
+                where: Callable[[tuple[int, ...]], str]) -> None:
+    """DLS504 at the first value of `raw` that its cast does not keep."""
+    if np.issubdtype(cast.dtype, np.floating):
+        bad = ~np.isfinite(cast)
+    else:
+        info = np.iinfo(cast.dtype)
+        with np.errstate(invalid="ignore"):
+            bad = (raw < info.min) | (raw > info.max) | (raw != np.round(raw))
+    if not bad.any():
+        return
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+    value, name = raw[index].item(), cast.dtype.name  # a Python number, shown plainly
+    if not math.isfinite(value):
+        problem = f"{value!r} is not a number the model can take"
+        hint = "fill missing values first"
+    elif np.issubdtype(cast.dtype, np.floating):
+        problem = f"{float(value)!r} overflows {name} (becomes {float(cast[index])!r})"
+        hint = f"{name} holds magnitudes up to {float(np.finfo(cast.dtype).max):.3g}: scale it"
+    elif value != np.round(value):
+        problem = f"{float(value)!r}: the model takes integers (e.g. token ids), not fractions"
+        hint = None
+    else:
+        problem = f"{value!r} is outside the {name} range the model takes"
+        hint = None
+    raise _misfit(f"{where(index)}: {problem}", hint=hint)
+
+
+def _index_in(path: str | os.PathLike[str]) -> Callable[[tuple[int, ...]], str]:
+    """Where a value is, by its index: `file[row, column]`."""
+    return lambda index: f"{path}[{', '.join(str(i) for i in index)}]"
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -118,7 +114,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]])
     def write(handle: IO[Any]) -> None:
         writer = csv.writer(handle)
         writer.writerow(columns)
-        writer.writerows([_cell(value) for value in row] for row in rows)
+        writer.writerows([cell_text(value) for value in row] for row in rows)
 
     write_atomically(path, write, text=True)
 
@@ -170,7 +166,7 @@ def prediction_table(
         probabilities = read_output(outputs[scored].reshape(rows, -1), output_space(metadata),
                                     task)
         labels = _class_names(metadata, probabilities.shape[1])
-        return [f"p_{name}" for name in labels], list(probabilities)
+        return [f"p_{name}" for name in labels], probabilities.tolist()
     if scored is not None and task in FLAT_TASKS:
         outputs = [read_output(output, output_space(metadata), task) if i == scored
                    else output for i, output in enumerate(outputs)]
@@ -185,7 +181,7 @@ def prediction_table(
         classes = _class_names(metadata, probabilities.shape[1])
         best = probabilities.argmax(axis=1)
         columns = ["prediction", *(f"p_{name}" for name in classes)]
-        return columns, [[classes[b], *p] for b, p in zip(best, probabilities, strict=True)]
+        return columns, [[classes[b], *p] for b, p in zip(best, probabilities.tolist(), strict=True)]
     flat = [output.reshape(rows, -1) for output in outputs]
     if len(flat) == 1:
         width = flat[0].shape[1]
@@ -228,29 +224,6 @@ def _class_names(metadata: Mapping[str, str], n_classes: int) -> list[str]:
     return [str(name) for name in names]
 
 
-def _csv_lines(path: str | os.PathLike[str]) -> list[tuple[int, list[str]]]:
-    """(line number, cells) for each non-blank CSV row."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise _misfit(f"cannot read {path} as CSV: {exc}") from exc
-
-
-def _is_header(row: Sequence[str]) -> bool:
-    """A row with any non-numeric cell is a header (an all-numeric header reads as data)."""
-    return not all(is_number(cell) for cell in row)
-
-
-def _number(cell: str, path: str | os.PathLike[str], line_number: int) -> float:
-    """The cell's value, or DLS504 naming the file and line."""
-    try:
-        return float(cell)
-    except ValueError:
-        raise _misfit(f"{path}:{line_number}: cell {cell!r} is not a number") from None
-
-
 def _fits(shape: Sequence[int], sample_dims: Sequence[Any]) -> bool:
     """Whether a per-sample shape fits the model's dims (named dims take any size)."""
     return len(shape) == len(sample_dims) and all(
@@ -282,7 +255,7 @@ def _reshape(
     return rows.reshape(len(rows), *target)
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """Text for one CSV cell: float32 with 9 significant digits, float64 round-trip exact."""
     if isinstance(value, np.float32 | np.float16):
         return f"{float(value):.9g}"
