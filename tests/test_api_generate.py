@@ -56,6 +56,8 @@ def test_ddpm_draws_other_samples_than_ddim_from_the_same_seed(ddpm_run):
 def test_a_vae_run_samples_its_prior_and_reconstructs(vae_run, tmp_path):
     prior = draw(vae_run, 5, 0)
     assert prior.shape == (5, 64)
+    origin = api.sample(api.request_sample(vae_run, tmp_path / "p.png"), 1).origin
+    assert origin == f"run {vae_run}, best.safetensors, epoch 1"
     rebuilt = api.sample(api.request_sample(vae_run, tmp_path / "r.png", reconstruct=True), 3,
                          reconstruct=True)
     assert rebuilt.values.shape == (6, 64) and rebuilt.image_shape == (1, 8, 8)
@@ -95,3 +97,14 @@ def test_a_seq2seq_source_outside_the_vocabulary_is_refused(seq2seq_run):
     with pytest.raises(GenerateError) as caught:
         api.request_generate(seq2seq_run, source_text="3 1 42")
     assert caught.value.diagnostics[0].code == "DLS602"
+
+
+def test_a_run_without_best_weights_samples_its_last_and_says_so(vae_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(vae_run, tmp_path / "run", copy_function=shutil.copy)
+    (run / "checkpoints" / "best.safetensors").unlink()
+    samples = api.sample(api.request_sample(run, tmp_path / "p.png"), 2)
+    assert samples.origin.startswith(f"run {run}, last.safetensors, epoch 1; warning: ")
+    assert "best.safetensors is missing" in samples.origin
+    np.testing.assert_array_equal(samples.values, draw(vae_run, 2, 0))  # one epoch: same weights

@@ -36,7 +36,8 @@ def test_a_gan_run_samples_digits_in_the_data_units(gan_run, tmp_path, monkeypat
     code, stdout, err = run_cli(monkeypatch, capsys, "sample", str(gan_run), "-n", "10",
                                 "-o", str(out))
     assert code == 0, err
-    assert stdout.startswith(f"wrote 10 samples of the latent model (run {gan_run}) to ")
+    assert stdout.startswith(f"wrote 10 samples of the latent model (run {gan_run}, "
+                             "best.safetensors, epoch ")
     samples = np.load(out)["samples"]
     assert samples.shape == (10, 1, 8, 8)
     # the generator ends in hardtanh: [-1, 1], the rescaled range of the digits' 0..16

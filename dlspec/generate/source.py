@@ -126,12 +126,12 @@ def open_run(plan: Plan, device: str = "cpu") -> Source:
     from dlspec.api import compile_module
     from dlspec.generate.network import TorchNetwork
     from dlspec.train.engine.model_set import one_model
-    from dlspec.train.run_folder.checkpoint import apply_checkpoint, load_checkpoint
-    from dlspec.train.run_folder.run_dir import RunFiles
+    from dlspec.train.run_folder.checkpoint import apply_checkpoint
+    from dlspec.train.scoring.evaluate import choose_weights
 
     checked, info = plan.checked, plan.info
-    files = RunFiles(plan.run_dir)
-    checkpoint = load_checkpoint(files.best if files.best.exists() else files.last)
+    chosen = choose_weights(plan.run_dir)  # best, else last, saying so
+    checkpoint = chosen.checkpoint
     if checked.spec.models is not None:
         checkpoint = one_model(checkpoint, checked.model)
     module = compile_module(checked)
@@ -146,8 +146,11 @@ def open_run(plan: Plan, device: str = "cpu") -> Source:
         from dlspec.generate.latent import decoder_network
 
         whole, network = network, decoder_network(checked, module, info)
-    return Source(network, info, run_scale(checkpoint.extras, info), f"run {plan.run_dir}",
-                  whole)
+    weights = f"{chosen.path.name}, epoch {chosen.epoch}" if chosen.epoch else chosen.path.name
+    origin = f"run {plan.run_dir}, {weights}"
+    if chosen.warning:
+        origin += f"; warning: {chosen.warning}"
+    return Source(network, info, run_scale(checkpoint.extras, info), origin, whole)
 
 
 def run_scale(extras: dict[str, Any], info: dict[str, Any]
