@@ -11,13 +11,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
+from test_space import MLP
 
 from dlspec.api import check
 from dlspec.errors import DlspecError
 from dlspec.search.check import probes
 from dlspec.search.space import Dimension
-from tests.cli_run import run_cli
-from tests.search.test_space import MLP
 
 ROOT = Path(__file__).resolve().parents[2]
 CNN = (ROOT / "specs" / "cnn-digits.yaml").read_text()
