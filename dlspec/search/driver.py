@@ -21,11 +21,14 @@ from dlspec.errors import Diagnostic, SearchError
 from dlspec.search.study import (
     StudyFolder,
     StudyIdentity,
+    claim_folder,
     make_pruner,
     make_sampler,
     open_storage,
     open_study,
     storage_url,
+    study_name_problem,
+    study_uid,
     worker_seed,
 )
 
@@ -90,8 +93,11 @@ def search(request: SearchRequest,
            said: Callable[[str], None] = print) -> SearchOutcome:
     """Run the search of `request` (see the module's docstring)."""
     _quiet_optuna()
+    if request.study is not None and (problem := study_name_problem(request.study)):
+        raise SearchError(Diagnostic("DLS710", problem,
+                                     hint="give --study a name such as mlp-lr"))
     checked, plan, budget, notes = plan_search(request)
-    name = request.study or checked.spec.name
+    name = request.study if request.study is not None else checked.spec.name
     folder = StudyFolder(Path(request.out) / name)
     url = storage_url(request.storage, folder)
     storage = open_storage(url, request.heartbeat)
@@ -106,6 +112,7 @@ def search(request: SearchRequest,
     seed = plan.seed if plan.sampler == "grid" else worker_seed(plan.seed, index, started_after)
     sampler = make_sampler(plan, seed, workers)
     study = open_study(name, storage, identity, sampler, make_pruner(plan, epochs))
+    claim_folder(folder, name, study_uid(study))
     if request.worker_index is None:
         for note in notes:
             said(note)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -52,6 +53,48 @@ class StudyFolder:
     @property
     def lock(self) -> Path:
         return self.root / ".trials.lock"
+
+    @property
+    def marker(self) -> Path:
+        return self.root / "study.json"
+
+
+def study_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a study folder under --out (None: it can)."""
+    if not name.strip():
+        return "a study needs a name"
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return (f"a study's name names its folder under --out, and '{name}' is not a plain "
+                "folder name (no '/', '\\', '.' or '..')")
+    return None
+
+
+def claim_folder(folder: StudyFolder, name: str, uid: str | None) -> None:
+    """The folder of study `name` (its uid) on this machine: its trial folders are those of
+    that study only. study.json records the study; a folder of another study of the same name
+    (another storage, or a study.db removed) is refused (DLS710), never mixed."""
+    if uid is None:
+        return
+    hint = (f"give another --study or --out, or remove {folder.root} to start the "
+            "study there afresh")
+    if folder.marker.is_file():
+        try:
+            recorded = json.loads(folder.marker.read_text(encoding="utf-8")).get("uid")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded == uid:
+            return
+        raise SearchError(Diagnostic(
+            "DLS710", f"{folder.root} holds the trials of another study named '{name}' "
+                      f"(see its {folder.marker.name}), not of the study in this storage",
+            hint=hint))
+    if folder.trials.is_dir() and any(folder.trials.iterdir()):
+        raise SearchError(Diagnostic(
+            "DLS710", f"{folder.trials} holds trial folders that belong to no study in this "
+                      "storage", hint=hint))
+    from dlspec.files import atomic_write_text
+
+    atomic_write_text(folder.marker, json.dumps({"study": name, "uid": uid}, indent=2) + "\n")
 
 
 def storage_url(url: str | None, folder: StudyFolder) -> str:
@@ -200,7 +243,8 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, identity: StudyI
                                      hint="give another --study")) from None
     saved = study.user_attrs.get(IDENTITY_ATTR)
     if saved is None:
-        study.set_user_attr(IDENTITY_ATTR, asdict(identity) | {"digest": identity.digest()})
+        study.set_user_attr(IDENTITY_ATTR, asdict(identity) | {"digest": identity.digest(),
+                                                                "uid": uuid.uuid4().hex})
     elif saved.get("digest") != identity.digest():
         raise SearchError(Diagnostic(
             "DLS710", f"study '{name}' was started with another search: "
@@ -208,6 +252,12 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, identity: StudyI
             hint="resume it with the same spec file and --set values, or give another "
                  "--study (a new study)"))
     return study
+
+
+def study_uid(study: optuna.Study) -> str | None:
+    """The unique id dlspec gave the study when it created it (None: a study of before)."""
+    saved = study.user_attrs.get(IDENTITY_ATTR)
+    return saved.get("uid") if isinstance(saved, dict) else None
 
 
 def _difference(saved: dict[str, Any], now: dict[str, Any]) -> str:

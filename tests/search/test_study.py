@@ -89,6 +89,30 @@ def test_a_study_of_another_spec_is_refused(grid):
     assert "the --set values differ ([] then, ['train.epochs=3'] now)" in problem.message
 
 
+def test_a_folder_holding_another_study_of_the_same_name_is_refused(grid):
+    """Another storage (or a removed study.db) would put a new trial 0 onto trials/0."""
+    spec, folder, outcome, _ = grid
+    marker = json.loads((outcome.folder.root / "study.json").read_text())
+    assert marker == {"study": "tiny", "uid": outcome.study.user_attrs["dlspec"]["uid"]}
+    with pytest.raises(SearchError) as caught:
+        run(spec, folder / "studies", storage=f"journal://{folder / 'other.log'}")
+    [problem] = caught.value.diagnostics
+    assert problem.code == "DLS710"
+    assert problem.message == (f"{folder / 'studies' / 'tiny'} holds the trials of another "
+                               "study named 'tiny' (see its study.json), not of the study in "
+                               "this storage")
+    assert sorted(p.name for p in outcome.folder.trials.iterdir()) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".."])
+def test_a_study_name_must_be_a_plain_folder_name(grid, name):
+    spec, folder, _, _ = grid
+    with pytest.raises(SearchError) as caught:
+        run(spec, folder / "studies", study=name)
+    assert caught.value.diagnostics[0].code == "DLS710"
+    assert not (folder / "escape").exists() and not (folder / "studies" / "a").exists()
+
+
 def test_a_stopped_search_resumes_up_to_the_requested_trials(tmp_path):
     spec = write_spec(tmp_path, "  sampler: random\n  trials: 2\n  space:\n"
                                 "    optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}\n",
