@@ -60,3 +60,21 @@ def test_a_storage_that_cannot_be_opened_is_a_located_error(tmp_path, monkeypatc
     assert "error DLS710: cannot open the study storage nosuchdb://user@host/db" in err
     assert "help: give --storage an Optuna storage URL" in err
     assert "Traceback" not in err
+
+
+def test_the_docs_search_spec_validates_as_the_docs_show(tmp_path, monkeypatch, capsys):
+    """docs/search.md's commands: the spec it makes from mlp-digits, and validate's lines."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "search.md").read_text()
+    make = doc.split("```bash\ncp specs/mlp-digits.yaml mlp-search.yaml\n")[1].split("```")[0]
+    section = make.split("<<'EOF'\n")[1].split("EOF\n")[0]
+    spec = tmp_path / "mlp-search.yaml"
+    spec.write_text((root / "specs" / "mlp-digits.yaml").read_text() + section)
+    shown = doc.split("```\n$ dlspec validate mlp-search.yaml\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    code, out, err = dlspec(monkeypatch, capsys, "validate", "mlp-search.yaml")
+    assert code == 0, err
+    assert out == shown
+    assert doc.count("dlspec search mlp-search.yaml") == 2 and "specs/mlp-search" not in doc
