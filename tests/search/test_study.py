@@ -227,3 +227,28 @@ def test_any_optuna_storage_url_holds_the_study_a_journal_file_here(tmp_path):
     assert journal.is_file() and not (tmp_path / "studies/tiny/study.db").exists()
     assert [t.state for t in outcome.trials] == [TrialState.COMPLETE] * 2
     assert sorted(p.name for p in outcome.folder.trials.iterdir()) == ["0", "1"]
+
+
+def test_a_time_budget_starts_no_trial_after_it(tmp_path, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from dlspec.search import driver, trials, worker
+
+    clock = [1000.0]  # seconds; each trial takes 40 of them
+    fake = SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep)
+    monkeypatch.setattr(driver, "time", fake)
+    monkeypatch.setattr(worker, "time", fake)
+    train = trials.TrialRunner._train
+
+    def forty_seconds(self, trial, params):
+        clock[0] += 40
+        return train(self, trial, params)
+
+    monkeypatch.setattr(trials.TrialRunner, "_train", forty_seconds)
+    spec = write_spec(tmp_path, "  sampler: random\n  timeout: 60\n  space:\n"
+                                "    optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}\n",
+                      epochs=1)
+    outcome, lines = run(spec, tmp_path / "studies")
+    assert outcome.budget is None and "at most 60 s" in lines[0]
+    assert outcome.ran == 2 and len(outcome.trials) == 2  # started at 0 and 40 s
