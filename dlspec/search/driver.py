@@ -26,6 +26,7 @@ from dlspec.search.study import (
     make_sampler,
     open_storage,
     open_study,
+    shown_url,
     storage_url,
     study_name_problem,
     study_uid,
@@ -116,7 +117,7 @@ def search(request: SearchRequest,
     if request.worker_index is None:
         for note in notes:
             said(note)
-        said(f"study '{name}' in {url}: {_budget_text(budget, plan.timeout)}, "
+        said(f"study '{name}' in {shown_url(url)}: {_budget_text(budget, plan.timeout)}, "
              f"{plan.sampler} sampler, {plan.pruner} pruner, {plan.direction} {plan.metric}"
              + (f", {workers} workers" if workers > 1 else "")
              + (f" (resumed: {started_after} trials so far)" if started_after else ""))

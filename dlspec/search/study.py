@@ -126,11 +126,29 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
                 grace_period=int(2 * heartbeat) if heartbeat else None,
                 heartbeat_stale_trial_callback=retry_callback())
     except Exception as error:  # sqlalchemy: bad URL, missing driver, server down
+        message = _first_line(error)
+        hint = ("give --storage an Optuna storage URL: sqlite:///abs/path.db, "
+                "postgresql://user:password@host/db, mysql+pymysql://user:password@host/db "
+                "or journal:///abs/path.log")
+        if "Failed to import DB access module" in message:
+            message = "the database's Python driver is not installed"
+            hint = ("install it: pip install psycopg2-binary (postgresql://), pymysql "
+                    "(mysql+pymysql://)")
         raise SearchError(Diagnostic(
-            "DLS710", f"cannot open the study storage {url}: {_first_line(error)}",
-            hint="give --storage an Optuna storage URL: sqlite:///abs/path.db, "
-                 "postgresql://user:password@host/db, mysql+pymysql://user:password@host/db "
-                 "or journal:///abs/path.log")) from None
+            "DLS710", f"cannot open the study storage {shown_url(url)}: {message}",
+            hint=hint)) from None
+
+
+def shown_url(url: str) -> str:
+    """`url` as printed: a database password as ***."""
+    if url.startswith((JOURNAL, "sqlite")) or "@" not in url:
+        return url
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL sqlalchemy reads: keep nothing after the scheme's user
+        return url.split("://", 1)[0] + "://***@" + url.rsplit("@", 1)[1]
 
 
 def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:

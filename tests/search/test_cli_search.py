@@ -78,3 +78,17 @@ def test_the_docs_search_spec_validates_as_the_docs_show(tmp_path, monkeypatch, 
     assert code == 0, err
     assert out == shown
     assert doc.count("dlspec search mlp-search.yaml") == 2 and "specs/mlp-search" not in doc
+
+
+def test_a_database_storage_keeps_its_password_off_the_screen(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    spec = write_spec(tmp_path, RANDOM_2)
+    code, out, err = dlspec(monkeypatch, capsys, "search", spec, "--storage",
+                            "postgresql://me:secret@127.0.0.1:1/db", "--out", tmp_path / "s")
+    assert code == 1 and "Traceback" not in err
+    assert "error DLS710: cannot open the study storage postgresql://me:***@127.0.0.1:1/db: " \
+        in err and "secret" not in out + err
+    if importlib.util.find_spec("psycopg2") is None:
+        assert "the database's Python driver is not installed" in err
+        assert "help: install it: pip install psycopg2-binary" in err
