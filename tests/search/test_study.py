@@ -252,3 +252,29 @@ def test_a_time_budget_starts_no_trial_after_it(tmp_path, monkeypatch):
     outcome, lines = run(spec, tmp_path / "studies")
     assert outcome.budget is None and "at most 60 s" in lines[0]
     assert outcome.ran == 2 and len(outcome.trials) == 2  # started at 0 and 40 s
+
+
+def test_a_combination_the_checker_refuses_fails_its_trial_only(tmp_path, monkeypatch):
+    """Two values each fine alone but not together: the trial's run refuses the spec
+    (simulated here: the tiny spec has no such pair), no run folder is made."""
+    import dlspec.api
+    from dlspec.errors import Diagnostic, ShapeError
+
+    train = dlspec.api.train_spec
+
+    def refuse_hidden_4(path, overrides=(), **options):
+        if "params.hidden=4" in overrides:
+            raise ShapeError(Diagnostic("DLS201", "inputs have shapes (N, 4) and (N, 8)"))
+        return train(path, overrides, **options)
+
+    monkeypatch.setattr(dlspec.api, "train_spec", refuse_hidden_4)
+    spec = write_spec(tmp_path, "  sampler: grid\n  space:\n"
+                                "    params.hidden: {choice: [4, 32]}\n", epochs=1)
+    outcome, lines = run(spec, tmp_path / "studies")
+    refused, trained = sorted(outcome.trials, key=lambda t: t.params["params.hidden"])
+    assert refused.state == TrialState.FAIL and trained.state == TrialState.COMPLETE
+    assert refused.user_attrs["fail_reason"] == \
+        "error DLS201: inputs have shapes (N, 4) and (N, 8)"
+    assert not outcome.folder.trials.joinpath(str(refused.number)).exists()
+    assert outcome.best.number == trained.number and outcome.ran == 2
+    assert any(f"trial {refused.number}  FAIL" in line and "DLS201" in line for line in lines)
