@@ -278,3 +278,24 @@ def test_a_combination_the_checker_refuses_fails_its_trial_only(tmp_path, monkey
     assert not outcome.folder.trials.joinpath(str(refused.number)).exists()
     assert outcome.best.number == trained.number and outcome.ran == 2
     assert any(f"trial {refused.number}  FAIL" in line and "DLS201" in line for line in lines)
+
+
+def test_a_storage_whose_tables_another_process_is_creating_is_opened(tmp_path, monkeypatch):
+    import optuna
+    import sqlalchemy.exc
+
+    from dlspec.search import study
+
+    made = optuna.storages.RDBStorage
+    calls = []
+
+    def racing(url, **options):
+        calls.append(url)
+        if len(calls) == 1:  # the other process created the table first
+            raise sqlalchemy.exc.OperationalError("CREATE TABLE studies", (), Exception(
+                "table studies already exists"))
+        return made(url, **options)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert isinstance(study.open_storage(url, 30.0), made) and calls == [url, url]
