@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,21 @@ class SearchOutcome:
     importances: dict[str, float] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def resume_command(request: SearchRequest) -> str:
+    """The command that resumes the study of `request` (shell-quoted)."""
+    import shlex
+
+    words = ["dlspec", "search", str(request.spec)]
+    for override in request.overrides:
+        words += ["--set", override]
+    for option, value in (("--study", request.study), ("--storage", request.storage),
+                          ("--out", None if Path(request.out) == Path("studies")
+                           else str(request.out))):
+        if value:
+            words += [option, value]
+    return shlex.join(words)
 
 
 def plan_search(request: SearchRequest) -> tuple[Any, Any, int | None, list[str]]:
@@ -171,7 +186,7 @@ def _run_workers(request: SearchRequest, name: str, url: str, budget: int | None
         raise SearchError(Diagnostic(
             "DLS710", f"every worker failed (exit codes {[c for _, c in failed]}); "
                       f"{ran} trials ran",
-            hint=f"`dlspec search {request.spec} --study {name}` resumes the study"))
+            hint=f"`{resume_command(replace(request, study=name))}` resumes the study"))
     return ran
 
 

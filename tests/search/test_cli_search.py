@@ -92,3 +92,24 @@ def test_a_database_storage_keeps_its_password_off_the_screen(tmp_path, monkeypa
     if importlib.util.find_spec("psycopg2") is None:
         assert "the database's Python driver is not installed" in err
         assert "help: install it: pip install psycopg2-binary" in err
+
+
+def test_an_interrupted_search_prints_a_resume_command_the_shell_reads(tmp_path, monkeypatch,
+                                                                        capsys):
+    import shlex
+
+    from dlspec.search import driver
+
+    def ctrl_c(request):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver, "search", ctrl_c)
+    spec = write_spec(tmp_path, RANDOM_2)
+    code, out, err = dlspec(monkeypatch, capsys, "search", spec, "--set",
+                            "data.split=[0.5, 0.5, 0.0]", "--study", "my study", "--out",
+                            tmp_path / "s")
+    assert code == 130
+    command = err.split("resumes: `")[1].split("`")[0]
+    assert shlex.split(command) == ["dlspec", "search", str(spec), "--set",
+                                    "data.split=[0.5, 0.5, 0.0]", "--study", "my study",
+                                    "--out", str(tmp_path / "s")]
