@@ -130,7 +130,9 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
         hint = ("give --storage an Optuna storage URL: sqlite:///abs/path.db, "
                 "postgresql://user:password@host/db, mysql+pymysql://user:password@host/db "
                 "or journal:///abs/path.log")
-        if "Failed to import DB access module" in message:
+        if isinstance(error, OSError):  # the folder of a file storage
+            hint = "give --out (or --storage) a folder that can be written"
+        elif "Failed to import DB access module" in message:
             message = "the database's Python driver is not installed"
             hint = ("install it: pip install psycopg2-binary (postgresql://), pymysql "
                     "(mysql+pymysql://)")

@@ -113,3 +113,12 @@ def test_an_interrupted_search_prints_a_resume_command_the_shell_reads(tmp_path,
     assert shlex.split(command) == ["dlspec", "search", str(spec), "--set",
                                     "data.split=[0.5, 0.5, 0.0]", "--study", "my study",
                                     "--out", str(tmp_path / "s")]
+
+
+def test_an_out_folder_that_is_a_file_is_a_located_error(tmp_path, monkeypatch, capsys):
+    spec = write_spec(tmp_path, RANDOM_2)
+    (tmp_path / "afile").write_text("x")
+    code, out, err = dlspec(monkeypatch, capsys, "search", spec, "--out", tmp_path / "afile")
+    assert code == 1 and "Traceback" not in err
+    assert "error DLS710: cannot open the study storage sqlite:///" in err
+    assert "help: give --out (or --storage) a folder that can be written" in err
