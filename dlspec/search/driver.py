@@ -126,7 +126,8 @@ def search(request: SearchRequest,
     workers = 1 if request.worker_index is not None else max(request.workers, 1)
     # a grid's order is shuffled by its seed: every worker shares it (grid point = trial number)
     seed = plan.seed if plan.sampler == "grid" else worker_seed(plan.seed, index, started_after)
-    sampler = make_sampler(plan, seed, workers)
+    # a worker process samples while others do (on this machine or others): constant liar
+    sampler = make_sampler(plan, seed, parallel=request.worker_index is not None)
     study = open_study(name, storage, identity, sampler, make_pruner(plan, epochs))
     claim_folder(folder, name, study_uid(study))
     if request.worker_index is None:

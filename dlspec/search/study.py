@@ -188,8 +188,10 @@ def worker_seed(seed: int, worker: int, started_after: int) -> int:
     return int(np.random.SeedSequence([seed, worker, started_after]).generate_state(1)[0])
 
 
-def make_sampler(plan: Any, seed: int, workers: int = 1) -> optuna.samplers.BaseSampler:
-    """grid, random or tpe, seeded (TPE with the constant liar when workers run at once)."""
+def make_sampler(plan: Any, seed: int, parallel: bool = False
+                 ) -> optuna.samplers.BaseSampler:
+    """grid, random or tpe, seeded (TPE with the constant liar in a worker process: other
+    workers' running trials count as bad, so that workers do not sample one point)."""
     if plan.sampler == "grid":
         from dlspec.search.space import grid_space
 
@@ -199,7 +201,7 @@ def make_sampler(plan: Any, seed: int, workers: int = 1) -> optuna.samplers.Base
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=seed, multivariate=True,
-                                          constant_liar=workers > 1)
+                                          constant_liar=parallel)
 
 
 def make_pruner(plan: Any, epochs: int) -> optuna.pruners.BasePruner:

@@ -12,7 +12,8 @@ from search_fixtures import GRID_2X2, write_spec
 from dlspec.api import check
 from dlspec.errors import SearchError
 from dlspec.search.driver import SearchRequest, search
-from dlspec.search.study import StudyFolder
+from dlspec.search.space import search_plan
+from dlspec.search.study import StudyFolder, make_sampler
 from dlspec.search.trials import best_value
 
 
@@ -299,3 +300,13 @@ def test_a_storage_whose_tables_another_process_is_creating_is_opened(tmp_path, 
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
     url = f"sqlite:///{tmp_path / 'study.db'}"
     assert isinstance(study.open_storage(url, 30.0), made) and calls == [url, url]
+
+
+def test_tpe_in_a_worker_process_lies_about_the_running_trials(tmp_path):
+    """--workers W: the worker processes sample (the parent only waits), with the constant
+    liar; a search in one process does not need it."""
+    spec = write_spec(tmp_path, "  space:\n    params.hidden: {int: [4, 32]}\n")
+    worker, _ = run(spec, tmp_path / "studies", worker_index=0, trials=0)
+    assert worker.ran == 0 and worker.study.sampler._constant_liar is True
+    plan = search_plan(check(spec, search=True))
+    assert make_sampler(plan, 0)._constant_liar is False
