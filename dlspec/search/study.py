@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -118,13 +119,7 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
             return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=_engine_kwargs(url),
-                heartbeat_interval=int(heartbeat) if heartbeat else None,
-                grace_period=int(2 * heartbeat) if heartbeat else None,
-                heartbeat_stale_trial_callback=retry_callback())
+        return _rdb_storage(url, heartbeat)
     except Exception as error:  # sqlalchemy: bad URL, missing driver, server down
         message = _first_line(error)
         hint = ("give --storage an Optuna storage URL: sqlite:///abs/path.db, "
@@ -139,6 +134,33 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
         raise SearchError(Diagnostic(
             "DLS710", f"cannot open the study storage {shown_url(url)}: {message}",
             hint=hint)) from None
+
+
+def _rdb_storage(url: str, heartbeat: float | None,
+                 attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Two processes opening a new database at once (workers started together, machines
+    joining a new study) race to create its tables: the loser tries again."""
+    import sqlalchemy.exc
+
+    def make() -> optuna.storages.RDBStorage:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=_engine_kwargs(url),
+                heartbeat_interval=int(heartbeat) if heartbeat else None,
+                grace_period=int(2 * heartbeat) if heartbeat else None,
+                heartbeat_stale_trial_callback=retry_callback())
+
+    for attempt in range(attempts - 1):
+        try:
+            return make()
+        except sqlalchemy.exc.IntegrityError:
+            pass
+        except sqlalchemy.exc.OperationalError as error:
+            if "already exists" not in str(error):
+                raise
+        time.sleep(0.2 * (attempt + 1))
+    return make()
 
 
 def shown_url(url: str) -> str:
