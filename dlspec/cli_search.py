@@ -47,7 +47,7 @@ def search(spec: SpecArg, set_: SetOption = (),
     from dlspec.api import check
 
     check(spec, set_, search=True)  # torch-free: the spec and its search space
-    from dlspec.search.driver import SearchRequest
+    from dlspec.search.driver import SearchRequest, resume_command
     from dlspec.search.driver import search as run_search
 
     request = SearchRequest(spec, tuple(set_), study, out, storage, trials, workers,
@@ -57,10 +57,5 @@ def search(spec: SpecArg, set_: SetOption = (),
     except KeyboardInterrupt:  # a trial's run says `dlspec train --resume`: not for a search
         if worker_index is None:
             print(f"interrupted: the trials under way will run again when the search "
-                  f"resumes: `dlspec search {spec}"
-                  + "".join(f" --set {o}" for o in set_)
-                  + (f" --study {study}" if study else "")
-                  + (f" --storage {storage}" if storage else "")
-                  + (f" --out {out}" if out != Path("studies") else "") + "`",
-                  file=sys.stderr)
+                  f"resumes: `{resume_command(request)}`", file=sys.stderr)
         raise typer.Exit(130) from None

@@ -162,7 +162,8 @@ def _grid_problems(checked, size: bool) -> list[Diagnostic]:
 
 
 def _nice_step(dim: Dimension) -> str:
-    return format_value(float(f"{(dim.high - dim.low) / 4:.1g}"))
+    width = abs(dim.high - dim.low)  # a reversed or empty range is reported on its own
+    return format_value(float(f"{width / 4:.1g}")) if width and math.isfinite(width) else "0.1"
 
 
 # --- the metric --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,15 @@ from dlspec.errors import Diagnostic, SearchError
 from dlspec.search.study import (
     StudyFolder,
     StudyIdentity,
+    claim_folder,
     make_pruner,
     make_sampler,
     open_storage,
     open_study,
+    shown_url,
     storage_url,
+    study_name_problem,
+    study_uid,
     worker_seed,
 )
 
@@ -67,6 +71,21 @@ class SearchOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def resume_command(request: SearchRequest) -> str:
+    """The command that resumes the study of `request` (shell-quoted)."""
+    import shlex
+
+    words = ["dlspec", "search", str(request.spec)]
+    for override in request.overrides:
+        words += ["--set", override]
+    for option, value in (("--study", request.study), ("--storage", request.storage),
+                          ("--out", None if Path(request.out) == Path("studies")
+                           else str(request.out))):
+        if value:
+            words += [option, value]
+    return shlex.join(words)
+
+
 def plan_search(request: SearchRequest) -> tuple[Any, Any, int | None, list[str]]:
     """(checked spec, plan, trial budget, notes), torch-free: SpecError on the spec or its
     search section."""
@@ -90,8 +109,11 @@ def search(request: SearchRequest,
            said: Callable[[str], None] = print) -> SearchOutcome:
     """Run the search of `request` (see the module's docstring)."""
     _quiet_optuna()
+    if request.study is not None and (problem := study_name_problem(request.study)):
+        raise SearchError(Diagnostic("DLS710", problem,
+                                     hint="give --study a name such as mlp-lr"))
     checked, plan, budget, notes = plan_search(request)
-    name = request.study or checked.spec.name
+    name = request.study if request.study is not None else checked.spec.name
     folder = StudyFolder(Path(request.out) / name)
     url = storage_url(request.storage, folder)
     storage = open_storage(url, request.heartbeat)
@@ -104,12 +126,14 @@ def search(request: SearchRequest,
     workers = 1 if request.worker_index is not None else max(request.workers, 1)
     # a grid's order is shuffled by its seed: every worker shares it (grid point = trial number)
     seed = plan.seed if plan.sampler == "grid" else worker_seed(plan.seed, index, started_after)
-    sampler = make_sampler(plan, seed, workers)
+    # a worker process samples while others do (on this machine or others): constant liar
+    sampler = make_sampler(plan, seed, parallel=request.worker_index is not None)
     study = open_study(name, storage, identity, sampler, make_pruner(plan, epochs))
+    claim_folder(folder, name, study_uid(study))
     if request.worker_index is None:
         for note in notes:
             said(note)
-        said(f"study '{name}' in {url}: {_budget_text(budget, plan.timeout)}, "
+        said(f"study '{name}' in {shown_url(url)}: {_budget_text(budget, plan.timeout)}, "
              f"{plan.sampler} sampler, {plan.pruner} pruner, {plan.direction} {plan.metric}"
              + (f", {workers} workers" if workers > 1 else "")
              + (f" (resumed: {started_after} trials so far)" if started_after else ""))
@@ -163,7 +187,7 @@ def _run_workers(request: SearchRequest, name: str, url: str, budget: int | None
         raise SearchError(Diagnostic(
             "DLS710", f"every worker failed (exit codes {[c for _, c in failed]}); "
                       f"{ran} trials ran",
-            hint=f"`dlspec search {request.spec} --study {name}` resumes the study"))
+            hint=f"`{resume_command(replace(request, study=name))}` resumes the study"))
     return ran
 
 

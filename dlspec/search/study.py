@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -53,6 +55,48 @@ class StudyFolder:
     def lock(self) -> Path:
         return self.root / ".trials.lock"
 
+    @property
+    def marker(self) -> Path:
+        return self.root / "study.json"
+
+
+def study_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a study folder under --out (None: it can)."""
+    if not name.strip():
+        return "a study needs a name"
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return (f"a study's name names its folder under --out, and '{name}' is not a plain "
+                "folder name (no '/', '\\', '.' or '..')")
+    return None
+
+
+def claim_folder(folder: StudyFolder, name: str, uid: str | None) -> None:
+    """The folder of study `name` (its uid) on this machine: its trial folders are those of
+    that study only. study.json records the study; a folder of another study of the same name
+    (another storage, or a study.db removed) is refused (DLS710), never mixed."""
+    if uid is None:
+        return
+    hint = (f"give another --study or --out, or remove {folder.root} to start the "
+            "study there afresh")
+    if folder.marker.is_file():
+        try:
+            recorded = json.loads(folder.marker.read_text(encoding="utf-8")).get("uid")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded == uid:
+            return
+        raise SearchError(Diagnostic(
+            "DLS710", f"{folder.root} holds the trials of another study named '{name}' "
+                      f"(see its {folder.marker.name}), not of the study in this storage",
+            hint=hint))
+    if folder.trials.is_dir() and any(folder.trials.iterdir()):
+        raise SearchError(Diagnostic(
+            "DLS710", f"{folder.trials} holds trial folders that belong to no study in this "
+                      "storage", hint=hint))
+    from dlspec.files import atomic_write_text
+
+    atomic_write_text(folder.marker, json.dumps({"study": name, "uid": uid}, indent=2) + "\n")
+
 
 def storage_url(url: str | None, folder: StudyFolder) -> str:
     """The storage URL: `url`, else SQLite in the study folder (an absolute path)."""
@@ -75,6 +119,30 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
             return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        return _rdb_storage(url, heartbeat)
+    except Exception as error:  # sqlalchemy: bad URL, missing driver, server down
+        message = _first_line(error)
+        hint = ("give --storage an Optuna storage URL: sqlite:///abs/path.db, "
+                "postgresql://user:password@host/db, mysql+pymysql://user:password@host/db "
+                "or journal:///abs/path.log")
+        if isinstance(error, OSError):  # the folder of a file storage
+            hint = "give --out (or --storage) a folder that can be written"
+        elif "Failed to import DB access module" in message:
+            message = "the database's Python driver is not installed"
+            hint = ("install it: pip install psycopg2-binary (postgresql://), pymysql "
+                    "(mysql+pymysql://)")
+        raise SearchError(Diagnostic(
+            "DLS710", f"cannot open the study storage {shown_url(url)}: {message}",
+            hint=hint)) from None
+
+
+def _rdb_storage(url: str, heartbeat: float | None,
+                 attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Two processes opening a new database at once (workers started together, machines
+    joining a new study) race to create its tables: the loser tries again."""
+    import sqlalchemy.exc
+
+    def make() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
@@ -82,12 +150,29 @@ def open_storage(url: str, heartbeat: float | None = 30.0) -> optuna.storages.Ba
                 heartbeat_interval=int(heartbeat) if heartbeat else None,
                 grace_period=int(2 * heartbeat) if heartbeat else None,
                 heartbeat_stale_trial_callback=retry_callback())
-    except Exception as error:  # sqlalchemy: bad URL, missing driver, server down
-        raise SearchError(Diagnostic(
-            "DLS710", f"cannot open the study storage {url}: {_first_line(error)}",
-            hint="give --storage an Optuna storage URL: sqlite:///abs/path.db, "
-                 "postgresql://user:password@host/db, mysql+pymysql://user:password@host/db "
-                 "or journal:///abs/path.log")) from None
+
+    for attempt in range(attempts - 1):
+        try:
+            return make()
+        except sqlalchemy.exc.IntegrityError:
+            pass
+        except sqlalchemy.exc.OperationalError as error:
+            if "already exists" not in str(error):
+                raise
+        time.sleep(0.2 * (attempt + 1))
+    return make()
+
+
+def shown_url(url: str) -> str:
+    """`url` as printed: a database password as ***."""
+    if url.startswith((JOURNAL, "sqlite")) or "@" not in url:
+        return url
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL sqlalchemy reads: keep nothing after the scheme's user
+        return url.split("://", 1)[0] + "://***@" + url.rsplit("@", 1)[1]
 
 
 def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
@@ -125,8 +210,10 @@ def worker_seed(seed: int, worker: int, started_after: int) -> int:
     return int(np.random.SeedSequence([seed, worker, started_after]).generate_state(1)[0])
 
 
-def make_sampler(plan: Any, seed: int, workers: int = 1) -> optuna.samplers.BaseSampler:
-    """grid, random or tpe, seeded (TPE with the constant liar when workers run at once)."""
+def make_sampler(plan: Any, seed: int, parallel: bool = False
+                 ) -> optuna.samplers.BaseSampler:
+    """grid, random or tpe, seeded (TPE with the constant liar in a worker process: other
+    workers' running trials count as bad, so that workers do not sample one point)."""
     if plan.sampler == "grid":
         from dlspec.search.space import grid_space
 
@@ -136,7 +223,7 @@ def make_sampler(plan: Any, seed: int, workers: int = 1) -> optuna.samplers.Base
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(seed=seed, multivariate=True,
-                                          constant_liar=workers > 1)
+                                          constant_liar=parallel)
 
 
 def make_pruner(plan: Any, epochs: int) -> optuna.pruners.BasePruner:
@@ -200,7 +287,8 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, identity: StudyI
                                      hint="give another --study")) from None
     saved = study.user_attrs.get(IDENTITY_ATTR)
     if saved is None:
-        study.set_user_attr(IDENTITY_ATTR, asdict(identity) | {"digest": identity.digest()})
+        study.set_user_attr(IDENTITY_ATTR, asdict(identity) | {"digest": identity.digest(),
+                                                                "uid": uuid.uuid4().hex})
     elif saved.get("digest") != identity.digest():
         raise SearchError(Diagnostic(
             "DLS710", f"study '{name}' was started with another search: "
@@ -208,6 +296,12 @@ def open_study(name: str, storage: optuna.storages.BaseStorage, identity: StudyI
             hint="resume it with the same spec file and --set values, or give another "
                  "--study (a new study)"))
     return study
+
+
+def study_uid(study: optuna.Study) -> str | None:
+    """The unique id dlspec gave the study when it created it (None: a study of before)."""
+    saved = study.user_attrs.get(IDENTITY_ATTR)
+    return saved.get("uid") if isinstance(saved, dict) else None
 
 
 def _difference(saved: dict[str, Any], now: dict[str, Any]) -> str:

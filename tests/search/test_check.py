@@ -170,6 +170,14 @@ def test_the_grid_needs_discrete_dimensions_it_can_enumerate(tmp_path):
         """)
     assert found[0][:4] == ("DLS703", 14, 12,
                             "the grid has 999,100 combinations, more than 100,000")
+    found = problems(tmp_path, """\
+        search:
+          sampler: grid
+          space:
+            params.dropout: {float: [0.5, 0.1]}
+        """)
+    assert [f[4] for f in found] == ["write [0.1, 0.5]", "give it a step (e.g. step: 0.1), "
+                                     "make it a choice, or use sampler: random or tpe"]
 
 
 def test_values_that_break_the_spec_are_reported_at_the_value(tmp_path):

@@ -60,3 +60,65 @@ def test_a_storage_that_cannot_be_opened_is_a_located_error(tmp_path, monkeypatc
     assert "error DLS710: cannot open the study storage nosuchdb://user@host/db" in err
     assert "help: give --storage an Optuna storage URL" in err
     assert "Traceback" not in err
+
+
+def test_the_docs_search_spec_validates_as_the_docs_show(tmp_path, monkeypatch, capsys):
+    """docs/search.md's commands: the spec it makes from mlp-digits, and validate's lines."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "search.md").read_text()
+    make = doc.split("```bash\ncp specs/mlp-digits.yaml mlp-search.yaml\n")[1].split("```")[0]
+    section = make.split("<<'EOF'\n")[1].split("EOF\n")[0]
+    spec = tmp_path / "mlp-search.yaml"
+    spec.write_text((root / "specs" / "mlp-digits.yaml").read_text() + section)
+    shown = doc.split("```\n$ dlspec validate mlp-search.yaml\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    code, out, err = dlspec(monkeypatch, capsys, "validate", "mlp-search.yaml")
+    assert code == 0, err
+    assert out == shown
+    assert doc.count("dlspec search mlp-search.yaml") == 2 and "specs/mlp-search" not in doc
+
+
+def test_a_database_storage_keeps_its_password_off_the_screen(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    spec = write_spec(tmp_path, RANDOM_2)
+    code, out, err = dlspec(monkeypatch, capsys, "search", spec, "--storage",
+                            "postgresql://me:secret@127.0.0.1:1/db", "--out", tmp_path / "s")
+    assert code == 1 and "Traceback" not in err
+    assert "error DLS710: cannot open the study storage postgresql://me:***@127.0.0.1:1/db: " \
+        in err and "secret" not in out + err
+    if importlib.util.find_spec("psycopg2") is None:
+        assert "the database's Python driver is not installed" in err
+        assert "help: install it: pip install psycopg2-binary" in err
+
+
+def test_an_interrupted_search_prints_a_resume_command_the_shell_reads(tmp_path, monkeypatch,
+                                                                        capsys):
+    import shlex
+
+    from dlspec.search import driver
+
+    def ctrl_c(request):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(driver, "search", ctrl_c)
+    spec = write_spec(tmp_path, RANDOM_2)
+    code, out, err = dlspec(monkeypatch, capsys, "search", spec, "--set",
+                            "data.split=[0.5, 0.5, 0.0]", "--study", "my study", "--out",
+                            tmp_path / "s")
+    assert code == 130
+    command = err.split("resumes: `")[1].split("`")[0]
+    assert shlex.split(command) == ["dlspec", "search", str(spec), "--set",
+                                    "data.split=[0.5, 0.5, 0.0]", "--study", "my study",
+                                    "--out", str(tmp_path / "s")]
+
+
+def test_an_out_folder_that_is_a_file_is_a_located_error(tmp_path, monkeypatch, capsys):
+    spec = write_spec(tmp_path, RANDOM_2)
+    (tmp_path / "afile").write_text("x")
+    code, out, err = dlspec(monkeypatch, capsys, "search", spec, "--out", tmp_path / "afile")
+    assert code == 1 and "Traceback" not in err
+    assert "error DLS710: cannot open the study storage sqlite:///" in err
+    assert "help: give --out (or --storage) a folder that can be written" in err

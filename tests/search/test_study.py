@@ -12,7 +12,8 @@ from search_fixtures import GRID_2X2, write_spec
 from dlspec.api import check
 from dlspec.errors import SearchError
 from dlspec.search.driver import SearchRequest, search
-from dlspec.search.study import StudyFolder
+from dlspec.search.space import search_plan
+from dlspec.search.study import StudyFolder, make_sampler
 from dlspec.search.trials import best_value
 
 
@@ -87,6 +88,30 @@ def test_a_study_of_another_spec_is_refused(grid):
     [problem] = caught.value.diagnostics
     assert problem.code == "DLS710"
     assert "the --set values differ ([] then, ['train.epochs=3'] now)" in problem.message
+
+
+def test_a_folder_holding_another_study_of_the_same_name_is_refused(grid):
+    """Another storage (or a removed study.db) would put a new trial 0 onto trials/0."""
+    spec, folder, outcome, _ = grid
+    marker = json.loads((outcome.folder.root / "study.json").read_text())
+    assert marker == {"study": "tiny", "uid": outcome.study.user_attrs["dlspec"]["uid"]}
+    with pytest.raises(SearchError) as caught:
+        run(spec, folder / "studies", storage=f"journal://{folder / 'other.log'}")
+    [problem] = caught.value.diagnostics
+    assert problem.code == "DLS710"
+    assert problem.message == (f"{folder / 'studies' / 'tiny'} holds the trials of another "
+                               "study named 'tiny' (see its study.json), not of the study in "
+                               "this storage")
+    assert sorted(p.name for p in outcome.folder.trials.iterdir()) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".."])
+def test_a_study_name_must_be_a_plain_folder_name(grid, name):
+    spec, folder, _, _ = grid
+    with pytest.raises(SearchError) as caught:
+        run(spec, folder / "studies", study=name)
+    assert caught.value.diagnostics[0].code == "DLS710"
+    assert not (folder / "escape").exists() and not (folder / "studies" / "a").exists()
 
 
 def test_a_stopped_search_resumes_up_to_the_requested_trials(tmp_path):
@@ -203,3 +228,85 @@ def test_any_optuna_storage_url_holds_the_study_a_journal_file_here(tmp_path):
     assert journal.is_file() and not (tmp_path / "studies/tiny/study.db").exists()
     assert [t.state for t in outcome.trials] == [TrialState.COMPLETE] * 2
     assert sorted(p.name for p in outcome.folder.trials.iterdir()) == ["0", "1"]
+
+
+def test_a_time_budget_starts_no_trial_after_it(tmp_path, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from dlspec.search import driver, trials, worker
+
+    clock = [1000.0]  # seconds; each trial takes 40 of them
+    fake = SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep)
+    monkeypatch.setattr(driver, "time", fake)
+    monkeypatch.setattr(worker, "time", fake)
+    train = trials.TrialRunner._train
+
+    def forty_seconds(self, trial, params):
+        clock[0] += 40
+        return train(self, trial, params)
+
+    monkeypatch.setattr(trials.TrialRunner, "_train", forty_seconds)
+    spec = write_spec(tmp_path, "  sampler: random\n  timeout: 60\n  space:\n"
+                                "    optimizer.lr: {float: [1.0e-3, 1.0e-1], log: true}\n",
+                      epochs=1)
+    outcome, lines = run(spec, tmp_path / "studies")
+    assert outcome.budget is None and "at most 60 s" in lines[0]
+    assert outcome.ran == 2 and len(outcome.trials) == 2  # started at 0 and 40 s
+
+
+def test_a_combination_the_checker_refuses_fails_its_trial_only(tmp_path, monkeypatch):
+    """Two values each fine alone but not together: the trial's run refuses the spec
+    (simulated here: the tiny spec has no such pair), no run folder is made."""
+    import dlspec.api
+    from dlspec.errors import Diagnostic, ShapeError
+
+    train = dlspec.api.train_spec
+
+    def refuse_hidden_4(path, overrides=(), **options):
+        if "params.hidden=4" in overrides:
+            raise ShapeError(Diagnostic("DLS201", "inputs have shapes (N, 4) and (N, 8)"))
+        return train(path, overrides, **options)
+
+    monkeypatch.setattr(dlspec.api, "train_spec", refuse_hidden_4)
+    spec = write_spec(tmp_path, "  sampler: grid\n  space:\n"
+                                "    params.hidden: {choice: [4, 32]}\n", epochs=1)
+    outcome, lines = run(spec, tmp_path / "studies")
+    refused, trained = sorted(outcome.trials, key=lambda t: t.params["params.hidden"])
+    assert refused.state == TrialState.FAIL and trained.state == TrialState.COMPLETE
+    assert refused.user_attrs["fail_reason"] == \
+        "error DLS201: inputs have shapes (N, 4) and (N, 8)"
+    assert not outcome.folder.trials.joinpath(str(refused.number)).exists()
+    assert outcome.best.number == trained.number and outcome.ran == 2
+    assert any(f"trial {refused.number}  FAIL" in line and "DLS201" in line for line in lines)
+
+
+def test_a_storage_whose_tables_another_process_is_creating_is_opened(tmp_path, monkeypatch):
+    import optuna
+    import sqlalchemy.exc
+
+    from dlspec.search import study
+
+    made = optuna.storages.RDBStorage
+    calls = []
+
+    def racing(url, **options):
+        calls.append(url)
+        if len(calls) == 1:  # the other process created the table first
+            raise sqlalchemy.exc.OperationalError("CREATE TABLE studies", (), Exception(
+                "table studies already exists"))
+        return made(url, **options)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert isinstance(study.open_storage(url, 30.0), made) and calls == [url, url]
+
+
+def test_tpe_in_a_worker_process_lies_about_the_running_trials(tmp_path):
+    """--workers W: the worker processes sample (the parent only waits), with the constant
+    liar; a search in one process does not need it."""
+    spec = write_spec(tmp_path, "  space:\n    params.hidden: {int: [4, 32]}\n")
+    worker, _ = run(spec, tmp_path / "studies", worker_index=0, trials=0)
+    assert worker.ran == 0 and worker.study.sampler._constant_liar is True
+    plan = search_plan(check(spec, search=True))
+    assert make_sampler(plan, 0)._constant_liar is False

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 from search_fixtures import write_spec
 
@@ -61,7 +62,7 @@ def test_two_workers_lose_no_trial_and_run_none_twice_even_when_one_is_killed(tm
             continue
         try:
             trials = load(tmp_path / "studies").get_trials()
-        except KeyError:  # the study is not created yet
+        except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the study is being created
             continue
         running = [t for t in trials if t.state == TrialState.RUNNING and "pid" in t.user_attrs
                    and (tmp_path / f"studies/tiny/trials/{t.number}/metrics.csv").is_file()]
