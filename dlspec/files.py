@@ -10,6 +10,7 @@ machine, and never a live writer's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import threading
@@ -42,6 +43,10 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     and `path` is left untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() or (path.exists() and not path.is_file()):  # never replace a device
+        kind = IsADirectoryError if path.is_dir() else FileExistsError
+        raise kind(errno.EISDIR if path.is_dir() else errno.EEXIST,
+                   "exists and is not a regular file; it is never replaced", str(path))
     tmp = temp_path(path, suffix)
     try:
         yield tmp

@@ -64,3 +64,18 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
         tmp.write_text("new, half")
         raise ValueError
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"] and target.read_text() == "old"
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_atomic_path_never_replaces_what_is_not_a_regular_file(tmp_path, kind):
+    """Run as root, `export -o /dev/null` replaced the device with the model file."""
+    target = tmp_path / "target"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(OSError, match="not a regular file; it is never replaced"), \
+            atomic_path(target) as tmp:
+        tmp.write_text("x")
+    assert target.is_dir() if kind == "folder" else target.is_fifo()
+    assert [p.name for p in tmp_path.iterdir()] == ["target"]
