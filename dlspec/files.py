@@ -10,7 +10,6 @@ machine, and never a live writer's.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import threading
@@ -44,9 +43,11 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir() or (path.exists() and not path.is_file()):  # never replace a device
-        kind = IsADirectoryError if path.is_dir() else FileExistsError
-        raise kind(errno.EISDIR if path.is_dir() else errno.EEXIST,
-                   "exists and is not a regular file; it is never replaced", str(path))
+        from dlspec.errors import Diagnostic, DlspecError
+
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket)"
+        raise DlspecError(Diagnostic("DLS008", f"{path} is {kind}; it is never replaced",
+                                     hint="give a file name to write"))
     tmp = temp_path(path, suffix)
     try:
         yield tmp

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dlspec.errors import DlspecError
 from dlspec.files import HOST, MARK, atomic_path, remove_stale_temp_files, temp_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +75,8 @@ def test_atomic_path_never_replaces_what_is_not_a_regular_file(tmp_path, kind):
         target.mkdir()
     else:
         os.mkfifo(target)
-    with pytest.raises(OSError, match="not a regular file; it is never replaced"), \
-            atomic_path(target) as tmp:
+    with pytest.raises(DlspecError, match="DLS008") as caught, atomic_path(target) as tmp:
         tmp.write_text("x")
+    assert "; it is never replaced" in str(caught.value)
     assert target.is_dir() if kind == "folder" else target.is_fifo()
     assert [p.name for p in tmp_path.iterdir()] == ["target"]
