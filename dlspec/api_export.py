@@ -3,6 +3,7 @@ and loading a run's weights into a compiled model. Served from `dlspec.api` too.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     weights come from the run's checkpoint of them all (its EMA copy's, when the run kept
     one). `from_layer` exports the part of the model downstream of that layer, whose output
     is the file's input of the same name (a VAE's decoder: `from_layer` its latent layer)."""
+    _check_target(output)
     checked, weights = spec_or_run(path, weights, overrides, run_weights=not untrained,
                                    model=model)
     reduced = checked.spec.export.precision != "fp32"
@@ -94,6 +96,19 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
     if not reduced:
         return export_to(output)
     return _export_reduced(checked, export_to, output, scalers)
+
+
+def _check_target(output: str | Path) -> None:
+    """DLS501 before anything runs when -o names a folder or an existing file that is not a
+    regular file (a device such as /dev/null was replaced by the model file)."""
+    target = Path(output)
+    if target.is_dir() or str(output).endswith(os.sep):
+        raise ExportError(Diagnostic("DLS501", f"-o {output} is a folder; give the .onnx file "
+                                               "name to write"))
+    if target.exists() and not target.is_file():
+        raise ExportError(Diagnostic("DLS501", f"-o {output} exists and is not a regular file "
+                                               "(a device, pipe or socket); it is never "
+                                               "replaced"))
 
 
 def _export_reduced(checked, export_to, output: str | Path, scalers: dict[int, Any]):

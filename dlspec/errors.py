@@ -22,6 +22,7 @@ CODES: dict[str, str] = {
     "DLS005": "ambiguous YAML 1.1 scalar (yes/no/on/off)",
     "DLS006": "unsupported YAML construct (tag or non-string key)",
     "DLS007": "file cannot be read",
+    "DLS008": "file cannot be written",
     # 1xx: the spec's structure and values
     "DLS101": "unknown key",
     "DLS102": "invalid value",

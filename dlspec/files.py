@@ -42,6 +42,12 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     and `path` is left untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() or (path.exists() and not path.is_file()):  # never replace a device
+        from dlspec.errors import Diagnostic, DlspecError
+
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket)"
+        raise DlspecError(Diagnostic("DLS008", f"{path} is {kind}; it is never replaced",
+                                     hint="give a file name to write"))
     tmp = temp_path(path, suffix)
     try:
         yield tmp

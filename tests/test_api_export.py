@@ -255,3 +255,21 @@ def test_a_model_of_two_inputs_exports_behind_the_scaling_of_each(tmp_path):
     (got,) = open_session(tmp_path / "two.onnx").run(None, raw)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
     assert read_metadata(tmp_path / "two.onnx")["preprocessing"] == "standardize"
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_an_output_that_is_a_folder_or_a_device_is_refused_before_the_export(tmp_path, kind):
+    """-o naming a folder was a traceback; run as root, -o /dev/null replaced the device."""
+    import os
+
+    spec = tmp_path / "tokens.yaml"
+    spec.write_text(TOKENS)
+    target = tmp_path / "out"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(DlspecError, match="DLS501") as caught:
+        export_spec(spec, target, untrained=True)
+    assert ("is a folder" if kind == "folder" else "is not a regular file") in str(caught.value)
+    assert target.is_dir() if kind == "folder" else target.is_fifo()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dlspec.errors import DlspecError
 from dlspec.files import HOST, MARK, atomic_path, remove_stale_temp_files, temp_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +65,18 @@ def test_a_failed_atomic_write_leaves_the_old_file(tmp_path):
         tmp.write_text("new, half")
         raise ValueError
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"] and target.read_text() == "old"
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_atomic_path_never_replaces_what_is_not_a_regular_file(tmp_path, kind):
+    """Run as root, `export -o /dev/null` replaced the device with the model file."""
+    target = tmp_path / "target"
+    if kind == "folder":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    with pytest.raises(DlspecError, match="DLS008") as caught, atomic_path(target) as tmp:
+        tmp.write_text("x")
+    assert "; it is never replaced" in str(caught.value)
+    assert target.is_dir() if kind == "folder" else target.is_fifo()
+    assert [p.name for p in tmp_path.iterdir()] == ["target"]

@@ -85,6 +85,10 @@ def predict_file(
     model_input = _single_input(session, model_path)
     names = [output.name for output in session.get_outputs()]
     output = check_output(output_path, names)
+    for role, other in (("input", input_path), ("model", model_path)):
+        if output.exists() and os.path.samefile(output, other):
+            raise _misfit(f"-o {output_path} is the {role} file; writing the predictions "
+                          "there would destroy it", hint="give another file name with -o")
     metadata = dict(session.get_modelmeta().custom_metadata_map)
     if "output_space" not in metadata:  # a file exported before the space was recorded
         metadata["output_space"] = _legacy_space(model.graph, names, metadata)

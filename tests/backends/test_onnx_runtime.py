@@ -147,6 +147,20 @@ def test_inputs_that_do_not_fit_are_refused(classifier, images, tmp_path):
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_an_output_naming_the_input_or_the_model_is_refused(classifier, images, tmp_path):
+    """-o the input file wrote the predictions over the user's features."""
+    _, model_path = classifier
+    input_path = _write_csv(tmp_path / "in.csv", images[:4].reshape(4, -1))
+    before = input_path.read_bytes()
+    (tmp_path / "link.csv").symlink_to(input_path)
+    for output, role in ((input_path, "input"), (tmp_path / "link.csv", "input"),
+                         (model_path, "model")):
+        with pytest.raises(ExportError, match=f" is the {role} file; writing the "
+                                              "predictions there would destroy it"):
+            predict_file(model_path, input_path, output)
+    assert input_path.read_bytes() == before
+
+
 def test_external_data_is_refused(classifier, tmp_path):
     _, model_path = classifier
     model = onnx.load(model_path)

@@ -180,6 +180,16 @@ class SavedState:
                 decode(schedulers[update], self.tensors) if update in schedulers else None)
 
 
+def _check_records(files: RunFiles, step: int) -> None:
+    """The run's CSV files a resumed run continues, read before anything is written:
+    DLS419 naming the file and line when one is damaged (not after an epoch has run)."""
+    from dlspec.train.run_folder.run_records import read_csv_rows
+
+    for path in (files.metrics_csv, files.grad_norms_csv):
+        if path.exists():
+            read_csv_rows(path, step)
+
+
 def read_state(files: RunFiles, finished: bool = False) -> SavedState:
     """The run's last resume checkpoint; TrainError when there is none, it is unreadable or
     the run finished (unless `finished`: a finished run being extended)."""
@@ -214,6 +224,7 @@ def read_state(files: RunFiles, finished: bool = False) -> SavedState:
     check_layout(data["layout"], {k: v.numel() if v.dim() == 1 else -1
                                   for k, v in buffers.items()}, files.root)
     _check_identity(files, data)
+    _check_records(files, data["step"])
     tensors = unpack(buffers, data["layout"])
     if data["weights"]:
         path = weights_path(files.checkpoints, data["weights"], files.root)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,7 @@ def read_csv_rows(path: Path, until_step: int | None = None,
     every other cell is a number or empty (dlspec writes nothing else)."""
     path = Path(path)
     try:
+        _regular(path)
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
@@ -117,6 +120,7 @@ def _is_number(text: str) -> bool:
 def _json_object(path: Path) -> dict[str, Any]:
     path = Path(path)
     try:
+        _regular(path)
         with open(path, "rb") as handle:
             raw = handle.read(MAX_RECORD_BYTES + 1)
     except OSError as error:
@@ -135,6 +139,15 @@ def _json_object(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise damaged(path, f"it holds a JSON {type(data).__name__}, not an object")
     return data
+
+
+def _regular(path: Path) -> None:
+    """DLS419 unless `path` is a regular file (a link to /dev/zero would be read without end,
+    a FIFO would block the open)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise damaged(path, f"it is {kind}, not a regular file")
 
 
 def _checked(path: Path, data: dict[str, Any], model: type[BaseModel],

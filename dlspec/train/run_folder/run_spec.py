@@ -42,7 +42,8 @@ def run_record(run_dir: Path) -> dict[str, Any]:
         raise TrainError(Diagnostic(
             "DLS403", f"{run_dir} is not a run folder (it has no spec.yaml)",
             hint="pass the folder `dlspec train` printed, e.g. runs/mlp-digits-20250101-120000"))
-    if not files.run_json.is_file():  # a run from before run.json: its spec, no overrides
+    if not files.run_json.exists() and not files.run_json.is_symlink():
+        # a run from before run.json: its spec, no overrides
         return {"spec": str(files.spec_yaml), "overrides": []}
     return read_run_json(files.run_json)  # checked: DLS419 when damaged
 

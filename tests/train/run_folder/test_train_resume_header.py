@@ -165,6 +165,24 @@ def test_a_weights_link_leading_out_of_the_checkpoints_is_refused(stopped, tmp_p
     assert train(run_dir, resume=True).epochs_run == 3
 
 
+@pytest.mark.parametrize("name", ["metrics.csv", "grad_norms.csv"])
+def test_a_damaged_metrics_csv_is_refused_before_an_epoch_runs(stopped, tmp_path, name):
+    """Found at the end of the first resumed epoch, it had rewritten the checkpoints and
+    run.json before the error: read back before anything is written."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(stopped, run_dir)
+    if not (run_dir / name).exists():
+        (run_dir / name).write_text("epoch,step\n", encoding="utf-8")
+    with open(run_dir / name, "a", encoding="utf-8") as handle:
+        handle.write("1,x,3,4,5,6,7,8,9,10,11,12\n")
+    before = files_of(run_dir)
+    with pytest.raises(TrainError, match=re.escape(name) + r" of the run in .* is damaged"
+                       ) as caught:
+        train(run_dir, resume=True)
+    assert caught.value.codes == ["DLS419"]
+    assert files_of(run_dir) == before
+
+
 def test_an_intact_header_resumes_to_the_uninterrupted_run(stopped, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(stopped, run_dir)

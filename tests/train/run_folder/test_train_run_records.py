@@ -72,7 +72,7 @@ def test_a_huge_or_unreadable_record_is_refused_before_reading_it_whole(tmp_path
     assert problem(read_result_json, path)[2].endswith("it is larger than 1 MiB")
     path.unlink()
     path.mkdir()
-    assert "cannot read it (Is a directory)" in problem(read_result_json, path)[2]
+    assert "it is a folder, not a regular file" in problem(read_result_json, path)[2]
 
 
 @pytest.mark.parametrize("text, why", [
@@ -114,3 +114,31 @@ def test_metrics_rows_read_back_with_empty_and_nan_cells_and_stop_at_a_step(tmp_
     with pytest.raises(DlspecError, match="'epoch' on line 2 is '1.5'"):
         path.write_text(HEADER + "1.5,10,0.1,0.5,0.6\n")
         read_csv_rows(path, required=("step", "epoch"))
+
+
+@pytest.mark.parametrize("kind", ["link to /dev/zero", "fifo", "folder"])
+@pytest.mark.parametrize("name", ["run.json", "result.json", "metrics.csv"])
+def test_a_record_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, kind,
+                                                                            name):
+    """A link to /dev/zero was read without end (metrics.csv: until memory ran out); a FIFO
+    blocked the open; a run.json that is not a file was taken for a run without one."""
+    import os
+
+    path = tmp_path / name
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    reader = {"run.json": read_run_json, "result.json": read_result_json,
+              "metrics.csv": read_csv_rows}[name]
+    _, _, message = problem(reader, path)
+    what = "a folder" if kind == "folder" else "a device, pipe or socket"
+    assert message == f"{name} of the run in {tmp_path} is damaged: it is {what}, not a " \
+                      "regular file"
+    if name == "run.json":
+        (tmp_path / "spec.yaml").write_text("dlspec: 1\n")
+        with pytest.raises(TrainError, match="not a regular file") as caught:
+            run_record(tmp_path)
+        assert caught.value.diagnostics[0].span.file == str(path)
