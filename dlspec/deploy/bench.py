@@ -29,6 +29,8 @@ from dlspec.deploy.latency import (
 )
 from dlspec.errors import Diagnostic, ExportError
 
+INPUT_BYTES_LIMIT = 2 << 30  # the inputs of the largest batch (and PyTorch's copy of them)
+
 
 @dataclass(frozen=True)
 class BenchReport:
@@ -69,10 +71,12 @@ def bench_file(model: Path, batches: Sequence[int], *, run: Path | None = None,
     timing = {"min_seconds": min_seconds, "min_calls": min_calls}
     torch_module = None
     if run is None:
+        check_input_bytes(declared_sample_bytes(session, seq), max(batches), "--batch or --seq")
         rows, where = declared_inputs(session, max(batches), seq), "random, as declared"
     else:
         torch_module, rows = run_model(run, metadata, [i.name for i in session.get_inputs()])
         where = f"test split of {run}"
+        check_input_bytes(sum(r[:1].nbytes for r in rows.values()), max(batches), "--batch")
     report = BenchReport(str(model), metadata.get("precision", "fp32"), where, threads)
     for engine in ("onnxruntime", "pytorch") if torch_module is not None else ("onnxruntime",):
         try:
@@ -88,6 +92,26 @@ def bench_file(model: Path, batches: Sequence[int], *, run: Path | None = None,
                 hint="a model with a fixed batch or sizes: give --batch and --seq that fit"
                 if run is None else None) from exc
     return report
+
+
+def declared_sample_bytes(session: Any, seq: int) -> int:
+    """Bytes of one sample of every input of `session`, as `declared_inputs` makes them."""
+    total = 0
+    for info in session.get_inputs():
+        dims = [d if isinstance(d, int) and d > 0 else seq for d in info.shape[1:]]
+        itemsize = np.dtype(NUMPY_OF_ONNX.get(info.type, np.float32)).itemsize
+        total += int(np.prod(dims, dtype=object)) * itemsize
+    return total
+
+
+def check_input_bytes(sample_bytes: int, batch: int, options: str) -> None:
+    """DLS512 before allocating when `batch` samples would not fit INPUT_BYTES_LIMIT."""
+    needed = sample_bytes * batch
+    if needed > INPUT_BYTES_LIMIT:
+        raise bench_error(
+            f"a batch of {batch:,} samples of {sample_bytes:,} bytes needs {needed / 2**30:,.1f} "
+            f"GiB of inputs, more than the benchmark's {INPUT_BYTES_LIMIT / 2**30:.0f} GiB",
+            hint=f"give a smaller {options}")
 
 
 def declared_inputs(session: Any, batch: int, seq: int) -> dict[str, np.ndarray]:
