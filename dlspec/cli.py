@@ -186,7 +186,8 @@ def _options_as_overrides(**options: Any) -> list[str]:
 @app.command()
 @reports_errors
 def export(spec: RunOrSpecArg,
-           output: Annotated[Path, typer.Option("-o", "--output", help="The .onnx file.")],
+           output: Annotated[Path, typer.Option("-o", "--output", dir_okay=False,
+                                                help="The .onnx file.")],
            weights: Annotated[Path | None, typer.Option(
                exists=True, help="A .safetensors checkpoint or a run directory (uses its "
                                  "best).")] = None,
@@ -207,6 +208,9 @@ def export(spec: RunOrSpecArg,
            quantization: Annotated[Literal["dynamic", "static"] | None, typer.Option(
                help="int8: dynamic, or static (calibrated on training samples).")] = None):
     """Export to ONNX, then prove with ONNX Runtime that it computes the same numbers."""
+    if quantization and precision not in (None, "int8"):
+        raise typer.BadParameter(f"applies to --precision int8, not {precision}",
+                                 param_hint="--quantization")
     overrides = [*set_, *([f"export.opset={opset}"] if opset else []),
                  *([f"export.precision={precision}"] if precision else []),
                  *([f"export.quantization={quantization}"] if quantization else [])]
@@ -225,6 +229,10 @@ def export(spec: RunOrSpecArg,
           f"(tolerance {report.tolerances[worst]:.2e})")
     for line in reduced.lines() if reduced else ():
         print(line)
+    if quantization and (reduced is None or reduced.precision != "int8"):
+        print(f"warning: --quantization {quantization} applies to int8 exports; this file is "
+              f"{reduced.precision if reduced else 'fp32'} (add --precision int8)",
+              file=sys.stderr)
 
 
 @app.command()
