@@ -160,28 +160,15 @@ class ServedModel:
         return Feeds(arrays, next(iter(counts.values())))
 
     def _fit(self, raw: np.ndarray, model_input: ModelInput, field: str) -> np.ndarray:
-        """`raw` fitted to the input (fit_to_input), finite after the cast to its dtype."""
+        """`raw` fitted to the input (fit_to_input: finite after the cast to its dtype, whole
+        and in range for an integer input), a value at fault named by its JSON path."""
         try:
-            with np.errstate(over="ignore", invalid="ignore"):  # out of range: refused below
-                array = fit_to_input(raw, model_input.dims, model_input.onnx_type, field)
+            return fit_to_input(raw, model_input.dims, model_input.onnx_type, field,
+                                where=lambda index: field + "".join(f"[{i}]" for i in index))
         except DlspecError as err:
             diagnostic = err.diagnostics[0]
             raise RequestError(422, diagnostic.message, field=field, code=diagnostic.code,
                                hint=diagnostic.hint) from None
-        if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-            row, col = np.argwhere(~np.isfinite(array.reshape(len(array), -1)))[0]
-            value = raw.reshape(len(raw), -1)[row, col]
-            raise RequestError(422, f"{field}[{row}][{col}]: {value!r} is out of the range of "
-                                    f"the model's {array.dtype} input", field=field,
-                               code="DLS504", hint=f"{array.dtype} holds magnitudes up to "
-                               f"{float(np.finfo(array.dtype).max):.3g}")
-        if np.issubdtype(array.dtype, np.integer):
-            limit = np.iinfo(array.dtype).max
-            if np.any(np.abs(raw) > limit):
-                raise RequestError(422, f"{field}: values beyond {limit} do not fit the "
-                                        f"model's {array.dtype} input", field=field,
-                                   code="DLS504")
-        return array
 
 
 def _padded(chunk: np.ndarray, size: int) -> np.ndarray:
