@@ -70,9 +70,14 @@ def _measure(model: Path, options: list[str], concurrency: int, args, env) -> di
     server = subprocess.Popen(
         [sys.executable, "-m", "dlspec", "serve", str(model), "--port", "0",
          "--threads", str(args.threads), *options],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        port = int(re.search(r"127\.0\.0\.1:(\d+)", server.stdout.readline()).group(1))
+        found = re.search(r"127\.0\.0\.1:(\d+)", server.stdout.readline())
+        if found is None:  # it did not start: say why
+            server.wait(timeout=60)
+            raise SystemExit(f"dlspec serve {model} did not start:\n{server.stderr.read()}")
+        server.stderr.close()  # nothing reads it from here on: never let it fill up
+        port = int(found.group(1))
         return asyncio.run(_load(port, concurrency, args.requests, server.pid))
     finally:
         server.terminate()

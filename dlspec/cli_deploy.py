@@ -28,7 +28,8 @@ def bench(model: Annotated[Path, typer.Argument(
           seq: Annotated[int, typer.Option(
               min=1, help="Size of symbolic dims other than the batch (without --run).")] = 16,
           seconds: Annotated[float, typer.Option(
-              min=0.0, help="Time each batch size for at least this long.")] = 1.0,
+              min=0.0, max=3600.0,
+              help="Time each batch size for at least this long.")] = 1.0,
           json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
     """ONNX Runtime latency (p50/p90/p99) and throughput of an exported file per batch size."""
     from dlspec.deploy.bench import parse_batches

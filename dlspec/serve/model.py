@@ -160,14 +160,11 @@ class ServedModel:
         return Feeds(arrays, next(iter(counts.values())))
 
     def _fit(self, raw: np.ndarray, model_input: ModelInput, field: str) -> np.ndarray:
-        """`raw` fitted to the input by `fit_to_input`, which also refuses any value its cast
-        does not keep (NaN, float32 overflow, fractions or out-of-range ids for integers),
-        named by its place in the request: `rows[3][5]`."""
-        def where(index: tuple[int, ...]) -> str:
-            return field + "".join(f"[{i}]" for i in index)
-
+        """`raw` fitted to the input (fit_to_input: finite after the cast to its dtype, whole
+        and in range for an integer input), a value at fault named by its JSON path."""
         try:
-            return fit_to_input(raw, model_input.dims, model_input.onnx_type, field, where=where)
+            return fit_to_input(raw, model_input.dims, model_input.onnx_type, field,
+                                where=lambda index: field + "".join(f"[{i}]" for i in index))
         except DlspecError as err:
             diagnostic = err.diagnostics[0]
             raise RequestError(422, diagnostic.message, field=field, code=diagnostic.code,

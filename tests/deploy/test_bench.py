@@ -114,3 +114,23 @@ def test_cli_bench_refuses_a_bad_batch(digits_run, monkeypatch, capsys):
     code, _, err = run_cli(monkeypatch, capsys, "bench", str(digits_run.fp32), "--batch",
                            "1,0")
     assert code == 2 and "'0' is not a batch size" in err
+
+
+def test_cli_bench_refuses_a_batch_too_large_before_allocating_it(digits_run, monkeypatch,
+                                                                   capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "bench", str(digits_run.fp32), "--batch",
+                           "1,100000000", "--seconds", "0")
+    assert code == 1 and "Traceback" not in err
+    assert "DLS512: a batch of 100,000,000 samples of 256 bytes needs 23.8 GiB" in err
+    assert "give a smaller --batch or --seq" in err
+
+
+def test_bench_times_for_as_long_as_asked(digits_run, monkeypatch):
+    import dlspec.deploy.bench as bench_module
+
+    asked = []
+    real = bench_module.session_latency
+    monkeypatch.setattr(bench_module, "session_latency",
+                        lambda *a, **timing: asked.append(timing) or real(*a, **QUICK))
+    bench_file(digits_run.fp32, [1], min_seconds=30.0)
+    assert asked == [{"min_seconds": 30.0, "min_calls": 50, "max_seconds": 30.0}]

@@ -153,6 +153,24 @@ def test_int8_export_records_its_accuracy_cost(digits_run, test_accuracy, tmp_pa
     assert f"accuracy {accuracy['fp32']:.4f} (fp32) -> {accuracy['int8']:.4f} (int8)" in lines
     preds = open_session(output).run(None, {"pixels": RAW})[0]
     assert preds.shape == (32, 10)
+    # served and benched as what it is: the precision it records, predict's predictions
+    from dlspec.backends.onnx_runtime import predict_file
+    from dlspec.deploy.bench import bench_file
+    from dlspec.serve.model import ServedModel
+    from dlspec.serve.schemas import PredictRequest
+
+    assert bench_file(output, [2], min_seconds=0.0, min_calls=2).precision == "int8"
+    served = ServedModel(output)
+    assert served.describe()["precision"] == "int8"
+    assert served.describe()["accuracy_cost"] == cost
+    np.savetxt(tmp_path / "rows.csv", RAW[:5], delimiter=",")
+    predict_file(output, tmp_path / "rows.csv", tmp_path / "out.csv")
+    feeds = served.feeds(PredictRequest(rows=RAW[:5].tolist()))
+    _, records = served.table(served.run(feeds.arrays))
+    expected = (tmp_path / "out.csv").read_text().splitlines()
+    assert [r["prediction"] for r in records] == [line.split(",")[0] for line in expected[1:]]
+    assert np.allclose([[r[c] for c in list(records[0])[1:]] for r in records],
+                       [[float(v) for v in line.split(",")[1:]] for line in expected[1:]])
 
 
 def test_fp16_with_float16_io_runs_and_is_measured(digits_run, tmp_path):
@@ -272,6 +290,18 @@ def test_cli_exports_fp16_and_prints_the_cost(digits_run, tmp_path, monkeypatch,
     metadata = read_metadata(output)
     assert metadata["precision"] == "fp16" and "quantization" not in metadata
     assert read_metadata(digits_run.fp32)["precision"] == "fp32"
+
+
+def test_cli_export_refuses_a_directory_and_quantization_without_int8(
+        monkeypatch, capsys, digits_run, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "export", str(digits_run.run), "-o",
+                           str(tmp_path), "--precision", "fp16")
+    assert code == 2 and "is a directory" in err and "Traceback" not in err
+    code, _, err = run_cli(monkeypatch, capsys, "export", str(digits_run.run), "-o",
+                           str(tmp_path / "x.onnx"), "--precision", "fp16",
+                           "--quantization", "static")
+    assert code == 2 and "applies to --precision int8, not fp16" in err
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_cli_refuses_an_unknown_precision(monkeypatch, capsys, digits_run, tmp_path):
