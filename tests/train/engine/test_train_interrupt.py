@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from train_data_fixtures import digits_mlp_spec
 
@@ -25,6 +26,15 @@ data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 8}
 train: {epochs: 8, seed: 3}
 """)
 ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_not_ignored():
+    """Ctrl-C as at a terminal: a test run started in the background of a shell without job
+    control inherits SIGINT ignored (and dlspec, like any program, then keeps ignoring it)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 def finished_epochs(run_dir: Path) -> int:
@@ -44,7 +54,7 @@ def test_ctrl_c_stops_with_a_checkpoint_and_the_resume_command(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "dlspec", "train", str(spec), "--out", str(tmp_path), "--name",
          "stopped", "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while finished_epochs(run_dir) < 1:  # no checkpoint yet: only the first epoch's end
         assert process.poll() is None, process.stderr.read()
