@@ -6,6 +6,7 @@ written; a .npy header is written last, once the number of rows is known.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import csv
 import os
@@ -48,20 +49,22 @@ def open_sink(tmp: Path, suffix: str, names: Sequence[str],
     return CsvSink(tmp, names, metadata)
 
 
-class Sink:
+class Sink(abc.ABC):
     """Receives each chunk's outputs (one array per model output); `finish` completes the file,
     `close` releases it (also after an error)."""
 
     columns: list[str]
 
+    @abc.abstractmethod
     def write(self, outputs: Sequence[np.ndarray]) -> None:
-        raise NotImplementedError
+        """Append one chunk's outputs."""
 
-    def finish(self) -> None:
+    def finish(self) -> None:  # noqa: B027 (a hook: only files with a trailer need it)
         """Complete the file (all rows written)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the file (after `finish`, or after an error)."""
 
 
 class CsvSink(Sink):

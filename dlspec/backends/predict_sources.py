@@ -7,6 +7,7 @@ size, and its pages are released after each chunk. Every problem is a DLS504 nam
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import csv
 import io
@@ -39,21 +40,23 @@ class Chunk:
     lines: tuple[int, ...] | None = None
 
 
-class SampleSource:
+class SampleSource(abc.ABC):
     """A .csv or .npy file of samples, read as chunks; use as a context manager."""
 
     path: str
     had_header: bool = False
 
+    @abc.abstractmethod
     def chunks(self, rows: int) -> Iterator[Chunk]:
-        raise NotImplementedError
+        """The samples, `rows` at a time."""
 
+    @abc.abstractmethod
     def where(self, chunk: Chunk, index: Sequence[int]) -> str:
         """A value's place for messages: `index` is (row in chunk, *place in the row)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the file."""
 
     def __enter__(self) -> SampleSource:
         return self
