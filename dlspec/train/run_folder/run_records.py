@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dlspec.data.files import is_number
 from dlspec.errors import Diagnostic, SourceSpan, TrainError
 
 DAMAGED = "DLS419"
@@ -99,7 +100,7 @@ def _check_row(path: Path, row: dict[str | None, Any], line: int, columns: list[
             if cell is None or not _is_int(cell):
                 raise damaged(path, f"'{column}' on line {line} is {cell!r}, not a whole "
                                     "number", line, index + 1)
-        elif cell and not _is_number(cell):
+        elif cell and not is_number(cell):  # nan too: a diverged epoch
             raise damaged(path, f"'{column}' on line {line} is {cell[:40]!r}, not a number",
                           line, index + 1)
 
@@ -107,14 +108,6 @@ def _check_row(path: Path, row: dict[str | None, Any], line: int, columns: list[
 def _is_int(text: str) -> bool:
     stripped = text.strip().lstrip("+-")
     return stripped.isascii() and stripped.isdigit() and len(stripped) <= 18
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)  # nan and inf too: a diverged epoch is written as nan
-    except ValueError:
-        return False
-    return True
 
 
 def _json_object(path: Path) -> dict[str, Any]:
