@@ -3,7 +3,6 @@ and loading a run's weights into a compiled model. Served from `dlspec.api` too.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from dlspec.api import _explained_misfit, compile_module, spec_metadata, spec_or_run
 from dlspec.errors import Diagnostic, ExportError
+from dlspec.files import FOLDER, SPECIAL, refused_target
 from dlspec.generate.decoder_graph import downstream_graph
 from dlspec.generate.info import to_metadata
 from dlspec.passes.check_objective import data_view
@@ -101,11 +101,11 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
 def _check_target(output: str | Path) -> None:
     """DLS501 before anything runs when -o names a folder or an existing file that is not a
     regular file (a device such as /dev/null was replaced by the model file)."""
-    target = Path(output)
-    if target.is_dir() or str(output).endswith(os.sep):
+    kind = refused_target(output)
+    if kind == FOLDER:
         raise ExportError(Diagnostic("DLS501", f"-o {output} is a folder; give the .onnx file "
                                                "name to write"))
-    if target.exists() and not target.is_file():
+    if kind == SPECIAL:
         raise ExportError(Diagnostic("DLS501", f"-o {output} exists and is not a regular file "
                                                "(a device, pipe or socket); it is never "
                                                "replaced"))

@@ -36,16 +36,30 @@ def temp_path(path: str | Path, suffix: str = "") -> Path:
                           f"{suffix or '.tmp'}")
 
 
+FOLDER = "a folder"
+SPECIAL = "not a regular file (a device, pipe or socket)"
+
+
+def refused_target(path: str | os.PathLike[str]) -> str | None:
+    """Why no file may be written at `path` (FOLDER: a folder, or a name ending in a
+    separator; SPECIAL: a device such as /dev/null, a pipe or a socket), else None."""
+    if Path(path).is_dir() or os.fspath(path).endswith(os.sep):
+        return FOLDER
+    if Path(path).exists() and not Path(path).is_file():
+        return SPECIAL
+    return None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path beside `path`; on success it replaces `path`, on error it is removed
     and `path` is left untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_dir() or (path.exists() and not path.is_file()):  # never replace a device
+    kind = refused_target(path)
+    if kind is not None:  # never replace a folder or a device
         from dlspec.errors import Diagnostic, DlspecError
 
-        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket)"
         raise DlspecError(Diagnostic("DLS008", f"{path} is {kind}; it is never replaced",
                                      hint="give a file name to write"))
     tmp = temp_path(path, suffix)

@@ -20,7 +20,7 @@ import numpy as np
 
 from dlspec.backends.onnx_tables import cell_text, prediction_table
 from dlspec.errors import Diagnostic, ExportError
-from dlspec.files import temp_path
+from dlspec.files import FOLDER, SPECIAL, refused_target, temp_path
 
 PLAIN = (str, float, int)  # cells the csv module writes as cell_text would
 
@@ -28,10 +28,10 @@ PLAIN = (str, float, int)  # cells the csv module writes as cell_text would
 def check_output(path: str | os.PathLike[str], names: Sequence[str]) -> Path:
     """The output path, or DLS504 before anything runs: not a folder or other non-regular file,
     and a .npy only for a model with one output."""
-    path = Path(path)
-    if path.is_dir() or str(path).endswith(os.sep):
+    kind, path = refused_target(path), Path(path)
+    if kind == FOLDER:
         raise _misfit(f"-o {path} is a folder; give a file name (.csv, .npy or .npz) to write")
-    if path.exists() and not path.is_file():
+    if kind == SPECIAL:
         raise _misfit(f"-o {path} exists and is not a regular file; it is never replaced")
     if path.suffix.lower() == ".npy" and len(names) != 1:
         raise _misfit(f"the model has {len(names)} outputs; .npy holds one",
