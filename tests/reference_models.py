@@ -2,13 +2,15 @@
 Hugging Face transformers, always built with random weights (nothing is downloaded).
 
 torchvision's wheel on PyPI is built for CUDA; its pure-Python model definitions work on a
-CPU build of torch once the two modules that register compiled kernels are stubbed out. Install
-it without dependencies so that pip keeps your torch: `pip install --no-deps torchvision==V`,
-with V the release that matches your torch (0.28.0 for torch 2.13.0). CI does.
+CPU build of torch once the two modules that register compiled kernels are stubbed out. Where
+torchvision is not installed, the tests look for its unpacked wheel in the folder that
+$DLSPEC_TORCHVISION names (CI unpacks it there: installing a CUDA torchvision next to a CPU
+torch would break torchmetrics, which imports torchvision when it finds it).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
@@ -19,13 +21,17 @@ _KERNEL_MODULES = ("torchvision._meta_registrations", "torchvision._autograd_reg
 
 def torchvision_models():
     """`torchvision.models`, or a skip that says how to install it."""
+    unpacked = os.environ.get("DLSPEC_TORCHVISION")
+    if unpacked and unpacked not in sys.path:
+        sys.path.append(unpacked)
     for name in _KERNEL_MODULES:
         sys.modules.setdefault(name, types.ModuleType(name))
     try:
         import torchvision.models as models
     except ImportError as error:  # pragma: no cover - depends on the environment
         pytest.skip(f"torchvision's model code is not importable ({error}); "
-                    "pip install --no-deps torchvision==<the release matching your torch>")
+                    "unpack the torchvision wheel matching your torch into a folder and set "
+                    "DLSPEC_TORCHVISION to it (see README)")
     return models
 
 
