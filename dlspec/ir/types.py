@@ -86,6 +86,12 @@ def dim_affine(size: Dim, *, add: int, div: int) -> Dim:
     return f"({inner})//{div}+1" if div != 1 else f"{inner}+1"
 
 
+class SampleShape(list):
+    """`${x.shape}`: a tensor's per-sample shape (the batch left out), as a list. Indexing it
+    (`${x.shape[1]}`) must give a size known before run time: a symbolic dim is refused
+    where it is read (see dlspec/spec/expressions.py)."""
+
+
 @dataclass(frozen=True)
 class TensorType:
     """The type of one tensor: its full shape (batch first) and dtype."""
@@ -111,7 +117,7 @@ class TensorType:
     def expression_fields(self) -> dict[str, Any]:
         """What `${x.<field>}` may read in a spec."""
         return {
-            "shape": list(self.sample_shape), "rank": self.rank, "dtype": self.dtype,
+            "shape": SampleShape(self.sample_shape), "rank": self.rank, "dtype": self.dtype,
             "channels": self.shape[1] if self.rank > 1 else None,
             "features": self.shape[-1],
         }

@@ -65,30 +65,58 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
     block = blocks[block_name]
     repeat = _repeat(lowering, call, qualified)
     values = _param_values(lowering, call, block, qualified, repeat)
-    if repeat is None or values is None or len(call.inputs) != len(block.inputs):
-        if len(call.inputs) != len(block.inputs):
+    fits = block.required_inputs <= len(call.inputs) <= len(block.inputs)
+    if repeat is None or values is None or not fits:
+        if not fits:
             problems.append(Diagnostic(
-                "DLS203", f"block '{block_name}' takes {len(block.inputs)} inputs "
-                f"({', '.join(block.inputs)}), got {len(call.inputs)}",
-                source.span(call.path), layer=qualified))
+                "DLS203", f"block '{block_name}' takes {_arity(block)}, got "
+                f"{len(call.inputs)}", source.span(call.path), layer=qualified))
         return None
     layers_path = ("blocks", block_name, "layers")
     layers = lowering.loaded.raw["blocks"][block_name]["layers"]
     feed = list(call.inputs)
     output: str | Ref | None = None
+    repeated = "repeat" in call.item
+    lowering.record_call(qualified, repeat if repeated else None)
     for i in range(repeat):
-        prefix = f"{qualified}.{i}." if "repeat" in call.item else f"{qualified}."
+        prefix = f"{qualified}.{i}." if repeated else f"{qualified}."
         params = {**call.scope.params, **{k: v[i] for k, v in values.items()}}
-        scope = Scope(prefix, params, dict(zip(block.inputs, feed, strict=True)))
+        scope = Scope(prefix, params, _connected(block, feed))
         before = lowering.items_lowered
         output = lowering.lower_layers(layers, layers_path, scope, feed[0])
         if output is None:
             return None
+        if repeated:
+            lowering.record_instance(f"{qualified}.{i}", output)
         if i == 0 and repeat > 1 and not _fits(lowering, call, qualified, repeat,
                                               lowering.items_lowered - before):
             return None
         feed = [output, *feed[1:]]
     return output
+
+
+def _arity(block: Any) -> str:
+    """`2 inputs (x, skip)`, `1 to 2 inputs (x, skip: optional)`."""
+    names = [n if i < block.required_inputs else f"{n}: optional"
+             for i, n in enumerate(block.input_names)]
+    low, high = block.required_inputs, len(names)
+    count = f"{low} to {high}" if low != high else str(high)
+    return f"{count} input{'s' * (high != 1)} ({', '.join(names)})"
+
+
+def _connected(block: Any, feed: list[str | Ref]) -> dict[str, Any]:
+    """The block's input names bound to what the call feeds them; an optional input left
+    out stands for its default (an earlier input), or for nothing (UNCONNECTED)."""
+    from dlspec.passes.references import UNCONNECTED
+
+    bound: dict[str, Any] = {}
+    for position, name in enumerate(block.input_names):
+        if position < len(feed):
+            bound[name] = feed[position]
+        else:
+            default = block.input_default(name)
+            bound[name] = UNCONNECTED if default is None else bound[default]
+    return bound
 
 
 def _fits(lowering: Lowering, call: BlockCall, qualified: str, repeat: int, each: int) -> bool:

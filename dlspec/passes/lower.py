@@ -56,6 +56,8 @@ class Lowering(ReferenceResolution, LayerBudget):
         self.registry = op_registry()
         self._inferring: set[str] = set()
         self._failed: set[str] = set()  # layers whose type cannot be known (a rule failed)
+        self.calls: dict[str, int | None] = {}  # block calls -> repeat (see passes/instances)
+        self.instances: dict[str, str | Ref] = {}  # block instances -> their outputs
 
     # --- entry ------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 `${...}` expressions see (params, and the tensor types of inputs and earlier layers).
 
 A scope maps local names to what they stand for: a qualified layer name, a Ref still to be
-resolved, or SKIPPED (a layer whose `when` was false). Scopes nest: an inline group sees the
+resolved, SKIPPED (a layer whose `when` was false) or UNCONNECTED (an optional block input
+the call left out, which behaves like a skipped layer and reads as null in `${...}`). Scopes nest: an inline group sees the
 names of the scope around it. A reference may list fallbacks, `downsample ?? x`: the first
 one that is not skipped is used.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dlspec.errors import Diagnostic, RuleError, SourceSpan, suggest
+from dlspec.passes.instances import BlockInstances
 from dlspec.spec.expressions import FAILED, INPUT_NAME
 
 if TYPE_CHECKING:
@@ -25,7 +27,13 @@ class Skipped:
         return "<skipped layer>"
 
 
+class Unconnected(Skipped):
+    def __repr__(self) -> str:
+        return "<unconnected block input>"
+
+
 SKIPPED = Skipped()
+UNCONNECTED = Unconnected()
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Scope:
         return names
 
 
-class ReferenceResolution:
+class ReferenceResolution(BlockInstances):
     """Turning references into qualified layer names, for the Lowering (which holds
     `graph`, `problems`, `source` and `section`)."""
 
@@ -99,33 +107,59 @@ class ReferenceResolution:
 
     def _target(self, ref: Ref, report: bool) -> str | Ref | None:
         """One step: the first of `ref`'s alternatives that names a layer not skipped."""
-        scope, skipped = ref.scope, []
+        scope, skipped, unconnected = ref.scope, [], ""  # (the call that leaves it out)
         for text in ref.alternatives:
             found = scope.lookup(text)
-            if found is not None and found[1] is SKIPPED:
+            if found is not None and isinstance(found[1], Skipped):
                 skipped.append(text)
+                unconnected = found[0].prefix.rstrip(".") if found[1] is UNCONNECTED \
+                    else unconnected
                 continue
             if found is not None:
                 return found[1]  # type: ignore[return-value]
-            if "." in text and scope.prefix + text in self.graph:
-                return scope.prefix + text
+            qualified = self.is_qualified_layer(text, scope)
+            if qualified is not None:
+                return qualified
+            instance = self.instance_output(text, scope)
+            if instance is not None:
+                return instance
             if scope.has_failed(text):
                 return None  # that layer's own error was reported
+            if self._skipped_head(text, scope):
+                skipped.append(text.split(".")[0])
+                continue
             if report:
-                head = text.split(".")[0]
-                elsewhere = "." in text and scope.lookup(head) is None
-                self.problems.append(Diagnostic(
-                    "DLS301", f"unknown layer or input '{text}'" + (
-                        f": '{head}' is not a layer of this model, and a model refers to its "
-                        "own layers and inputs only (models share no layers or weights)"
-                        if elsewhere else ""), ref.span,
-                    hint=suggest(text, scope.visible_names())))
+                self.report_unknown(text, ref)
             return None
-        if report:
+        if report and unconnected:
+            self.problems.append(Diagnostic(
+                "DLS306", f"block input '{skipped[-1]}' is not connected in '{unconnected}' "
+                "(the call leaves it out)", ref.span,
+                hint=f"fall back to another layer: `{skipped[-1]} ?? x`, or keep this layer "
+                     f"only where it is connected: when: \"${{{skipped[-1]} != null}}\""))
+        elif report:
             self.problems.append(Diagnostic(
                 "DLS306", f"layer '{skipped[-1]}' is skipped here (its `when` is false)",
                 ref.span, hint=f"fall back to another layer: `{skipped[-1]} ?? x`"))
         return None
+
+    def report_unknown(self, text: str, ref: Ref) -> None:
+        scope = ref.scope
+        head = text.split(".")[0]
+        elsewhere = ("." in text and scope.lookup(head) is None
+                     and self.instance_hint(text, scope) is None)
+        self.problems.append(Diagnostic(
+            "DLS301", f"unknown layer or input '{text}'" + (
+                f": '{head}' is not a layer of this model, and a model refers to its "
+                "own layers and inputs only (models share no layers or weights)"
+                if elsewhere else ""), ref.span,
+            hint=self.instance_hint(text, scope) or suggest(
+                text, [*scope.visible_names(), *self.instance_names(scope)])))
+
+    def _skipped_head(self, text: str, scope: Scope) -> bool:
+        """`aux.fc` or `inception4.0` where `aux` / `inception4` was skipped (`when`)."""
+        found = scope.lookup(text.split(".")[0]) if "." in text else None
+        return found is not None and isinstance(found[1], Skipped)
 
     def resolve_references(self) -> None:
         for node in self.graph.nodes():
@@ -139,20 +173,37 @@ class ReferenceResolution:
         if outputs is None:
             found = self.resolve(last) if last is not None else None
             return [found] if found else []
-        result = []
+        result, dropped = [], []
         for i, text in enumerate(outputs):
             path = self.section.at("outputs", i)
             if path not in self.source.values:
                 path = self.section.at("outputs")
+            ref = Ref(text, scope, self.source.span(path))
             if scope.has_failed(text) and text not in self.graph:
                 continue  # that layer's own error was reported
-            if scope.lookup(text.split("??")[0].strip()) is None and text not in self.graph:
+            if all(self._skipped(a, scope) for a in ref.alternatives):
+                dropped.append(text)  # a conditional output: its layer's `when` is false
+                continue
+            first = ref.alternatives[0]
+            if scope.lookup(first) is None and self.is_qualified_layer(first, scope) is None \
+                    and self.instance_output(first, scope) is None:
                 self.problems.append(Diagnostic(
                     "DLS305", f"unknown output '{text}'", self.source.span(path),
-                    hint=suggest(text, scope.names)))
+                    hint=self.instance_hint(first, scope) or suggest(
+                        text, [*scope.names, *self.instance_names(scope)])))
                 continue
-            result.append(self.resolve(Ref(text, scope, self.source.span(path))) or text)
+            result.append(self.resolve(ref) or text)
+        if dropped and not result and len(dropped) == len(outputs):
+            self.problems.append(Diagnostic(
+                "DLS305", f"every output of the model is skipped ({', '.join(dropped)}: their "
+                "`when` is false)", self.source.span(self.section.at("outputs")),
+                hint="keep one output without a `when`, e.g. the classifier"))
         return result
+
+    def _skipped(self, text: str, scope: Scope) -> bool:
+        found = scope.lookup(text)
+        return (found is not None and isinstance(found[1], Skipped)) \
+            or self._skipped_head(text, scope)
 
 
 
@@ -169,13 +220,19 @@ class ExpressionScope(Mapping[str, Any]):
         if name == INPUT_NAME:
             return self.first_input
         found = self.scope.lookup(name)
-        if found is None or found[1] is SKIPPED:
+        if found is None or isinstance(found[1], Skipped):
             return None
         return found[1]  # type: ignore[return-value]
+
+    def _unconnected(self, name: str) -> bool:
+        found = self.scope.lookup(name)
+        return found is not None and found[1] is UNCONNECTED
 
     def __getitem__(self, name: str) -> Any:
         if name in self.scope.params:
             return self.scope.params[name]
+        if self._unconnected(name):
+            return None  # an optional block input the call left out
         ref = self._reference(name)
         if ref is None:
             if name in self.scope.later:
@@ -191,7 +248,8 @@ class ExpressionScope(Mapping[str, Any]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self.scope.params or name in self.scope.later
-                                          or self._reference(name) is not None)
+                                          or self._reference(name) is not None
+                                          or self._unconnected(name))
 
     def __iter__(self) -> Iterator[str]:
         yield from self.scope.params

@@ -4,8 +4,9 @@ A string that is exactly one `${expr}` takes the expression's value and type (`"
 the int 3072); `${...}` inside longer text is interpolated as text (`"block_${i}"`). The
 evaluator walks Python's AST and accepts only an allowlist: numbers, strings, booleans, names
 from the scope, + - * / // % **, comparisons, and/or/not, `a if c else b`, `a ?? b`
-(the first that is not null), attribute reads on values the scope provides (`x.channels`), and
-a few pure functions. The work is bounded (dlspec/spec/limits.py): `9 ** 9 ** 9`,
+(the first that is not null), attribute reads on values the scope provides (`x.channels`),
+indexing and slicing lists (`x.shape[1]`, `sizes[-1]`, `x.shape[1:]`), and a few pure
+functions. The work is bounded (dlspec/spec/limits.py): `9 ** 9 ** 9`,
 `round(1, -10**8)` and a string doubled by interpolation level after level are errors, not
 hangs; a result that is an integer fits in 64 bits.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dlspec.errors import RuleError, did_you_mean
+from dlspec.ir.types import SampleShape
 from dlspec.spec.limits import (
     MAX_EXPONENT,
     MAX_EXPR_LEN,
@@ -184,6 +186,11 @@ class _Evaluator:
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:
         base = self.visit(node.value)
+        if base is None:
+            shown = ast.unparse(node.value)
+            raise RuleError(f"'{shown}' is null: it has no field '{node.attr}'", code="DLS112",
+                            hint=f"a block input that the call leaves out is null; test it "
+                                 f"first: `{shown}.{node.attr} if {shown} != null else ...`")
         fields = getattr(base, "expression_fields", None)
         if fields is None or node.attr not in fields:
             known = sorted(fields) if fields else []
@@ -272,8 +279,59 @@ class _Evaluator:
             raise RuleError(f"cannot compute '{ast.unparse(node)}': {exc}",
                             code="DLS112") from None
 
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        """`a[i]`, `a[i:j:k]` on a list; a tensor's per-sample shape refuses to give a
+        symbolic dim (a size known only at run time) as a number."""
+        base = self.visit(node.value)
+        shown = ast.unparse(node.value)
+        if not isinstance(base, list):
+            raise RuleError(f"'{shown}' is {_described(base)}, not a list: it has no "
+                            f"items to read in '{ast.unparse(node)}'", code="DLS112")
+        if isinstance(node.slice, ast.Slice):
+            bounds = [None if part is None else self._index(part, node)
+                      for part in (node.slice.lower, node.slice.upper, node.slice.step)]
+            if bounds[2] == 0:
+                raise RuleError(f"the step of '{ast.unparse(node)}' is 0", code="DLS112")
+            return type(base)(base[slice(*bounds)])
+        index = self._index(node.slice, node)
+        per_sample = isinstance(base, SampleShape)
+        if not -len(base) <= index < len(base):
+            raise RuleError(
+                f"'{ast.unparse(node)}': index {index} is out of range; '{shown}' is "
+                f"{_listed(base)} ({len(base)} items)", code="DLS112",
+                hint=f"`{shown}` leaves out the batch dim: `{shown}[0]` is dim 1 of the "
+                     f"tensor, `{shown}[-1]` its last" if per_sample else
+                     f"indices go from 0 to {len(base) - 1} (or -1 for the last)")
+        value = base[index]
+        if per_sample and isinstance(value, str):
+            raise RuleError(
+                f"'{ast.unparse(node)}' is the symbolic dim '{value}', whose size is known "
+                "only at run time; an expression needs a number", code="DLS112",
+                hint="give that dim a fixed size in the input's `shape`, or use an op that "
+                     "adapts to it (adaptive pooling, reshape with -1)")
+        return value
+
+    def _index(self, node: ast.AST, whole: ast.AST) -> int:
+        value = self.visit(node)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise RuleError(f"an index in '{ast.unparse(whole)}' must be a whole number, got "
+                            f"{value!r}", code="DLS112")
+        return value
+
     def visit_List(self, node: ast.List) -> list[Any]:
         return [self.visit(item) for item in node.elts]
+
+
+def _listed(values: list) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "null"
+    if getattr(value, "expression_fields", None) is not None:
+        return "a tensor (read its sizes with `.shape`)"
+    return f"the {type(value).__name__} {value!r}"
 
 
 def _is_number(value: Any) -> bool:

@@ -118,11 +118,51 @@ class BlockConfig(StrictModel):
         default_factory=dict,
         description="Block parameters: a default value, or a type name (int, float, bool, "
                     "str, list) for a parameter every use must give.")
-    inputs: list[Name] = Field(
-        default_factory=lambda: ["x"],
-        description="Names the block's layers use for its inputs (default: x).")
+    inputs: list[Name | dict[Name, Name | None]] = Field(default_factory=lambda: ["x"], description=(
+            "Names the block's layers use for its inputs, in the order a call gives them "
+            "(default: x). One written {name: default} is optional: a call may leave it out "
+            "(the optional ones come last), and it then stands for its default, an earlier "
+            "input of the block ({skip: x}), or for nothing ({skip: null}: a reference "
+            "`skip ?? x` falls back, and `${skip}` is null)."))
     layers: list[dict[str, Any]] = Field(
         min_length=1, description="The block's layers; the last one is its output.")
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _optional_inputs_last(cls, inputs: Any) -> Any:
+        if not isinstance(inputs, list):
+            return inputs  # (the type check says what it must be)
+        seen: list[str] = []
+        optional = False
+        for item in inputs:
+            if not isinstance(item, str) and not (isinstance(item, dict) and len(item) == 1):
+                raise ValueError(f"an input is a name (x), or {{name: default}} for an "
+                                 f"optional one, got {item!r}"[:160])
+            name, default = (item, None) if isinstance(item, str) else next(iter(item.items()))
+            if name in seen:
+                raise ValueError(f"input '{name}' is named twice")
+            optional = optional or isinstance(item, dict)
+            if isinstance(item, str) and optional:
+                raise ValueError(f"input '{name}' is required but follows an optional one "
+                                 "(a call gives its inputs in order: list the optional ones last)")
+            if default is not None and default not in seen:
+                raise ValueError(f"the default of input '{name}' must be an earlier input of "
+                                 f"this block ({', '.join(seen) or 'none'}), or null for none")
+            seen.append(name)
+        return inputs
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i if isinstance(i, str) else next(iter(i)) for i in self.inputs]
+
+    @property
+    def required_inputs(self) -> int:
+        """How many inputs every call must give (the optional ones come after them)."""
+        return sum(isinstance(i, str) for i in self.inputs)
+
+    def input_default(self, name: str) -> str | None:
+        """The default of an optional input: an earlier input's name, or None (nothing)."""
+        return next(i[name] for i in self.inputs if isinstance(i, dict) and name in i)
 
 
 class ModelConfig(StrictModel):

@@ -82,3 +82,99 @@ def test_a_long_list_of_layers_stops_at_the_limit_with_one_error():
     assert diagnostic.code == "DLS102"
     assert diagnostic.span == SourceSpan("s.yaml", 7 + MAX_LAYERS, 5)
     assert diagnostic.message.startswith(f"the model expands to more than {MAX_LAYERS:_} layers")
+
+
+# --- optional block inputs ---------------------------------------------------------------
+
+OPTIONAL = """\
+dlspec: 1
+name: t
+inputs: {a: {shape: [4, 8, 8]}, b: {shape: [4, 8, 8]}}
+blocks:
+  up:
+    inputs: [x, {skip: null}]                # skip may be left out
+    layers:
+      - {op: conv2d, name: conv, out_channels: 4, kernel_size: 3, padding: 1}
+      - {op: add, name: merge, when: "${skip != null}", inputs: [conv, skip]}
+      - {op: relu, inputs: merge ?? conv}
+  res:
+    inputs: [x, {shortcut: x}]               # shortcut defaults to x
+    layers:
+      - {op: conv2d, name: conv, out_channels: 4, kernel_size: 3, padding: 1}
+      - {op: add, inputs: [conv, shortcut]}
+model:
+"""
+
+
+def optional(*items: str, outputs: str = "outputs: [u1, u2, r1, r2]\n"):
+    return lower(load_text(OPTIONAL + "".join(f"  - {i}\n" for i in items) + outputs,
+                           "s.yaml"))
+
+
+def optional_errors(*items: str, blocks: tuple[str, str] = ("", "")):
+    text = OPTIONAL.replace(*blocks) if blocks[0] else OPTIONAL
+    with pytest.raises(SpecError) as caught:
+        lower(load_text(text + "".join(f"  - {i}\n" for i in items), "s.yaml"))
+    return [(d.code, d.span.line, d.span.col, d.message, d.hint)
+            for d in caught.value.diagnostics]
+
+
+def test_an_optional_input_may_be_left_out():
+    graph = optional("{block: up, name: u1, inputs: a}", "{block: up, name: u2, inputs: [u1, b]}",
+                     "{block: res, name: r1}", "{block: res, name: r2, inputs: [r1, a]}")
+    inputs = {n.name: n.inputs for n in graph.layers()}
+    assert "u1.merge" not in inputs and inputs["u1.relu"] == ["u1.conv"]
+    assert inputs["u2.merge"] == ["u2.conv", "b"] and inputs["u2.relu"] == ["u2.merge"]
+    assert inputs["r1.add"] == ["r1.conv", "u2.relu"]  # the default: x
+    assert inputs["r2.add"] == ["r2.conv", "a"]
+
+
+def test_a_repeat_keeps_the_optional_inputs_of_its_call():
+    graph = optional("{block: up, name: u, repeat: 2, inputs: [a, b]}",
+                     "{block: up, name: v, repeat: 2, inputs: a}", outputs="outputs: [u, v]\n")
+    inputs = {n.name: n.inputs for n in graph.layers()}
+    assert inputs["u.1.merge"] == ["u.1.conv", "b"] and "v.1.merge" not in inputs
+
+
+def test_an_unconnected_input_needs_a_fallback():
+    [(code, line, column, message, hint)] = optional_errors(
+        "{block: up, name: u1, inputs: a}", "{block: up, name: u2, inputs: [u1, b]}",
+        blocks=("inputs: [conv, skip]}", "inputs: [conv, skip]}\n      - {op: add, inputs: [conv, skip]}"))
+    assert (code, line, column) == ("DLS306", 10, 34)
+    assert message == "block input 'skip' is not connected in 'u1' (the call leaves it out)"
+    assert hint == ('fall back to another layer: `skip ?? x`, or keep this layer only where it '
+                    'is connected: when: "${skip != null}"')
+
+
+def test_an_unconnected_input_reads_as_null_in_expressions():
+    [(code, line, column, message, hint)] = optional_errors(
+        "{block: up, name: u1, inputs: a}",
+        blocks=("kernel_size: 3, padding: 1}\n      - {op: add, name: merge",
+                "kernel_size: 3, padding: 1}\n      - {op: linear, out_features: "
+                "\"${skip.features}\"}\n      - {op: add, name: merge"))
+    assert (code, line) == ("DLS112", 9)
+    assert message == "'skip' is null: it has no field 'features'"
+    assert hint == ("a block input that the call leaves out is null; test it first: "
+                    "`skip.features if skip != null else ...`")
+
+
+def test_a_call_gives_the_required_inputs_and_at_most_the_optional_ones():
+    [(code, line, column, message, _)] = optional_errors("{block: res, name: r, inputs: [a, b, a]}")
+    assert (code, line, column) == ("DLS203", 17, 5)
+    assert message == "block 'res' takes 1 to 2 inputs (x, shortcut: optional), got 3"
+
+
+@pytest.mark.parametrize(("declared", "message"), [
+    ("[{shortcut: null}, x]", "input 'x' is required but follows an optional one (a call gives "
+                              "its inputs in order: list the optional ones last)"),
+    ("[x, {shortcut: y}]", "the default of input 'shortcut' must be an earlier input of this "
+                           "block (x), or null for none"),
+    ("[x, {shortcut: x, y: null}]", "an input is a name (x), or {name: default} for an optional "
+                                    "one, got {'shortcut': 'x', 'y': None}"),
+    ("[x, x]", "input 'x' is named twice"),
+])
+def test_optional_inputs_are_declared_after_the_required_ones(declared, message):
+    [(code, line, column, got, _)] = optional_errors(
+        "{block: res}", blocks=("inputs: [x, {shortcut: x}]", f"inputs: {declared}"))
+    assert (code, line, column) == ("DLS102", 12, 13)
+    assert got == f"'inputs': {message}"

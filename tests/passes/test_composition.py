@@ -144,3 +144,32 @@ def test_layer_names_the_torch_module_has_are_refused(name):
         """)
     assert (code, line, column) == ("DLS102", 5, 24)
     assert message.startswith(f"layer name '{name}' is taken")
+
+
+def test_expressions_index_a_tensor_shape_resolved_by_shape_inference():
+    graph = graph_of("""\
+        dlspec: 1
+        name: t
+        inputs: {image: {shape: [3, 12, 8]}}
+        model:
+          - {op: conv2d, name: c, out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+          - {op: avgpool2d, name: whole, kernel_size: "${c.shape[1:]}"}
+          - {op: flatten}
+          - {op: linear, out_features: "${image.shape[1] * image.shape[-1]}"}
+        """)
+    assert graph.node("whole").op.kernel_size == (6, 4)
+    assert str(graph.node("whole").type) == "(N, 4, 1, 1)"
+    assert str(graph.node("linear").type) == "(N, 96)"
+
+
+def test_a_symbolic_dim_read_as_a_number_is_a_located_error():
+    [(code, line, column, message)] = errors_of("""\
+        dlspec: 1
+        name: t
+        inputs: {ids: {shape: [seq, 16]}}
+        model:
+          - {op: linear, out_features: "${ids.shape[0]}"}
+        """)
+    assert (code, line, column) == ("DLS112", 5, 32)
+    assert message == ("'ids.shape[0]' is the symbolic dim 'seq', whose size is known only "
+                       "at run time; an expression needs a number")

@@ -78,6 +78,46 @@ def test_attribute_reads_on_values_that_offer_them():
     assert error.code == "DLS111" and error.hint == "did you mean 'channels'?"
 
 
+@pytest.mark.parametrize("source, expected", [
+    ("sizes[0]", 1), ("sizes[-1]", 2), ("sizes[heads - 11]", 2), ("sizes[1:]", [2]),
+    ("sizes[::-1]", [2, 1]), ("[d, hidden][1] * 2", 128), ("x.shape[1]", 8),
+    ("x.shape[-1] * x.shape[-2]", 64), ("x.shape[1:]", [8, 8]), ("x.shape[0:5]", [32, 8, 8]),
+])
+def test_lists_and_shapes_are_indexed(source, expected):
+    scope = {**SCOPE, "x": TensorType(("N", 32, 8, 8))}
+    assert evaluate(source, scope) == expected
+
+
+@pytest.mark.parametrize("source, message, hint", [
+    ("x.shape[3]", "'x.shape[3]': index 3 is out of range; 'x.shape' is [32, 8, 8] (3 items)",
+     "`x.shape` leaves out the batch dim: `x.shape[0]` is dim 1 of the tensor, `x.shape[-1]` "
+     "its last"),
+    ("sizes[2]", "'sizes[2]': index 2 is out of range; 'sizes' is [1, 2] (2 items)",
+     "indices go from 0 to 1 (or -1 for the last)"),
+    ("y.shape[1]", "'y.shape[1]' is the symbolic dim 'seq', whose size is known only at run "
+     "time; an expression needs a number", "give that dim a fixed size in the input's "
+     "`shape`, or use an op that adapts to it (adaptive pooling, reshape with -1)"),
+    ("d[0]", "'d' is the int 768, not a list: it has no items to read in 'd[0]'", None),
+    ("x[0]", "'x' is a tensor (read its sizes with `.shape`), not a list: it has no items to "
+     "read in 'x[0]'", None),
+    ("sizes[rate]", "an index in 'sizes[rate]' must be a whole number, got 0.1", None),
+    ("sizes[flag]", "an index in 'sizes[flag]' must be a whole number, got True", None),
+    ("sizes[::0]", "the step of 'sizes[::0]' is 0", None),
+])
+def test_indexing_mistakes_are_explained(source, message, hint):
+    scope = {**SCOPE, "x": TensorType(("N", 32, 8, 8)), "y": TensorType(("N", 4, "seq"))}
+    error = refused(source, scope)
+    assert (error.code, error.message, error.hint) == ("DLS112", message, hint)
+
+
+def test_a_slice_of_a_shape_keeps_its_symbolic_dims():
+    """A whole list may hold symbols (a reshape can take them back); one dim read as a
+    number may not."""
+    y = TensorType(("N", 4, "seq", 16))
+    assert evaluate("y.shape[1:]", {"y": y}) == ["seq", 16]
+    assert refused("y.shape[1:][0]", {"y": y}).code == "DLS112"
+
+
 # --- text -------------------------------------------------------------------------------
 
 
@@ -132,7 +172,7 @@ def test_a_misspelt_function_gets_a_suggestion():
 @pytest.mark.parametrize("source", [
     "lambda: 1", "lambda x: x", "[x for x in sizes]", "{x for x in sizes}",
     "{x: 1 for x in sizes}", "(x for x in sizes)", "{1: 2}", "{1, 2}", "(1, 2)",
-    "sizes[0]", "sizes[0:1]", "f'{d}'", "b'x'", "1j", "...", "(x := 1)",
+    "f'{d}'", "b'x'", "1j", "...", "(x := 1)",
     "d @ d", "d << 1", "d >> 1", "d & 1", "d | 1", "d ^ 1", "~d", "d is None", "d in sizes",
     "d not in sizes", "d is not None", "await d", "*sizes",
 ])
