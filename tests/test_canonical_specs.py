@@ -104,6 +104,8 @@ CASES = {
     "densenet121": ({"densenet121": (7_978_856, ["(N, 1000)"])}, []),
     "efficientnet_b0": ({"efficientnet_b0": (5_288_548, ["(N, 1000)"])}, []),
     "vit_b_16": ({"vit_b_16": (86_567_656, ["(N, 1000)"])}, []),
+    "mobilenet_v3_small": ({"mobilenet_v3_small": (2_542_856, ["(N, 1000)"])}, []),
+    "inception_v3": ({"inception_v3": (27_161_264, ["(N, 1000)", "(N, 1000)"])}, []),
     "bert-base": ({"bert-base": (109_482_240, ["(N, 128, 768)", "(N, 768)"])},
                   ["inputs.ids={shape: [128], dtype: int64}"]),
     "gpt2-small": ({"gpt2-small": (124_439_808, ["(N, seq, 50257)"])}, []),

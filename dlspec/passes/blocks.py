@@ -62,6 +62,13 @@ def expand_call(lowering: Lowering, call: BlockCall) -> str | Ref | None:
                                    "levels; does a block use itself?", source.span(call.path),
                                    layer=qualified))
         return None
+    for key in ("init", "tie"):  # (these are a layer's; a call would drop them unsaid)
+        if key in call.item:
+            problems.append(Diagnostic(
+                "DLS102", f"`{key}` applies to a layer, not to a block call",
+                source.key_span((*call.path, key)), layer=qualified,
+                hint=f"give `{key}` to the layers inside block '{block_name}'" + (
+                    ", or per op in the top-level `init:`" if key == "init" else "")))
     block = blocks[block_name]
     repeat = _repeat(lowering, call, qualified)
     values = _param_values(lowering, call, block, qualified, repeat)

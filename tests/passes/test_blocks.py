@@ -178,3 +178,12 @@ def test_optional_inputs_are_declared_after_the_required_ones(declared, message)
         "{block: res}", blocks=("inputs: [x, {shortcut: x}]", f"inputs: {declared}"))
     assert (code, line, column) == ("DLS102", 12, 13)
     assert got == f"'inputs': {message}"
+
+
+@pytest.mark.parametrize("key", ["init", "tie"])
+def test_init_and_tie_on_a_block_call_are_refused_not_dropped(key):
+    value = "{weight: zeros}" if key == "init" else "stem"
+    diagnostic = only_error(f"{{block: pair, name: p, {key}: {value}}}")
+    assert (diagnostic.code, diagnostic.span) == ("DLS102", SourceSpan("s.yaml", 7, 28))
+    assert diagnostic.message == f"`{key}` applies to a layer, not to a block call"
+    assert diagnostic.hint.startswith(f"give `{key}` to the layers inside block 'pair'")
