@@ -28,6 +28,8 @@ SMALLER = {
     "mobilenet_v2": ["width=8", "last=64", "num_classes=10"],
     "efficientnet_b0": ["last=64", "num_classes=10"],
     "googlenet": ["num_classes=10"],
+    "mobilenet_v3_small": ["last=64", "num_classes=10"],
+    "inception_v3": ["num_classes=10"],  # full size: the aux head needs 299x299
     "ddpm-unet": ["width=16"],
     "dcgan": ["ngf=16", "ndf=16"],
     "gpt2-small": ["vocab=100", "d=32", "layers=2", "heads=2", "ctx=64"],
