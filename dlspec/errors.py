@@ -45,7 +45,8 @@ CODES: dict[str, str] = {
     "DLS303": "duplicate layer name",
     "DLS304": "layer output is never used",
     "DLS305": "unknown output",
-    "DLS306": "reference to a layer skipped by its `when`",
+    "DLS306": "reference to a layer skipped by its `when`, or to an optional block input "
+              "the call leaves out",
     # 4xx: data and training
     "DLS401": "data cannot be loaded",
     "DLS402": "model and data do not fit together",
