@@ -3,9 +3,9 @@
 
 A scope maps local names to what they stand for: a qualified layer name, a Ref still to be
 resolved, SKIPPED (a layer whose `when` was false) or UNCONNECTED (an optional block input
-the call left out, which behaves like a skipped layer and reads as null in `${...}`). Scopes nest: an inline group sees the
-names of the scope around it. A reference may list fallbacks, `downsample ?? x`: the first
-one that is not skipped is used.
+the call left out, which behaves like a skipped layer and reads as null in `${...}`). Scopes
+nest: an inline group sees the names of the scope around it. A reference may list fallbacks,
+`downsample ?? x`: the first one that is not skipped is used.
 """
 
 from __future__ import annotations

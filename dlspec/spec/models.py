@@ -118,7 +118,8 @@ class BlockConfig(StrictModel):
         default_factory=dict,
         description="Block parameters: a default value, or a type name (int, float, bool, "
                     "str, list) for a parameter every use must give.")
-    inputs: list[Name | dict[Name, Name | None]] = Field(default_factory=lambda: ["x"], description=(
+    inputs: list[Name | dict[Name, Name | None]] = Field(
+        default_factory=lambda: ["x"], description=(
             "Names the block's layers use for its inputs, in the order a call gives them "
             "(default: x). One written {name: default} is optional: a call may leave it out "
             "(the optional ones come last), and it then stands for its default, an earlier "

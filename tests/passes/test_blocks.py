@@ -139,7 +139,8 @@ def test_a_repeat_keeps_the_optional_inputs_of_its_call():
 def test_an_unconnected_input_needs_a_fallback():
     [(code, line, column, message, hint)] = optional_errors(
         "{block: up, name: u1, inputs: a}", "{block: up, name: u2, inputs: [u1, b]}",
-        blocks=("inputs: [conv, skip]}", "inputs: [conv, skip]}\n      - {op: add, inputs: [conv, skip]}"))
+        blocks=("inputs: [conv, skip]}",
+                "inputs: [conv, skip]}\n      - {op: add, inputs: [conv, skip]}"))
     assert (code, line, column) == ("DLS306", 10, 34)
     assert message == "block input 'skip' is not connected in 'u1' (the call leaves it out)"
     assert hint == ('fall back to another layer: `skip ?? x`, or keep this layer only where it '
