@@ -102,6 +102,12 @@ class WeightMapping(BaseModel):
     def file(self) -> str:
         return self._file
 
+    @property
+    def label(self) -> str:
+        """How messages name the mapping: a shipped one by its name, else by its file."""
+        path = Path(self._file)
+        return f"{path.stem} (shipped)" if path.parent == SHIPPED else self._file
+
     def rule_span(self, index: int) -> SourceSpan:
         """Where rule `index` is written."""
         if index < len(self._rule_spans):
@@ -124,6 +130,22 @@ def shipped_mapping(spec_name: str) -> WeightMapping | None:
         if mapping.spec == spec_name:
             return mapping
     return None
+
+
+def mapping_for(spec_name: str, name_or_path: str | Path | None = None,
+                base_dir: str | Path | None = None,
+                span: SourceSpan | None = None) -> WeightMapping:
+    """The mapping a command uses: the one named, else the one shipped for the spec (a
+    SpecError DLS102 when there is none)."""
+    if name_or_path is not None:
+        return load_mapping(name_or_path, base_dir, span)
+    mapping = shipped_mapping(spec_name)
+    if mapping is None:
+        raise SpecError(Diagnostic(
+            "DLS102", f"no weight mapping is shipped for spec '{spec_name}'", span,
+            hint=f"write one (docs/weights.md) and pass it with --mapping FILE; shipped: "
+                 f"{', '.join(shipped_names())}"))
+    return mapping
 
 
 def is_file_name(name_or_path: str | Path) -> bool:
