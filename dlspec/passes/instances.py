@@ -66,10 +66,14 @@ class BlockInstances:
                        key=len, reverse=True)
         for call in calls:
             step = _STEP.match(full[len(call):])
+            if step is None and full[len(call)] == ".":
+                break  # `mixed6a.x` names the call mixed6a, not a letter of mixed6
             if step is None:
                 continue
             local, repeat = call[len(prefix):], self.calls[call]
             tail = full[len(call) + step.end():]
+            if repeat is None and step.group(2):
+                continue  # `units` for `unit`: a plain misspelling
             if repeat is None:
                 return self._single(prefix, local, tail)
             index = int(step.group(1)) if step.group(1) else ord(step.group(2)) - ord("a")
@@ -82,23 +86,34 @@ class BlockInstances:
                 guess = f"{local}.{repeat - 1}{tail}" if index == repeat else None
                 return f"did you mean '{guess}'? ({numbered})" if guess else numbered
             if step.group(2):  # a letter: the paper's / torchvision's name of that instance
-                return f"did you mean '{local}.{index}{tail}'? ({numbered})"
+                return (f"did you mean '{local}.{index}{tail}'? (letters count from a, "
+                        f"instances from 0; {numbered})")
             return self._inside(prefix, f"{call}.{index}", text) or numbered
-        return None
+        head = text.split(".")[0]
+        return did_you_mean(text, self._names_in(prefix, prefix + head)) if "." in text else None
 
     def _single(self, prefix: str, local: str, tail: str) -> str:
         """`stage1.0.conv` where stage1 has no `repeat`: its layers are `stage1.conv`."""
         meant = f"{local}{tail}"
-        known = meant if (prefix + meant in self.graph or prefix + meant in self.instances
-                          or not tail) else None
+        known = meant if (not tail or prefix + meant in self.calls
+                          or meant in self._names_in(prefix, prefix + local)) else None
         shown = f"did you mean '{known}'? " if known else ""
         return (f"{shown}('{local}' is a single instance, without `repeat`: its layers are "
                 f"{local}.<layer>)")
 
+    def _names_in(self, prefix: str, outer: str) -> list[str]:
+        """The layers and instances inside `outer` (a call, instance or group), as named from
+        a scope with `prefix`."""
+        names: dict[str, None] = {}  # each node's name and its dotted prefixes, in order
+        for node in self.graph.nodes():
+            parts = node.name.split(".")
+            for end in range(1, len(parts) + 1):
+                names[".".join(parts[:end])] = None
+        return [n[len(prefix):] for n in names if n.startswith(outer + ".")]
+
     def _inside(self, prefix: str, instance: str, text: str) -> str | None:
         """A close name among the layers and instances inside `instance`."""
-        names = [n[len(prefix):] for n in [*(n.name for n in self.graph.nodes()), *self.instances]
-                 if n.startswith(instance + ".")]
+        names = self._names_in(prefix, instance)
         return did_you_mean(text, names) or (
             f"'{instance[len(prefix):]}' has no layer '{text[len(instance) - len(prefix) + 1:]}'"
             if names else None)

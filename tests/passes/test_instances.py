@@ -79,10 +79,12 @@ def test_instances_of_a_nested_repeat_are_named_from_the_outside():
     ("inception4.7", "'inception4' has 3 instances, numbered from 0: inception4.0 to "
                      "inception4.2"),
     # the paper's and torchvision's letters: 4a, 4b, ... are instances 0, 1, ...
-    ("inception4b", "did you mean 'inception4.1'? ('inception4' has 3 instances, numbered "
-                    "from 0: inception4.0 to inception4.2)"),
-    ("inception4_c.conv", "did you mean 'inception4.2.conv'? ('inception4' has 3 instances, "
-                          "numbered from 0: inception4.0 to inception4.2)"),
+    ("inception4b", "did you mean 'inception4.1'? (letters count from a, instances from 0; "
+                    "'inception4' has 3 instances, numbered from 0: inception4.0 to "
+                    "inception4.2)"),
+    ("inception4_c.conv", "did you mean 'inception4.2.conv'? (letters count from a, instances "
+                          "from 0; 'inception4' has 3 instances, numbered from 0: inception4.0 "
+                          "to inception4.2)"),
     # a layer inside an instance that exists
     ("inception4.1.actt", "did you mean 'inception4.1.act'?"),
     # a block used once has no numbered instances
@@ -98,6 +100,20 @@ def test_a_wrong_instance_name_gets_a_hint_at_the_right_one(reference, hint):
     assert got == hint
 
 
+def test_a_call_whose_name_ends_in_a_letter_is_not_taken_for_an_instance():
+    """`inception4a.act` names the layer act of a call inception4a, which exists: a close
+    name inside it is suggested, not inception4.0.act."""
+    _, _, _, _, hint = only_error("{block: single, name: inception4a, inputs: image}\n"
+                                  "  - {op: global_avg_pool2d, inputs: inception4a.actt}")
+    assert hint == "did you mean 'inception4a.act'?"
+
+
+def test_a_name_inside_a_group_or_call_is_suggested():
+    _, _, _, _, hint = only_error("{name: head, layers: [{block: single, name: unit}]}\n"
+                                  "  - {op: global_avg_pool2d, inputs: head.units}")
+    assert hint == "did you mean 'head.unit'?"
+
+
 def test_a_letter_past_the_instances_is_not_taken_for_one():
     _, _, _, _, hint = only_error("{op: global_avg_pool2d, inputs: inception4z}")
     assert hint == "did you mean 'inception4'?"
@@ -107,7 +123,8 @@ def test_an_unknown_output_gets_the_same_hint():
     with pytest.raises(DlspecError) as caught:
         graph_of(outputs="outputs: [inception4a, inception4.3]\n")
     found = [(d.code, d.message, d.hint) for d in caught.value.diagnostics]
-    numbered = "('inception4' has 3 instances, numbered from 0: inception4.0 to inception4.2)"
+    numbered = "'inception4' has 3 instances, numbered from 0: inception4.0 to inception4.2"
     assert found == [
-        ("DLS305", "unknown output 'inception4a'", f"did you mean 'inception4.0'? {numbered}"),
-        ("DLS305", "unknown output 'inception4.3'", f"did you mean 'inception4.2'? {numbered}")]
+        ("DLS305", "unknown output 'inception4a'", "did you mean 'inception4.0'? (letters "
+         f"count from a, instances from 0; {numbered})"),
+        ("DLS305", "unknown output 'inception4.3'", f"did you mean 'inception4.2'? ({numbered})")]
