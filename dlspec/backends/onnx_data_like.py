@@ -61,9 +61,12 @@ def data_samples(checked: CheckedSpec) -> np.ndarray | None:
         return None
 
     try:
-        return next(iter(load_data(checked).train.inputs.values()))
+        train = load_data(checked).train
     except (DlspecError, OSError, ValueError):
         return None
+    if getattr(train, "streamed", False):  # files, read only while training
+        return None
+    return next(iter(train.inputs.values()))
 
 
 def like_data(info: TensorInfo, samples: np.ndarray) -> TensorInfo:
