@@ -32,6 +32,16 @@ train: {{epochs: {epochs}, seed: 0, metrics: [accuracy]}}
 """
 
 
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits (pixels (1797, 64) 0..16, labels), read from the file it ships
+    without importing scikit-learn (seconds on a busy machine)."""
+    import importlib.util
+
+    folder = Path(importlib.util.find_spec("sklearn").submodule_search_locations[0])
+    table = np.loadtxt(folder / "datasets" / "data" / "digits.csv.gz", delimiter=",")
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
 def render(pixels8: np.ndarray, variant: int, size: int = 32) -> np.ndarray:
     """One 8x8 digit (0..16) as a size x size RGB image (uint8, H, W, 3) of a variant."""
     ink, paper = (np.asarray(c, dtype=np.float64) for c in VARIANTS[variant])
@@ -44,16 +54,15 @@ def digit_folder(root: Path, per_class: int | None = None) -> tuple[np.ndarray, 
     even samples in variant 0, odd ones in variant 1. Returns their pixels (n, 3, 32, 32)
     uint8 and labels (n,) in the folder's listing order (class, then file name)."""
     from PIL import Image
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
+    pixels, target = load_digits()
     images, labels = [], []
     for digit in range(10):
         folder = root / str(digit)
         folder.mkdir(parents=True)
-        chosen = np.flatnonzero(digits.target == digit)[:per_class]
+        chosen = np.flatnonzero(target == digit)[:per_class]
         for i in chosen:
-            rgb = render(digits.data[i], int(i) % 2)
+            rgb = render(pixels[i], int(i) % 2)
             Image.fromarray(rgb).save(folder / f"{i:05d}.png", compress_level=1)
             images.append(rgb.transpose(2, 0, 1))
             labels.append(digit)
