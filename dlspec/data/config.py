@@ -6,6 +6,7 @@ import math
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.builtin import BUILTIN
@@ -24,7 +25,8 @@ Fraction = Annotated[float, Field(strict=True)]
 class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets' parameters
     """Where the data comes from and how it is split, cleaned and scaled."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "anyOf": [{"required": ["dataset"]}, {"required": [IMAGES]}]})
 
     dataset: str | None = Field(
         default=None, validate_default=True,
@@ -140,9 +142,8 @@ class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets'
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, name: str | None) -> str:
-        if name is None:
-            raise ValueError("data needs `dataset:` (a built-in, synthetic or file dataset) "
-                             "or `images:` (a folder of images, or a CSV of image paths)")
+        if name is None:  # neither `dataset:` nor `images:` (which sets it)
+            raise PydanticCustomError("missing", "Field required")
         if name not in DATASET_NAMES:
             raise ValueError(f"unknown dataset '{name}': {suggest(name, DATASET_NAMES)}")
         return name

@@ -126,8 +126,8 @@ def test_a_csv_of_paths_and_labels(folder):
     ("{images: digits, path: x.csv}", "`path` is not for images"),
     ("{images: digits, dataset: csv}", "give either `dataset: csv` or `images:`, not both"),
     ("{dataset: digits, workers: 2}", "`workers` sets the processes that decode `images:`"),
-    ("{split: [0.8, 0.1, 0.1]}", "data needs `dataset:` (a built-in, synthetic or file "
-                                 "dataset) or `images:`"),
+    ("{split: [0.8, 0.1, 0.1]}", "missing required key 'dataset'"),
+    ("{datset: digits}", "unknown key 'datset'"),
 ])
 def test_image_keys_are_checked(tmp_path, data, message):
     from dlspec.errors import SpecError
