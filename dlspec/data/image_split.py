@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -72,9 +73,10 @@ class ImageSplit:
     def __len__(self) -> int:
         return len(self.y)
 
-    @property
+    @cached_property
     def inputs(self) -> Mapping[str, np.ndarray]:
-        """The model's input by name: the whole split, decoded when its value is read."""
+        """The model's input by name: the whole split, decoded when its value is first
+        read."""
         return _DecodedInputs(self)
 
     @property

@@ -149,3 +149,29 @@ def test_validate_reads_headers_without_torch(folder):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_train_refuses_a_bad_folder_before_writing_anything(folder, monkeypatch, capsys):
+    shutil.copy(folder / "digits" / "0" / "00000.png", folder / "digits" / "loose.png")
+    spec = write_spec(folder, "{images: digits}")
+    code, out, err = run_cli(monkeypatch, capsys, "train", str(spec), "--out",
+                             str(folder / "runs"))
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines()[0] == (
+        f"{spec}:{DATA_LINE}:16: error DLS401: {folder / 'digits' / 'loose.png'} is not in a "
+        f"class folder (1 image(s) directly in {folder / 'digits'}); each image goes in the "
+        "folder of its class")
+    assert not (folder / "runs").exists()
+
+
+def test_a_csv_names_its_label_column(folder):
+    lines = ["file,digit,parity"] + [f"digits/{d}/{p.name},{d},{d % 2}" for d in range(10)
+                                     for p in sorted((folder / "digits" / str(d)).iterdir())]
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
+    from dlspec.data.config import DataConfig
+    from dlspec.data.image_prepare import find_images
+
+    by_digit = find_images(DataConfig(images="labels.csv", target="digit"), folder)
+    assert by_digit.class_names == tuple(str(d) for d in range(10))
+    assert by_digit.paths[3].endswith("digits/1/00001.png")  # `file`: the first column
+    assert find_images(DataConfig(images="labels.csv"), folder).counts() == [15, 15]
