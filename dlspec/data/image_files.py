@@ -48,9 +48,15 @@ class ImageList:
                 f"{self.source}: {', '.join(pairs[:20])}{more}")
 
 
-def _fail(problems: list[str | Diagnostic], hint: str | None = None) -> FieldError:
-    return FieldError([(AT_IMAGES, p if isinstance(p, Diagnostic) else
-                        Diagnostic("DLS401", p, hint=hint)) for p in problems])
+def _fail(problems: list[Diagnostic]) -> FieldError:
+    return FieldError([(AT_IMAGES, problem) for problem in problems])
+
+
+def _problems(messages: list[str], hint: str) -> list[Diagnostic]:
+    """DLS401 diagnostics of one kind, the first few one by one and the rest counted."""
+    if len(messages) > _SHOWN:
+        messages = [*messages[:_SHOWN], f"... and {len(messages) - _SHOWN} more like these"]
+    return [Diagnostic("DLS401", message, hint=hint) for message in messages]
 
 
 def _is_image(name: str) -> bool:
@@ -66,113 +72,104 @@ def _images_under(folder: Path) -> list[str]:
     return found
 
 
-def list_images(images: str, base_dir: Path) -> ImageList:
-    """The images that `data.images` names (a folder of class folders, or a CSV file),
-    without opening them; FieldError DLS401 at `data.images` for a missing folder, a folder
-    without class folders, a class folder without images, or a class of one image."""
+def list_images(images: str, base_dir: Path, target: str | None = None,
+                headers: bool = False) -> ImageList:
+    """The images that `data.images` names (a folder of class folders, or a CSV file whose
+    labels are in the column `target`, default the last); with `headers`, every file's
+    header read (`header_problems`). FieldError DLS401 at `data.images` with every problem
+    found: a missing folder, a folder without class folders, an image outside them, a class
+    folder without images, a CSV row naming no image, a class of one image, an unreadable
+    file."""
     where = Path(base_dir) / images
     if where.is_file() and where.suffix.lower() == ".csv":
-        found = _from_csv(where)
+        found, problems = _from_csv(where, target)
     elif where.is_dir():
-        found = _from_folder(where)
+        found, problems = _from_folder(where)
     else:
         what = ("is a file, neither a folder nor a .csv file" if where.exists()
                 else "does not exist")
-        raise _fail([f"image folder {where} {what}"],
-                    hint="give a folder with one sub-folder of images per class, or a CSV "
-                    "file of image paths and labels, relative to the spec file's folder")
-    _check_classes(found)
+        raise _fail(_problems([f"image folder {where} {what}"], hint=(
+            "give a folder with one sub-folder of images per class, or a CSV file of image "
+            "paths and labels, relative to the spec file's folder")))
+    problems += _class_problems(found)
+    if headers:
+        problems += header_problems(found.paths)
+    if problems:
+        raise _fail(problems)
     return found
 
 
-def _from_folder(folder: Path) -> ImageList:
+def _from_folder(folder: Path) -> tuple[ImageList, list[Diagnostic]]:
     classes = sorted(e.name for e in os.scandir(folder)
                      if e.is_dir() and not e.name.startswith("."))
     loose = sorted(e.name for e in os.scandir(folder) if e.is_file() and _is_image(e.name))
-    problems: list[str] = []
-    if loose:
-        problems.append(f"{folder / loose[0]} is not in a class folder ({len(loose)} image(s) "
-                        f"directly in {folder}); each image goes in the folder of its class")
+    problems = _problems([f"{folder / loose[0]} is not in a class folder ({len(loose)} "
+                          f"image(s) directly in {folder}); each image goes in the folder of "
+                          "its class"] if loose else [], hint="move it into its class folder")
     if not classes:
-        raise _fail([*problems, f"image folder {folder} has no class folders"],
-                    hint="put each class's images in a sub-folder named after the class")
+        raise _fail([*problems, *_problems([f"image folder {folder} has no class folders"],
+                    hint="put each class's images in a sub-folder named after the class")])
     paths: list[str] = []
     labels: list[int] = []
+    empty = []
     for k, name in enumerate(classes):
         files = _images_under(folder / name)
         if not files:
-            problems.append(f"class folder {folder / name} has no images "
-                            f"({', '.join(s for s in IMAGE_SUFFIXES)})")
+            empty.append(f"class folder {folder / name} has no images "
+                         f"({', '.join(IMAGE_SUFFIXES)})")
         paths += files
         labels += [k] * len(files)
-    if problems:
-        raise _fail(problems, hint="remove empty class folders, or add their images")
-    return ImageList(tuple(paths), tuple(labels), tuple(classes), str(folder))
+    problems += _problems(empty, hint="remove empty class folders, or add their images")
+    return ImageList(tuple(paths), tuple(labels), tuple(classes), str(folder)), problems
 
 
-def _from_csv(path: Path) -> ImageList:
-    from dlspec.data.files import _encode_labels, _read_table
+def _from_csv(path: Path, target: str | None) -> tuple[ImageList, list[Diagnostic]]:
+    from dlspec.data.files import _column_index, _encode_labels, _read_table
 
     header, rows = _read_table(path)
     at = header.index(PATH_COLUMN) if PATH_COLUMN in header else 0
-    label_at = len(header) - 1
+    label_at = len(header) - 1 if target is None else _column_index(header, target, path,
+                                                                     "target")
     if label_at == at:
-        raise _fail([f"{path} needs two columns: the image paths ('{PATH_COLUMN}', else the "
-                     "first) and their labels (the last)"])
-    paths, problems = [], []
+        raise _fail(_problems([f"{path} needs two columns: the image paths "
+                               f"('{PATH_COLUMN}', else the first) and their labels (the "
+                               "last, or data.target)"], hint="add a column of labels"))
+    paths, labels, missing, unlabelled = [], [], [], []
     for line, row in rows:
         image = path.parent / row[at].strip()
         if not _is_image(image.name) or not image.is_file():
             what = "is not a PNG or JPEG file" if image.is_file() else "does not exist"
-            problems.append(f"{path}:{line}: image {image} {what}")
-        if not row[label_at].strip():
-            problems.append(f"{path}:{line}: the label of {image} is empty")
-        paths.append(str(image))
-    if problems:
-        raise _fail(_capped(problems), hint="image paths are relative to the CSV file's folder")
-    labels, names = _encode_labels([row[label_at].strip() for _, row in rows])
-    return ImageList(tuple(paths), tuple(int(k) for k in labels), tuple(names), str(path))
+            missing.append(f"{path}:{line}: image {image} {what}")
+        elif not row[label_at].strip():
+            unlabelled.append(f"{path}:{line}: the label of {image} is empty")
+        else:
+            paths.append(str(image))
+            labels.append(row[label_at].strip())
+    problems = _problems(missing, hint="image paths are relative to the CSV file's folder")
+    problems += _problems(unlabelled, hint="label every image, or remove its row")
+    if not paths:
+        raise _fail(problems or _problems([f"{path} lists no images"], hint="add rows"))
+    indices, names = _encode_labels(labels)
+    found = ImageList(tuple(paths), tuple(int(k) for k in indices), tuple(names), str(path))
+    return found, problems
 
 
-def with_target(found: ImageList, target: str | None, images: str, base_dir: Path
-                ) -> ImageList:
-    """A CSV's labels from the column `target` (data.target) instead of its last one."""
-    if target is None:
-        return found
-    from dlspec.data.files import _column_index, _encode_labels, _read_table
-
-    path = Path(base_dir) / images
-    header, rows = _read_table(path)
-    at = _column_index(header, target, path, "target")
-    labels, names = _encode_labels([row[at].strip() for _, row in rows])
-    updated = ImageList(found.paths, tuple(int(k) for k in labels), tuple(names), found.source)
-    _check_classes(updated)
-    return updated
-
-
-def _check_classes(found: ImageList) -> None:
+def _class_problems(found: ImageList) -> list[Diagnostic]:
     """At least two classes, each of two images or more (one image cannot be in both the
     train split and another; a stratified split needs two)."""
     if len(found.class_names) < 2:
-        raise _fail([f"{found.source} has one class ({found.class_names[0]}); a classifier "
-                     "needs two or more"], hint="add a folder (or labels) for another class")
+        return _problems([f"{found.source} has one class ({found.class_names[0]}); a "
+                          "classifier needs two or more"],
+                         hint="add a folder (or labels) for another class")
     single = [k for k, n in enumerate(found.counts()) if n == 1]
-    problems = [f"class '{found.class_names[k]}' has one image, "
-                f"{found.paths[found.labels.index(k)]}; a class needs two or more"
-                for k in single]
-    if problems:
-        raise _fail(_capped(problems), hint="add images of that class, or remove it")
+    return _problems([f"class '{found.class_names[k]}' has one image, "
+                      f"{found.paths[found.labels.index(k)]}; a class needs two or more"
+                      for k in single], hint="add images of that class, or remove it")
 
 
-def _capped(problems: list[str]) -> list[str]:
-    if len(problems) <= _SHOWN:
-        return problems
-    return [*problems[:_SHOWN], f"... and {len(problems) - _SHOWN} more"]
-
-
-def check_headers(paths: tuple[str, ...]) -> None:
-    """Open every image's header with Pillow (no pixel is decoded): FieldError DLS401
-    naming each file that is not a readable PNG or JPEG image."""
+def header_problems(paths: tuple[str, ...]) -> list[Diagnostic]:
+    """Each image's header opened with Pillow (no pixel is decoded): a DLS401 naming each
+    file that is not a readable PNG or JPEG image."""
     from PIL import Image, UnidentifiedImageError
 
     problems = []
@@ -185,8 +182,7 @@ def check_headers(paths: tuple[str, ...]) -> None:
                     problems.append(f"image {path} has no pixels ({image.size})")
         except (UnidentifiedImageError, OSError, ValueError) as error:
             problems.append(f"image {path} cannot be read: {_reason(error)}")
-    if problems:
-        raise _fail(_capped(problems), hint="replace or remove the file(s)")
+    return _problems(problems, hint="replace or remove the file(s)")
 
 
 def _reason(error: Exception) -> str:

@@ -18,7 +18,7 @@ from dlspec.data.builtin import DatasetInfo, FieldInfo
 from dlspec.data.config import DataConfig
 from dlspec.data.fields import AT_DATASET, DataKey, FieldError, InputIO, feeds, misfit
 from dlspec.data.image_decode import MODES, ImageReadError, ImageShape, default_workers
-from dlspec.data.image_files import AT_IMAGES, ImageList, check_headers, list_images, with_target
+from dlspec.data.image_files import AT_IMAGES, ImageList, list_images
 from dlspec.data.image_split import ImageReader, ImageSplit
 from dlspec.data.split import split_indices
 from dlspec.data.tasks import Task
@@ -30,15 +30,11 @@ IMAGE_FIELD = "image"  # the one field of an image dataset (feeds a model's one 
 
 def find_images(config: DataConfig, base_dir: Path, headers: bool = True) -> ImageList:
     """The dataset's images and classes; with `headers`, every file's header checked.
-    DataError DLS401 located at `data.images`."""
+    DataError DLS401 located at `data.images`, with every problem found."""
     try:
-        found = list_images(str(config.images), base_dir)
-        found = with_target(found, config.target, str(config.images), base_dir)
-        if headers:
-            check_headers(found.paths)
-    except DataError as error:
+        return list_images(str(config.images), base_dir, config.target, headers)
+    except DataError as error:  # a CSV file's own errors (dlspec/data/files.py)
         raise located(error) from None
-    return found
 
 
 def info_of(found: ImageList) -> DatasetInfo:

@@ -68,18 +68,19 @@ def test_a_missing_folder_is_located_at_the_data_line(tmp_path):
         "file's folder"]
 
 
-def test_an_empty_class_folder_and_a_class_of_one_image(folder):
+def test_every_problem_of_a_folder_is_reported_at_once(folder):
     (folder / "digits" / "cats").mkdir()
-    assert errors(folder)[0].endswith(
-        f"error DLS401: class folder {folder / 'digits' / 'cats'} has no images (.png, .jpg, "
-        ".jpeg)\n  help: remove empty class folders, or add their images")
-    (folder / "digits" / "cats").rmdir()
     for extra in sorted((folder / "digits" / "4").iterdir())[1:]:
         extra.unlink()
-    only = folder / "digits" / "4" / "00004.png"
+    (folder / "digits" / "2" / "broken.png").write_bytes(b"\x89PNG not really")
+    at = f"{folder / 'spec.yaml'}:{DATA_LINE}:16: error DLS401: "
     assert errors(folder) == [
-        f"{folder / 'spec.yaml'}:{DATA_LINE}:16: error DLS401: class '4' has one image, "
-        f"{only}; a class needs two or more\n  help: add images of that class, or remove it"]
+        f"{at}class folder {folder / 'digits' / 'cats'} has no images (.png, .jpg, .jpeg)\n"
+        "  help: remove empty class folders, or add their images",
+        f"{at}class '4' has one image, {folder / 'digits' / '4' / '00004.png'}; a class needs "
+        "two or more\n  help: add images of that class, or remove it",
+        f"{at}image {folder / 'digits' / '2' / 'broken.png'} cannot be read: cannot identify "
+        "image file\n  help: replace or remove the file(s)"]
 
 
 def test_unreadable_and_foreign_images_are_named(folder):
