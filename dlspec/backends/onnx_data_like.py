@@ -60,13 +60,12 @@ def data_samples(checked: CheckedSpec) -> np.ndarray | None:
     if data_view(checked).model != checked.model:  # a model the data does not feed
         return None
 
+    if checked.spec.data.images is not None:  # files, decoded only while training
+        return None
     try:
-        train = load_data(checked).train
+        return next(iter(load_data(checked).train.inputs.values()))
     except (DlspecError, OSError, ValueError):
         return None
-    if getattr(train, "streamed", False):  # files, read only while training
-        return None
-    return next(iter(train.inputs.values()))
 
 
 def like_data(info: TensorInfo, samples: np.ndarray) -> TensorInfo:

@@ -6,25 +6,22 @@ digits from PNG files as well as from the arrays, its export taking raw pixels."
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from image_folders import digit_folder, write_spec
+from run_fixtures import rows, same, weights
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: image_folders
-from image_folders import digit_folder, write_spec  # noqa: E402
-from run_fixtures import rows, same, weights  # noqa: E402
-
-import dlspec.train.engine.streamed as streamed  # noqa: E402
-from dlspec.api import train_spec  # noqa: E402
-from dlspec.data.image_decode import ImageShape  # noqa: E402
-from dlspec.data.image_split import ImageReader, ImageSplit  # noqa: E402
-from dlspec.errors import DataError  # noqa: E402
-from dlspec.train.engine.interrupt import RunInterrupted  # noqa: E402
-from dlspec.train.engine.steps import StepPlan  # noqa: E402
-from dlspec.train.objectives.supervised import Supervised  # noqa: E402
+import dlspec.train.engine.streamed as streamed
+from dlspec.api import train_spec
+from dlspec.data.image_decode import ImageShape
+from dlspec.data.image_split import ImageReader, ImageSplit
+from dlspec.errors import DataError
+from dlspec.train.engine.interrupt import RunInterrupted
+from dlspec.train.engine.steps import StepPlan
+from dlspec.train.objectives.supervised import Supervised
 
 SMALL = ["width=4"]
 PER_CLASS = 16  # 160 images: 128 train, 16 val, 16 test
