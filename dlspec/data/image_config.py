@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 IMAGES = "images"  # the dataset name `images:` stands for
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_OTHER_KEYS = ("path", "features", "inputs", "rescale")
+_OTHER_KEYS = ("path", "features", "inputs")
 
 
 class ImageFields(BaseModel):
@@ -23,8 +23,9 @@ class ImageFields(BaseModel):
         "image paths, relative to the CSV's folder, and whose `target` column (default: the "
         "last) their labels. Each image is resized to cover the model input's height and "
         "width and cropped at its centre, converted to grayscale (1 channel) or RGB (3), "
-        "and each channel is standardized with the train split's mean and std (exported "
-        "models include it, so they take pixel values 0..255). Images are decoded while "
+        "and each channel is standardized with the train split's mean and std (or mapped "
+        "by `rescale`; exported models include it, so they take pixel values 0..255). "
+        "Images are decoded while "
         "training, never held in memory all at once.",
     )
     workers: int | None = Field(

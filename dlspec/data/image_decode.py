@@ -75,20 +75,30 @@ class ImageShape:
             for start in range(0, len(paths), _CHUNK):
                 yield start, np.stack(list(pool.map(self.decode, paths[start:start + _CHUNK])))
 
-    def channel_stats(self, paths: Sequence[str], workers: int = 0
-                      ) -> tuple[np.ndarray, np.ndarray]:
+    def channel_stats(self, paths: Sequence[str], workers: int = 0) -> PixelStats:
         """Per-channel mean and std (float64, (C,)) of the pixels of `paths`, in pixel
-        units (0..255), one chunk of images in memory at a time; a constant channel gets
-        std 1."""
+        units (0..255), one chunk of images in memory at a time (a constant channel gets
+        std 1); and the smallest and largest pixel value."""
         total = np.zeros(self.channels)
         squares = np.zeros(self.channels)
-        count = 0
+        count, low, high = 0, 255, 0
         for _, chunk in self._chunks(paths, workers):
             values = chunk.transpose(1, 0, 2, 3).reshape(self.channels, -1).astype(np.float64)
             total += values.sum(axis=1)
             squares += np.square(values).sum(axis=1)
             count += values.shape[1]
+            low, high = min(low, int(chunk.min())), max(high, int(chunk.max()))
         mean = total / count
         std = np.sqrt(np.maximum(squares / count - np.square(mean), 0.0))
         std[std < 1e-6] = 1.0
-        return mean, std
+        return PixelStats(mean, std, low, high)
+
+
+@dataclass(frozen=True)
+class PixelStats:
+    """What `channel_stats` measures."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    low: int
+    high: int

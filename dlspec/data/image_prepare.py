@@ -20,6 +20,7 @@ from dlspec.data.fields import AT_DATASET, DataKey, FieldError, InputIO, feeds, 
 from dlspec.data.image_decode import MODES, ImageReadError, ImageShape, default_workers
 from dlspec.data.image_files import AT_IMAGES, ImageList, list_images
 from dlspec.data.image_split import ImageReader, ImageSplit
+from dlspec.data.rescale import rescaling
 from dlspec.data.split import split_indices
 from dlspec.data.tasks import Task
 from dlspec.data.types import PreparedData
@@ -102,24 +103,36 @@ def prepare_images(config: DataConfig, base_dir: Path, model, task: Task) -> Pre
     name, image = _image_shape(model.all_inputs())
     paths = np.asarray(found.paths, dtype=object)
     workers = default_workers() if config.workers is None else config.workers
-    if config.standardize is False:
-        mean, std = np.zeros(image.channels), np.ones(image.channels)
-    else:
-        try:
-            mean, std = image.channel_stats(list(paths[splits[0]]), workers)
-        except ImageReadError as error:
-            raise DataError(Diagnostic("DLS401", str(error), hint="replace or remove the "
-                                       "file")) from None
+    mean, std = _scaling(config, image, list(paths[splits[0]]), workers)
     reader = ImageReader(name, image, mean.astype(np.float32), std.astype(np.float32), workers)
     train, val, test = (ImageSplit(paths[rows], y[rows], reader) for rows in splits)
     full = [np.broadcast_to(v.astype(np.float32).reshape(-1, 1, 1), image.shape).copy()
             for v in (mean, std)]
-    scaled = config.standardize is not False
+    scaled = config.standardize is not False or config.rescale is not None
     return PreparedData(
         train=train, val=val, test=test, task=task, feature_names=[],
         class_names=list(found.class_names), source=found.source,
         mean=full[0] if scaled else None, std=full[1] if scaled else None,
         augment=config.augment, scaling={name: tuple(full)} if scaled else {})
+
+
+def _scaling(config: DataConfig, image: ImageShape, train: list[str], workers: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (mean, std) that the inputs are fed as (x - mean) / std with: the train
+    pixels' statistics; with data.rescale, their range onto [low, high] (one range for
+    every channel, as for tabular data); (0, 1) with standardize: false."""
+    if config.standardize is False and config.rescale is None:
+        return np.zeros(image.channels), np.ones(image.channels)
+    try:
+        stats = image.channel_stats(train, workers)
+    except ImageReadError as error:
+        raise DataError(Diagnostic("DLS401", str(error), hint="replace or remove the "
+                                   "file")) from None
+    if config.rescale is None:
+        return stats.mean, stats.std
+    mean, std = rescaling(np.array([[stats.low], [stats.high]], dtype=np.float64),
+                          config.rescale)
+    return np.repeat(mean, image.channels), np.repeat(std, image.channels)
 
 
 def located(error: DataError) -> DataError:

@@ -65,7 +65,8 @@ def test_channel_stats_stream_in_chunks(tmp_path, monkeypatch):
     shape = ImageShape(3, 8, 8)
     every = shape.decode_many(paths).astype(np.float64)
     monkeypatch.setattr(image_decode, "_CHUNK", 3)  # three chunks, two threads
-    mean, std = shape.channel_stats(paths, workers=2)
-    np.testing.assert_allclose(mean, every.mean(axis=(0, 2, 3)), rtol=1e-12)
-    np.testing.assert_allclose(std[:2], every.std(axis=(0, 2, 3))[:2], rtol=1e-9)
-    assert mean[2] == 9 and std[2] == 1
+    stats = shape.channel_stats(paths, workers=2)
+    np.testing.assert_allclose(stats.mean, every.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(stats.std[:2], every.std(axis=(0, 2, 3))[:2], rtol=1e-9)
+    assert stats.mean[2] == 9 and stats.std[2] == 1
+    assert (stats.low, stats.high) == (every.min(), every.max())

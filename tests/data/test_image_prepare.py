@@ -54,3 +54,12 @@ def test_standardize_false_feeds_pixel_values(folder):
 
 def _sample_numbers(root) -> list[int]:
     return [int(p.stem) for p in sorted(root.glob("digits/*/*.png"))]
+
+
+def test_rescale_maps_the_train_pixels_range(folder):
+    root, pixels, _ = folder
+    data = load_data(check(write_spec(root, "{images: digits, rescale: [-1, 1]}")))
+    x = data.train.x
+    assert (float(x.min()), float(x.max())) == (-1.0, 1.0)  # 0..255 onto [-1, 1]
+    np.testing.assert_allclose(data.mean[:, 0, 0], [127.5] * 3)
+    np.testing.assert_allclose(data.std[:, 0, 0], [127.5] * 3)
