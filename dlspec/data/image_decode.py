@@ -56,8 +56,9 @@ class ImageShape:
                 pixels = np.asarray(image, dtype=np.uint8)
         except (OSError, ValueError, SyntaxError) as error:
             raise ImageReadError(f"image {path} cannot be decoded: {error}") from None
-        return pixels[None] if pixels.ndim == 2 else np.ascontiguousarray(
-            pixels.transpose(2, 0, 1))
+        if pixels.ndim == 2:  # a writable copy, as torch.from_numpy wants
+            return pixels[None].copy()
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
     def decode_many(self, paths: Sequence[str], workers: int = 0) -> np.ndarray:
         """uint8 (n, C, H, W) of `paths`, decoded by `workers` threads (0: here)."""
