@@ -85,6 +85,10 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
             outputs = ", ".join(f"{name} {graph.node(name).type}" for name in graph.outputs)
             which = f" model {model}:" if checked.spec.models is not None else ""
             print(f"{path}: ok:{which} {len(graph.layers())} layers -> {outputs}")
+        if checked.spec.data is not None and checked.spec.data.images is not None:
+            from dlspec.data.image_prepare import image_summary
+
+            print(f"{path}: images ok: {image_summary(checked)}")
         if checked.spec.search is not None:
             from dlspec.search.check import search_summary
 

@@ -60,6 +60,8 @@ def data_samples(checked: CheckedSpec) -> np.ndarray | None:
     if data_view(checked).model != checked.model:  # a model the data does not feed
         return None
 
+    if checked.spec.data.images is not None:  # files, decoded only while training
+        return None
     try:
         return next(iter(load_data(checked).train.inputs.values()))
     except (DlspecError, OSError, ValueError):

@@ -6,26 +6,30 @@ import math
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.builtin import BUILTIN
 from dlspec.data.graphs import GraphParams
+from dlspec.data.image_config import IMAGES, ImageFields, check_images, images_first
 from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
 from dlspec.data.tasks import Task
 from dlspec.errors import suggest
 
 FILE_FORMATS = ("csv", "npz")
-DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS)
+DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS, IMAGES)
 Fraction = Annotated[float, Field(strict=True)]
 
 
-class DataConfig(GraphParams):  # + the graph datasets' parameters
+class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets' parameters
     """Where the data comes from and how it is split, cleaned and scaled."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "anyOf": [{"required": ["dataset"]}, {"required": [IMAGES]}]})
 
-    dataset: str = Field(
+    dataset: str | None = Field(
+        default=None, validate_default=True,
         description="A built-in dataset (digits, digits_multilabel, digits_shift, iris, wine, "
         "breast_cancer, diabetes), a synthetic sequence dataset generated from `seed` (copy, "
         "reverse, brackets, parity, sine, chars), generated graphs (sbm), or 'csv' / 'npz' "
@@ -33,7 +37,8 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         "field of its name: 'pixels' (digits, digits_multilabel), 'image' and 'shift' "
         "(digits_shift), 'features' (the other built-in ones), 'tokens' ('values' for sine), "
         "'x' and 'adjacency' (sbm), an npz file's arrays by key, a csv file's `inputs` "
-        "groups; a model with one input takes a one-field dataset's field whatever its name."
+        "groups; a model with one input takes a one-field dataset's field whatever its name. "
+        "Left out with `images:` (your own image folder), which sets it to 'images'."
     )
     path: str | None = Field(
         default=None,
@@ -132,9 +137,13 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         "colour jitter, noise, token masking, mixup); never to validation or test.",
     )
 
+    _images_first = model_validator(mode="before")(images_first)
+
     @field_validator("dataset")
     @classmethod
-    def _known_dataset(cls, name: str) -> str:
+    def _known_dataset(cls, name: str | None) -> str:
+        if name is None:  # neither `dataset:` nor `images:` (which sets it)
+            raise PydanticCustomError("missing", "Field required")
         if name not in DATASET_NAMES:
             raise ValueError(f"unknown dataset '{name}': {suggest(name, DATASET_NAMES)}")
         return name
@@ -202,6 +211,9 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
 
     @model_validator(mode="after")
     def _fits_dataset(self) -> DataConfig:
+        check_images(self)
+        if self.dataset == IMAGES:
+            return self
         if self.dataset in FILE_FORMATS and self.path is None:
             raise ValueError(f"dataset '{self.dataset}' needs `path:` to the data file")
         if self.dataset not in FILE_FORMATS:

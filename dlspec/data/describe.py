@@ -24,6 +24,7 @@ from dlspec.data.fields import (
     input_problems,
     misfit,
 )
+from dlspec.data.image_config import IMAGES
 from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task, output_shape, shape_text
 from dlspec.errors import Diagnostic
@@ -75,6 +76,10 @@ def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
     info = static_info(config, inputs)
     if info is not None:
         return info
+    if config.dataset == IMAGES:  # listed, headers read: no pixel decoded
+        from dlspec.data.image_prepare import describe_images
+
+        return describe_images(config, base_dir)
     from dlspec.data.prepare import info_from_raw, load_raw  # reading files needs numpy
 
     raw, source = load_raw(config, base_dir)
@@ -164,7 +169,12 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
     inputs = model.all_inputs()
     problems = feed_problems(info, inputs, declared, by_name=by_name,
                              dataset="" if config is None else config.dataset)
-    problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
+    if config is not None and config.dataset == IMAGES:  # resized to any (C, H, W)
+        from dlspec.data.image_prepare import image_input_problems
+
+        problems += image_input_problems(info, inputs)
+    else:
+        problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
         return [*problems, (AT_DATASET, _wrong_task(info, task))]
     if model.output_shape is None:

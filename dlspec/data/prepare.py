@@ -18,6 +18,7 @@ from dlspec.data.config import DataConfig
 from dlspec.data.describe import ModelIO, augment_diagnostics, fit_problems, static_info
 from dlspec.data.fields import FieldError, feeds, misfit
 from dlspec.data.files import MissingPolicy, load_csv, load_npz
+from dlspec.data.image_config import IMAGES
 from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
 from dlspec.data.synthetic import SYNTHETIC, synthetic_form, synthetic_params
@@ -195,6 +196,10 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
     augmentations (a FieldError, each diagnostic with its key in the `data:` section).
     """
     names = [i.name for i in model.all_inputs()]
+    if config.dataset == IMAGES:  # decoded while training, never loaded whole
+        from dlspec.data.image_prepare import prepare_images
+
+        return prepare_images(config, base_dir, model, task)
     raw, source = load_raw(config, base_dir, names)
     info = static_info(config, names) or info_from_raw(raw, source)
     problems = fit_problems(info, model, task, config)

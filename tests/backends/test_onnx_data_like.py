@@ -101,3 +101,15 @@ def test_a_spec_dataset_gives_the_samples(tmp_path):
     broken = check_spec(SPECS / "regression-diabetes.yaml",
                         ["data={dataset: csv, path: missing.csv, target: y}"])
     assert data_samples(broken) is None  # not loadable: the roles still apply
+
+
+def test_an_image_folder_is_not_decoded_for_the_export_check(tmp_path, monkeypatch):
+    from image_folders import digit_folder, write_spec
+
+    from dlspec.api import check
+    from dlspec.backends.onnx_data_like import data_samples
+    from dlspec.data.image_decode import ImageShape
+
+    digit_folder(tmp_path / "digits", per_class=2)
+    monkeypatch.setattr(ImageShape, "decode", lambda self, path: 1 / 0)  # never called
+    assert data_samples(check(write_spec(tmp_path, "{images: digits}"))) is None

@@ -49,7 +49,13 @@ def forward(model: torch.nn.Module, batch: Tensors):
 
 
 def split_tensors(split: Split, device: str | torch.device) -> Tensors:
-    """A split's inputs and targets as tensors on `device` (sharing memory on the CPU)."""
+    """A split's inputs and targets as tensors on `device` (sharing memory on the CPU); a
+    split of files (images) is decoded batch by batch as it is read (streamed.py)."""
+    if getattr(split, "streamed", False):
+        from dlspec.train.engine.streamed import StreamedTensors
+
+        return StreamedTensors(split, device)
+
     def tensor(array: np.ndarray) -> torch.Tensor:
         array = np.ascontiguousarray(array)
         return torch.from_numpy(array if array.flags.writeable else array.copy()).to(device)

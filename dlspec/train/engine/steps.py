@@ -260,10 +260,14 @@ class Stepper:
         result)` is called after each (group norms are measured every `log_every` steps).
         """
         self.model.train()
+        first = state.batches_done
+        batches = [plan.batches(i, state.order) for i in range(first, plan.steps_per_epoch)]
+        if hasattr(data, "stream"):  # a split of files: decoded ahead, in this order
+            data.stream([index for micro in batches for index, _ in micro])
         while state.batches_done < plan.steps_per_epoch:
             i = state.batches_done
             step = first_step + i
-            result = self.step(data, plan.batches(i, state.order),
+            result = self.step(data, batches[i - first],
                                norms=bool(log_every) and step % log_every == 0, step=step)
             start, stop = plan.bounds[i]
             state.batches_done += 1
