@@ -13,19 +13,21 @@ from dlspec.data.graphs import GraphParams
 from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
 from dlspec.data.tasks import Task
+from dlspec.data.text_config import TEXT, TextFields, check_text, text_first
 from dlspec.errors import suggest
 
 FILE_FORMATS = ("csv", "npz")
-DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS)
+DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS, TEXT)
 Fraction = Annotated[float, Field(strict=True)]
 
 
-class DataConfig(GraphParams):  # + the graph datasets' parameters
+class DataConfig(TextFields, GraphParams):  # + the text and graph datasets' parameters
     """Where the data comes from and how it is split, cleaned and scaled."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dataset: str = Field(
+    dataset: str | None = Field(
+        default=None, validate_default=True,
         description="A built-in dataset (digits, digits_multilabel, digits_shift, iris, wine, "
         "breast_cancer, diabetes), a synthetic sequence dataset generated from `seed` (copy, "
         "reverse, brackets, parity, sine, chars), generated graphs (sbm), or 'csv' / 'npz' "
@@ -33,7 +35,8 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         "field of its name: 'pixels' (digits, digits_multilabel), 'image' and 'shift' "
         "(digits_shift), 'features' (the other built-in ones), 'tokens' ('values' for sine), "
         "'x' and 'adjacency' (sbm), an npz file's arrays by key, a csv file's `inputs` "
-        "groups; a model with one input takes a one-field dataset's field whatever its name."
+        "groups; a model with one input takes a one-field dataset's field whatever its name. "
+        "Left out with `text:` (your own text file or CSV of texts), which sets it to 'text'."
     )
     path: str | None = Field(
         default=None,
@@ -106,20 +109,20 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         default=None, ge=1, strict=True,
         description="Synthetic datasets: how many sequences to generate "
         "(default: copy/reverse 3000, brackets/parity 4000, sine/chars 2000; sbm: 600 "
-        "graphs).",
+        "graphs). text (a corpus): windows drawn from it (default: its tokens // length).",
     )
     length: int | None = Field(
         default=None, ge=2, strict=True,
         description="Synthetic datasets: tokens (or steps) per sequence, T. copy/reverse: "
         "the longest (lengths are T//2..T); brackets: even. Default: copy/reverse/parity 12, "
-        "brackets 16, sine 32, chars 64.",
+        "brackets 16, sine 32, chars 64; text: 64 (a corpus), 128 (a CSV).",
     )
     vocab: int | None = Field(
         default=None, ge=3, strict=True,
         description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10). "
         "A model with several inputs is fed their seq2seq form: fields src, tgt (BOS "
         "then the target), src_mask, tgt_mask; targets: the target then EOS; BOS = vocab, "
-        "EOS = vocab + 1.",
+        "EOS = vocab + 1. text with tokenizer: bpe: the vocabulary's size (default 1000).",
     )
     noise: float | None = Field(
         default=None, ge=0.0,
@@ -132,9 +135,14 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
         "colour jitter, noise, token masking, mixup); never to validation or test.",
     )
 
+    _text_first = model_validator(mode="before")(text_first)
+
     @field_validator("dataset")
     @classmethod
-    def _known_dataset(cls, name: str) -> str:
+    def _known_dataset(cls, name: str | None) -> str:
+        if name is None:
+            raise ValueError("data needs `dataset:` (a built-in, synthetic or file dataset) "
+                             "or `text:` (a text file, or a CSV file of texts and labels)")
         if name not in DATASET_NAMES:
             raise ValueError(f"unknown dataset '{name}': {suggest(name, DATASET_NAMES)}")
         return name
@@ -202,6 +210,9 @@ class DataConfig(GraphParams):  # + the graph datasets' parameters
 
     @model_validator(mode="after")
     def _fits_dataset(self) -> DataConfig:
+        check_text(self)
+        if self.dataset == TEXT:
+            return self
         if self.dataset in FILE_FORMATS and self.path is None:
             raise ValueError(f"dataset '{self.dataset}' needs `path:` to the data file")
         if self.dataset not in FILE_FORMATS:
