@@ -73,8 +73,8 @@ def with_data(loaded: Any, section: Any, problems: list[Diagnostic]) -> dict[str
     layers = loaded.raw
     for key in section.at("layers"):
         layers = layers[key] if isinstance(layers, (dict, list)) else None
-    names = {layer.get("name") for layer in layers if isinstance(layer, dict)} \
-        if isinstance(layers, list) else set()
+    names = [layer.get("name") for layer in layers if isinstance(layer, dict)] \
+        if isinstance(layers, list) else []
     if NAME in loaded.params or NAME in section.inputs or NAME in names:
         return dict(loaded.params)
     return {NAME: DataFacts(loaded, problems), **loaded.params}
