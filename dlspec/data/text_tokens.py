@@ -3,7 +3,7 @@ file (tokenizers' own format, never a pickle) holds each of them:
 
 - char: a word-level model over single characters (<pad> 0, <unk> 1, then the characters of
   the file, sorted), pieces of one character each, fused back into text;
-- byte: a byte-level BPE without merges (<pad> 0, then the 256 bytes of the text's UTF-8);
+- byte: a byte-level BPE without merges (<pad> 0, then byte b as id b + 1 of the UTF-8);
 - bpe: a byte-level BPE with `vocab` tokens at most, trained on the train split's text only.
 
 Byte-level tokenizers give back exactly the text they read. A tokenizer of classification
@@ -38,7 +38,7 @@ def build_tokenizer(kind: Tokenizer, characters: Iterable[str], train_texts: Ite
         tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
         tokenizer.decoder = decoders.Fuse()
     else:
-        alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+        alphabet = byte_alphabet()
         if kind == "byte":
             ids = {token: i for i, token in enumerate([*specials, *alphabet])}
             tokenizer = Tokenizer(models.BPE(ids, []))
@@ -53,6 +53,15 @@ def build_tokenizer(kind: Tokenizer, characters: Iterable[str], train_texts: Ite
             tokenizer.train_from_iterator(train_texts, trainer=trainer)
     tokenizer.add_special_tokens(specials)
     return tokenizer
+
+
+def byte_alphabet() -> list[str]:
+    """The characters byte-level tokenizers write each byte 0..255 as (GPT-2's table), in
+    byte order: printable ones as themselves, the others from chr(256) on."""
+    kept = {*range(ord("!"), ord("~") + 1), *range(ord("\xa1"), ord("\xac") + 1),
+            *range(ord("\xae"), ord("\xff") + 1)}
+    shifted = iter(range(256, 512))
+    return [chr(b) if b in kept else chr(next(shifted)) for b in range(256)]
 
 
 def fixed_length(tokenizer: tokenizers.Tokenizer, length: int) -> tokenizers.Tokenizer:
