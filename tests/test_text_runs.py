@@ -44,7 +44,8 @@ data: {text: reviews.csv, text_column: review, target: label, tokenizer: bpe, vo
        length: 16, batch_size: 32}
 train: {epochs: 4, seed: 0}
 """
-FILLER = "the a movie film plot actor scene story was is it this and very".split()
+FILLER = ["the", "a", "movie", "film", "plot", "actor", "scene", "story", "was", "is", "it",
+          "this", "and", "very"]
 WORDS = {"pos": ["good", "great", "fun"], "neg": ["bad", "dull", "awful"]}
 
 
