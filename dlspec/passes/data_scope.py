@@ -32,7 +32,11 @@ class DataFacts:
         if self._failed:
             raise DependsOnFailure("the data could not be read", code="DLS401")
         if self._fields is None:
-            self._fields = self._facts()
+            try:
+                self._fields = self._facts()
+            except RuleError:
+                self._failed = True  # reported where first read; later reads fail quietly
+                raise
         return self._fields
 
     def _facts(self) -> dict[str, Any]:

@@ -193,3 +193,19 @@ def test_validate_reads_text_without_torch_or_tokenizers(folder):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert ast.literal_eval(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_data_facts_of_built_in_data_and_where_there_are_none(folder):
+    specs = ROOT / "specs"
+    gpt = api.check(specs / "gpt-chars.yaml", ["model.0.num_embeddings=${data.vocab_size}"])
+    assert gpt.graph.node("embed").op.num_embeddings == 49  # the chars corpus's vocabulary
+    digits = api.check(specs / "mlp-digits.yaml", ["model.5.out_features=${data.classes}"])
+    assert digits.graph.node("logits").type.sample_shape == (10,)
+    assert errors(specs / "mlp-digits.yaml", "model.5.out_features=${data.vocab_size}") == [
+        "--set model.5.out_features=${data.vocab_size}:1:1: error DLS111: 'data.vocab_size' "
+        "has no field 'vocab_size'\n  help: fields: classes"]
+    text = LM.replace("text: corpus.txt, length: 16", "dataset: csv, path: t.csv")
+    (folder / "table.yaml").write_text(text, encoding="utf-8")
+    (message,) = errors(folder / "table.yaml")
+    assert "DLS111: `data.<fact>` is known for built-in, synthetic and text data; 'csv' is " \
+           "read only when training" in message and message.startswith(f"{folder}/table.yaml:6:")
