@@ -102,6 +102,9 @@ def check_text(config: Any) -> None:
         key = "text_column" if config.text_column is not None else "target"
         raise ValueError(f"`{key}` names a column of a CSV file; {config.text} is a "
                          f"corpus for a language model (remove `{key}`, or give a .csv)")
+    if config.missing not in ("error", "drop") or (config.missing == "drop" and not table):
+        raise ValueError(f"missing: {config.missing} fills numbers; text data takes 'error' "
+                         "or, for a CSV, 'drop' (rows without a label)")
     if table and config.samples is not None:
         raise ValueError("`samples` counts the windows cut from a corpus; a CSV file has "
                          "one sample per row (remove `samples`)")

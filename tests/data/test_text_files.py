@@ -78,6 +78,7 @@ def errors(spec: Path, *overrides: str) -> list[str]:
     ({"text": "a.txt", "text_column": "t"}, "`text_column` names a column of a CSV file"),
     ({"text": "a.txt", "target": "y"}, "`target` names a column of a CSV file"),
     ({"text": "a.csv", "samples": 10}, "a CSV file has one sample per row"),
+    ({"text": "a.csv", "missing": "mean"}, "missing: mean fills numbers"),
     ({"text": "a.txt", "vocab": 300}, "the char tokenizer's follows from the data"),
     ({"text": "a.txt", "tokenizer": "bpe", "vocab": 256}, "vocab must be at least 257"),
     ({"text": "a.txt", "path": "b.csv"}, "`path` is not for text"),
@@ -209,3 +210,12 @@ def test_data_facts_of_built_in_data_and_where_there_are_none(folder):
     (message,) = errors(folder / "table.yaml")
     assert "DLS111: `data.<fact>` is known for built-in, synthetic and text data; 'csv' is " \
            "read only when training" in message and message.startswith(f"{folder}/table.yaml:6:")
+
+
+def test_a_row_without_a_label_is_an_error_at_its_line_or_dropped(folder):
+    write_reviews(folder / "holes.csv", [("good", "pos"), ("bad", ""), ("fun", "pos")])
+    config = {"text": "holes.csv", "text_column": "review", "target": "label"}
+    with pytest.raises(DlspecError, match=r"holes.csv:3: the target column 'label' is empty"):
+        describe_text(DataConfig.model_validate(config), folder)
+    dropped = describe_text(DataConfig.model_validate({**config, "missing": "drop"}), folder)
+    assert (dropped.n_samples, dropped.class_names) == (2, ("pos",))
