@@ -102,6 +102,12 @@ def test_the_tokenizer_is_saved_with_the_run_and_in_the_onnx_file(lm_run, lm_onn
     best = load_checkpoint(lm_run / "checkpoints" / "best.safetensors")
     assert best.metadata["tokenizer"] == saved
     assert read_metadata(lm_onnx)["tokenizer"] == saved
+    corpus = lm_run.parent.parent / "corpus.txt"  # the run's tokenizer stands for its text
+    corpus.rename(corpus.with_name("moved.txt"))
+    try:
+        assert generate(lm_run, "abc", 3) == "def"
+    finally:
+        corpus.with_name("moved.txt").rename(corpus)
     (lm_run / "tokenizer.json").unlink()
     try:
         with pytest.raises(GenerateError, match="holds no tokenizer"):

@@ -5,11 +5,15 @@ The facts are found when an expression first reads them, torch-free: from static
 the built-in and synthetic datasets, and for `text:` data from the file (char: a scan of its
 characters; byte: 257; bpe: the `vocab` asked for; a CSV's classes: its labels). Data that
 cannot be read is reported once, at its key in the `data:` section; the expressions reading
-it then fail without a report of their own (one mistake, one error).
+it then fail without a report of their own (one mistake, one error). A run's copy of the
+spec whose text file has moved reads the vocabulary's size from the run's tokenizer.json,
+so its model can still be built to generate or export.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from dlspec.errors import DataError, Diagnostic, RuleError
@@ -57,6 +61,9 @@ class DataFacts:
             try:
                 info = describe_data(config, self._loaded.base_dir)
             except DataError as err:
+                saved = run_facts(config, Path(self._loaded.source.file).parent)
+                if saved is not None:  # a run's copy of the spec, its text moved away
+                    return saved
                 source = self._loaded.source
                 self._problems += [d.at(source.span(key))
                                    for key, d in zip(keys_of(err), err.diagnostics, strict=True)]
@@ -69,6 +76,23 @@ class DataFacts:
 
     def __repr__(self) -> str:
         return "<the spec's data>"
+
+
+def run_facts(config: Any, folder: Path) -> dict[str, Any] | None:
+    """The vocabulary's size of text data from the tokenizer.json of a run `folder` (where
+    its spec.yaml is), or None when `folder` holds no run of text data."""
+    from dlspec.data.text_config import BYTES, SPECIALS, TEXT, bpe_vocab, tokenizer_of
+
+    saved = folder / "tokenizer.json"
+    if config.dataset != TEXT or not (folder / "spec.yaml").is_file() or not saved.is_file():
+        return None
+    kind = tokenizer_of(config)
+    if kind == "char":
+        try:
+            return {"vocab_size": len(json.loads(saved.read_text("utf-8"))["model"]["vocab"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return {"vocab_size": bpe_vocab(config) if kind == "bpe" else len(SPECIALS[kind]) + BYTES}
 
 
 def with_data(loaded: Any, section: Any, problems: list[Diagnostic]) -> dict[str, Any]:
