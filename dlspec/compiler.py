@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dlspec.errors import Diagnostic, ShapeError, SpecError
@@ -40,10 +40,13 @@ class CheckedSpec:
 
 
 def check_spec(path: str | Path, overrides: Sequence[str] = (),
-               model: str | None = None) -> CheckedSpec:
+               model: str | None = None, origin: Path | None = None) -> CheckedSpec:
     """Load, lower and shape-check a spec (every model in it). Raises DlspecError with every
-    problem found; `model` picks which model `graph` is."""
+    problem found; `model` picks which model `graph` is; `origin`: where the spec's relative
+    paths start from, when not at `path` (a run folder's copy of a spec)."""
     loaded = load_spec(path, overrides)
+    if origin is not None:
+        loaded = replace(loaded, path=Path(origin))
     if model is not None:
         check_model_names(loaded, [model])
     graphs = lower_all(loaded)

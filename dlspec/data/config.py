@@ -15,18 +15,19 @@ from dlspec.data.image_config import IMAGES, ImageFields, check_images, images_f
 from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
 from dlspec.data.tasks import Task
+from dlspec.data.text_config import TEXT, TextFields, check_text, text_first
 from dlspec.errors import suggest
 
 FILE_FORMATS = ("csv", "npz")
-DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS, IMAGES)
+DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS, IMAGES, TEXT)
 Fraction = Annotated[float, Field(strict=True)]
 
 
-class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets' parameters
+class DataConfig(ImageFields, TextFields, GraphParams):  # + images, text and graph datasets
     """Where the data comes from and how it is split, cleaned and scaled."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
-        "anyOf": [{"required": ["dataset"]}, {"required": [IMAGES]}]})
+        "anyOf": [{"required": ["dataset"]}, {"required": [IMAGES]}, {"required": [TEXT]}]})
 
     dataset: str | None = Field(
         default=None, validate_default=True,
@@ -38,7 +39,8 @@ class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets'
         "(digits_shift), 'features' (the other built-in ones), 'tokens' ('values' for sine), "
         "'x' and 'adjacency' (sbm), an npz file's arrays by key, a csv file's `inputs` "
         "groups; a model with one input takes a one-field dataset's field whatever its name. "
-        "Left out with `images:` (your own image folder), which sets it to 'images'."
+        "Left out with `images:` (your own image folder), which sets it to 'images', or with "
+        "`text:` (your own text file or CSV of texts), which sets it to 'text'."
     )
     path: str | None = Field(
         default=None,
@@ -111,20 +113,20 @@ class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets'
         default=None, ge=1, strict=True,
         description="Synthetic datasets: how many sequences to generate "
         "(default: copy/reverse 3000, brackets/parity 4000, sine/chars 2000; sbm: 600 "
-        "graphs).",
+        "graphs). text (a corpus): windows drawn from it (default: its tokens // length).",
     )
     length: int | None = Field(
         default=None, ge=2, strict=True,
         description="Synthetic datasets: tokens (or steps) per sequence, T. copy/reverse: "
         "the longest (lengths are T//2..T); brackets: even. Default: copy/reverse/parity 12, "
-        "brackets 16, sine 32, chars 64.",
+        "brackets 16, sine 32, chars 64; text: 64 (a corpus), 128 (a CSV).",
     )
     vocab: int | None = Field(
         default=None, ge=3, strict=True,
         description="copy/reverse: token ids are 0..vocab-1, 0 is padding (default 10). "
         "A model with several inputs is fed their seq2seq form: fields src, tgt (BOS "
         "then the target), src_mask, tgt_mask; targets: the target then EOS; BOS = vocab, "
-        "EOS = vocab + 1.",
+        "EOS = vocab + 1. text with tokenizer: bpe: the vocabulary's size (default 1000).",
     )
     noise: float | None = Field(
         default=None, ge=0.0,
@@ -138,12 +140,15 @@ class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets'
     )
 
     _images_first = model_validator(mode="before")(images_first)
+    _text_first = model_validator(mode="before")(text_first)
 
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, name: str | None) -> str:
-        if name is None:  # neither `dataset:` nor `images:` (which sets it)
-            raise PydanticCustomError("missing", "Field required")
+        if name is None:  # neither `dataset:` nor `images:` / `text:` (which set it)
+            raise PydanticCustomError("missing", "Field required", {"hint": (
+                "add `dataset:` (a built-in, synthetic or file dataset), `images:` (a folder "
+                "of images) or `text:` (a text file, or a CSV file of texts and labels)")})
         if name not in DATASET_NAMES:
             raise ValueError(f"unknown dataset '{name}': {suggest(name, DATASET_NAMES)}")
         return name
@@ -212,7 +217,8 @@ class DataConfig(ImageFields, GraphParams):  # + the images' and graph datasets'
     @model_validator(mode="after")
     def _fits_dataset(self) -> DataConfig:
         check_images(self)
-        if self.dataset == IMAGES:
+        check_text(self)
+        if self.dataset in (IMAGES, TEXT):
             return self
         if self.dataset in FILE_FORMATS and self.path is None:
             raise ValueError(f"dataset '{self.dataset}' needs `path:` to the data file")

@@ -27,6 +27,7 @@ from dlspec.data.fields import (
 from dlspec.data.image_config import IMAGES
 from dlspec.data.synthetic import SYNTHETIC, describe_synthetic, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task, output_shape, shape_text
+from dlspec.data.text_config import TEXT, is_table
 from dlspec.errors import Diagnostic
 
 
@@ -80,10 +81,23 @@ def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
         from dlspec.data.image_prepare import describe_images
 
         return describe_images(config, base_dir)
+    if config.dataset == TEXT:  # reads the file: its characters, or its rows and labels
+        from dlspec.data.text_files import describe_text
+
+        return describe_text(config, base_dir)
     from dlspec.data.prepare import info_from_raw, load_raw  # reading files needs numpy
 
     raw, source = load_raw(config, base_dir)
     return info_from_raw(raw, source)
+
+
+def own_tasks(config: DataConfig) -> tuple[Task, ...]:
+    """The tasks a dataset's targets can be trained for, known from the spec alone (empty
+    when the file must be read: a CSV's labels may be classes or numbers)."""
+    info = static_info(config)
+    if info is not None:
+        return readable_tasks(info)
+    return ("language_model",) if config.dataset == TEXT and not is_table(config.text) else ()
 
 
 def readable_tasks(info: DatasetInfo) -> tuple[Task, ...]:

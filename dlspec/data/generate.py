@@ -140,20 +140,29 @@ def chars(rng: np.random.Generator, samples: int, length: int,
     lookup = {c: i for i, c in enumerate(corpus_vocabulary())}
     ids = np.array([lookup[c] for c in corpus_text()], dtype=np.int64)
     cuts = np.round(np.cumsum([0.0, *fractions]) * len(ids)).astype(int)
+    parts = [ids[cuts[k]:cuts[k + 1]] for k in range(3)]
+    window = part_windows(rng, parts, split_sizes(samples, fractions), length,
+                          "the chars text", "characters")
+    return RawData(window[:, :-1], window[:, 1:], [f"t{i}" for i in range(length)],
+                   list(corpus_vocabulary()))
+
+
+def part_windows(rng: np.random.Generator, parts: Sequence[np.ndarray], counts: Sequence[int],
+                 length: int, text: str, unit: str) -> np.ndarray:
+    """`counts[k]` windows of length+1 ids at random offsets of `parts[k]` (the train, val
+    and test parts of a text), in order; DLS401 for a part too short for one."""
     windows = []
-    for k, count in enumerate(split_sizes(samples, fractions)):
-        part = ids[cuts[k]:cuts[k + 1]]
+    for k, count in enumerate(counts):
+        part = parts[k]
         if count and len(part) <= length:
             raise DataError(Diagnostic(
-                "DLS401", f"the {('train', 'val', 'test')[k]} part of the chars text has "
-                f"{len(part)} characters, too few for windows of {length + 1}",
+                "DLS401", f"the {('train', 'val', 'test')[k]} part of {text} has "
+                f"{len(part)} {unit}, too few for windows of {length + 1}",
                 hint=f"use a shorter data.length, or a larger {('train', 'val', 'test')[k]} "
                 "fraction in data.split"))
         offsets = rng.integers(0, max(len(part) - length, 1), size=count)
         windows.append(part[offsets[:, None] + np.arange(length + 1)])
-    window = np.concatenate(windows)  # train, val, test in order (ordered_splits)
-    return RawData(window[:, :-1], window[:, 1:], [f"t{i}" for i in range(length)],
-                   list(corpus_vocabulary()))
+    return np.concatenate(windows)  # train, val, test in order (ordered_splits)
 
 
 def raw_data(fields: dict[str, np.ndarray], y: np.ndarray, info: DatasetInfo) -> RawData:

@@ -23,6 +23,7 @@ from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
 from dlspec.data.synthetic import SYNTHETIC, synthetic_form, synthetic_params
 from dlspec.data.tasks import PER_TOKEN, Task
+from dlspec.data.text_config import TEXT
 from dlspec.data.types import PreparedData, Split
 from dlspec.errors import DataError, Diagnostic
 
@@ -195,6 +196,10 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
     the data cannot be loaded, DLS402 when it does not fit the model, the task or the
     augmentations (a FieldError, each diagnostic with its key in the `data:` section).
     """
+    if config.dataset == TEXT:
+        from dlspec.data.text_prepare import prepare_text
+
+        return prepare_text(config, base_dir=base_dir, model=model, task=task)
     names = [i.name for i in model.all_inputs()]
     if config.dataset == IMAGES:  # decoded while training, never loaded whole
         from dlspec.data.image_prepare import prepare_images

@@ -65,6 +65,10 @@ class PreparedData:
     # on its own train values: with one input, the mean and std above; with several, the
     # inputs are fed standardized and these are what raw values would be scaled with.
     scaling: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Text data (`data: {text: ...}`): the tokenizer that made the token ids, as tokenizers'
+    # JSON; saved in the run folder (tokenizer.json), checkpoints and exported files.
+    tokenizer: str | None = None
+    text_column: str | None = None  # a CSV of texts: the column `dlspec predict` reads
 
     @property
     def num_classes(self) -> int:

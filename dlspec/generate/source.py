@@ -18,6 +18,8 @@ import numpy as np
 from dlspec.errors import Diagnostic, GenerateError
 from dlspec.generate.info import DECODED, SAMPLED, from_metadata, generating_model, generation_info
 from dlspec.generate.network import Network
+from dlspec.generate.text_tokens import METADATA_KEY as TOKENIZER_KEY
+from dlspec.generate.text_tokens import with_tokenizer
 
 WHAT = {"sample": ("GAN generators, VAEs and diffusion denoisers", SAMPLED),
         "generate": ("language models and sequence-to-sequence models", DECODED)}
@@ -67,6 +69,7 @@ def plan_run(run_dir: Path, command: str, model: str | None = None) -> Plan:
     """The model of the run in `run_dir` that `command` ("sample" or "generate") uses, with
     its generation record; GenerateError when it cannot (torch-free)."""
     from dlspec.passes.lower import check_model_names
+    from dlspec.train.run_folder.run_dir import RunFiles
     from dlspec.train.run_folder.run_spec import load_run_spec
 
     checked = load_run_spec(Path(run_dir))
@@ -75,7 +78,11 @@ def plan_run(run_dir: Path, command: str, model: str | None = None) -> Plan:
         check_model_names(checked.loaded, [model])
     checked = replace(checked, model=model or generating_model(spec))
     info = generation_info(checked)
-    check_kind(info, command, f"the run {run_dir} (model '{checked.model}' of {spec.name})")
+    what = f"the run {run_dir} (model '{checked.model}' of {spec.name})"
+    check_kind(info, command, what)
+    tokenizer = RunFiles(Path(run_dir)).tokenizer  # text data: how the model reads text
+    info = with_tokenizer(info, tokenizer.read_text(encoding="utf-8")
+                          if tokenizer.is_file() else None, what)
     return Plan(checked, info, Path(run_dir))
 
 
@@ -102,6 +109,8 @@ def onnx_info(path: Path, command: str, metadata: dict[str, str] | None = None
 
         metadata = read_metadata(path)
     info = from_metadata(metadata)
+    if info is not None:  # text data: the tokenizer is the file's metadata too
+        info = with_tokenizer(info, metadata.get(TOKENIZER_KEY), str(path))
     if info is None:
         raise refuse(f"{path} holds no generation record, so dlspec cannot tell how to "
                      "sample from it",

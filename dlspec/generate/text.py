@@ -23,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from dlspec.data.synthetic import PAD_NAME  # the chars vocabulary's id 0
+from dlspec.data.text_config import TEXT
 from dlspec.errors import Diagnostic, GenerateError
 from dlspec.generate.network import Network
 from dlspec.generate.stepper import Decoding, decoding_of, open_stepper
+from dlspec.generate.text_tokens import generated_ids, text_ids, text_tokenizer
 
 KIND = "causal_lm"
 
@@ -56,6 +58,9 @@ def causal_lm_info(checked: Any) -> dict | None:
         return None
     data = static_info(spec.data, graph.inputs)
     output = scored_output(spec.loss, graph.outputs)
+    if spec.data.dataset == TEXT and output in graph.outputs:  # the run's tokenizer reads it
+        return {"kind": KIND, "input": name, "output": output, "vocabulary": None,
+                "tokenizer": None, "context": context_of(checked, name)}
     if data is None or not data.class_names or output not in graph.outputs:
         return None
     return {"kind": KIND, "input": name, "output": output,
@@ -80,8 +85,11 @@ def _bad_prompt(message: str, hint: str) -> GenerateError:
 
 
 def encode_prompt(info: dict, text: str) -> list[int]:
-    """The token ids of `text`, one per character; GenerateError DLS602 for characters the
-    vocabulary lacks (all named), an empty prompt, or one longer than the context."""
+    """The token ids of `text`, one per character (or by the tokenizer of text data);
+    GenerateError DLS602 for characters the vocabulary lacks (all named), an empty prompt,
+    or one longer than the context."""
+    if info.get("tokenizer") is not None:
+        return _check_context(info, text_ids(info["tokenizer"], text), "tokens")
     index = {name: i for i, name in enumerate(info["vocabulary"])
              if len(name) == 1 and name != PAD_NAME}
     unknown = sorted({c for c in text if c not in index})
@@ -94,16 +102,22 @@ def encode_prompt(info: dict, text: str) -> list[int]:
     if not text:
         raise _bad_prompt("the prompt is empty", "give at least one character, e.g. "
                           "--prompt 'The '")
+    return _check_context(info, [index[c] for c in text], "characters")
+
+
+def _check_context(info: dict, ids: list[int], unit: str) -> list[int]:
     context = info.get("context")
-    if context is not None and len(text) > context:
-        raise _bad_prompt(f"the prompt has {len(text)} characters; the model reads at most "
+    if context is not None and len(ids) > context:
+        raise _bad_prompt(f"the prompt has {len(ids)} {unit}; the model reads at most "
                           f"{context}", f"shorten the prompt to its last {context} "
-                          "characters or fewer")
-    return [index[c] for c in text]
+                          f"{unit} or fewer")
+    return ids
 
 
 def decode_ids(info: dict, ids: Sequence[int]) -> str:
     """The text of token ids (padding left out)."""
+    if info.get("tokenizer") is not None:
+        return text_tokenizer(info["tokenizer"]).decode(list(ids), skip_special_tokens=True)
     vocabulary = info["vocabulary"]
     return "".join(vocabulary[i] for i in ids
                    if 0 <= i < len(vocabulary) and vocabulary[i] != PAD_NAME)
@@ -169,6 +183,8 @@ def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
 
 def allowed_tokens(info: dict, classes: int) -> np.ndarray:
     """The ids the model may generate: those of its vocabulary but padding."""
+    if info.get("tokenizer") is not None:
+        return generated_ids(info["tokenizer"], classes)
     vocabulary = info["vocabulary"]
     return np.array([i < len(vocabulary) and vocabulary[i] != PAD_NAME
                      for i in range(classes)])

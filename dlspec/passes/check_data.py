@@ -14,8 +14,7 @@ from dlspec.data.describe import (
     augment_diagnostics,
     describe_data,
     fit_problems,
-    readable_tasks,
-    static_info,
+    own_tasks,
 )
 from dlspec.data.fields import DataKey, InputIO, keys_of
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
@@ -32,8 +31,7 @@ def task_of(spec) -> Task:
     if data is not None and data.task:
         return data.task
     implied = implied_task(spec.loss)
-    info = static_info(data) if data is not None else None
-    own = readable_tasks(info) if info is not None else ()
+    own = own_tasks(data) if data is not None else ()
     if len(own) == 1 and (implied is None or same_targets(own[0], implied)):
         return own[0]
     return implied or "classification"

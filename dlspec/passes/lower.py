@@ -22,6 +22,7 @@ from dlspec.ir.types import BATCH, TensorType
 from dlspec.ops.registry import op_registry
 from dlspec.passes.blocks import BlockCall, expand_call
 from dlspec.passes.budget import LayerBudget
+from dlspec.passes.data_scope import with_data
 from dlspec.passes.infer_shapes import check_arity
 from dlspec.passes.references import (
     SKIPPED,
@@ -63,7 +64,7 @@ class Lowering(ReferenceResolution, LayerBudget):
 
     def run(self) -> Graph:
         section = self.section
-        top = Scope("", self.loaded.params)
+        top = Scope("", with_data(self.loaded, section, self.problems))  # + `${data.x}`
         for name, config in section.inputs.items():
             shape = tuple(config.shape)
             self.check_dim_bounds(name, config)

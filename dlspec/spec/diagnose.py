@@ -41,7 +41,8 @@ def diagnose(error: ValidationError, data: Any, source: SourceMap, base: Path_ =
             parent = path[:-1] if path[-1:] == err["loc"][-1:] else path
             missing.setdefault((*base, *parent), []).append((len(found), str(key)))
             diag = Diagnostic("DLS103", f"missing required key '{key}'" + _in(base, parent),
-                              source.span(where), hint=f"add `{key}:`")
+                              source.span(where),
+                              hint=(err.get("ctx") or {}).get("hint") or f"add `{key}:`")
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             if path and path[-1] not in (_value_at(data, path[:-1]) or {}):
                 where = (*base, *path[:-1])  # a tagged union's label ends the loc

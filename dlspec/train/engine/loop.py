@@ -19,6 +19,7 @@ import torch
 from rich.console import Console
 
 from dlspec.data.types import PreparedData
+from dlspec.files import atomic_write_text
 from dlspec.train.diagnostics.anomaly import NonFiniteOpFound, anomaly_error, detect_anomalies
 from dlspec.train.diagnostics.grad_norms import NormWatch
 from dlspec.train.engine.extend import extension_notes
@@ -98,6 +99,8 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
             options.new_run.create()
         else:
             files.create()
+        if data.tokenizer and not files.tokenizer.exists():  # text data: how to read text
+            atomic_write_text(files.tokenizer, data.tokenizer)
         if options.extend_from is not None:
             record_epochs(files.root, recipe.train.epochs)
         with stop_requests() as stop:

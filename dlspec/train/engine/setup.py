@@ -126,6 +126,8 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
         plan=plan, precision=precision, guard=guard, stepper=stepper,
         metadata={"dlspec_version": dlspec.__version__, "task": data.task, "data": data.source,
                   "class_names": json.dumps(list(data.class_names)), **objective.metadata(),
+                  **{k: v for k, v in (("tokenizer", data.tokenizer),
+                                       ("text_column", data.text_column)) if v},
                   **metadata},
         extras=preprocess_extras(data),
         notes=notes)

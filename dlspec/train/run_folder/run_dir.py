@@ -10,6 +10,7 @@
         checkpoints/resume.safetensors
                                      the resume checkpoint (see dlspec/train/run_folder/resume.py)
         result.json                  final metrics; the run is finished when it exists
+        tokenizer.json               text data: the tokenizer (tokenizers' JSON)
 
 A new run's folder is made by run_start.py, once the run has started.
 """
@@ -67,6 +68,11 @@ class RunFiles:
     @property
     def grad_norms_csv(self) -> Path:
         return self.root / "grad_norms.csv"
+
+    @property
+    def tokenizer(self) -> Path:
+        """Text data: the tokenizer (tokenizers' JSON) that turns text into the model's ids."""
+        return self.root / "tokenizer.json"
 
     @property
     def spec_yaml(self) -> Path:

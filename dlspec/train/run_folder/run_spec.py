@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,7 @@ def load_run_spec(run_dir: Path, moved: Sequence[str] = ()):
     record = run_record(run_dir)
     extended = [f"{EPOCHS_OVERRIDE}{record['epochs']}"] if "epochs" in record else []
     checked = check_spec(RunFiles(Path(run_dir)).spec_yaml,
-                         [*record["overrides"], *extended, *moved])
-    checked.loaded = replace(checked.loaded, path=Path(record["spec"]))
+                         [*record["overrides"], *extended, *moved], origin=Path(record["spec"]))
     return checked
 
 

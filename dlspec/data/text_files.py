@@ -1,0 +1,155 @@
+"""Reading your own text (`data: {text: ...}`): a corpus, or a CSV file of texts and labels,
+and what `dlspec validate` knows of it: the classes, the vocabulary's size, the sequences.
+
+Torch-free and tokenizer-free: the char vocabulary is a scan of the file's characters, the
+byte vocabulary is fixed, and a BPE vocabulary has the size the spec asks for. Every problem
+is a DLS401 naming the file, at the `data:` key it comes from.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlspec.data.builtin import DatasetInfo, FieldInfo
+from dlspec.data.fields import DataKey, FieldError
+from dlspec.data.text_config import (
+    BYTES,
+    DEFAULT_TEXT_COLUMN,
+    SPECIALS,
+    bpe_vocab,
+    is_table,
+    text_length,
+    tokenizer_of,
+)
+from dlspec.errors import DataError, Diagnostic, suggest
+
+AT_TEXT: DataKey = ("data", "text")
+TEXT_FIELD = "tokens"  # the field of token ids a text dataset feeds its model from
+
+
+def _fail(message: str, hint: str | None = None, key: DataKey = AT_TEXT) -> FieldError:
+    return FieldError([(key, Diagnostic("DLS401", message, hint=hint))])
+
+
+@dataclass(frozen=True)
+class TextData:
+    """A text file as read: a corpus (`corpus`), or a CSV's texts with their labels and line
+    numbers; `characters` are the distinct characters of all its text."""
+
+    path: Path
+    corpus: str | None
+    texts: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    characters: frozenset[str] = frozenset()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.labels)))
+
+
+def text_path(config: Any, base_dir: Path) -> Path:
+    return Path(base_dir) / str(config.text)
+
+
+def read_text(config: Any, base_dir: Path) -> TextData:
+    """The configured text file, read once per version of the file (FieldError DLS401)."""
+    path = text_path(config, base_dir)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise _fail(f"text file {path} {what}",
+                    hint="data paths are relative to the spec file's folder")
+    stat = path.stat()
+    column = (config.text_column or DEFAULT_TEXT_COLUMN) if is_table(config.text) else None
+    return _read(path, stat.st_size, stat.st_mtime_ns, column, config.target, config.missing)
+
+
+@functools.lru_cache(maxsize=4)  # validate, lowering and training read the same file
+def _read(path: Path, size: int, mtime: int, column: str | None, target: str | None,
+          missing: str) -> TextData:
+    if column is not None:
+        return _read_table(path, column, target, missing == "drop")
+    try:
+        corpus = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _fail(f"text file {path} is not UTF-8 text: {error}",
+                    hint="save the file as UTF-8") from error
+    except OSError as error:
+        raise _fail(f"cannot read text file {path}: {error.strerror or error}") from error
+    if not corpus.strip():
+        raise _fail(f"text file {path} is empty: a language model needs text to learn from",
+                    hint="give a file with text in it")
+    return TextData(path, corpus, characters=frozenset(corpus))
+
+
+def _read_table(path: Path, column: str, target: str | None, drop: bool) -> TextData:
+    from dlspec.data.files import _read_table as read_rows  # the CSV checks of data files
+
+    try:
+        header, rows = read_rows(path)
+    except DataError as error:
+        raise FieldError([(AT_TEXT, d) for d in error.diagnostics]) from None
+    if column not in header:
+        key = ("data", "text_column") if column != DEFAULT_TEXT_COLUMN else AT_TEXT
+        raise _fail(f"{path} has no column '{column}' (named as the text column)",
+                    hint=suggest(column, header) + ("" if key != AT_TEXT else
+                                                    "; name it with data.text_column"), key=key)
+    others = [name for name in header if name != column]
+    label = target or (others[-1] if others else None)
+    if label is None:
+        raise _fail(f"{path} has only the text column '{column}': no labels to learn",
+                    hint="add a column of class labels and name it with data.target")
+    if label not in header:
+        raise _fail(f"{path} has no column '{label}' (named as the target)",
+                    hint=suggest(label, header), key=("data", "target"))
+    if label == column:
+        raise _fail(f"{path}: column '{column}' is both the text and the target",
+                    hint="the target is the column of class labels", key=("data", "target"))
+    at_text, at_label = header.index(column), header.index(label)
+    texts, labels = [], []
+    for line, row in rows:
+        cell = row[at_label].strip()
+        if not cell:
+            if drop:
+                continue
+            raise _fail(f"{path}:{line}: the target column '{label}' is empty",
+                        hint="fill the label in, or set data.missing: drop")
+        texts.append(row[at_text])
+        labels.append(cell)
+    if not texts:
+        raise _fail(f"{path} has no row with a label")
+    return TextData(path, None, tuple(texts), tuple(labels), frozenset("".join(texts)))
+
+
+def vocab_size(config: Any, data: TextData | None) -> int:
+    """The token ids the configured tokenizer gives, 0..vocab_size-1: char: <pad>, <unk> and
+    each distinct character of `data`; byte: <pad> and 256 bytes; bpe: data.vocab."""
+    kind = tokenizer_of(config)
+    if kind == "bpe":
+        return bpe_vocab(config)
+    if kind == "byte":
+        return len(SPECIALS["byte"]) + BYTES
+    return len(SPECIALS["char"]) + len(data.characters)
+
+
+def char_vocabulary(characters: frozenset[str]) -> tuple[str, ...]:
+    """The char tokenizer's tokens, id i the i-th: <pad>, <unk>, the characters sorted."""
+    return (*SPECIALS["char"], *sorted(characters))
+
+
+def describe_text(config: Any, base_dir: Path) -> DatasetInfo:
+    """What `dlspec validate` checks a model against: (length,) token ids below the
+    vocabulary's size; next-token targets of a corpus, or the labels of a CSV."""
+    data = read_text(config, base_dir)
+    length, size = text_length(config), vocab_size(config, data)
+    common = {"name": str(data.path), "n_features": length, "sample_shape": (length,),
+              "vocab_size": size, "feature_names": tuple(f"t{i}" for i in range(length)),
+              "fields": {TEXT_FIELD: FieldInfo((length,), "int64", size)}}
+    if data.corpus is None:
+        return DatasetInfo(**common, task="classification", class_names=data.class_names,
+                           n_samples=len(data.texts))
+    names = (char_vocabulary(data.characters) if tokenizer_of(config) == "char"
+             else tuple(f"<{i}>" for i in range(size)))  # named once trained (byte, bpe)
+    return DatasetInfo(**common, task="language_model", class_names=names)
