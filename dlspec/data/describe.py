@@ -65,7 +65,8 @@ def static_info(config: DataConfig, inputs: Sequence[str] = ()) -> DatasetInfo |
     return None
 
 
-def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()) -> DatasetInfo:
+def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = (),
+                  task: Task | None = None) -> DatasetInfo:
     """Static facts about the configured dataset, for checking a model against it.
 
     Built-in and synthetic datasets are described from static tables alone (neither
@@ -85,6 +86,8 @@ def readable_tasks(info: DatasetInfo) -> tuple[Task, ...]:
     """The tasks the dataset's targets can be trained for."""
     if info.task in ("regression", "multilabel", *PER_TOKEN):
         return (info.task,)
+    if info.task == "classification" and info.n_targets > 1:  # class probabilities
+        return ("classification", "regression")
     if info.task is None and info.n_targets > 1:  # 0/1 columns: labels or numbers
         return ("multilabel", "regression")
     classes: tuple[Task, ...] = ("classification", "binary") if info.num_classes == 2 \
@@ -167,10 +170,27 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
     problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
         return [*problems, (AT_DATASET, _wrong_task(info, task))]
+    problems += _sampling_problems(info, task, config)
     if model.output_shape is None:
         return problems
     return problems + [(AT_DATASET, problem) for problem in
                        _output_diagnostics(info, task, tuple(model.output_shape))]
+
+
+def _sampling_problems(info: DatasetInfo, task: Task, config: DataConfig | None
+                       ) -> list[tuple[DataKey, Diagnostic]]:
+    """data.sampling balances classes: it needs one class label per sample."""
+    if config is None or config.sampling == "none":
+        return []
+    if task not in ("classification", "binary"):
+        reason = f"a {task} task has no class per sample"
+    elif info.n_targets > 1:
+        reason = "the targets are class probabilities, not one class per sample"
+    else:
+        return []
+    return [(("data", "sampling"), misfit(
+        f"sampling: {config.sampling} balances the classes of the train split, but {reason}",
+        hint="use sampling: none (or class_weights in the loss)"))]
 
 
 def augment_diagnostics(augment: AugmentConfig | None, model: ModelIO, task: Task,

@@ -65,6 +65,11 @@ class PreparedData:
     # on its own train values: with one input, the mean and std above; with several, the
     # inputs are fed standardized and these are what raw values would be scaled with.
     scaling: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # data.sampling: how each epoch's order is drawn from the train split (class balance)
+    sampling: str = "none"
+    # every CSV feature column as the model reads it (table_columns.py: number, one_hot,
+    # index with its train categories), when some are categorical; exported files record it
+    columns: list[dict] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:

@@ -93,7 +93,7 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                for name, problem in problems.items()]
     config = checked.spec.data
     try:
-        info = describe_data(config, checked.loaded.base_dir, fed_inputs(checked))
+        info = describe_data(config, checked.loaded.base_dir, fed_inputs(checked), task)
     except DataError as err:
         return located_data_error(checked, err) + located
     return at_keys(checked, fit_problems(info, model, task, config)) + located
