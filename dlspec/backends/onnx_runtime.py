@@ -27,7 +27,8 @@ from dlspec.backends.onnx_file import (
 )
 from dlspec.backends.onnx_tables import LEGACY_SPACE, fit_to_input
 from dlspec.backends.predict_sinks import check_output, open_sink
-from dlspec.backends.predict_sources import Chunk, SampleSource, open_samples
+from dlspec.backends.predict_sources import Chunk, SampleSource
+from dlspec.backends.predict_tables import open_table_or_samples
 from dlspec.errors import Diagnostic, ExportError
 from dlspec.files import atomic_path
 
@@ -94,7 +95,7 @@ def predict_file(
         metadata["output_space"] = _legacy_space(model.graph, names, metadata)
     fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
     rows, sample_shape = 0, ()
-    with open_samples(input_path) as source:
+    with open_table_or_samples(input_path, metadata) as source:  # raw table columns
         try:
             with atomic_path(output) as tmp:
                 sink = open_sink(tmp, output.suffix.lower(), names, metadata)

@@ -71,15 +71,16 @@ def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
 
     Built-in and synthetic datasets are described from static tables alone (neither
     scikit-learn nor numpy is imported); csv and npz files are read, since the class labels
-    live in the file.
+    live in the file. Categorical columns are encoded with the categories of the train
+    split of the `task` (the data's own when None), as training encodes them.
     """
     info = static_info(config, inputs)
     if info is not None:
         return info
-    from dlspec.data.prepare import info_from_raw, load_raw  # reading files needs numpy
+    from dlspec.data.prepare import encoded_table, info_from_raw, load_table  # numpy
 
-    raw, source = load_raw(config, base_dir)
-    return info_from_raw(raw, source)
+    raw, source, categories = load_table(config, base_dir)
+    return info_from_raw(encoded_table(raw, categories, config, task, source)[0], source)
 
 
 def readable_tasks(info: DatasetInfo) -> tuple[Task, ...]:

@@ -21,7 +21,7 @@ import numpy as np
 from dlspec.data.builtin import RawData
 from dlspec.data.fields import FieldError
 from dlspec.data.table_config import categorical_fill, column_strategy
-from dlspec.errors import DataError, Diagnostic
+from dlspec.errors import Diagnostic, ExportError
 
 SUM_TOLERANCE = 1e-3  # how far from 1 a row of class probabilities may sum
 
@@ -121,10 +121,13 @@ def encode_categorical(raw: RawData, categories: Mapping[str, list[str]], config
         if name not in categories:
             pieces.append(raw.x[:, j:j + 1].astype(np.float64))
             names.append(name)
-            columns.append({"name": name, "encoding": "number"})
+            fill = fill_value(column_strategy(config, name), raw.x[train_rows, j],
+                              config.fill_value)
+            columns.append({"name": name, "encoding": "number",
+                            "fill": None if fill is None or math.isnan(fill) else fill})
             continue
-        known, codes = _train_categories(raw.x[:, j], categories[name], config, train_rows,
-                                         name, source)
+        known, codes, fill = _train_categories(raw.x[:, j], categories[name], config,
+                                               train_rows, name, source)
         if encodings[name] == "one_hot":
             pieces.append((codes[:, None] == np.arange(len(known))).astype(np.float64))
             names += [f"{name}={category}" for category in known]
@@ -132,7 +135,7 @@ def encode_categorical(raw: RawData, categories: Mapping[str, list[str]], config
             pieces.append((codes + 1).astype(np.float64)[:, None])
             names.append(name)
         columns.append({"name": name, "encoding": encodings[name], "categories": known,
-                        "unknown": config.unknown_category})
+                        "unknown": config.unknown_category, "fill": fill})
     x = np.concatenate(pieces, axis=1).astype(np.float32)
     fields = {}
     if config.inputs is not None:
@@ -149,23 +152,26 @@ def encode_categorical(raw: RawData, categories: Mapping[str, list[str]], config
 
 def _train_categories(codes: np.ndarray, categories: list[str], config: Any,
                       train_rows: np.ndarray, name: str, source: str
-                      ) -> tuple[list[str], np.ndarray]:
-    """The categories the train rows have, and every row's index into them (-1: unknown),
-    missing cells filled with the train split's most frequent category."""
-    holes = np.isnan(codes)
+                      ) -> tuple[list[str], np.ndarray, str | None]:
+    """The categories the train rows have, every row's index into them (-1: unknown), and
+    the category that filled the missing cells (the train split's most frequent; None when
+    the column's strategy fills none)."""
+    holes, filled = np.isnan(codes), None
+    strategy = column_strategy(config, name)
+    train = codes[train_rows][~holes[train_rows]]
+    if strategy == "most_frequent" and len(train):
+        values, counts = np.unique(train, return_counts=True)  # ties: the first in order
+        filled = categories[int(values[np.argmax(counts)])]
     if holes.any():
-        strategy = column_strategy(config, name)
         if not categorical_fill(strategy):
             what = strategy if isinstance(strategy, str) else f"the number {strategy:g}"
             raise _at_column(name, f"column '{name}' is categorical and has missing cells, "
                              f"which cannot be filled with {what}",
                              f"set data.missing_columns: {{{name}: most_frequent}} (or drop)")
-        train = codes[train_rows][~holes[train_rows]]
-        if not len(train):
+        if filled is None:
             raise _at_column(name, f"column '{name}' has no category in the train split to "
                              "fill its missing cells with", None)
-        values, counts = np.unique(train, return_counts=True)
-        codes = np.where(holes, values[np.argmax(counts)], codes)
+        codes = np.where(holes, float(categories.index(filled)), codes)
     seen = np.unique(codes[train_rows]).astype(np.int64)
     position = np.full(len(categories), -1, dtype=np.int64)
     position[seen] = np.arange(len(seen))
@@ -177,7 +183,7 @@ def _train_categories(codes: np.ndarray, categories: list[str], config: Any,
                          f"{int(unknown[0])}, {len(unknown)} sample(s) in all), a category "
                          f"the train split does not have",
                          "set data.unknown_category: ignore to encode it as unknown")
-    return [categories[k] for k in seen], encoded
+    return [categories[k] for k in seen], encoded, filled
 
 
 def _at_column(name: str, message: str, hint: str | None) -> FieldError:
@@ -198,6 +204,8 @@ def encode_rows(cells: Sequence[Sequence[str]], columns: Sequence[Mapping[str, A
         values: list[float] = []
         for j, (cell, column) in enumerate(zip(row, columns, strict=True)):
             text = cell.strip()
+            if text.lower() in MISSING_CELLS and column.get("fill") is not None:
+                text = str(column["fill"])  # filled as training filled it
             if column["encoding"] == "number":
                 value = math.nan if text.lower() in MISSING_CELLS else _number(text)
                 if value is None:
@@ -218,7 +226,5 @@ def encode_rows(cells: Sequence[Sequence[str]], columns: Sequence[Mapping[str, A
     return np.array(out, dtype=np.float64)
 
 
-def _unreadable(message: str) -> DataError:
-    from dlspec.errors import ExportError
-
+def _unreadable(message: str) -> ExportError:
     return ExportError(Diagnostic("DLS504", message))

@@ -112,9 +112,27 @@ def check_tables(config) -> None:
             raise ValueError(f"column '{column}' is categorical ({encoding}), so its missing "
                              f"cells cannot be filled with {what}; use most_frequent, drop or "
                              f"error for it (in missing_columns)")
+        if encoding == "index":
+            _check_index_group(config, column)
         if config.target is not None and column in _targets(config.target):
             raise ValueError(f"column '{column}' is the target; categorical encodes feature "
                              "columns (a text target is read as class labels already)")
+
+
+def _check_index_group(config, column: str) -> None:
+    """An index column feeds an int64 input (an embedding): a data.inputs group of index
+    columns only."""
+    groups = config.inputs or {}
+    group = next((name for name, columns in groups.items() if column in columns), None)
+    if group is None:
+        raise ValueError(f"column '{column}' is encoded as an index, which feeds an embedding "
+                         f"(an int64 input): put it in a data.inputs group of its own, e.g. "
+                         f"inputs: {{{column}: [{column}]}}, or encode it one_hot")
+    others = [c for c in groups[group] if (config.categorical or {}).get(c) != "index"]
+    if others:
+        raise ValueError(f"data.inputs.{group} mixes the index column '{column}' with "
+                         f"'{others[0]}'; an index group holds index columns only (one int64 "
+                         "input)")
 
 
 def categorical_fill(strategy: str | float) -> bool:

@@ -130,6 +130,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
         plan=plan, precision=precision, guard=guard, stepper=stepper,
         metadata={"dlspec_version": dlspec.__version__, "task": data.task, "data": data.source,
                   "class_names": json.dumps(list(data.class_names)), **objective.metadata(),
+                  **({"columns": json.dumps(data.columns)} if data.columns else {}),
                   **metadata},
         extras=preprocess_extras(data),
         notes=notes, sampler=sampler)
