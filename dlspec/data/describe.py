@@ -194,6 +194,18 @@ def _sampling_problems(info: DatasetInfo, task: Task, config: DataConfig | None
         hint="use sampling: none (or class_weights in the loss)"))]
 
 
+def soft_label_problems(info: DatasetInfo, task: Task, loss_ops: tuple[str, ...]
+                        ) -> list[tuple[DataKey, Diagnostic]]:
+    """Class probabilities as targets (data.target lists a column per class) are read by
+    cross_entropy and kl_div; the losses of class indices (nll, focal) cannot read them."""
+    if info.task != "classification" or info.n_targets < 2:
+        return []
+    return [(("data", "target"), misfit(
+        f"the targets are class probabilities (a column per class), but {op} takes class "
+        f"indices", hint="use cross_entropy (or kl_div on log-probabilities), or name one "
+        "column of class labels in data.target")) for op in loss_ops if op in ("nll", "focal")]
+
+
 def augment_diagnostics(augment: AugmentConfig | None, model: ModelIO, task: Task,
                         loss_ops: tuple[str, ...] = ()) -> dict[str, Diagnostic]:
     """The augmentations that cannot apply to the model's (first) input, the task or the

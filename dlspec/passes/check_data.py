@@ -15,6 +15,7 @@ from dlspec.data.describe import (
     describe_data,
     fit_problems,
     readable_tasks,
+    soft_label_problems,
     static_info,
 )
 from dlspec.data.fields import DataKey, InputIO, keys_of
@@ -96,7 +97,8 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
         info = describe_data(config, checked.loaded.base_dir, fed_inputs(checked), task)
     except DataError as err:
         return located_data_error(checked, err) + located
-    return at_keys(checked, fit_problems(info, model, task, config)) + located
+    problems = soft_label_problems(info, task, target_losses(checked.spec.loss))
+    return at_keys(checked, fit_problems(info, model, task, config) + problems) + located
 
 
 def output_rank_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:

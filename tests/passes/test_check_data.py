@@ -382,3 +382,10 @@ def test_tables_are_validated_without_torch_each_mistake_at_its_key(tmp_path):
     assert (code, line, col) == ("DLS401", 10, 11)
     assert message.endswith("t.csv:22 (data row 21): the target columns p_a, p_b, p_c sum "
                             "to 1.1; class probabilities must sum to 1 (within 0.001)")
+    table_spec(tmp_path)
+    path = tmp_path / "spec.yaml"
+    path.write_text(path.read_text().replace("op: cross_entropy", "op: focal"))
+    [(code, line, col, message, _)] = located(path)
+    assert (code, line, col) == ("DLS402", 10, 11) and message == (
+        "the targets are class probabilities (a column per class), but focal takes class "
+        "indices")
