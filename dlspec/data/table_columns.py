@@ -138,6 +138,10 @@ def encode_categorical(raw: RawData, categories: Mapping[str, list[str]], config
                         "unknown": config.unknown_category, "fill": fill})
     x = np.concatenate(pieces, axis=1).astype(np.float32)
     fields = {}
+    for group, members in (config.inputs or {}).items():  # the input each column feeds
+        for column in columns:
+            if column["name"] in members:
+                column["input"] = group
     if config.inputs is not None:
         widths = [pieces[raw.feature_names.index(c)].shape[1] for c in raw.feature_names]
         starts = np.cumsum([0, *widths])
