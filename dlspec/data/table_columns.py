@@ -198,9 +198,10 @@ def _at_column(name: str, message: str, hint: str | None) -> FieldError:
 def encode_rows(cells: Sequence[Sequence[str]], columns: Sequence[Mapping[str, Any]],
                 where: Callable[[int, int], str]) -> np.ndarray:
     """Rows of raw CSV cells (one per recorded column, in order) encoded as training
-    encoded them: numbers as they are (NaN where missing), categories one-hot or as
-    indices; DLS504 naming the cell for a number that is not one, or an unknown category
-    where the run said error."""
+    encoded them: numbers as they are, categories one-hot or as indices, a missing cell
+    filled with the column's recorded fill; DLS504 naming the cell for a number that is not
+    one, a missing cell training filled nothing for, or an unknown category where the run
+    said error."""
     from dlspec.data.files import MISSING_CELLS
 
     out = []
@@ -210,8 +211,11 @@ def encode_rows(cells: Sequence[Sequence[str]], columns: Sequence[Mapping[str, A
             text = cell.strip()
             if text.lower() in MISSING_CELLS and column.get("fill") is not None:
                 text = str(column["fill"])  # filled as training filled it
+            if text.lower() in MISSING_CELLS:
+                raise _unreadable(f"{where(i, j)}: the cell is missing, and training filled "
+                                  "no value for this column (its strategy was error or drop)")
             if column["encoding"] == "number":
-                value = math.nan if text.lower() in MISSING_CELLS else _number(text)
+                value = _number(text)
                 if value is None:
                     raise _unreadable(f"{where(i, j)}: '{text}' is not a number")
                 values.append(value)

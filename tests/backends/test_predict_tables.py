@@ -34,6 +34,9 @@ def test_rows_are_encoded_as_one_hot_encoder_and_index_with_the_fills():
         encode_rows([["1", "rome", "XL"]], COLUMNS, lambda i, j: f"row {i}")
     with pytest.raises(ExportError, match="row 0: 'abc' is not a number"):
         encode_rows([["abc", "rome", "M"]], COLUMNS, lambda i, j: f"row {i}")
+    with pytest.raises(ExportError, match="row 0: the cell is missing, and training filled "
+                                          "no value for this column"):
+        encode_rows([["1", "rome", ""]], COLUMNS, lambda i, j: f"row {i}")
 
 
 SPEC = """\
