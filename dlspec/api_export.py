@@ -70,7 +70,7 @@ def export_spec(path: str | Path, output: str | Path, *, weights: str | Path | N
         if fed:
             metadata.update({k: v for k, v in stored.items()
                              if k in ("task", "class_names", "scored_output", "output_space",
-                                      "tokenizer", "text_column")})
+                                      "tokenizer", "text_column", "columns")})  # columns: a table's encoding
     inputs = [TensorInfo(n, graph.node(n).type.sample_shape, graph.node(n).type.dtype)
               for n in graph.inputs]
     standardize = getattr(module, "standardize", None)

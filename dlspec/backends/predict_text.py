@@ -12,16 +12,18 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from dlspec.backends.onnx_file import open_regular
-from dlspec.backends.predict_sources import Chunk, SampleSource, _misfit, open_samples
+from dlspec.backends.predict_sources import Chunk, SampleSource, _misfit
+from dlspec.backends.predict_tables import open_table_or_samples
 
 
 def open_model_samples(path: str | os.PathLike[str], metadata: Mapping[str, str]
                        ) -> SampleSource:
     """The sample source for a model: raw text for one trained on a CSV of texts (its
-    metadata has `tokenizer` and `text_column`), else numbers (open_samples)."""
+    metadata has `tokenizer` and `text_column`), raw table columns for one that records its
+    columns' encoding, else numbers (open_table_or_samples)."""
     if "tokenizer" in metadata and "text_column" in metadata:
         return TextSource(path, metadata["tokenizer"], metadata["text_column"])
-    return open_samples(path)
+    return open_table_or_samples(path, metadata)
 
 
 class TextSource(SampleSource):

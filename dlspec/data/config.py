@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -14,6 +14,7 @@ from dlspec.data.graphs import GraphParams
 from dlspec.data.image_config import IMAGES, ImageFields, check_images, images_first
 from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
+from dlspec.data.table_config import TableParams, check_tables
 from dlspec.data.tasks import Task
 from dlspec.data.text_config import TEXT, TextFields, check_text, text_first
 from dlspec.errors import suggest
@@ -23,7 +24,7 @@ DATASET_NAMES = (*BUILTIN, *SYNTHETIC, *FILE_FORMATS, IMAGES, TEXT)
 Fraction = Annotated[float, Field(strict=True)]
 
 
-class DataConfig(ImageFields, TextFields, GraphParams):  # + images, text and graph datasets
+class DataConfig(ImageFields, TextFields, GraphParams, TableParams):  # + images, text, graph
     """Where the data comes from and how it is split, cleaned and scaled."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
@@ -47,9 +48,11 @@ class DataConfig(ImageFields, TextFields, GraphParams):  # + images, text and gr
         description="The data file for csv/npz, relative to the spec file's folder. "
         "Not allowed for built-in datasets.",
     )
-    target: str | None = Field(
+    target: str | list[str] | None = Field(
         default=None,
-        description="CSV: the column holding the target (default: the last column). "
+        description="CSV: the column holding the target (default: the last column), or a "
+        "list of columns holding each class's probability (soft or one-hot labels, for "
+        "cross_entropy or kl_div; the columns name the classes; every row sums to 1). "
         "NPZ: the array holding the targets (default 'y'). Every other array of the npz file "
         "is a field named by its key that feeds the model input of that name; a model with "
         "one input takes the file's one other array whatever its key (e.g. 'x').",
@@ -85,12 +88,6 @@ class DataConfig(ImageFields, TextFields, GraphParams):  # + images, text and gr
         "Default: on for tabular features; the synthetic sequence datasets are not scaled.",
     )
     rescale: list[float] | None = Field(default=None, description=RESCALE_TEXT)
-    missing: Literal["error", "drop", "mean", "median", "zero"] = Field(
-        default="error",
-        description="What to do with empty or NaN cells in csv/npz data: 'error' reports the "
-        "file, row and column; 'drop' removes the row; 'mean'/'median' fill from the train "
-        "split; 'zero' fills with 0. Missing targets can only be dropped.",
-    )
     batch_size: int = Field(
         default=64, ge=1, strict=True, description="Samples per training batch."
     )
@@ -188,6 +185,18 @@ class DataConfig(ImageFields, TextFields, GraphParams):  # + images, text and gr
             raise ValueError(f"features lists {', '.join(twice)} more than once")
         return names
 
+    @field_validator("target")
+    @classmethod
+    def _probability_columns(cls, target: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(target, list):
+            if len(target) < 2:
+                raise ValueError("a list of target columns names one column per class (at "
+                                 "least two); give one column by name for class labels")
+            if len(set(target)) != len(target):
+                twice = sorted({n for n in target if target.count(n) > 1})
+                raise ValueError(f"target lists {', '.join(twice)} more than once")
+        return target
+
     @field_validator("inputs")
     @classmethod
     def _column_groups(cls, groups: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
@@ -250,6 +259,10 @@ class DataConfig(ImageFields, TextFields, GraphParams):  # + images, text and gr
         if self.features is not None and self.inputs is not None:
             raise ValueError("give either `features` (the columns of a model with one input) "
                              "or `inputs` (columns by input), not both")
+        if isinstance(self.target, list) and self.dataset != "csv":
+            raise ValueError("a list of target columns (class probabilities) is for csv "
+                             "files; name the npz array of the targets")
+        check_tables(self)
         if self.stratify and self.task not in (None, "classification", "binary"):
             raise ValueError(f"stratify needs one class label per sample; set stratify: false "
                              f"for {self.task}")

@@ -67,12 +67,14 @@ def static_info(config: DataConfig, inputs: Sequence[str] = ()) -> DatasetInfo |
     return None
 
 
-def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()) -> DatasetInfo:
+def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = (),
+                  task: Task | None = None) -> DatasetInfo:
     """Static facts about the configured dataset, for checking a model against it.
 
     Built-in and synthetic datasets are described from static tables alone (neither
     scikit-learn nor numpy is imported); csv and npz files are read, since the class labels
-    live in the file.
+    live in the file. Categorical columns are encoded with the categories of the train
+    split of the `task` (the data's own when None), as training encodes them.
     """
     info = static_info(config, inputs)
     if info is not None:
@@ -85,10 +87,10 @@ def describe_data(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
         from dlspec.data.text_files import describe_text
 
         return describe_text(config, base_dir)
-    from dlspec.data.prepare import info_from_raw, load_raw  # reading files needs numpy
+    from dlspec.data.prepare import encoded_table, info_from_raw, load_table  # numpy
 
-    raw, source = load_raw(config, base_dir)
-    return info_from_raw(raw, source)
+    raw, source, categories = load_table(config, base_dir)
+    return info_from_raw(encoded_table(raw, categories, config, task, source)[0], source)
 
 
 def own_tasks(config: DataConfig) -> tuple[Task, ...]:
@@ -104,6 +106,8 @@ def readable_tasks(info: DatasetInfo) -> tuple[Task, ...]:
     """The tasks the dataset's targets can be trained for."""
     if info.task in ("regression", "multilabel", *PER_TOKEN):
         return (info.task,)
+    if info.task == "classification" and info.n_targets > 1:  # class probabilities
+        return ("classification", "regression")
     if info.task is None and info.n_targets > 1:  # 0/1 columns: labels or numbers
         return ("multilabel", "regression")
     classes: tuple[Task, ...] = ("classification", "binary") if info.num_classes == 2 \
@@ -191,10 +195,39 @@ def fit_problems(info: DatasetInfo, model: ModelIO, task: Task,
         problems += input_problems(info, inputs, model.dims, declared, by_name=by_name)
     if task not in readable_tasks(info):
         return [*problems, (AT_DATASET, _wrong_task(info, task))]
+    problems += _sampling_problems(info, task, config)
     if model.output_shape is None:
         return problems
     return problems + [(AT_DATASET, problem) for problem in
                        _output_diagnostics(info, task, tuple(model.output_shape))]
+
+
+def _sampling_problems(info: DatasetInfo, task: Task, config: DataConfig | None
+                       ) -> list[tuple[DataKey, Diagnostic]]:
+    """data.sampling balances classes: it needs one class label per sample."""
+    if config is None or config.sampling == "none":
+        return []
+    if task not in ("classification", "binary"):
+        reason = f"a {task} task has no class per sample"
+    elif info.n_targets > 1:
+        reason = "the targets are class probabilities, not one class per sample"
+    else:
+        return []
+    return [(("data", "sampling"), misfit(
+        f"sampling: {config.sampling} balances the classes of the train split, but {reason}",
+        hint="use sampling: none (or class_weights in the loss)"))]
+
+
+def soft_label_problems(info: DatasetInfo, task: Task, loss_ops: tuple[str, ...]
+                        ) -> list[tuple[DataKey, Diagnostic]]:
+    """Class probabilities as targets (data.target lists a column per class) are read by
+    cross_entropy and kl_div; the losses of class indices (nll, focal) cannot read them."""
+    if info.task != "classification" or info.n_targets < 2:
+        return []
+    return [(("data", "target"), misfit(
+        f"the targets are class probabilities (a column per class), but {op} takes class "
+        f"indices", hint="use cross_entropy (or kl_div on log-probabilities), or name one "
+        "column of class labels in data.target")) for op in loss_ops if op in ("nll", "focal")]
 
 
 def augment_diagnostics(augment: AugmentConfig | None, model: ModelIO, task: Task,

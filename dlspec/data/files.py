@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -19,9 +19,12 @@ from dlspec.data.builtin import RawData
 from dlspec.data.fields import FieldError
 from dlspec.errors import DataError, Diagnostic, suggest
 
-MissingPolicy = Literal["error", "drop", "mean", "median", "zero"]
+MissingPolicy = Literal["error", "drop", "mean", "median", "most_frequent", "zero", "constant"]
+# a policy for every column alike, or one per feature column (data.missing_columns)
+Policies = MissingPolicy | Sequence[MissingPolicy | float]
 MISSING_CELLS = frozenset({"", "na", "nan", "n/a", "null"})
-_FIX_MISSING = "fill the cell in, or set data.missing to drop, mean, median or zero"
+_FIX_MISSING = ("fill the cell in, or set data.missing (or data.missing_columns for this "
+                "column) to drop, mean, median, most_frequent, zero or constant")
 
 
 def _fail(message: str, hint: str | None = None) -> DataError:
@@ -118,43 +121,101 @@ def _target_column(cells: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]
     return y, names, absent
 
 
-def load_csv(path: Path, target: str | None = None, features: list[str] | None = None,
-             missing: MissingPolicy = "error", groups: dict[str, list[str]] | None = None
-             ) -> RawData:
+def load_csv(path: Path, target: str | list[str] | None = None,
+             features: list[str] | None = None, missing: MissingPolicy = "error",
+             groups: dict[str, list[str]] | None = None,
+             categorical: Mapping[str, str] | None = None,
+             missing_columns: Mapping[str, str | float] | None = None) -> RawData:
     """Read a CSV file with a header row into features and a target column.
 
     The target defaults to the last column and the features to every other column. A target
     column that is not all numbers holds class labels: its sorted distinct values become the
-    class names. Missing cells (empty, NA, NaN, null) follow `missing`. `groups` (the spec's
-    data.inputs) makes each group of columns a field of its own, named by the group.
+    class names; a list of target columns holds each class's probability (see
+    table_columns.probability_targets). Missing cells (empty, NA, NaN, null) follow
+    `missing`, or a column's own policy in `missing_columns`. `groups` (the spec's data.inputs)
+    makes each group of columns a field of its own, named by the group. `categorical`
+    columns hold text: see `load_csv_columns`.
     """
+    return load_csv_columns(path, target, features, missing, groups, categorical,
+                            missing_columns)[0]
+
+
+def load_csv_columns(path: Path, target: str | list[str] | None = None,
+                     features: list[str] | None = None, missing: MissingPolicy = "error",
+                     groups: dict[str, list[str]] | None = None,
+                     categorical: Mapping[str, str] | None = None,
+                     missing_columns: Mapping[str, str | float] | None = None
+                     ) -> tuple[RawData, dict[str, list[str]]]:
+    """`load_csv`, and the sorted distinct values of each `categorical` column: its cells
+    are indices into them (float, NaN where missing), for table_columns.py to encode."""
+    from dlspec.data.table_columns import probability_targets
+
     path = Path(path)
     header, rows = _read_table(path)
-    target_at = _column_index(header, target or header[-1], path, "target")
+    targets = target if isinstance(target, list) else [target or header[-1]]
+    target_columns = [_column_index(header, name, path, "target") for name in targets]
+    target_at = target_columns[0]
     if groups is not None:
         _check_groups(groups, header, header[target_at], path)
         features = [column for columns in groups.values() for column in columns]
-    names = features if features is not None else [h for h in header if h != header[target_at]]
-    if header[target_at] in names:
-        raise _fail(f"{path}: column '{header[target_at]}' is both the target and a feature",
+    names = features if features is not None else [h for h in header if h not in targets]
+    both = [name for name in targets if name in names]
+    if both:
+        raise _fail(f"{path}: column '{both[0]}' is both the target and a feature",
                     hint="remove it from data.features")
     if not names:
         raise _fail(f"{path} has no feature columns besides the target '{header[target_at]}'")
     columns = [_column_index(header, name, path, "feature") for name in names]
+    _check_named(path, header, names, categorical, "categorical")
+    _check_named(path, header, names, missing_columns, "missing_columns")
+    own = missing_columns or {}
+    policies = [own.get(name, missing) for name in names]
     lines = [line for line, _ in rows]
 
     def where(i: int) -> str:
         return f"{path}:{lines[i]} (data row {i + 1})"
 
-    x = np.array([[_feature_cell(row[c], where(i), header[c]) for c in columns]
+    categories = {name: sorted({row[c].strip() for _, row in rows if not _is_missing(row[c])})
+                  for name, c in zip(names, columns, strict=True) if name in (categorical or {})}
+    x = np.array([[_category(row[c], categories[header[c]]) if header[c] in categories
+                   else _feature_cell(row[c], where(i), header[c]) for c in columns]
                   for i, (_, row) in enumerate(rows)], dtype=np.float64)
-    y, class_names, no_target = _target_column([row[target_at] for _, row in rows])
+    if len(targets) > 1:
+        y, class_names, no_target = probability_targets(
+            [[row[c] for c in target_columns] for _, row in rows], targets, where)
+    else:
+        y, class_names, no_target = _target_column([row[target_at] for _, row in rows])
     raw = RawData(x.reshape(len(rows), len(columns)).astype(np.float32), y, list(names), class_names)
-    raw = resolve_missing(raw, no_target, missing, str(path), header[target_at], where)
+    raw = resolve_missing(raw, no_target, policies, str(path), ", ".join(targets), where,
+                          drop_targets=missing == "drop")
     if groups is None:
-        return raw
+        return raw, categories
     ends = np.cumsum([len(columns) for columns in groups.values()])
-    return raw._replace(fields=dict(zip(groups, np.split(raw.x, ends[:-1], axis=1), strict=True)))
+    return raw._replace(fields=dict(zip(groups, np.split(raw.x, ends[:-1], axis=1),
+                                        strict=True))), categories
+
+
+def _category(cell: str, categories: list[str]) -> float:
+    """A text cell as its index into the column's sorted categories (NaN when missing)."""
+    if _is_missing(cell):
+        return math.nan
+    return float(categories.index(cell.strip()))
+
+
+def _check_named(path: Path, header: list[str], names: list[str],
+                 columns: Mapping[str, object] | Sequence[str] | None, key: str) -> None:
+    """Every column a data key names by name is a feature column of the file (located at
+    data.<key>.<column>)."""
+    problems = []
+    for column in columns or ():
+        if column not in names:
+            what = "a feature column of" if column in header else "a column of"
+            problems.append((("data", key, column), Diagnostic(
+                "DLS401", f"data.{key} names '{column}', which is not {what} {path}",
+                hint=suggest(column, names) if column not in header else
+                "list it among the features (data.features or data.inputs)")))
+    if problems:
+        raise FieldError(problems)
 
 
 def _check_groups(groups: dict[str, list[str]], header: list[str], target: str,
@@ -176,27 +237,39 @@ def _check_groups(groups: dict[str, list[str]], header: list[str], target: str,
         raise FieldError(problems)
 
 
-def resolve_missing(raw: RawData, no_target: np.ndarray, missing: MissingPolicy, source: str,
-                    target_name: str, where: Callable[[int], str]) -> RawData:
-    """Apply the `error` and `drop` policies; other policies keep NaN for `fill_missing`.
+def resolve_missing(raw: RawData, no_target: np.ndarray, missing: Policies, source: str,
+                    target_name: str, where: Callable[[int], str],
+                    drop_targets: bool | None = None) -> RawData:
+    """Apply the `error` and `drop` policies (one for all columns, or one per column);
+    other policies keep NaN for `fill_missing`.
 
-    `no_target` marks rows whose target is missing; `where(i)` locates row i for messages.
+    `no_target` marks rows whose target is missing (dropped when `drop_targets`, by default
+    when `missing` is drop); `where(i)` locates row i for messages.
     """
     holes = np.isnan(raw.x)
-    if missing == "drop":
-        keep = ~(holes.any(axis=1) | no_target)
+    policies = [missing] * raw.x.shape[1] if isinstance(missing, str) else list(missing)
+    dropping = np.array([p == "drop" for p in policies], dtype=bool)
+    if drop_targets is None:
+        drop_targets = isinstance(missing, str) and missing == "drop"
+    if dropping.any() or drop_targets:
+        keep = ~(holes[:, dropping].any(axis=1) | (no_target & drop_targets))
         if not keep.any():
             raise _fail(f"{source}: every row has a missing value; nothing is left after "
                         "missing: drop")
-        return raw._replace(x=raw.x[keep], y=raw.y[keep],
-                            fields={name: a[keep] for name, a in raw.fields.items()})
+        raw = raw._replace(x=raw.x[keep], y=raw.y[keep],
+                           fields={name: a[keep] for name, a in raw.fields.items()})
+        no_target, holes = no_target[keep], holes[keep]
+        kept = np.flatnonzero(keep)
+        located = where
+        where = lambda i: located(int(kept[i]))  # noqa: E731 (rows as the file numbers them)
     if no_target.any():
         row = int(np.argmax(no_target))
         raise _fail(f"{where(row)}: the target '{target_name}' is missing",
                     hint="a target cannot be filled in; set data.missing: drop to skip such rows")
-    if missing == "error" and holes.any():
-        row, col = (int(i) for i in np.argwhere(holes)[0])
-        more = int(holes.sum()) - 1
+    errors = holes & np.array([p == "error" for p in policies], dtype=bool)
+    if errors.any():
+        row, col = (int(i) for i in np.argwhere(errors)[0])
+        more = int(errors.sum()) - 1
         tail = f" ({more} more cell(s) are missing)" if more else ""
         raise _fail(f"{where(row)}: column '{raw.feature_names[col]}' is missing{tail}",
                     hint=_FIX_MISSING)

@@ -17,15 +17,17 @@ from dlspec.data.builtin import BUILTIN, DatasetInfo, FieldInfo, RawData, load_b
 from dlspec.data.config import DataConfig
 from dlspec.data.describe import ModelIO, augment_diagnostics, fit_problems, static_info
 from dlspec.data.fields import FieldError, feeds, misfit
-from dlspec.data.files import MissingPolicy, load_csv, load_npz
+from dlspec.data.files import MissingPolicy, load_csv_columns, load_npz
 from dlspec.data.image_config import IMAGES
 from dlspec.data.rescale import rescaling
 from dlspec.data.split import ordered_splits, split_indices
 from dlspec.data.synthetic import SYNTHETIC, synthetic_form, synthetic_params
+from dlspec.data.table_columns import encode_categorical, fill_columns
+from dlspec.data.table_config import column_strategy
 from dlspec.data.tasks import PER_TOKEN, Task
 from dlspec.data.text_config import TEXT
 from dlspec.data.types import PreparedData, Split
-from dlspec.errors import DataError, Diagnostic
+from dlspec.errors import DataError
 
 FILE_FIELD = "features"  # the one field of a CSV file without data.inputs
 
@@ -45,9 +47,20 @@ def load_raw(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
         return raw, f"synthetic:{config.dataset}"
     path = Path(base_dir) / str(config.path)
     if config.dataset == "csv":
-        return load_csv(path, config.target, config.features, config.missing,
-                        config.inputs), str(path)
+        return load_table(config, base_dir, inputs)[:2]
     return load_npz(path, config.target or "y", config.missing), str(path)
+
+
+def load_table(config: DataConfig, base_dir: Path, inputs: Sequence[str] = ()
+               ) -> tuple[RawData, str, dict[str, list[str]]]:
+    """`load_raw`, and the categories of a CSV file's categorical columns (files.py)."""
+    if config.dataset != "csv":
+        return (*load_raw(config, base_dir, inputs), {})
+    path = Path(base_dir) / str(config.path)
+    raw, categories = load_csv_columns(path, config.target, config.features, config.missing,
+                                       config.inputs, config.categorical,
+                                       config.missing_columns)
+    return raw, str(path), categories
 
 
 def _as_classes(raw: RawData) -> tuple[np.ndarray | None, list[str]]:
@@ -61,6 +74,11 @@ def _as_classes(raw: RawData) -> tuple[np.ndarray | None, list[str]]:
     return np.searchsorted(values, y).astype(np.int64), [str(int(v)) for v in values]
 
 
+def soft_labels(raw: RawData) -> bool:
+    """Targets that are one probability per class (data.target lists the class columns)."""
+    return bool(raw.class_names) and raw.y.ndim == 2
+
+
 def _zero_one_columns(y: np.ndarray) -> bool:
     """Several target columns of only 0 and 1: labels of a multi-label task, or numbers."""
     return y.ndim == 2 and y.shape[1] > 1 and bool(np.isin(y, (0, 1)).all())
@@ -70,7 +88,9 @@ def info_from_raw(raw: RawData, name: str) -> DatasetInfo:
     """What a loaded file tells about features and targets (see `DatasetInfo`)."""
     indices, class_names = _as_classes(raw)
     task = "classification" if raw.class_names else ("regression" if indices is None else None)
-    if _zero_one_columns(raw.y):
+    if soft_labels(raw):  # class probabilities: classification (cross_entropy) or kl_div
+        class_names = raw.class_names
+    elif _zero_one_columns(raw.y):
         task, class_names = None, [f"label_{j}" for j in range(raw.y.shape[1])]
     return DatasetInfo(
         name=name, n_features=raw.x.shape[1], task=task, class_names=tuple(class_names),
@@ -106,32 +126,21 @@ def _targets(raw: RawData, task: Task) -> np.ndarray:
         return raw.y.astype(np.float32).reshape(len(raw.y), -1)
     if task in PER_TOKEN:
         return raw.y.astype(np.int64)
+    if soft_labels(raw):  # probabilities of the classes, (n, classes)
+        return raw.y.astype(np.float32)
     indices, _ = _as_classes(raw)
     if indices is None:  # fit_diagnostics reports this first; kept for direct callers
         raise DataError(misfit(f"the targets are not class labels, but the task is {task}"))
     return indices if task == "classification" else indices.astype(np.float32).reshape(-1, 1)
 
 
-def fill_missing(x: np.ndarray, train_rows: np.ndarray, missing: MissingPolicy,
-                 feature_names: list[str]) -> np.ndarray:
-    """Fill NaN cells with 0, or with the column's mean/median over the train rows only."""
-    holes = np.isnan(x)
-    if not holes.any() or missing in ("error", "drop"):
-        return x
-    if missing == "zero":
-        fill = np.zeros(x.shape[1])
-    else:
-        train = x[train_rows]
-        empty = np.isnan(train).all(axis=0) & holes.any(axis=0)
-        if empty.any():
-            name = feature_names[int(np.argmax(empty))]
-            raise DataError(Diagnostic(
-                "DLS401", f"column '{name}' has no values in the train split to take a "
-                f"{missing} from", hint="set data.missing to zero or drop, or leave it out"))
-        fill = np.nanmean(train, axis=0) if missing == "mean" else np.nanmedian(train, axis=0)
-    filled = x.copy()
-    filled[holes] = fill[np.nonzero(holes)[1]]
-    return filled
+def fill_missing(x: np.ndarray, train_rows: np.ndarray, missing: MissingPolicy | list,
+                 feature_names: list[str], fill_value: float = 0.0) -> np.ndarray:
+    """Fill NaN cells as `missing` says (one strategy, or one per column: a strategy or a
+    number): with 0, `fill_value` (constant), or the column's mean/median/most frequent
+    value over the train rows only."""
+    strategies = [missing] * x.shape[1] if isinstance(missing, str) else missing
+    return fill_columns(x, train_rows, strategies, feature_names, fill_value)
 
 
 def standardization(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,26 +157,35 @@ def _stratify_labels(config: DataConfig, task: Task, y: np.ndarray) -> np.ndarra
             raise DataError(misfit(f"stratify: true needs class labels (one per sample), but "
                                    f"the task is {task}", hint="set data.stratify: false"))
         return None
-    return None if config.stratify is False else y.reshape(len(y))
+    if config.stratify is False:
+        return None
+    return y.argmax(1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(len(y))
 
 
 def _features(values: np.ndarray, names: list[str], config: DataConfig,
-              train_rows: np.ndarray, input_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+              train_rows: np.ndarray, input_shape: tuple[int, ...],
+              unscaled: frozenset[str] = frozenset()) -> tuple[np.ndarray, ...]:
     """Tabular features filled, standardized with train statistics, shaped for the input;
-    and the mean and std (None when standardize is off)."""
+    and the mean and std (None when standardize is off). Columns named in `unscaled` (one-hot
+    categories) keep their 0/1 values."""
     x = values.reshape(len(values), -1).astype(np.float64)
-    x = fill_missing(x, train_rows, config.missing, names)
+    x = fill_missing(x, train_rows, [column_strategy(config, n) for n in names], names,
+                     config.fill_value)
     if config.standardize is False and config.rescale is None:
         return x.astype(np.float32).reshape((len(x), *input_shape)), None, None
     mean, std = (rescaling(x[train_rows], config.rescale) if config.rescale is not None
                  else standardization(x[train_rows]))
+    keep = np.array([n in unscaled for n in names], dtype=bool)
+    if keep.any():
+        mean, std = np.where(keep, 0.0, mean), np.where(keep, 1.0, std)
     x = ((x - mean) / std).astype(np.float32).reshape((len(x), *input_shape))
     return x, mean.astype(np.float32).reshape(input_shape), std.astype(np.float32).reshape(
         input_shape)
 
 
 def model_inputs(raw: RawData, info: DatasetInfo, config: DataConfig, model: ModelIO,
-                 train_rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
+                 train_rows: np.ndarray, unscaled: frozenset[str] = frozenset()
+                 ) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
     """Every model input's values (n, *input shape) by input name, in the model's order,
     each from the field feeding it; and the (mean, std) of each standardized one."""
     fields = named_fields(raw, info)
@@ -178,7 +196,8 @@ def model_inputs(raw: RawData, info: DatasetInfo, config: DataConfig, model: Mod
         name = fed[model_input.name]
         x, columns = fields[name]
         if info.fields[name].tabular and model_input.dtype == "float32":
-            x, mean, std = _features(x, columns, config, train_rows, model_input.shape)
+            x, mean, std = _features(x, columns, config, train_rows, model_input.shape,
+                                     unscaled)
             if mean is not None:
                 scaling[model_input.name] = (mean, std)
         elif info.fields[name].tabular:  # whole numbers of a file, as they are
@@ -205,7 +224,8 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
         from dlspec.data.image_prepare import prepare_images
 
         return prepare_images(config, base_dir, model, task)
-    raw, source = load_raw(config, base_dir, names)
+    raw, source, categories = load_table(config, base_dir, names)
+    raw, columns = encoded_table(raw, categories, config, task, source)
     info = static_info(config, names) or info_from_raw(raw, source)
     problems = fit_problems(info, model, task, config)
     problems += [(("data", "augment", name), problem) for name, problem in
@@ -213,11 +233,10 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
     if problems:
         raise FieldError(problems)
     y = _targets(raw, task)
-    labels = _stratify_labels(config, task, y)
-    splits = split_indices(len(y), config.split, config.seed, labels)
-    if config.dataset in SYNTHETIC and SYNTHETIC[config.dataset].ordered_splits:
-        splits = ordered_splits(len(y), config.split)
-    inputs, scaling = model_inputs(raw, info, config, model, splits[0])
+    splits = _splits(y, config, task)
+    unscaled = frozenset(f"{c['name']}={v}" for c in columns if c["encoding"] == "one_hot"
+                         for v in c["categories"])
+    inputs, scaling = model_inputs(raw, info, config, model, splits[0], unscaled)
     train, val, test = (Split({name: x[rows] for name, x in inputs.items()}, y[rows])
                         for rows in splits)
     mean, std = next(iter(scaling.values())) if len(inputs) == 1 and scaling else (None, None)
@@ -225,4 +244,27 @@ def prepare_data(config: DataConfig, *, base_dir: Path, model: ModelIO,
         train=train, val=val, test=test, task=task, feature_names=list(raw.feature_names),
         class_names=[] if task == "regression" else list(info.class_names), source=source,
         mean=mean, std=std, augment=config.augment, scaling=scaling,
+        sampling=config.sampling, columns=columns if categories else [],
     )
+
+
+def _splits(y: np.ndarray, config: DataConfig, task: Task) -> tuple[np.ndarray, ...]:
+    """The train, val and test rows."""
+    if config.dataset in SYNTHETIC and SYNTHETIC[config.dataset].ordered_splits:
+        return ordered_splits(len(y), config.split)
+    return split_indices(len(y), config.split, config.seed, _stratify_labels(config, task, y))
+
+
+def encoded_table(raw: RawData, categories: dict[str, list[str]], config: DataConfig,
+                  task: Task | None, source: str) -> tuple[RawData, list[dict]]:
+    """The raw data with its categorical columns encoded from the train split's categories
+    (table_columns.py), and the columns as exported files record them; as it is without
+    categorical columns, or when its targets do not fit the task (reported elsewhere)."""
+    if not categories:
+        return raw, []
+    task = task or config.task or ("classification" if raw.class_names else "regression")
+    try:
+        rows = _splits(_targets(raw, task), config, task)[0]
+    except DataError:
+        return raw, []
+    return encode_categorical(raw, categories, config, rows, source)

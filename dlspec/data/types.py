@@ -69,6 +69,11 @@ class PreparedData:
     # JSON; saved in the run folder (tokenizer.json), checkpoints and exported files.
     tokenizer: str | None = None
     text_column: str | None = None  # a CSV of texts: the column `dlspec predict` reads
+    # data.sampling: how each epoch's order is drawn from the train split (class balance)
+    sampling: str = "none"
+    # every CSV feature column as the model reads it (table_columns.py: number, one_hot,
+    # index with its train categories), when some are categorical; exported files record it
+    columns: list[dict] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:

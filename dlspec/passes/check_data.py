@@ -15,6 +15,7 @@ from dlspec.data.describe import (
     describe_data,
     fit_problems,
     own_tasks,
+    soft_label_problems,
 )
 from dlspec.data.fields import DataKey, InputIO, keys_of
 from dlspec.data.tasks import PER_TOKEN, Task, same_targets
@@ -91,10 +92,11 @@ def data_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
                for name, problem in problems.items()]
     config = checked.spec.data
     try:
-        info = describe_data(config, checked.loaded.base_dir, fed_inputs(checked))
+        info = describe_data(config, checked.loaded.base_dir, fed_inputs(checked), task)
     except DataError as err:
         return located_data_error(checked, err) + located
-    return at_keys(checked, fit_problems(info, model, task, config)) + located
+    problems = soft_label_problems(info, task, target_losses(checked.spec.loss))
+    return at_keys(checked, fit_problems(info, model, task, config) + problems) + located
 
 
 def output_rank_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:

@@ -1,5 +1,7 @@
 """The `data:` section's model: defaults, validation messages, JSON Schema docs."""
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -119,3 +121,20 @@ def test_every_field_is_documented_in_the_schema():
     assert set(properties) == set(DataConfig.model_fields)
     assert all(spec.get("description") for spec in properties.values())
     assert DataConfig.model_json_schema()["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    ({"dataset": "csv", "path": "t.csv", "sampling": "weighted", "shuffle": False},
+     "it cannot be combined with shuffle: false"),
+    ({"dataset": "csv", "path": "t.csv", "sampling": "oversample", "task": "regression"},
+     "sampling: oversample balances classes; a regression task has no class per sample"),
+    ({"dataset": "npz", "path": "t.npz", "missing_columns": {"a": "mean"}},
+     "`missing_columns` names columns of a CSV file; dataset 'npz' has none"),
+    ({"dataset": "csv", "path": "t.csv", "categorical": {"c": "one_hot"},
+      "missing_columns": {"c": "median"}}, "cannot be filled with median"),
+    ({"dataset": "csv", "path": "t.csv", "target": ["p"]}, "at least two"),
+    ({"dataset": "npz", "path": "t.npz", "target": ["p", "q"]}, "is for csv files"),
+])
+def test_table_keys_are_checked_without_the_file(data, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        DataConfig(**data)

@@ -339,3 +339,53 @@ def test_a_csv_file_without_column_groups_has_one_field_for_one_input(tmp_path):
          "to be fed from (its fields: features)", "name the input after a field (one of: "
          f"features), or give it columns in data.inputs ({name}: [column, ...])")
         for name in ("image", "meta")]
+
+
+TABLE_SPEC = """dlspec: 1
+name: cities
+inputs: {features: {shape: [WIDTH]}}
+model:
+  - {op: linear, name: logits, out_features: 3}
+loss: {op: cross_entropy}
+data:
+  dataset: csv
+  path: t.csv
+  target: [p_a, p_b, p_c]
+  missing_columns: {city: most_frequent}
+  categorical: {city: one_hot}
+  sampling: SAMPLING
+"""
+
+
+def table_spec(tmp_path, width=4, sampling="none", last="0.2,0.3,0.5"):
+    rows = [f"{i},{['oslo', 'rome', 'paris', ''][i % 4]},1,0,0" for i in range(20)]
+    (tmp_path / "t.csv").write_text("v,city,p_a,p_b,p_c\n" + "\n".join(rows) +
+                                    f"\n7,rome,{last}\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text(TABLE_SPEC.replace("WIDTH", str(width)).replace("SAMPLING", sampling))
+    return path
+
+
+def test_tables_are_validated_without_torch_each_mistake_at_its_key(tmp_path):
+    code = ("import sys\nfrom dlspec.api import check\n"
+            f"check({str(table_spec(tmp_path))!r})\n"
+            "assert not {'torch', 'sklearn'} & set(sys.modules), 'torch imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr  # 1 number + 3 one-hot cities: width 4
+    [(_, line, _, message, _)] = located(table_spec(tmp_path, width=5))
+    assert line == 8 and message.endswith("t.csv has 4 features")  # at data.dataset
+    [(code, line, col, message, hint)] = located(table_spec(tmp_path, sampling="weighted"))
+    assert (code, line) == ("DLS402", 13) and message == (
+        "sampling: weighted balances the classes of the train split, but the targets are "
+        "class probabilities, not one class per sample")
+    [(code, line, col, message, _)] = located(table_spec(tmp_path, last="0.2,0.3,0.6"))
+    assert (code, line, col) == ("DLS401", 10, 11)
+    assert message.endswith("t.csv:22 (data row 21): the target columns p_a, p_b, p_c sum "
+                            "to 1.1; class probabilities must sum to 1 (within 0.001)")
+    table_spec(tmp_path)
+    path = tmp_path / "spec.yaml"
+    path.write_text(path.read_text().replace("op: cross_entropy", "op: focal"))
+    [(code, line, col, message, _)] = located(path)
+    assert (code, line, col) == ("DLS402", 10, 11) and message == (
+        "the targets are class probabilities (a column per class), but focal takes class "
+        "indices")

@@ -232,9 +232,12 @@ class _Training:
         return record
 
     def _order(self, samples: int, device: torch.device) -> torch.Tensor | None:
-        if not self.run.recipe.shuffle:
-            return None
-        return torch.randperm(samples, generator=self.generator).to(device)
+        """The epoch's global order (sampling.py): a permutation, a class-balanced draw, or
+        None (in order); `samples`, the train split's size, when the run has no sampler."""
+        if self.run.sampler is None:
+            return (torch.randperm(samples, generator=self.generator).to(device)
+                    if self.run.recipe.shuffle else None)
+        return self.run.sampler.order(self.generator, device)
 
     def after_step(self, step: int, result: StepResult) -> None:
         """Count a non-finite step (the guard stops the run after too many), log the loss

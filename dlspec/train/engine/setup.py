@@ -20,6 +20,7 @@ from dlspec.train.engine.guards import NonFiniteGuard
 from dlspec.train.engine.model_set import ModelSet, models_of
 from dlspec.train.engine.monitor import Monitor, make_monitor
 from dlspec.train.engine.precision import Precision
+from dlspec.train.engine.sampling import Sampler
 from dlspec.train.engine.steps import Learner, Stepper, StepPlan
 from dlspec.train.objectives import objective_class
 from dlspec.train.objectives.base import Context, Objective, Update
@@ -67,6 +68,7 @@ class Run:
     metadata: dict[str, str]
     extras: dict[str, torch.Tensor]
     notes: list[str] = field(default_factory=list)  # what setup did, for the console
+    sampler: Sampler | None = None  # draws each epoch's order (None: a permutation)
 
     @property
     def has_val(self) -> bool:
@@ -108,8 +110,10 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
         notes += init_from(model, train.init_from, options.base_dir).lines()
     if train.freeze:
         notes.append(f"frozen: {', '.join(freeze(model, train.freeze))}")
-    plan = StepPlan.create(len(splits["train"]), recipe.batch_size, train.epochs,
-                           train.accumulate)
+    sampler = Sampler.create(data.sampling, recipe.shuffle, splits["train"].y)
+    notes += [note for note in (sampler.note(list(data.class_names)),) if note]
+    plan = StepPlan.create(sampler.samples, recipe.batch_size, train.epochs,
+                           train.accumulate)  # an epoch is its order's length
     learners = [_learner(update, objective.models[update.model], recipe, plan)
                 for update in objective.updates()]
     guard = NonFiniteGuard(1 if options.detect_anomaly else train.max_nonfinite_steps,
@@ -128,9 +132,10 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
                   "class_names": json.dumps(list(data.class_names)), **objective.metadata(),
                   **{k: v for k, v in (("tokenizer", data.tokenizer),
                                        ("text_column", data.text_column)) if v},
+                  **({"columns": json.dumps(data.columns)} if data.columns else {}),
                   **metadata},
         extras=preprocess_extras(data),
-        notes=notes)
+        notes=notes, sampler=sampler)
     keys = run.loss_keys()
     available = [*(f"train_{k}" for k in keys),
                  *[f"val_{k}" for k in (*keys, *objective.metric_names()) if has_val]]

@@ -35,7 +35,10 @@ def check_fits(run: Any, saved: Any) -> None:
     root, data = run.files.root, saved.data
     with loading(root, "partial"):
         partial = saved.decoded("partial")
-    _check_progress(root, data, run.plan.steps_per_epoch, len(run.splits["train"]), partial)
+    sampler = getattr(run, "sampler", None)
+    drawn = sampler is not None and sampler.method != "none"
+    _check_progress(root, data, run.plan.steps_per_epoch, len(run.splits["train"]), partial,
+                    run.plan.samples if drawn else None)
     _check_weights(root, saved, run.model.state_dict(), data.get("weights"))
     if "optimizers" in data:
         for field, learners in (("optimizers", run.learners), ("schedulers", [
@@ -64,7 +67,9 @@ def check_fits(run: Any, saved: Any) -> None:
 
 
 def _check_progress(root: Path, data: Mapping[str, Any], per_epoch: int, samples: int,
-                    partial: Mapping[str, Any] | None) -> None:
+                    partial: Mapping[str, Any] | None, drawn: int | None = None) -> None:
+    """`drawn`: the length of a sampled order (data.sampling: indices into the `samples`
+    train samples, with repeats), None when the order is a permutation."""
     epoch, step = data["epoch"], data["step"]
     done = 0
     if partial is not None:
@@ -76,7 +81,13 @@ def _check_progress(root: Path, data: Mapping[str, Any], per_epoch: int, samples
             raise damaged(root, "partial.batches_done",
                           f"{done}, but an epoch of this run has {per_epoch} steps")
         order = partial["order"]
-        if order is not None and (order.dtype != torch.int64 or tuple(order.shape)
+        if order is not None and drawn is not None:
+            if order.dtype != torch.int64 or tuple(order.shape) != (drawn,) or (
+                    drawn and not 0 <= int(order.min()) <= int(order.max()) < samples):
+                raise damaged(root, "partial.order",
+                              f"a {order.dtype} tensor of shape {list(order.shape)}, not "
+                              f"{drawn} draws from the {samples} train samples")
+        elif order is not None and (order.dtype != torch.int64 or tuple(order.shape)
                                   != (samples,) or not torch.equal(
                                       order.sort().values, torch.arange(samples))):
             raise damaged(root, "partial.order",

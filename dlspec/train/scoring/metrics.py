@@ -115,8 +115,8 @@ def metric_inputs(output: torch.Tensor, targets: torch.Tensor, task: Task,
         return preds.reshape(-1), targets.reshape(-1).long()  # (n,), (n,)
     if task == "multilabel":
         return preds, targets.long()  # (n, labels)
-    if task == "classification":
-        return preds, targets
+    if task == "classification":  # probabilities as targets (soft labels): their top class
+        return preds, targets.argmax(-1) if targets.is_floating_point() else targets
     if task in PER_TOKEN:  # (n, T, C) -> (n*T, C): one row per position
         return preds.reshape(-1, preds.shape[-1]), targets.reshape(-1)
     if preds.shape[-1] == 1:
