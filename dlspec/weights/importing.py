@@ -51,6 +51,16 @@ class ImportResult:
         return lines
 
 
+def spec_tensors(checked) -> dict[str, torch.Tensor]:
+    """The spec's state dict with nothing allocated (on the meta device): the names, shapes
+    and dtypes a mapping fills."""
+    from dlspec.backends.torch_module import build_module
+
+    name = checked.spec.name if checked.spec.models is None else checked.model
+    with torch.device("meta"):
+        return build_module(checked.graph, name).state_dict()
+
+
 def import_weights(checked, source: str | Path, mapping: WeightMapping, output: str | Path,
                    *, partial: bool = False) -> ImportResult:
     """Map the safetensors file `source` onto the spec `checked` (a CheckedSpec) and write its
@@ -58,11 +68,11 @@ def import_weights(checked, source: str | Path, mapping: WeightMapping, output: 
     read). Unless `partial`, a mapping that leaves a spec tensor out writes nothing and is a
     DlspecError DLS404 naming every tensor; with `partial` only the mapped tensors are written
     and the result lists the rest."""
-    from dlspec.api import compile_module, spec_metadata
+    from dlspec.api import spec_metadata
     from dlspec.train.run_folder.checkpoint import save_checkpoint
 
     stored = read_state_dict(source)
-    target = compile_module(checked, seed=0).state_dict()
+    target = spec_tensors(checked)
     mapped = map_weights(stored, mapping, target)
     result = ImportResult(mapped, len(stored), len(target),
                           sum(t.numel() for t in mapped.tensors.values()), wrote=False)
