@@ -1,11 +1,12 @@
 """Map a source state dict onto a spec's tensors with a WeightMapping (torch side).
 
 For each spec tensor, the first rule whose `to` matches it and whose `from` tensors are all
-in the source (or that `fill`s a constant) makes it, in this order: the sources are
-concatenated on `dim`, `chunk: [i, n]` keeps piece i of n on `dim`, `transpose` swaps a 2-D
-tensor, `reshape` gives it a shape (`spec`: the spec tensor's), `scale` multiplies it; the result takes the spec
-tensor's dtype. Nothing is dropped silently: spec tensors nothing filled, source tensors no
-rule read, shape mismatches and transforms that failed are all listed.
+in the source (under one of the mapping's `prefixes`), or that `fill`s a constant, makes it,
+in this order: the sources are concatenated on `dim`, `chunk: [i, n]` keeps piece i of n on
+`dim`, `transpose` swaps a 2-D tensor, `reshape` gives it a shape (`spec`: the spec
+tensor's), `scale` multiplies it; the result takes the spec tensor's dtype. Nothing is
+dropped silently: spec tensors nothing filled, source tensors no rule read, shape
+mismatches and transforms that failed are all listed.
 """
 
 from __future__ import annotations

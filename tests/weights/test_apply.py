@@ -95,3 +95,27 @@ def test_a_source_absent_names_the_tensor_looked_for():
 def test_a_complete_mapping_says_so():
     mapped = map_weights({"q": torch.ones(2, 2)}, MAPPING, {"scaled": torch.zeros(2, 2)})
     assert mapped.complete and mapped.lines() == [] and mapped.left_out() == []
+
+
+def test_prefixes_tables_and_reshape_to_the_spec_shape():
+    mapping = parse_mapping("""\
+dlspec_mapping: 1
+prefixes: ["transformer.", ""]
+tables: {first: {"2": 1, "3": 3}}
+rules:
+  - {to: "block?.*.w", from: "features.{2+first[1]}.w"}
+  - {to: "pos", from: "pos", reshape: spec}
+""", "m.yaml")
+    source = {"transformer.features.1.w": torch.ones(1), "features.4.w": torch.full((1,), 4.0),
+              "transformer.features.4.w": torch.full((1,), 5.0),
+              "pos": torch.arange(6.0).reshape(1, 3, 2)}
+    target = {"block2.0.w": torch.zeros(1), "block3.1.w": torch.zeros(1),
+              "block4.0.w": torch.zeros(1), "pos": torch.zeros(3, 2)}
+    mapped = map_weights(source, mapping, target)
+    assert torch.equal(mapped.tensors["block2.0.w"], torch.ones(1))
+    assert torch.equal(mapped.tensors["block3.1.w"], torch.full((1,), 5.0))  # first prefix
+    assert torch.equal(mapped.tensors["pos"], torch.arange(6.0).reshape(3, 2))
+    assert mapped.missing == ["block4.0.w"]
+    assert mapped.why_missing["block4.0.w"] == ("table 'first' has no entry for '4' (capture 1)"
+                                                " (rule at line 5)")
+    assert mapped.unused == ["features.4.w"]

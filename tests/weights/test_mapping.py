@@ -107,3 +107,13 @@ def test_loading_a_mapping_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_rule_looking_up_a_missing_table_is_located_at_the_rule():
+    with pytest.raises(SpecError) as caught:
+        parse_mapping("dlspec_mapping: 1\ntables: {first: {'2': 2}}\nrules:\n"
+                      "  - {to: a, from: b}\n  - {to: 'a.*', from: 'b.{start[1]}'}\n", "m.yaml")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("DLS102", 5, 5)
+    assert diagnostic.message == ("rule 2: 'b.{start[1]}' looks up table 'start' but `tables` "
+                                  "has first")
