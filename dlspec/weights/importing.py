@@ -36,7 +36,6 @@ class ImportResult:
     source_tensors: int
     target_tensors: int
     parameters: int  # elements of the tensors written
-    wrote: bool
 
     def summary(self, source: Path, mapping: WeightMapping, output: Path) -> list[str]:
         mapped = self.mapped
@@ -44,10 +43,9 @@ class ImportResult:
                  f"({self.parameters:,} values) from {self.source_tensors} tensors of {source} "
                  f"with mapping {mapping.label}"]
         lines += mapped.lines()
-        if self.wrote:
-            left = mapped.left_out()
-            lines.append(f"wrote {output}" + (f" without {len(left)} spec tensor(s) left out "
-                                               f"above: {', '.join(left)}" if left else ""))
+        left = mapped.left_out()
+        lines.append(f"wrote {output}" + (f" without {len(left)} spec tensor(s) left out "
+                                           f"above: {', '.join(left)}" if left else ""))
         return lines
 
 
@@ -74,8 +72,6 @@ def import_weights(checked, source: str | Path, mapping: WeightMapping, output: 
     stored = read_state_dict(source)
     target = spec_tensors(checked)
     mapped = map_weights(stored, mapping, target)
-    result = ImportResult(mapped, len(stored), len(target),
-                          sum(t.numel() for t in mapped.tensors.values()), wrote=False)
     if not mapped.complete and not partial:
         raise DlspecError(Diagnostic(
             "DLS404", f"the mapping leaves {len(mapped.left_out())} of {len(target)} spec "
@@ -86,4 +82,5 @@ def import_weights(checked, source: str | Path, mapping: WeightMapping, output: 
     if not mapped.complete:
         metadata["left_out"] = ", ".join(mapped.left_out())
     save_checkpoint(Path(output), mapped.tensors, metadata)
-    return ImportResult(mapped, len(stored), len(target), result.parameters, wrote=True)
+    return ImportResult(mapped, len(stored), len(target),
+                        sum(t.numel() for t in mapped.tensors.values()))
