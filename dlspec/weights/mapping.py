@@ -42,8 +42,9 @@ class Rule(BaseModel):
         None, alias="from",
         description="Source tensor name(s), with `{i}` for capture i of `to`; several are "
                     "concatenated on `dim`.")
-    fill: float | None = Field(None, description="Fill the target with this constant "
-                                                 "instead of reading a source tensor.")
+    fill: float | None = Field(
+        None, allow_inf_nan=False,
+        description="Fill the target with this constant instead of reading a source tensor.")
     dim: int = Field(0, description="The dimension `from` lists are concatenated on and "
                                     "`chunk` cuts.")
     chunk: tuple[int, int] | None = Field(
@@ -52,7 +53,8 @@ class Rule(BaseModel):
     reshape: list[int] | Literal["spec"] | None = Field(
         None, description="The shape to give the tensor (one -1 allowed), or `spec`: the "
                           "spec tensor's own shape (same number of elements).")
-    scale: float | None = Field(None, description="A constant multiplied into the tensor.")
+    scale: float | None = Field(None, allow_inf_nan=False,
+                                description="A constant multiplied into the tensor.")
 
     @property
     def sources(self) -> list[str]:
@@ -233,17 +235,17 @@ def parse_mapping(text: str, file: str) -> WeightMapping:
     try:
         mapping = WeightMapping.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_located_rule(_rule_named(d), source) for d in diagnose(
+        raise SpecError([_located_rule(_rule_named(d, source), source) for d in diagnose(
             exc, data, source, model=WeightMapping)]) from None
     mapping._file = file
     mapping._rule_spans = [source.span(("rules", i)) for i in range(len(mapping.rules))]
     return mapping
 
 
-def _rule_named(diagnostic: Diagnostic) -> Diagnostic:
+def _rule_named(diagnostic: Diagnostic, source) -> Diagnostic:
     """A rule's own check names it 'rule N' (the diagnosis names it by its list index)."""
     found = re.match(r"'(\d+)': ", diagnostic.message)
-    if not found:
+    if not found or diagnostic.span != source.span(("rules", int(found.group(1)))):
         return diagnostic
     return replace(diagnostic, message=f"rule {int(found.group(1)) + 1}: "
                    + diagnostic.message[found.end():])
