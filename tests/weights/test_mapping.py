@@ -54,7 +54,7 @@ def test_a_mapping_reads_every_field_and_remembers_where_rules_are(tmp_path):
     ('{to: "a", from: "b", reshape: [-1, -1]}', "DLS102", 5, "at most one -1"),
     ('{to: "a", fill: 0, transpose: true}', "DLS102", 5, "only `scale`"),
     ('{to: "", from: "b"}', "DLS102", 10, "at least 1 character"),
-    ('{to: "a", from: "b", scale: .nan}', "DLS102", 30, "'scale': Input should be a finite"),
+    ('{to: "a", from: "b", scale: .nan}', "DLS102", 33, "'scale': Input should be a finite"),
 ])
 def test_a_bad_rule_is_a_located_coded_error(rule, code, col, message):
     with pytest.raises(SpecError) as caught:
