@@ -20,7 +20,8 @@ def test_a_safetensors_header_gives_the_tensor_names(tmp_path):
 
 @pytest.mark.parametrize(("name", "data", "why"), [
     ("short.safetensors", b"abc", "too short for a safetensors file"),
-    ("model.bin", b"\x80\x04\x95" + b"\x00" * 20, "its header size is absurd"),
+    ("model.pt", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", "its header size is absurd"),  # torch.save
+    ("model.bin", b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8", "its header is not JSON"),  # pickle
     ("list.safetensors", struct.pack("<Q", 2) + b"[]", "its header is not a JSON object"),
     ("text.safetensors", struct.pack("<Q", 3) + b"{x}", "its header is not JSON"),
 ])
@@ -30,7 +31,7 @@ def test_what_is_not_safetensors_is_refused_with_how_to_make_one(tmp_path, name,
         check_safetensors(tmp_path / name)
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.code == "DLS007" and why in diagnostic.message
-    pickled = name.endswith(".bin")
+    pickled = name.startswith("model")
     assert ("never loads pickled weights" in diagnostic.hint) == pickled
 
 
