@@ -51,7 +51,7 @@ def import_weights(
         raise DlspecError(Diagnostic("DLS008", f"{output} is {kind}; it is never replaced",
                                      hint="give a file name to write"))
     if chosen.spec is not None and chosen.spec != checked.spec.name:
-        print(f"warning: mapping {chosen.file} is written for spec '{chosen.spec}', not "
+        print(f"warning: mapping {chosen.label} is written for spec '{chosen.spec}', not "
               f"'{checked.spec.name}'", file=sys.stderr)
     from dlspec.weights.importing import import_weights as run_import
 

@@ -152,3 +152,15 @@ def test_a_pickle_is_never_read(monkeypatch, capsys, tmp_path):
         "is absurd)",
         "  help: dlspec never loads pickled weights (.bin, .pt); save the state dict with "
         "safetensors.torch.save_file(model.state_dict(), 'model.safetensors')"]
+
+
+def test_a_mapping_written_for_another_spec_is_pointed_out(reference, monkeypatch, capsys):
+    _, folder = reference
+    monkeypatch.chdir(folder)
+    code, _, err = run_cli(monkeypatch, capsys, "import-weights", "ref.safetensors", "--spec",
+                           str(SPEC), "--mapping", "resnet18", "-o", "never.safetensors")
+    assert code == 1 and not (folder / "never.safetensors").exists()
+    lines = err.splitlines()
+    assert lines[0] == ("warning: mapping resnet18 (shipped) is written for spec 'resnet18', "
+                        "not 'mlp-digits'")
+    assert lines[1].startswith("error DLS404: the mapping leaves 6 of 6 spec tensors unfilled")

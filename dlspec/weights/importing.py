@@ -36,7 +36,6 @@ class ImportResult:
     source_tensors: int
     target_tensors: int
     parameters: int  # elements of the tensors written
-    wrote: bool
 
     def summary(self, source: Path, mapping: WeightMapping, output: Path) -> list[str]:
         mapped = self.mapped
@@ -44,11 +43,20 @@ class ImportResult:
                  f"({self.parameters:,} values) from {self.source_tensors} tensors of {source} "
                  f"with mapping {mapping.label}"]
         lines += mapped.lines()
-        if self.wrote:
-            left = mapped.left_out()
-            lines.append(f"wrote {output}" + (f" without {len(left)} spec tensor(s) left out "
-                                               f"above: {', '.join(left)}" if left else ""))
+        left = mapped.left_out()
+        lines.append(f"wrote {output}" + (f" without {len(left)} spec tensor(s) left out "
+                                           f"above: {', '.join(left)}" if left else ""))
         return lines
+
+
+def spec_tensors(checked) -> dict[str, torch.Tensor]:
+    """The spec's state dict with nothing allocated (on the meta device): the names, shapes
+    and dtypes a mapping fills."""
+    from dlspec.backends.torch_module import build_module
+
+    name = checked.spec.name if checked.spec.models is None else checked.model
+    with torch.device("meta"):
+        return build_module(checked.graph, name).state_dict()
 
 
 def import_weights(checked, source: str | Path, mapping: WeightMapping, output: str | Path,
@@ -58,14 +66,12 @@ def import_weights(checked, source: str | Path, mapping: WeightMapping, output: 
     read). Unless `partial`, a mapping that leaves a spec tensor out writes nothing and is a
     DlspecError DLS404 naming every tensor; with `partial` only the mapped tensors are written
     and the result lists the rest."""
-    from dlspec.api import compile_module, spec_metadata
+    from dlspec.api import spec_metadata
     from dlspec.train.run_folder.checkpoint import save_checkpoint
 
     stored = read_state_dict(source)
-    target = compile_module(checked, seed=0).state_dict()
+    target = spec_tensors(checked)
     mapped = map_weights(stored, mapping, target)
-    result = ImportResult(mapped, len(stored), len(target),
-                          sum(t.numel() for t in mapped.tensors.values()), wrote=False)
     if not mapped.complete and not partial:
         raise DlspecError(Diagnostic(
             "DLS404", f"the mapping leaves {len(mapped.left_out())} of {len(target)} spec "
@@ -76,4 +82,5 @@ def import_weights(checked, source: str | Path, mapping: WeightMapping, output: 
     if not mapped.complete:
         metadata["left_out"] = ", ".join(mapped.left_out())
     save_checkpoint(Path(output), mapped.tensors, metadata)
-    return ImportResult(mapped, len(stored), len(target), result.parameters, wrote=True)
+    return ImportResult(mapped, len(stored), len(target),
+                        sum(t.numel() for t in mapped.tensors.values()))
