@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from dlspec.backends.torch_layers.attention import fused_attention
 from dlspec.ir.graph import Graph, Node
@@ -87,6 +86,9 @@ def _blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
 
 def _attention_blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
     op, name = node.op, node.op_name
+    if name != "scaled_dot_product_attention" and any(
+            graph.node(s).type.rank == 4 for s in node.inputs[1:]):
+        return "adds an attention bias, which has no cached form"
     floats = [s for s in node.inputs if not _is_mask(graph, s)]
     masks = [s for s in node.inputs if _is_mask(graph, s)]
     if name == "scaled_dot_product_attention":
@@ -253,21 +255,21 @@ class IncrementalDecoder:
         return self._self_attend(node, layer, floats[0], mask)
 
     def _self_attend(self, node: Node, layer, x, mask=None) -> torch.Tensor:
-        q, k, v = (heads(t, layer.num_heads) for t in projections(layer, x, x))
+        q, k, v = layer.project_heads(x, x)
         if layer.rotary:
             q = at_offset(lambda t: rotate_heads(t, layer.rotary_base), q, self.length, dim=2)
             k = at_offset(lambda t: rotate_heads(t, layer.rotary_base), k, self.length, dim=2)
         k, v, mask = self._keys(node, "self").extend(k, v, mask)
-        out = attend(q, k, v, self.length, layer.causal, layer.window, mask)
+        out = attend(q, k, v, self.length, layer.causal, layer.window, mask, layer.scale)
         return layer.out_proj(out.transpose(1, 2).flatten(2))
 
     def _cross_attend(self, node: Node, layer, x, memory, mask=None) -> torch.Tensor:
         cached = self._keys(node, "cross")
         if cached.k is None:  # the memory's keys and values, projected once
-            _, k, v = projections(layer, x[:, :0], memory)
-            cached.extend(heads(k, layer.num_heads), heads(v, layer.num_heads), mask)
-        q = heads(projections(layer, x, x[:, :0], query_only=True)[0], layer.num_heads)
-        out = attend(q, cached.k, cached.v, 0, False, None, cached.mask)
+            _, k, v = layer.project_heads(x[:, :0], memory)
+            cached.extend(k, v, mask)
+        q = layer.project_heads(x, x[:, :0])[0]
+        out = attend(q, cached.k, cached.v, 0, False, None, cached.mask, layer.scale)
         return layer.out_proj(out.transpose(1, 2).flatten(2))
 
 
@@ -276,26 +278,10 @@ def _is_identity(layer) -> bool:
     return isinstance(layer, torch.nn.modules.dropout._DropoutNd) and not layer.training
 
 
-def heads(x: torch.Tensor, count: int) -> torch.Tensor:
-    """(N, T, heads*d) -> (N, heads, T, d)."""
-    return x.unflatten(-1, (count, -1)).transpose(1, 2)
-
-
 def rotate_heads(x: torch.Tensor, base: float) -> torch.Tensor:
     from dlspec.backends.torch_layers.attention import rotate
 
     return rotate(x, base)
-
-
-def projections(layer, query, memory, query_only: bool = False) -> list[torch.Tensor]:
-    """A MultiheadAttention's q (from `query`), k and v (from `memory`) projections."""
-    biases = (None,) * 3 if layer.in_proj_bias is None else layer.in_proj_bias.chunk(3)
-    if layer._qkv_same_embed_dim:
-        weights = layer.in_proj_weight.chunk(3)
-    else:
-        weights = (layer.q_proj_weight, layer.k_proj_weight, layer.v_proj_weight)
-    sources = (query,) if query_only else (query, memory, memory)
-    return [F.linear(t, w, b) for t, w, b in zip(sources, weights, biases, strict=False)]
 
 
 def at_offset(layer, x: torch.Tensor, offset: int, dim: int = 1) -> torch.Tensor:
