@@ -1,7 +1,7 @@
 """Swin's windows, channels last: cutting (N, H, W, C) into windows of w x w positions that
 attend within themselves (window_partition, window_merge), the mask that keeps a shifted
 window's regions apart (shifted_window_mask), the learned relative position bias of a window
-(relative_position_bias), and the 2 x 2 patch merging between stages (patch_merge).
+(window_position_bias), and the 2 x 2 patch merging between stages (patch_merge).
 
 Windows are folded into the batch: window_partition gives (N*nW, w*w, C), image by image and
 within an image window by window, row by row; the attention bias of a windowed layer is
@@ -121,12 +121,12 @@ class ShiftedWindowMask(Op):
         return rows * cols * size * size
 
 
-class RelativePositionBias(Op):
+class WindowPositionBias(Op):
     """Swin's learned relative position bias: a table of one value per head for each offset
     between two positions of a w x w window, read out for every pair: windows (B, w*w, *) ->
     (1, heads, w*w, w*w), the same for every window (an attention bias)."""
 
-    op: Literal["relative_position_bias"] = "relative_position_bias"
+    op: Literal["window_position_bias"] = "window_position_bias"
     window: IntPair = WINDOW
     heads: PositiveInt = Field(description="Attention heads, one bias table column each.")
 
@@ -142,7 +142,7 @@ class RelativePositionBias(Op):
         return TensorType((1, self.heads, wh * ww, wh * ww), dtype)
 
     def build(self, x: TensorType) -> Build:
-        return Build(f"{LAYERS}.RelativePositionBias",
+        return Build(f"{LAYERS}.WindowPositionBias",
                      {"window": list(pair(self.window)), "heads": self.heads})
 
     def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:

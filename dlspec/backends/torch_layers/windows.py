@@ -91,7 +91,7 @@ def relative_position_index(window: list[int]) -> torch.Tensor:
     return ((relative[:, :, 0] + wh - 1) * (2 * ww - 1) + relative[:, :, 1] + ww - 1).flatten()
 
 
-class RelativePositionBias(nn.Module):
+class WindowPositionBias(nn.Module):
     """A learned ((2wh-1)(2ww-1), heads) table, read out per pair of window positions:
     -> (1, heads, wh*ww, wh*ww). Starts as torchvision's: truncated normal, std 0.02."""
 
