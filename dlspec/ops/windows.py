@@ -21,7 +21,6 @@ from dlspec.ops.base import (
     NonNegativeInt,
     Op,
     PositiveInt,
-    expect_float,
     expect_rank,
     known,
     pair,
@@ -30,6 +29,11 @@ from dlspec.ops.base import (
 LAYERS = "dlspec.backends.torch_layers.windows"
 NHWC = "(N, H, W, C)"
 WINDOW = Field(description="Window size w: one number or [height, width].")
+
+
+def _float(x: TensorType) -> str:
+    """The dtype of a bias made for `x`: its own if it is a float, else float32."""
+    return x.dtype if x.dtype.startswith("float") else "float32"
 
 
 def window_grid(x: TensorType, window: tuple[int, int]) -> tuple[int, int]:
@@ -90,7 +94,7 @@ class WindowMerge(Op):
 
 class ShiftedWindowMask(Op):
     """Swin's mask for shifted windows: x (N, H, W, C), rolled up and left by `shift` ->
-    (N*nW, 1, w*w, w*w), `value` between two positions of a window that came from different
+    float (N*nW, 1, w*w, w*w), `value` between two positions of a window that came from different
     regions of the image before the roll (they must not attend to each other), else 0."""
 
     op: Literal["shifted_window_mask"] = "shifted_window_mask"
@@ -102,13 +106,12 @@ class ShiftedWindowMask(Op):
                          "attend to each other (Swin: -100).")
 
     def infer(self, x: TensorType) -> TensorType:
-        expect_float(x)
         rows, cols = window_grid(x, pair(self.window))
         if any(s >= w for s, w in zip(pair(self.shift), pair(self.window), strict=True)):
             raise RuleError(f"shift {self.shift} must be smaller than the window {self.window}",
                             code="DLS102")
         size = pair(self.window)[0] * pair(self.window)[1]
-        return x.with_shape(dim_mul(x.shape[0], rows * cols), 1, size, size)
+        return TensorType((dim_mul(x.shape[0], rows * cols), 1, size, size), _float(x))
 
     def build(self, x: TensorType) -> Build:
         return Build(f"{LAYERS}.ShiftedWindowMask", {
@@ -138,8 +141,7 @@ class WindowPositionBias(Op):
             raise RuleError(f"the input {x} has {x.shape[1]} positions per window, but a "
                             f"{wh}x{ww} window has {wh * ww}",
                             hint="feed the window_partition's output, with the same window")
-        dtype = x.dtype if x.dtype.startswith("float") else "float32"
-        return TensorType((1, self.heads, wh * ww, wh * ww), dtype)
+        return TensorType((1, self.heads, wh * ww, wh * ww), _float(x))
 
     def build(self, x: TensorType) -> Build:
         return Build(f"{LAYERS}.WindowPositionBias",

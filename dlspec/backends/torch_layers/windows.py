@@ -75,7 +75,8 @@ class ShiftedWindowMask(nn.Module):
         self.value = value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mask.to(x.dtype).repeat(x.shape[0], 1, 1, 1)
+        mask = self.mask.to(x.dtype) if x.is_floating_point() else self.mask
+        return mask.repeat(x.shape[0], 1, 1, 1)
 
     def extra_repr(self) -> str:
         return f"windows={self.mask.shape[0]}, value={self.value}"
