@@ -144,7 +144,7 @@ def _fields_at(model: type[BaseModel] | None, data: Any, path: Path_) -> list[st
         annotation = _pick_member(annotation, data)
     model_cls = _pick_member(annotation, data)
     if isinstance(model_cls, type) and issubclass(model_cls, BaseModel):
-        return list(model_cls.model_fields)
+        return [field.alias or name for name, field in model_cls.model_fields.items()]
     return []
 
 
