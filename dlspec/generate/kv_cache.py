@@ -89,8 +89,9 @@ def _blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
 
 def _attention_blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
     op, name = node.op, node.op_name
-    if name != "scaled_dot_product_attention" and any(
-            graph.node(s).type.rank == 4 for s in node.inputs[1:]):
+    sdpa = name == "scaled_dot_product_attention"
+    if any(not _is_mask(graph, s) and (sdpa or graph.node(s).type.rank == 4)
+           for s in node.inputs[3 if sdpa else 1:]):
         return "adds an attention bias, which has no cached form"
     floats = [s for s in node.inputs if not _is_mask(graph, s)]
     masks = [s for s in node.inputs if _is_mask(graph, s)]

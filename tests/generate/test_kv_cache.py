@@ -159,6 +159,10 @@ BLOCKED = {  # the layers between the embedding and the output, the last named `
                        "layer 'turn' (transpose) mixes along the sequence"),
     "softmax-over-time": ("{op: softmax, name: mid, dim: 1}",
                           "layer 'mid' (softmax) acts along the sequence"),
+    "attention-bias": ("{op: causal_mask, name: mask, inputs: embed}\n"
+                       "  - {op: multihead_attention, name: mid, inputs: [embed, mask], "
+                       "heads: 2}",
+                       "layer 'mask' (causal_mask) mixes along the sequence"),
 }
 
 
