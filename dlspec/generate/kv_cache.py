@@ -10,7 +10,8 @@ sequence at every step costs O(T^2) layer calls. Decoding here reads the model's
 - layers that depend on it run on the NEW position(s) only, in the graph's order:
   * per-position layers (embedding, linear, activations, dropout, layer/RMS norm over the
     features, add/multiply/concat of generated tensors, padding masks) as they are;
-  * position encodings (learned, sinusoidal, rotary) offset by the length decoded so far;
+  * position encodings (learned, sinusoidal, rotary) and positions (arange) offset by the
+    length decoded so far;
   * causal self-attention (multihead_attention, the transformer blocks,
     scaled_dot_product_attention) keeps each layer's keys and values and attends from the
     new queries to all of them; cross-attention (the decoder block's, or a multihead or
@@ -29,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from dlspec.backends.torch_layers.attention import fused_attention
 from dlspec.ir.graph import Graph, Node
@@ -39,7 +39,7 @@ from dlspec.ops.base import normalize_dim
 # Layers that act on each position of (N, T, ...) on its own.
 PER_POSITION = frozenset({"embedding", "linear", "padding_mask", "identity"})
 MERGES = frozenset({"add", "subtract", "multiply", "concat"})
-POSITIONS = frozenset({"learned_position", "sinusoidal_position", "rotary_position"})
+POSITIONS = frozenset({"learned_position", "sinusoidal_position", "rotary_position", "arange"})
 NORMS = frozenset({"layernorm", "rmsnorm"})
 
 
@@ -74,6 +74,8 @@ def _blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
         return None
     if name == "token_type_embedding":
         return None if len(node.inputs) == 1 else "reads token types along the sequence"
+    if name == "arange" and op.dim not in (1, 1 - graph.node(node.inputs[0]).type.rank):
+        return "counts positions along another dim than the sequence"
     if name in POSITIONS:
         return "runs on (N, heads, seq, d)" if rank == 4 else None
     if name in ("multihead_attention", "transformer_encoder_block",
@@ -87,6 +89,10 @@ def _blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
 
 def _attention_blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
     op, name = node.op, node.op_name
+    sdpa = name == "scaled_dot_product_attention"
+    if any(not _is_mask(graph, s) and (sdpa or graph.node(s).type.rank == 4)
+           for s in node.inputs[3 if sdpa else 1:]):
+        return "adds an attention bias, which has no cached form"
     floats = [s for s in node.inputs if not _is_mask(graph, s)]
     masks = [s for s in node.inputs if _is_mask(graph, s)]
     if name == "scaled_dot_product_attention":
@@ -253,21 +259,21 @@ class IncrementalDecoder:
         return self._self_attend(node, layer, floats[0], mask)
 
     def _self_attend(self, node: Node, layer, x, mask=None) -> torch.Tensor:
-        q, k, v = (heads(t, layer.num_heads) for t in projections(layer, x, x))
+        q, k, v = layer.project_heads(x, x)
         if layer.rotary:
             q = at_offset(lambda t: rotate_heads(t, layer.rotary_base), q, self.length, dim=2)
             k = at_offset(lambda t: rotate_heads(t, layer.rotary_base), k, self.length, dim=2)
         k, v, mask = self._keys(node, "self").extend(k, v, mask)
-        out = attend(q, k, v, self.length, layer.causal, layer.window, mask)
+        out = attend(q, k, v, self.length, layer.causal, layer.window, mask, layer.scale)
         return layer.out_proj(out.transpose(1, 2).flatten(2))
 
     def _cross_attend(self, node: Node, layer, x, memory, mask=None) -> torch.Tensor:
         cached = self._keys(node, "cross")
         if cached.k is None:  # the memory's keys and values, projected once
-            _, k, v = projections(layer, x[:, :0], memory)
-            cached.extend(heads(k, layer.num_heads), heads(v, layer.num_heads), mask)
-        q = heads(projections(layer, x, x[:, :0], query_only=True)[0], layer.num_heads)
-        out = attend(q, cached.k, cached.v, 0, False, None, cached.mask)
+            _, k, v = layer.project_heads(x[:, :0], memory)
+            cached.extend(k, v, mask)
+        q = layer.project_heads(x, x[:, :0])[0]
+        out = attend(q, cached.k, cached.v, 0, False, None, cached.mask, layer.scale)
         return layer.out_proj(out.transpose(1, 2).flatten(2))
 
 
@@ -276,26 +282,10 @@ def _is_identity(layer) -> bool:
     return isinstance(layer, torch.nn.modules.dropout._DropoutNd) and not layer.training
 
 
-def heads(x: torch.Tensor, count: int) -> torch.Tensor:
-    """(N, T, heads*d) -> (N, heads, T, d)."""
-    return x.unflatten(-1, (count, -1)).transpose(1, 2)
-
-
 def rotate_heads(x: torch.Tensor, base: float) -> torch.Tensor:
     from dlspec.backends.torch_layers.attention import rotate
 
     return rotate(x, base)
-
-
-def projections(layer, query, memory, query_only: bool = False) -> list[torch.Tensor]:
-    """A MultiheadAttention's q (from `query`), k and v (from `memory`) projections."""
-    biases = (None,) * 3 if layer.in_proj_bias is None else layer.in_proj_bias.chunk(3)
-    if layer._qkv_same_embed_dim:
-        weights = layer.in_proj_weight.chunk(3)
-    else:
-        weights = (layer.q_proj_weight, layer.k_proj_weight, layer.v_proj_weight)
-    sources = (query,) if query_only else (query, memory, memory)
-    return [F.linear(t, w, b) for t, w, b in zip(sources, weights, biases, strict=False)]
 
 
 def at_offset(layer, x: torch.Tensor, offset: int, dim: int = 1) -> torch.Tensor:

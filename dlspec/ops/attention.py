@@ -1,9 +1,12 @@
 """Attention: additive (Bahdanau), scaled dot-product, and multi-head self/cross-attention.
 
 A padding mask is an extra int64 input (N, S), one value per key: 1 (any non-zero) for a real
-token, 0 for padding; padded keys get no attention weight. It is told apart from a memory
-input by its dtype, so a multi-head attention layer takes [x], [x, mask], [query, memory] or
-[query, memory, mask].
+token, 0 for padding; padded keys get no attention weight. An attention bias is an extra float
+input (N, heads, T, S) added to the scores before the softmax (a relative position bias, ALiBi,
+a causal or window mask as 0 / -inf); its batch and heads dims may be 1 (broadcast). Inputs
+after the first are told apart by dtype and rank: int64 is the mask, a float of rank 4 the
+bias, a float of rank 3 the memory; so a multi-head attention layer takes [x], [x, mask],
+[query, memory], [query, memory, mask], each with a bias after it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, PositiveFloat
 
 from dlspec.errors import RuleError
-from dlspec.ir.types import TensorType
+from dlspec.ir.types import Dim, TensorType
 from dlspec.ops.base import (
     Build,
     InputRole,
@@ -41,35 +44,74 @@ def check_mask(mask: TensorType, keys: TensorType) -> None:
                         f"per key, (N, {keys.shape[-2]})")
 
 
+def check_bias(bias: TensorType, lead: tuple[Dim, ...], queries: Dim, keys: Dim) -> None:
+    """An additive attention bias must be float (*lead, T, S), each lead dim its size or 1."""
+    expect_float(bias)
+    want = (*lead, queries, keys)
+    fits = bias.rank == len(want) and tuple(bias.shape[-2:]) == (queries, keys) and all(
+        b in (1, w) for b, w in zip(bias.shape[:-2], lead, strict=False))
+    if not fits:
+        shape = ", ".join(str(d) for d in want)
+        raise RuleError(f"attention bias {bias} does not fit the scores ({shape}): one value "
+                        "per query and key, its leading dims as the scores' or 1")
+
+
+def split_extras(extras: tuple[TensorType, ...], memory_ok: bool = False):
+    """(memory, mask, bias) among the inputs after the query: int64 is the padding mask, a
+    float of rank 4 (of any rank where no memory is taken) the attention bias, any other float
+    the memory."""
+    found: dict[str, TensorType] = {}
+    for t in extras:
+        kind = "mask" if t.dtype == "int64" else \
+            "bias" if t.rank == 4 or not memory_ok else "memory"
+        if kind in found:
+            raise RuleError(f"unexpected input {t}: after the query this layer takes at most "
+                            f"{'one memory (N, S, D), ' if memory_ok else ''}one int64 padding "
+                            "mask (N, S) and one float attention bias (N, heads, T, S)",
+                            code="DLS202")
+        found[kind] = t
+    return found.get("memory"), found.get("mask"), found.get("bias")
+
+
 def window_field():
     return Field(None, description="Local (sliding-window) attention: a query at "
                  "position i sees only keys j with |i - j| <= window (with causal: "
                  "i - window <= j <= i).")
 
 
-def mha_param_shapes(d: int, kdim: int, bias: bool, prefix: str = "") -> dict[str, tuple[int, ...]]:
-    """nn.MultiheadAttention's parameters: q, k, v projections to d (keys and values from
-    kdim features; packed in one matrix when kdim is d), their 3d biases, and the d x d
-    output projection with its bias. Names start with `prefix` (`self_attn.`)."""
-    shapes: dict[str, tuple[int, ...]] = {"in_proj_weight": (3 * d, d)} if kdim == d else {
-        "q_proj_weight": (d, d), "k_proj_weight": (d, kdim), "v_proj_weight": (d, kdim)}
+def mha_param_shapes(d: int, kdim: int, bias: bool, prefix: str = "",
+                     kv: int | None = None) -> dict[str, tuple[int, ...]]:
+    """nn.MultiheadAttention's parameters: the q projection to d, k and v projections to kv
+    (d, less with grouped-query attention; keys and values from kdim features), packed in
+    one matrix [q; k; v] when kdim is d, their biases, and the d x d output projection with its
+    bias. Names start with `prefix` (`self_attn.`)."""
+    kv = kv or d
+    shapes: dict[str, tuple[int, ...]] = {"in_proj_weight": (d + 2 * kv, d)} if kdim == d \
+        else {"q_proj_weight": (d, d), "k_proj_weight": (kv, kdim), "v_proj_weight": (kv, kdim)}
     if bias:
-        shapes["in_proj_bias"] = (3 * d,)
+        shapes["in_proj_bias"] = (d + 2 * kv,)
     shapes["out_proj.weight"] = (d, d)
     if bias:
         shapes["out_proj.bias"] = (d,)
     return {prefix + name: shape for name, shape in shapes.items()}
 
 
-def mha_macs(batch: int, queries: int, keys: int, d: int, kdim: int) -> int:
+def mha_macs(batch: int, queries: int, keys: int, d: int, kdim: int, kv: int | None = None) -> int:
     """Projections (q, out over the queries; k, v over the keys) plus q k^T and weights v."""
-    return batch * (2 * queries * d * d + 2 * keys * kdim * d + 2 * queries * keys * d)
+    return batch * (2 * queries * d * d + 2 * keys * kdim * (kv or d) + 2 * queries * keys * d)
 
 
 class AttentionOptions(Op):
     """The attributes of multi-head attention, shared with the transformer blocks."""
 
     heads: PositiveInt = Field(description="Attention heads; d_model must divide by it.")
+    kv_heads: PositiveInt | None = Field(
+        None, description="Heads of the keys and values, each shared by heads / kv_heads query "
+        "heads: grouped-query attention (GQA; LLaMA 2 70B); 1: multi-query attention (MQA); "
+        "default heads.")
+    scale: PositiveFloat | None = Field(
+        None, description="Factor on the scores q k^T; default 1/sqrt(d) of a head. 1.0: "
+        "unscaled (T5, which folds the factor into its query weights).")
     dropout: Probability = Field(0.0, description="Dropout on the attention weights "
                                  "(training only).")
     bias: bool = Field(True, description="Learn biases of the projections.")
@@ -86,13 +128,22 @@ class AttentionOptions(Op):
                             code="DLS102", hint="pick heads that divide the input's features")
         if self.rotary:
             expect_even(d // self.heads, "the per-head size with rotary")
+        if self.kv_heads is not None and self.heads % self.kv_heads:
+            raise RuleError(f"heads={self.heads} is not divisible by kv_heads={self.kv_heads}",
+                            code="DLS102", hint="each key/value head serves heads / kv_heads "
+                            "query heads: pick kv_heads that divides heads")
+
+    def kv_width(self, d: int) -> int:
+        """Features of the keys and values: kv_heads heads of d / heads."""
+        return (self.kv_heads or self.heads) * (d // self.heads)
 
     def input_roles(self, *inputs: TensorType) -> tuple[InputRole | None, ...]:
         return mask_roles(inputs)
 
     def attention_kwargs(self) -> dict:
         return {"dropout": self.dropout, "bias": self.bias, "causal": self.causal,
-                "window": self.window, "rotary": self.rotary, "rotary_base": self.rotary_base}
+                "window": self.window, "rotary": self.rotary, "rotary_base": self.rotary_base,
+                "kv_heads": self.kv_heads, "scale": self.scale}
 
 
 def mask_roles(inputs: tuple[TensorType, ...]) -> tuple[InputRole | None, ...]:
@@ -101,21 +152,19 @@ def mask_roles(inputs: tuple[TensorType, ...]) -> tuple[InputRole | None, ...]:
 
 
 def split_inputs(inputs: tuple[TensorType, ...]):
-    """(query, memory or None, mask or None) from [x], [x, mask], [q, memory], [q, memory, mask]."""
-    query, rest = inputs[0], list(inputs[1:])
-    mask = rest.pop() if rest and rest[-1].dtype == "int64" else None
-    return query, (rest[0] if rest else None), mask
+    """(query, memory, mask, bias), each but the query None when absent."""
+    return inputs[0], *split_extras(inputs[1:], memory_ok=True)
 
 
 class MultiheadAttention(AttentionOptions):
     """Multi-head attention with nn.MultiheadAttention's parameters: (N, T, D) [, memory
-    (N, S, Dm)] [, mask (N, S)] -> (N, T, D)."""
+    (N, S, Dm)] [, mask (N, S)] [, bias (N, heads, T, S)] -> (N, T, D)."""
 
     op: Literal["multihead_attention"] = "multihead_attention"
-    max_inputs: ClassVar[int | None] = 3
+    max_inputs: ClassVar[int | None] = 4
 
     def infer(self, *inputs: TensorType) -> TensorType:
-        query, memory, mask = split_inputs(inputs)
+        query, memory, mask, bias = split_inputs(inputs)
         self.check_heads(expect_sequence(query))
         if memory is not None:
             expect_sequence(memory)
@@ -123,31 +172,37 @@ class MultiheadAttention(AttentionOptions):
                 if getattr(self, name):
                     raise RuleError(f"`{name}` applies to self-attention, but this layer "
                                     "attends to a memory input", code="DLS102")
+        keys = query if memory is None else memory
         if mask is not None:
-            check_mask(mask, query if memory is None else memory)
+            check_mask(mask, keys)
+        if bias is not None:
+            check_bias(bias, (query.shape[0], self.heads), query.shape[1], keys.shape[1])
         return query
 
     def build(self, *inputs: TensorType) -> Build:
-        query, memory, _ = split_inputs(inputs)
+        query, memory, _, _ = split_inputs(inputs)
         kdim = memory.shape[2] if memory is not None else None
         return Build(f"{LAYERS}.MultiheadAttention", {
             "embed_dim": query.shape[2], "num_heads": self.heads, "kdim": kdim, "vdim": kdim,
             "cross": memory is not None, **self.attention_kwargs()})
 
     def param_shapes(self, *inputs: TensorType) -> dict[str, tuple[int, ...]]:
-        query, memory, _ = split_inputs(inputs)
-        return mha_param_shapes(query.shape[2], (query if memory is None else memory).shape[2], self.bias)
+        query, memory, _, _ = split_inputs(inputs)
+        d = query.shape[2]
+        return mha_param_shapes(d, (query if memory is None else memory).shape[2], self.bias,
+                                kv=self.kv_width(d))
 
     def macs(self, *inputs: TensorType) -> int:
-        query, memory, _ = split_inputs(inputs)
+        query, memory, _, _ = split_inputs(inputs)
         keys = query if memory is None else memory
         return mha_macs(query.shape[0], query.shape[1], keys.shape[1], query.shape[2],
-                        keys.shape[2])
+                        keys.shape[2], self.kv_width(query.shape[2]))
 
 
 class ScaledDotProductAttention(Op):
-    """softmax(q k^T * scale) v on given q (N, [heads,] T, d), k (N, [heads,] S, d),
-    v (N, [heads,] S, dv) [, mask (N, S)] -> (N, [heads,] T, dv); no parameters."""
+    """softmax(q k^T * scale + bias) v on given q (N, [heads,] T, d), k (N, [heads,] S, d),
+    v (N, [heads,] S, dv) [, mask (N, S)] [, float bias (N, [heads,] T, S)] -> (N, [heads,] T,
+    dv); no parameters."""
 
     op: Literal["scaled_dot_product_attention"] = "scaled_dot_product_attention"
     causal: bool = Field(False, description="Query i attends to keys j <= i (needs T = S).")
@@ -158,9 +213,9 @@ class ScaledDotProductAttention(Op):
     dropout: Probability = Field(0.0, description="Dropout on the attention weights "
                                  "(training only).")
     min_inputs: ClassVar[int] = 3
-    max_inputs: ClassVar[int | None] = 4
+    max_inputs: ClassVar[int | None] = 5
 
-    def infer(self, q: TensorType, k: TensorType, v: TensorType, *mask: TensorType):
+    def infer(self, q: TensorType, k: TensorType, v: TensorType, *extras: TensorType):
         layout = "(N, T, d) or (N, heads, T, d)"
         for t in (q, k, v):
             expect_rank(t, (3, 4), layout)
@@ -172,8 +227,11 @@ class ScaledDotProductAttention(Op):
         if (self.causal or self.window is not None) and q.shape[-2] != k.shape[-2]:
             raise RuleError(f"causal and window masks need as many queries as keys, got "
                             f"{q.shape[-2]} and {k.shape[-2]}")
-        for m in mask:
-            check_mask(m, k)
+        _, mask, bias = split_extras(extras)
+        if mask is not None:
+            check_mask(mask, k)
+        if bias is not None:
+            check_bias(bias, q.shape[:-2], q.shape[-2], k.shape[-2])
         return q.with_shape(*q.shape[:-1], v.shape[-1])
 
     def input_roles(self, *inputs: TensorType) -> tuple[InputRole | None, ...]:
@@ -184,7 +242,7 @@ class ScaledDotProductAttention(Op):
             "causal": self.causal, "window": self.window, "scale": self.scale,
             "dropout": self.dropout})
 
-    def macs(self, q: TensorType, k: TensorType, v: TensorType, *mask: TensorType) -> int:
+    def macs(self, q: TensorType, k: TensorType, v: TensorType, *extras: TensorType) -> int:
         return numel(q.shape[:-1]) * k.shape[-2] * (q.shape[-1] + v.shape[-1])
 
 

@@ -1,5 +1,5 @@
 """Dropout: random zeroing while training, the identity in eval mode (the output type is the
-input type). Float inputs only: torch's dropout fails on int64 tensors while training."""
+input type); drop_path drops whole samples of a residual branch (stochastic depth). Float inputs only: torch's dropout fails on int64 tensors while training."""
 
 from __future__ import annotations
 
@@ -56,3 +56,16 @@ class Dropout3d(_ChannelDropout):
 
     op: Literal["dropout3d"] = "dropout3d"
     spatial: ClassVar[str] = "D, H, W"
+
+
+class DropPath(_Elementwise):
+    """Stochastic depth: drops a residual branch for whole samples, each with probability p
+    while training (the kept ones scaled by 1/(1-p)); the identity in eval mode and in ONNX."""
+
+    op: Literal["drop_path"] = "drop_path"
+    p: Probability = Field(0.0, description="Probability of dropping a sample's branch, in "
+                           "[0, 1) (torchvision's stochastic_depth_prob, mode 'row').")
+
+    @classmethod
+    def _target(cls) -> str:
+        return "dlspec.backends.torch_layers.vision.DropPath"

@@ -1,5 +1,5 @@
-"""Normalization layers: per channel (batch, instance, group norm) and over the last dims
-(layer norm, RMS norm). The output type is the input type."""
+"""Normalization layers: per channel (batch, instance, group norm), over the last dims
+(layer norm, RMS norm) and over the channels at each position (layernorm2d, ConvNeXt's). The output type is the input type."""
 
 from __future__ import annotations
 
@@ -181,3 +181,27 @@ class RMSNorm(_LastDimsNorm):
     eps: float | None = Field(None, gt=0, description=(
         "Added to the mean square for numerical stability; null: torch's default, the "
         "machine epsilon of the input's dtype (LLaMA and T5 use 1e-6)."))
+
+
+class LayerNorm2d(Op):
+    """Layer norm over the channels of (N, C, *) at every position, with a learned scale and
+    shift per channel (ConvNeXt's LayerNorm2d: channels first)."""
+
+    op: Literal["layernorm2d"] = "layernorm2d"
+    eps: float = Field(1e-6, gt=0, description="Added to the variance for numerical "
+                       "stability (ConvNeXt: 1e-6).")
+
+    def infer(self, x: TensorType) -> TensorType:
+        if x.rank < 3:
+            raise RuleError(f"expects input of shape (N, C, *), got {x}",
+                            hint="for (N, D) or (N, seq, D) use `layernorm`")
+        expect_float(x)
+        known(x.shape[1], "the channel dim")
+        return x
+
+    def build(self, x: TensorType) -> Build:
+        return Build("dlspec.backends.torch_layers.vision.LayerNorm2d",
+                     {"normalized_shape": [x.shape[1]], "eps": self.eps})
+
+    def param_shapes(self, x: TensorType) -> dict[str, tuple[int, ...]]:
+        return {"weight": (x.shape[1],), "bias": (x.shape[1],)}

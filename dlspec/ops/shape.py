@@ -1,14 +1,14 @@
 """Ops that rearrange a tensor without computing: identity, flatten, reshape, permute,
-transpose, squeeze, unsqueeze. The batch stays dim 0."""
+transpose, squeeze, unsqueeze, roll, tile, repeat, expand. The batch stays dim 0."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from dlspec.errors import RuleError
-from dlspec.ir.types import TensorType, dim_div, dim_prod
+from dlspec.ir.types import TensorType, dim_div, dim_mul, dim_prod
 from dlspec.ops.base import Build, Op, normalize_dim
 
 LAYERS = "dlspec.backends.torch_layers.tensor."
@@ -160,3 +160,98 @@ class Unsqueeze(Op):
 
     def build(self, x: TensorType) -> Build:
         return Build(LAYERS + "Unsqueeze", {"dim": normalize_dim(self.dim, x.rank + 1)})
+
+
+class Roll(Op):
+    """Shifts a tensor cyclically along sample dims (torch.roll): what falls off one end
+    comes back at the other; the type is unchanged (Swin's shifted windows)."""
+
+    op: Literal["roll"] = "roll"
+    shifts: int | list[int] = Field(description="How far to shift: one number for every dim "
+                                    "in `dims`, or one per dim (negative: towards the start).")
+    dims: list[int] = Field(description="The sample dims to shift along (the batch is dim 0 "
+                            "and does not roll), e.g. [1, 2] for H and W of (N, H, W, C).")
+
+    def infer(self, x: TensorType) -> TensorType:
+        self._plan(x)
+        return x
+
+    def build(self, x: TensorType) -> Build:
+        shifts, dims = self._plan(x)
+        return Build(LAYERS + "Roll", {"shifts": shifts, "dims": dims})
+
+    def _plan(self, x: TensorType) -> tuple[list[int], list[int]]:
+        dims = [normalize_dim(d, x.rank) for d in self.dims]
+        if not dims or len(set(dims)) != len(dims):
+            raise RuleError(f"dims {self.dims} must name each dim to roll once",
+                            code="DLS102")
+        shifts = self.shifts if isinstance(self.shifts, list) else [self.shifts] * len(dims)
+        if len(shifts) != len(dims):
+            raise RuleError(f"{len(shifts)} shifts for {len(dims)} dims", code="DLS102",
+                            hint="give one shift, or one per dim in `dims`")
+        return shifts, dims
+
+
+class Tile(Op):
+    """Repeats the whole sample along each sample dim (torch.Tensor.repeat / numpy.tile):
+    reps [1, 2] makes (N, C, L) -> (N, C, 2*L)."""
+
+    op: Literal["tile"] = "tile"
+    reps: list[Annotated[int, Field(ge=1)]] = Field(
+        description="Copies along each sample dim (the batch is not tiled), one per dim.")
+
+    def infer(self, x: TensorType) -> TensorType:
+        if len(self.reps) != x.rank - 1:
+            raise RuleError(f"{len(self.reps)} reps for the {x.rank - 1} sample dims of {x}",
+                            code="DLS102", hint="give one count per sample dim (1: keep)")
+        return x.with_shape(x.shape[0], *(dim_mul(d, r) for d, r in
+                                          zip(x.shape[1:], self.reps, strict=True)))
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Tile", {"reps": list(self.reps)})
+
+
+class Repeat(Op):
+    """Repeats each element `repeats` times in place along one dim (torch.repeat_interleave):
+    [a, b] -> [a, a, b, b] (grouped-query attention's shared key heads)."""
+
+    op: Literal["repeat"] = "repeat"
+    repeats: Annotated[int, Field(ge=1)] = Field(description="Copies of each element.")
+    dim: int = Field(description="The dim along which elements repeat (not the batch, 0).")
+
+    def infer(self, x: TensorType) -> TensorType:
+        dim = normalize_dim(self.dim, x.rank)
+        shape = list(x.shape)
+        shape[dim] = dim_mul(shape[dim], self.repeats)
+        return x.with_shape(*shape)
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Repeat", {"repeats": self.repeats,
+                                         "dim": normalize_dim(self.dim, x.rank)})
+
+
+class Expand(Op):
+    """Broadcasts dims of size 1 to a larger size without copying (torch.Tensor.expand):
+    shape [4, -1] makes (N, 1, D) -> (N, 4, D)."""
+
+    op: Literal["expand"] = "expand"
+    shape: list[int] = Field(description="The per-sample target shape (batch excluded): a "
+                             "size for each sample dim, -1 to keep it; only sizes of 1 grow.")
+
+    def infer(self, x: TensorType) -> TensorType:
+        if len(self.shape) != x.rank - 1:
+            raise RuleError(f"shape {self.shape} has {len(self.shape)} entries for the "
+                            f"{x.rank - 1} sample dims of {x}", code="DLS102")
+        out: list = [x.shape[0]]
+        for i, (size, target) in enumerate(zip(x.shape[1:], self.shape, strict=True), 1):
+            if target == -1 or target == size:
+                out.append(size)
+            elif size == 1 and target >= 1:
+                out.append(target)
+            else:
+                raise RuleError(f"dim {i} of {x} has size {size}: only a size of 1 expands "
+                                f"(to {target})", hint="use -1 to keep a dim, `tile` to copy")
+        return x.with_shape(*out)
+
+    def build(self, x: TensorType) -> Build:
+        return Build(LAYERS + "Expand", {"shape": list(self.shape)})

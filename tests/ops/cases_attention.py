@@ -44,6 +44,10 @@ def sdpa_cases(rng: random.Random) -> list[Case]:
             inputs = (*inputs, _mask(keys))
         config = {"op": "scaled_dot_product_attention", **extra}
         cases.append(Case(config, inputs, int_high=2))
+    # an additive float bias (T, S), broadcast over the heads; with a causal mask
+    q, k = T("N", 2, "seq", 4), T("N", 2, "seq", 4)
+    cases.append(Case({"op": "scaled_dot_product_attention", "causal": True},
+                      (q, k, T("N", 2, "seq", 3), T("N", 1, "seq", "seq"))))
     return cases
 
 
@@ -58,16 +62,24 @@ def mha_cases(rng: random.Random) -> list[Case]:
     cases = []
     roles = [("self", {"causal": True}, True), ("cross", {}, True),
              ("self", {"window": 2, "rotary": True}, False), ("cross", {}, False),
-             ("self", {"causal": True, "rotary": True}, False)]
+             ("self", {"causal": True, "rotary": True}, False),
+             # an additive bias (relative positions), grouped-query, unscaled
+             ("self", {"kv_heads": 1, "scale": 1.0, "causal": True}, "bias"),
+             ("cross", {"kv_heads": 1}, "bias")]
     for role, extra, masked in roles:
         heads, head_dim = rng.randint(1, 3), 2 * rng.randint(1, 2)
+        if "kv_heads" in extra:
+            heads = 2
         d = heads * head_dim
         config = {**_attention_config(rng, "multihead_attention", heads), **extra}
         inputs = (T("N", "seq", d),)
+        keys = "L" if role == "cross" else "seq"
         if role == "cross":
             inputs = (*inputs, T("N", "L", rng.choice([d, rng.randint(1, 6)])))
         if masked:
-            inputs = (*inputs, _mask("L" if role == "cross" else "seq"))
+            inputs = (*inputs, _mask(keys))
+        if masked == "bias":
+            inputs = (*inputs, T("N", rng.choice([1, heads]), "seq", keys))
         cases.append(Case(config, inputs, int_high=2))
     return cases
 
@@ -93,6 +105,15 @@ def block_cases(name: str):
             if i == 0:
                 inputs = (*inputs, _mask("L" if name == "transformer_decoder_block" else "seq"))
             out.append(Case(config, inputs, int_high=2))
+        # a LLaMA block (RMS norms, SwiGLU, grouped-query, no biases) with a position bias
+        d = 8
+        config = {"op": name, "heads": 4, "kv_heads": 2, "norm": "pre", "norm_type": "rmsnorm",
+                  "activation": "silu", "gated": True, "bias": False, "rotary": True,
+                  "scale": 1.0, "ffn": rng.randint(1, 12), "dropout": 0.0}
+        inputs = (T("N", "seq", d),)
+        if name == "transformer_decoder_block":
+            inputs = (*inputs, T("N", "L", 6), _mask("L"))
+        out.append(Case(config, (*inputs, T("N", 4, "seq", "seq")), int_high=2))
         return out
     return cases
 
@@ -104,6 +125,10 @@ def attention_rejects(name: str, config: dict) -> tuple[Reject, ...]:
                code="DLS102"),
         Reject("odd per-head size with rotary", {**config, "heads": 2, "rotary": True},
                (T("N", "seq", 6),)),
+        Reject("kv_heads do not divide heads", {**config, "heads": 4, "kv_heads": 3},
+               (T("N", "seq", 8),), code="DLS102"),
+        Reject("bias of another length", config, (T("N", "seq", 8), T("N", 2, "seq", "L"))),
+        Reject("bias with other heads", config, (T("N", "seq", 8), T("N", 3, "seq", "seq"))),
         Reject("no sequence axis", config, (T("N", 8),)),
         int_input_reject(name, config, ("N", "seq", 8)),
     )
@@ -136,6 +161,10 @@ ROWS: dict[str, Row] = {
                (T("N", "seq", 4), T("N", "L", 4), T("N", "L", 4), _mask("seq"))),
         Reject("int64 q", SDPA, (T("N", 5, 4, dtype="int64"), T("N", 5, 4), T("N", 5, 4)),
                code="DLS202"),
+        Reject("bias of another rank", SDPA,
+               (T("N", 2, 5, 4), T("N", 2, 6, 4), T("N", 2, 6, 4), T("N", 5, 6))),
+        Reject("two biases", SDPA, (T("N", 5, 4), T("N", 6, 4), T("N", 6, 4), T("N", 5, 6),
+                                    T("N", 5, 6)), code="DLS202"),
     )),
     "multihead_attention": Row(mha_cases, rejects=(
         *attention_rejects("multihead_attention", HEADS),
@@ -157,5 +186,7 @@ ROWS: dict[str, Row] = {
         Reject("memory mask over the queries", DECODER,
                (T("N", "seq", 8), T("N", "L", 8), _mask("seq"))),
         Reject("memory of symbolic width", DECODER, (T("N", "seq", 8), T("N", "L", "seq"))),
+        Reject("self-attention bias over the memory", DECODER,
+               (T("N", "seq", 8), T("N", "L", 8), T("N", 2, "seq", "L"))),
     )),
 }

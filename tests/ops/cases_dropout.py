@@ -48,3 +48,7 @@ ROWS: dict[str, Row] = {
     "dropout2d": channel_row("dropout2d", 2),
     "dropout3d": channel_row("dropout3d", 3),
 }
+
+
+ROWS |= {"drop_path": Row(elementwise_cases("drop_path", _p),
+                         rejects=(_int_reject("drop_path", ("N", 4)),))}

@@ -105,3 +105,17 @@ ROWS: dict[str, Row] = {
     "layernorm": last_dims_row("layernorm"),
     "rmsnorm": last_dims_row("rmsnorm"),
 }
+
+
+def layernorm2d_cases(rng: random.Random) -> list[Case]:
+    return [Case({"op": "layernorm2d", "eps": rng.choice([1e-6, 1e-5])},
+                 (T("N", rng.randint(1, 8), *spatial),))
+            for spatial in [(rng.randint(1, 5), rng.randint(1, 5)), ("H", "W"), ("L",),
+                            (1, 1)]]
+
+
+ROWS |= {"layernorm2d": Row(layernorm2d_cases, rejects=(
+    Reject("a vector, not a map", {"op": "layernorm2d"}, (T("N", 8),)),
+    Reject("symbolic channels", {"op": "layernorm2d"}, (T("N", "seq", 4, 4),)),
+    int_input_reject("layernorm2d", shape=("N", 4, 2, 2)),
+))}

@@ -143,3 +143,73 @@ ROWS: dict[str, Row] = {
     )),
     "unsqueeze": Row(unsqueeze_cases, rejects=_bad_dims("unsqueeze", "dim", rank=2)),
 }
+
+
+# --- roll, tile, repeat, expand ----------------------------------------------------------
+
+def roll_cases(rng: random.Random) -> list[Case]:
+    out = []
+    for rank in (1, 2, 3, 3):
+        dims = rng.sample(range(1, rank + 1), rng.randint(1, rank))
+        shifts = [rng.randint(-7, 7) for _ in dims]
+        config = {"op": "roll", "dims": dims,
+                  "shifts": shifts if len(dims) > 1 or rng.random() < 0.5 else shifts[0]}
+        out.append(Case(config, (T("N", *sample_shape(rng, rank)),)))
+    out.append(Case({"op": "roll", "shifts": -3, "dims": [1, 2]}, (T("N", 7, 7, 4),)))
+    return out
+
+
+def tile_cases(rng: random.Random) -> list[Case]:
+    return [Case({"op": "tile", "reps": [rng.randint(1, 3) for _ in range(rank)]},
+                 (T("N", *sample_shape(rng, rank)),)) for rank in (1, 2, 3, 3)]
+
+
+def repeat_cases(rng: random.Random) -> list[Case]:
+    out = []
+    for rank in (1, 2, 3, 4):
+        dim = rng.randint(1, rank)
+        out.append(Case({"op": "repeat", "repeats": rng.randint(1, 3),
+                         "dim": _signed(rng, dim, rank + 1)},
+                        (T("N", *sample_shape(rng, rank)),)))
+    return out
+
+
+def expand_cases(rng: random.Random) -> list[Case]:
+    out = []
+    for rank in (1, 2, 3, 3):
+        shape = sample_shape(rng, rank)
+        target = []
+        for i, size in enumerate(shape):
+            if rng.random() < 0.5:
+                shape[i], size = 1, rng.randint(1, 4)
+                target.append(size)
+            else:
+                target.append(-1 if rng.random() < 0.7 or not isinstance(size, int) else size)
+        out.append(Case({"op": "expand", "shape": target}, (T("N", *shape),)))
+    return out
+
+
+ROWS |= {
+    "roll": Row(roll_cases, rejects=(
+        Reject("rolling the batch", {"op": "roll", "shifts": 1, "dims": [0]}, (T("N", 4),),
+               code="DLS102"),
+        Reject("two shifts for one dim", {"op": "roll", "shifts": [1, 2], "dims": [1]},
+               (T("N", 4),), code="DLS102"),
+        Reject("one dim twice", {"op": "roll", "shifts": 1, "dims": [1, -1]}, (T("N", 4),),
+               code="DLS102"),
+    )),
+    "tile": Row(tile_cases, rejects=(
+        Reject("reps for another rank", {"op": "tile", "reps": [2]}, (T("N", 4, 4),),
+               code="DLS102"),
+    )),
+    "repeat": Row(repeat_cases, rejects=(
+        Reject("repeating the batch", {"op": "repeat", "repeats": 2, "dim": 0},
+               (T("N", 4),), code="DLS102"),
+    )),
+    "expand": Row(expand_cases, rejects=(
+        Reject("growing a size that is not 1", {"op": "expand", "shape": [4, -1]},
+               (T("N", 2, 3),)),
+        Reject("entries for another rank", {"op": "expand", "shape": [4]},
+               (T("N", 1, 3),), code="DLS102"),
+    )),
+}

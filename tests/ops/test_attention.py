@@ -138,3 +138,37 @@ def test_additive_attention_equals_bahdanaus_formula():
 def test_more_cases_export_to_onnx(name, index, tmp_path):
     report = _export_case(name, index, tmp_path)
     assert report.input_dims["input0"][:2] == ("batch", "seq")
+
+
+def _heads(x: torch.Tensor, count: int) -> torch.Tensor:
+    return x.unflatten(-1, (count, -1)).transpose(1, 2)
+
+
+def test_attention_bias_is_added_to_the_scores_unscaled_and_grouped():
+    """kv_heads=1 (multi-query): one key/value head serves both query heads; scale=1.0: no
+    1/sqrt(d); the float (N, heads, T, S) input is added to the scores, with the causal mask."""
+    bias_type = TensorType(("N", HEADS, "seq", "seq"))
+    module = build("multihead_attention", (seq(), bias_type), heads=HEADS, kv_heads=1,
+                   scale=1.0, causal=True)
+    assert module.in_proj_weight.shape == (D + 2 * D // HEADS, D)
+    x, bias = torch.randn(2, 5, D), torch.randn(2, HEADS, 5, 5)
+    q, k, v = F.linear(x, module.in_proj_weight, module.in_proj_bias).split(
+        [D, D // HEADS, D // HEADS], dim=-1)
+    q, k, v = _heads(q, HEADS), _heads(k, 1), _heads(v, 1)  # k, v broadcast over the heads
+    scores = q @ k.transpose(-1, -2) + bias
+    scores = scores.masked_fill(torch.ones(5, 5, dtype=torch.bool).triu(1), -math.inf)
+    expected = module.out_proj((scores.softmax(-1) @ v).transpose(1, 2).flatten(2))
+    torch.testing.assert_close(module(x, bias), expected)
+    # the bias really counts: another bias, another output
+    assert not torch.allclose(module(x, bias), module(x, torch.zeros_like(bias)))
+
+
+def test_scaled_dot_product_attention_adds_a_broadcast_bias():
+    q, k, v = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 6, 5), torch.randn(2, 3, 6, 2)
+    mask, bias = torch.tensor([[1] * 6, [1, 1, 1, 1, 0, 0]]), torch.randn(1, 3, 4, 6)
+    types = (*(TensorType(("N", 3, t.shape[2], t.shape[3])) for t in (q, k, v)),
+             TensorType(("N", 6), "int64"), TensorType((1, 3, 4, 6)))
+    module = build("scaled_dot_product_attention", types)
+    scores = (q @ k.transpose(-1, -2) / math.sqrt(5) + bias).masked_fill(
+        (mask == 0)[:, None, None, :], -math.inf)
+    torch.testing.assert_close(module(q, k, v, mask, bias), scores.softmax(-1) @ v)

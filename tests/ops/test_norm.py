@@ -81,3 +81,21 @@ def test_batchnorm3d_normalizes_each_channel_over_batch_and_volume():
     norm = layer({"op": "batchnorm3d", "affine": False}, ("N", 2, 3, 4, 5)).train()
     x = torch.randn(3, 2, 3, 4, 5) * 4 - 1
     torch.testing.assert_close(norm(x), standardize(x, (0, 2, 3, 4), 1e-5))
+
+
+def test_layernorm2d_is_convnexts_channels_first_layer_norm():
+    from reference_models import torchvision_models
+
+    torchvision_models()
+    from torchvision.models.convnext import LayerNorm2d
+
+    norm = layer({"op": "layernorm2d"}, ("N", 6, 3, 4))
+    reference = LayerNorm2d(6, eps=1e-6)
+    with torch.no_grad():
+        for p in (*norm.parameters(), *reference.parameters()):
+            p.copy_(torch.arange(6.0) - 2)
+    x = torch.randn(2, 6, 3, 4) * 3 + 1
+    assert torch.equal(norm(x), reference(x))
+    torch.testing.assert_close(norm(x), standardize(x, (1,), 1e-6)
+                               * (torch.arange(6.0) - 2).view(6, 1, 1) * 2 / 2
+                               + (torch.arange(6.0) - 2).view(6, 1, 1))

@@ -102,3 +102,71 @@ class Multiply(nn.Module):
 class MatMul(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return torch.matmul(a, b)
+
+
+class Roll(nn.Module):
+    def __init__(self, shifts: list[int], dims: list[int]):
+        super().__init__()
+        self.shifts, self.dims = tuple(shifts), tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.roll(x, shifts=self.shifts, dims=self.dims)
+
+    def extra_repr(self) -> str:
+        return f"shifts={self.shifts}, dims={self.dims}"
+
+
+class Tile(nn.Module):
+    """Copies of the sample along each sample dim; the batch is not tiled."""
+
+    def __init__(self, reps: list[int]):
+        super().__init__()
+        self.reps = tuple(reps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(1, *self.reps)
+
+    def extra_repr(self) -> str:
+        return f"reps={self.reps}"
+
+
+class Repeat(nn.Module):
+    """Each element `repeats` times in place along `dim` (repeat_interleave)."""
+
+    def __init__(self, repeats: int, dim: int):
+        super().__init__()
+        self.repeats, self.dim = repeats, dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.repeat_interleave(x, self.repeats, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"repeats={self.repeats}, dim={self.dim}"
+
+
+class Expand(nn.Module):
+    """Sizes of 1 broadcast to `shape` (per sample; -1 keeps a dim), as a view."""
+
+    def __init__(self, shape: list[int]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.expand(-1, *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Scale(nn.Module):
+    """x times a constant."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}"

@@ -1,10 +1,12 @@
 """Vision blocks with torchvision's structure and parameter names: squeeze-and-excitation
 (torchvision.ops.SqueezeExcitation), the ViT patch embedding (VisionTransformer.conv_proj plus
-its flatten) and the ViT class token."""
+its flatten), the ViT class token, and ConvNeXt's pieces: stochastic depth (DropPath),
+layer scale and the channels-first layer norm."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU}
@@ -53,3 +55,45 @@ class ClassToken(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth, row mode (torchvision.ops.StochasticDepth(p, "row")): in training,
+    each sample is zeroed with probability p and the rest scaled by 1/(1-p); else identity."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
+        return x * noise.bernoulli_(keep).div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LayerScale(nn.Module):
+    """x * weight, a learned scale per channel shaped to broadcast (C, 1, 1 ...)."""
+
+    def __init__(self, shape: list[int], init_value: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(tuple(shape), float(init_value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of (N, C, *) at every position (ConvNeXt's LayerNorm2d):
+    channels moved last, normalized, moved back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        order = [0, *range(2, x.ndim), 1]
+        back = [0, x.ndim - 1, *range(1, x.ndim - 1)]
+        x = F.layer_norm(x.permute(*order), self.normalized_shape, self.weight, self.bias,
+                         self.eps)
+        return x.permute(*back)

@@ -1,0 +1,52 @@
+"""specs/swin_t.yaml is torchvision's swin_t: with the reference's random weights mapped by
+the shipped mapping (dlspec/weights/mappings/swin_t.yaml), the outputs agree within 1e-5, and
+the parameter counts are equal. By default on a narrow variant (d=24, windows of 4 on 128 x
+128 images: torchvision's SwinTransformer built alike), every block kind kept (shifted and
+not, a last stage of one window); the full-size model in the slow run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from reference_models import torchvision_models
+from torchvision_exactness import mapped_spec, max_difference
+
+
+def reference(embed_dim: int = 96, window: int = 7):
+    """torchvision's Swin-T layout, seeded random weights; bias tables drawn N(0, 1) so that
+    a misplaced position bias shows in the outputs."""
+    models = torchvision_models()
+    torch.manual_seed(0)
+    model = models.SwinTransformer(patch_size=[4, 4], embed_dim=embed_dim, depths=[2, 2, 6, 2],
+                                   num_heads=[3, 6, 12, 24], window_size=[window, window],
+                                   stochastic_depth_prob=0.2)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("relative_position_bias_table"):
+                parameter.normal_()
+    return model
+
+
+def test_narrow_swin_agrees_with_torchvision():
+    diff, scale, ours, theirs = max_difference("swin_t", reference(24, 4),
+                                               ["d=24", "window=4", "image=128"], 128)
+    assert ours == theirs
+    assert scale > 0.1  # the outputs are not all near 0
+    assert diff <= 1e-5
+
+
+def test_mapping_reads_every_reference_tensor_but_the_window_index():
+    model, mapped = mapped_spec("swin_t", reference(24, 4), ["d=24", "window=4", "image=128"])
+    assert mapped.complete and mapped.unused == []
+    assert len(mapped.tensors) == len(model.state_dict()) == 173
+
+
+@pytest.mark.slow
+def test_swin_t_agrees_with_torchvision():
+    models = torchvision_models()
+    torch.manual_seed(0)
+    full = models.swin_t()
+    assert full.features[1][0].attn.window_size == [7, 7]
+    diff, _, ours, theirs = max_difference("swin_t", reference(), [], 224)
+    assert ours == theirs == 28_288_354 == sum(p.numel() for p in full.parameters())
+    assert diff <= 1e-5
