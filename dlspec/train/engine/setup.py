@@ -14,6 +14,8 @@ import torch
 import dlspec
 from dlspec.data.types import PreparedData
 from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.distributed.ranks import SINGLE, Ranks, current
+from dlspec.train.distributed.strategy import parallel_for
 from dlspec.train.engine.batch import Tensors, split_tensors
 from dlspec.train.engine.device import resolve_device
 from dlspec.train.engine.guards import NonFiniteGuard
@@ -67,6 +69,7 @@ class Run:
     metadata: dict[str, str]
     extras: dict[str, torch.Tensor]
     notes: list[str] = field(default_factory=list)  # what setup did, for the console
+    ranks: Ranks = SINGLE  # this process's place in a distributed run
 
     @property
     def has_val(self) -> bool:
@@ -88,9 +91,10 @@ class Run:
 
 def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files: RunFiles,
               device: str, metadata: dict[str, str], options: FitOptions) -> Run:
-    """Move the model(s) and data to the device, build the objective and check on two
-    samples that model and data fit, load `init_from` (not when resuming), freeze, and build
-    each update's optimizer and schedule, and the stepper."""
+    """Move the model(s) and data to the device, load `init_from` (not when resuming),
+    freeze, wrap the models of a distributed run for its strategy, build the objective and
+    check on two samples that model and data fit, and build each update's optimizer and
+    schedule, and the stepper."""
     device = resolve_device(device)
     train = recipe.train
     precision = Precision(train.precision, device)
@@ -100,16 +104,19 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     if len(splits["train"]) == 0:
         raise TrainError(Diagnostic("DLS401", "the train split is empty",
                                     hint="give data.split a larger train fraction"))
-    objective = make_objective(model, data, recipe, device)
-    objective.prepare(splits["train"])
-    has_val = len(splits["val"]) > 0
     notes = []
     if train.init_from is not None and not options.resume:
         notes += init_from(model, train.init_from, options.base_dir).lines()
     if train.freeze:
         notes.append(f"frozen: {', '.join(freeze(model, train.freeze))}")
+    ranks = current()
+    parallel = parallel_for(models_of(model), ranks, device, train.distributed)
+    objective = make_objective(model, data, recipe, device, parallel.wrap)
+    parallel.check(objective.updates())
+    objective.prepare(splits["train"])
+    has_val = len(splits["val"]) > 0
     plan = StepPlan.create(len(splits["train"]), recipe.batch_size, train.epochs,
-                           train.accumulate)
+                           train.accumulate, ranks.rank, ranks.world)
     learners = [_learner(update, objective.models[update.model], recipe, plan)
                 for update in objective.updates()]
     guard = NonFiniteGuard(1 if options.detect_anomaly else train.max_nonfinite_steps,
@@ -119,7 +126,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     elif train.compile:
         for each in models_of(model).values():
             each.compile()
-    stepper = Stepper(model, objective, learners, precision)
+    stepper = Stepper(model, objective, learners, precision, parallel)
     run = Run(
         model=model, data=data, recipe=recipe, files=files, device=device, splits=splits,
         objective=objective, monitor=Monitor("train_loss", "min"), learners=learners,
@@ -128,7 +135,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
                   "class_names": json.dumps(list(data.class_names)), **objective.metadata(),
                   **metadata},
         extras=preprocess_extras(data),
-        notes=notes)
+        notes=notes, ranks=ranks)
     keys = run.loss_keys()
     available = [*(f"train_{k}" for k in keys),
                  *[f"val_{k}" for k in (*keys, *objective.metric_names()) if has_val]]
@@ -138,9 +145,10 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
 
 
 def make_objective(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
-                   device: str) -> Objective:
-    """The recipe's objective over the run's model(s), with the EMA copies it keeps."""
-    models = models_of(model)
+                   device: str, wrap: Callable[[dict], dict] | None = None) -> Objective:
+    """The recipe's objective over the run's model(s), with the EMA copies it keeps;
+    `wrap` gives the models as the objective calls them (a distributed run's wrappers)."""
+    models = models_of(model) if wrap is None else wrap(models_of(model))
     if isinstance(model, ModelSet):
         for name, decay in objective_class(recipe.objective).ema_of(recipe.objective).items():
             model.keep_average(name, decay)
