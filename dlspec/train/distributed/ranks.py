@@ -137,7 +137,23 @@ def joined(train) -> Iterator[Ranks]:
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=settings.timeout_s),
                             device_id=torch.device("cuda", launch.local_rank)
                             if device == "cuda" else None)
+    ranks = current()
     try:
-        yield current()
+        yield ranks
+    except RuntimeError as error:  # DistError is one; gloo raises plain RuntimeErrors
+        if not lost_peer(error):
+            raise
+        raise PeerFailed(Diagnostic(
+            "DLS403", f"rank {ranks.rank} lost contact with the other processes of the run "
+                      f"({str(error).splitlines()[0][:160]})",
+            hint="another process stopped; its own error says why")) from None
     finally:
         dist.destroy_process_group()
+
+
+def lost_peer(error: RuntimeError) -> bool:
+    """Whether a collective failed because another process is gone (or timed out)."""
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(
+        mark in text for mark in ("Connection closed by peer", "Connection reset by peer",
+                                  "gloo", "NCCL", "timed out", "Timed out"))
