@@ -42,9 +42,11 @@ class Failure:
 
 def first_cause(failures: Sequence[Failure]) -> Failure:
     """The failure that most likely stopped the job: a process killed by a signal other
-    than the SIGTERM the agent sends to stop the rest, else the lowest rank that failed."""
+    than the SIGTERM the agent sends to stop the rest, else one that exited with an error,
+    else any (the lowest rank of those)."""
     killed = [f for f in failures if f.exitcode < 0 and -f.exitcode != signal.SIGTERM]
-    return min(killed or failures, key=lambda f: f.rank)
+    erred = [f for f in failures if f.exitcode > 0]
+    return min(killed or erred or failures, key=lambda f: f.rank)
 
 
 def failure_error(failures: Sequence[Failure], run_dir: Path, resume_args: str) -> TrainError:
