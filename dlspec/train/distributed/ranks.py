@@ -33,6 +33,7 @@ class Ranks:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    device: str = "cpu"  # where the tensors of its own collectives go (cuda under nccl)
 
     @property
     def is_main(self) -> bool:
@@ -51,11 +52,11 @@ class Ranks:
         dist.all_reduce(stacked)
         return list(stacked.unbind())
 
-    def any(self, flag: bool, device: str | torch.device = "cpu") -> bool:
+    def any(self, flag: bool) -> bool:
         """Whether `flag` is set in any process (a stop request)."""
         if not self.several:
             return flag
-        value = torch.tensor([1.0 if flag else 0.0], device=device)
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device)
         dist.all_reduce(value)
         return bool(value.item() > 0)
 
@@ -69,7 +70,7 @@ class Ranks:
             for tensor in tensors:
                 dist.broadcast(tensor.data, src=0)
 
-    def decided(self, choose: Callable[[], str], device: str | torch.device = "cpu") -> str:
+    def decided(self, choose: Callable[[], str]) -> str:
         """What `choose()` returns in rank 0 (say, a run folder's name), in every process;
         when it raises there, the others raise PeerFailed (rank 0 reports the error)."""
         if not self.several:
@@ -80,6 +81,7 @@ class Ranks:
                 text = choose()
             except DlspecError as error:
                 failure = error
+        device = self.device
         data = torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8, device=device)
         size = torch.tensor([-1 if failure else len(data)], dtype=torch.int64, device=device)
         dist.broadcast(size, src=0)
@@ -108,7 +110,8 @@ def current() -> Ranks:
     if not (dist.is_available() and dist.is_initialized()):
         return SINGLE
     launch = launch_from_env()
-    return Ranks(dist.get_rank(), dist.get_world_size(), launch.local_rank)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    return Ranks(dist.get_rank(), dist.get_world_size(), launch.local_rank, device)
 
 
 @contextlib.contextmanager

@@ -183,7 +183,8 @@ def save_confusion_matrix(run_dir: Path | None, model: torch.nn.Module, tensors:
     run_dir/confusion_matrix.json with its class names; the file, or None. A distributed
     run's processes each count their shard (torchmetrics adds the counts up); those other
     than rank 0 have no `run_dir` and write nothing."""
-    if "confusion_matrix" not in (names or ()) or len(tensors) == 0 or outputs.scored is None:
+    if "confusion_matrix" not in (names or ()) or outputs.scored is None or \
+            (len(tensors) == 0 and run_dir is not None):  # an empty shard still counts
         return None
     matrix = confusion_matrix(model, tensors, data.task, data.num_classes, outputs, batch_size)
     if run_dir is None:
