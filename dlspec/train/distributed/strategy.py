@@ -5,6 +5,11 @@ ddp: each model that trains is wrapped in DistributedDataParallel, which starts 
 (batch-norm statistics) are not synchronized at each forward: each process keeps its own
 while training, and rank 0's are broadcast before each evaluation and kept in the
 checkpoints. The objective calls the wrappers; checkpoints hold the plain models.
+
+A strategy is one entry of STRATEGIES: a function from the run's models to their wrappers.
+What DDP can leave to rank 0 alone (the state a checkpoint captures: loop.py's save_state
+returns at once on the other ranks; the best weights, read by rank 0 and broadcast) is
+where a sharding strategy needs every rank to take part.
 """
 
 from __future__ import annotations
