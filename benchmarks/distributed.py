@@ -22,7 +22,7 @@ best of 2): 1 process x 2 threads 42.9 samples/s, 1 process x 1 thread 166.9, 2 
 x 1 thread 187.6: 4.37 times one process of 2 threads (whose threads wait at every
 parallel region for a core another job holds), 1.12 times one process of 1 thread
 (efficiency 0.56: two processes do not get two cores' worth of a machine that runs eight
-other jobs, and each step adds a gloo all-reduce of the 0.2 M gradients). On an idle
+other jobs, and each step adds a gloo all-reduce of the 29 k gradients). On an idle
 machine, or on GPUs, run it again: the ratio is only meaningful against one process
 measured in the same run, as here.
 
