@@ -125,6 +125,7 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
     may be left out; given, they must be the same, but for train.device and train.epochs:
     more epochs extend a finished or stopped run, see dlspec/train/engine/extend.py).
     `on_epoch(epoch, record)` is called after each epoch (see FitOptions)."""
+    from dlspec.train.distributed.ranks import joined
     from dlspec.train.engine.loop import fit
     from dlspec.train.engine.setup import FitOptions
     from dlspec.train.run_folder.run_spec import (
@@ -143,20 +144,23 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
         if any(o.startswith(EPOCHS_OVERRIDE) for o in moved):
             planned = planned_epochs(resume)
             extend_from = planned if planned != checked.spec.train.epochs else None
-        run_dir = Path(resume)
     else:
-        folder = named_folder(Path(out_root), run_name) if run_name else None
         checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
-        run_dir = folder or timestamped_folder(Path(out_root), checked.spec.name)
-        new_run = NewRun(run_dir, lambda staging: save_run_spec(staging, checked, overrides))
-    data, module, recipe = training_inputs(checked)
-    spec = checked.spec
-    options = FitOptions(resume=resume is not None, detect_anomaly=detect_anomaly,
-                         base_dir=checked.loaded.base_dir, extend_from=extend_from,
-                         new_run=new_run, on_epoch=on_epoch)
-    return fit(module, data, recipe, run_dir, device=spec.train.device, seed=spec.train.seed,
-               metadata=spec_metadata(checked), quiet=quiet,
-               options=options)  # fit adds task, classes, data
+    with joined(checked.spec.train) as ranks:  # torchrun's processes: rank 0 picks the folder
+        run_dir = Path(resume) if resume is not None else Path(ranks.decided(lambda: str(
+            named_folder(Path(out_root), run_name) if run_name
+            else timestamped_folder(Path(out_root), checked.spec.name))))
+        if resume is None:
+            new_run = NewRun(run_dir, lambda staging: save_run_spec(staging, checked,
+                                                                    overrides))
+        data, module, recipe = training_inputs(checked)
+        spec = checked.spec
+        options = FitOptions(resume=resume is not None, detect_anomaly=detect_anomaly,
+                             base_dir=checked.loaded.base_dir, extend_from=extend_from,
+                             new_run=new_run, on_epoch=on_epoch)
+        return fit(module, data, recipe, run_dir, device=spec.train.device,
+                   seed=spec.train.seed, metadata=spec_metadata(checked), quiet=quiet,
+                   options=options)  # fit adds task, classes, data
 
 
 def training_inputs(checked: CheckedSpec):

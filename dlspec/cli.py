@@ -151,7 +151,11 @@ def train(spec: Annotated[Path | None, typer.Argument(
               min=1, help="Optimizer steps of --overfit-batch.")] = 100,
           detect_anomaly: Annotated[bool, typer.Option(
               help="Debug: stop at the first op that turns finite values into NaN/inf and "
-                   "name it (slow).")] = False):
+                   "name it (slow).")] = False,
+          nproc: Annotated[int, typer.Option(
+              min=1, help="Train on this many processes of this machine (torchrun's "
+                          "launcher; train.distributed says how). data.batch_size stays "
+                          "the global batch.")] = 1):
     """Train the model on its data; writes a run directory with checkpoints and logs."""
     if spec is None and (resume is None or overfit_batch is not None):
         raise typer.BadParameter("give the spec file (it may be left out with --resume)",
@@ -159,9 +163,20 @@ def train(spec: Annotated[Path | None, typer.Argument(
     if resume is not None and name is not None:
         raise typer.BadParameter(f"a resumed run goes on in its own folder, {resume}; leave "
                                  "--name out", param_hint="--name")
+    if nproc > 1 and overfit_batch is not None:
+        raise typer.BadParameter("--overfit-batch trains in one process", param_hint="--nproc")
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
-    check_first(spec, overrides)
+    checked = check_first(spec, overrides)
+    if nproc > 1:  # torchrun's elastic launcher starts `dlspec train` nproc times
+        from dlspec.train.distributed.launch import train_on_processes
+
+        raise typer.Exit(train_on_processes(
+            nproc, spec, overrides, out=out, name=name, quiet=quiet, resume=resume,
+            detect_anomaly=detect_anomaly, spec_name=checked and checked.spec.name))
     from dlspec.api import overfit_spec, train_spec
+    from dlspec.train.distributed.env import is_main_process
+
+    main = is_main_process()  # under torchrun, only rank 0 prints
 
     if overfit_batch is not None:
         result, report = overfit_spec(spec, overrides, samples=overfit_batch,
@@ -171,8 +186,10 @@ def train(spec: Annotated[Path | None, typer.Argument(
         if report.memorized is False:
             raise typer.Exit(1)
         return
-    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet,
+    result = train_spec(spec, overrides, out_root=out, run_name=name, quiet=quiet or not main,
                         resume=resume, detect_anomaly=detect_anomaly)
+    if not main:
+        return
     if result.skipped_steps:
         print(f"skipped {result.skipped_steps} steps with a non-finite loss or gradient")
     if result.best_epoch and result.monitor == "epoch":  # the objective keeps the latest

@@ -22,6 +22,8 @@ from dlspec.data.types import PreparedData
 from dlspec.files import atomic_write_text
 from dlspec.train.diagnostics.anomaly import NonFiniteOpFound, anomaly_error, detect_anomalies
 from dlspec.train.diagnostics.grad_norms import NormWatch
+from dlspec.train.distributed.evaluation import after_test, evaluate_split
+from dlspec.train.distributed.quiet import NullWriter, SilentReporter
 from dlspec.train.engine.extend import extension_notes
 from dlspec.train.engine.interrupt import RunInterrupted, Stopped, StopRequest, stop_requests
 from dlspec.train.engine.reporting import Reporter
@@ -89,22 +91,26 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
     saved = (read_state(files, finished=options.extend_from is not None)
              if options.resume else None)  # before anything is loaded
     run = setup_run(model, data, recipe, files, device, metadata, options)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # the global sample order: every rank's
     progress = Progress() if saved is None else restore(run, saved, generator)
+    main = run.ranks.is_main  # only rank 0 of a distributed run writes and prints
+    if not main:  # dropout and augmentation: each rank draws its own
+        torch.manual_seed(run.ranks.seed(seed, progress.step))
     if options.extend_from is not None:
         run.notes[:0] = extension_notes(run, progress.epoch, progress.step,
                                         options.extend_from)
     try:  # the run folder appears only once the run is known to be able to start
-        if options.new_run is not None:
+        if main and options.new_run is not None:
             options.new_run.create()
-        else:
+        elif main:
             files.create()
-        if data.tokenizer and not files.tokenizer.exists():  # text data: how to read text
+        if main and data.tokenizer and not files.tokenizer.exists():  # text: how to read it
             atomic_write_text(files.tokenizer, data.tokenizer)
-        if options.extend_from is not None:
+        if main and options.extend_from is not None:
             record_epochs(files.root, recipe.train.epochs)
         with stop_requests() as stop:
-            result = _train(run, progress, generator, console, quiet, options, stop)
+            result = _train(run, progress, generator, console, quiet or not main, options,
+                            stop)
     except (Stopped, KeyboardInterrupt):
         removed = options.new_run is not None and options.new_run.discard_unless_kept()
         partial = progress.partial
@@ -115,7 +121,8 @@ def fit(model: torch.nn.Module, data: PreparedData, recipe: Recipe, run_dir: Pat
         if options.new_run is not None:
             options.new_run.discard_unless_kept()
         raise
-    write_result(files.result_json, result.to_json())
+    if main:
+        write_result(files.result_json, result.to_json())
     model.train()
     return result
 
@@ -130,10 +137,13 @@ def _train(run: Run, progress: Progress, generator: torch.Generator, console: Co
     columns = ["epoch", "step", "lr", *(f"train_{k}" for k in keys), *val_keys,
                "skipped_steps", "seconds"]
     groups = list(run.stepper.groups) if recipe.train.log_every else None
-    with Reporter(files, columns, recipe.train.epochs, console, quiet, groups,
-                  progress.step if options.resume else None,
-                  steps_per_epoch=run.plan.steps_per_epoch) as reporter, \
-            CheckpointWriter() as writer, contextlib.ExitStack() as stack:
+    main = run.ranks.is_main
+    with (Reporter if main else SilentReporter)(
+            files, columns, recipe.train.epochs, console, quiet, groups,
+            progress.step if options.resume else None,
+            steps_per_epoch=run.plan.steps_per_epoch) as reporter, \
+            (CheckpointWriter() if main else NullWriter()) as writer, \
+            contextlib.ExitStack() as stack:
         if options.detect_anomaly:
             run.stepper.checked = stack.enter_context(detect_anomalies(run.model))
         for note in run.notes:
@@ -186,7 +196,7 @@ class _Training:
                 self.after_epoch(epoch, record, saved)
             if run.monitor.should_stop:
                 break
-            if self.stop.requested:  # Ctrl-C: keep this epoch's state, then stop
+            if self.stop_requested():  # Ctrl-C: keep this epoch's state, then stop
                 if not saved:
                     self.save_state()
                 self.writer.wait()
@@ -225,8 +235,7 @@ class _Training:
         record = {"epoch": epoch, "step": epoch * run.plan.steps_per_epoch, "lr": state.mean_lr,
                   "train_loss": state.mean_loss, **state.mean_terms()}
         if run.has_val:
-            record |= run.objective.evaluate(run.splits["val"], "val",
-                                             _eval_batch(run.recipe))
+            record |= evaluate_split(run, "val", _eval_batch(run.recipe))
         record["skipped_steps"] = state.skipped
         record["seconds"] = time.perf_counter() - started
         return record
@@ -257,11 +266,16 @@ class _Training:
                     self.reporter.warn(warning)
         every = run.recipe.train.checkpoint_every_steps
         inside = state.batches_done < run.plan.steps_per_epoch  # else the epoch's end saves
-        if inside and ((every and step % every == 0) or self.stop.requested):
+        stop = inside and self.stop_requested()
+        if inside and ((every and step % every == 0) or stop):
             self.save_state()
-        if inside and self.stop.requested:  # Ctrl-C: stop here, resumable from this step
+        if stop:  # Ctrl-C: stop here, resumable from this step
             self.writer.wait()
             raise Stopped
+
+    def stop_requested(self) -> bool:
+        """Whether Ctrl-C asked the run to stop (in any process of a distributed run)."""
+        return self.run.ranks.any(self.stop.requested)
 
     def save_epoch(self, record: dict[str, Any], improved: bool) -> bool:
         """last.safetensors and the resume state every checkpoint_every epochs, at the end
@@ -288,6 +302,8 @@ class _Training:
     def save_state(self, weights: Path | None = None) -> None:
         """The resume checkpoint; `weights`: a checkpoint of the current weights, just
         queued, which it links instead of writing them again."""
+        if not self.run.ranks.is_main:  # rank 0 writes the state every rank holds
+            return
         self.reporter.flush()  # the events up to the checkpoint, on disk before it
         state, tensors = capture(self.run, self.progress, self.generator, weights is None)
         self.writer.save_with(write_state, tensors, self.run.files, state, weights,
@@ -303,7 +319,9 @@ def _restore_best(run: Run) -> bool:
     stopping = run.recipe.regularization.early_stopping
     if stopping is None or not stopping.restore_best or not run.monitor.best_epoch:
         return False
-    apply_checkpoint(run.model, load_checkpoint(run.files.best))
+    if run.ranks.is_main:
+        apply_checkpoint(run.model, load_checkpoint(run.files.best))
+    run.ranks.broadcast_state(run.model)  # rank 0 read the file; every rank has it
     return True
 
 
@@ -312,7 +330,7 @@ def _test(run: Run, reporter: Reporter, step: int) -> dict[str, float]:
     test = run.splits["test"]
     if len(test) == 0:
         return {}
-    metrics = run.objective.evaluate(test, "test", _eval_batch(run.recipe))
-    run.objective.after_test(run.files.root, test)
+    metrics = evaluate_split(run, "test", _eval_batch(run.recipe))
+    after_test(run)
     reporter.final(metrics, step)
     return metrics

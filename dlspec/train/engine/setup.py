@@ -14,6 +14,8 @@ import torch
 import dlspec
 from dlspec.data.types import PreparedData
 from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.distributed.ranks import SINGLE, Ranks, current
+from dlspec.train.distributed.strategy import parallel_for
 from dlspec.train.engine.batch import Tensors, split_tensors
 from dlspec.train.engine.device import resolve_device
 from dlspec.train.engine.guards import NonFiniteGuard
@@ -69,6 +71,7 @@ class Run:
     extras: dict[str, torch.Tensor]
     notes: list[str] = field(default_factory=list)  # what setup did, for the console
     sampler: Sampler | None = None  # draws each epoch's order (None: a permutation)
+    ranks: Ranks = SINGLE  # this process's place in a distributed run
 
     @property
     def has_val(self) -> bool:
@@ -90,9 +93,10 @@ class Run:
 
 def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files: RunFiles,
               device: str, metadata: dict[str, str], options: FitOptions) -> Run:
-    """Move the model(s) and data to the device, build the objective and check on two
-    samples that model and data fit, load `init_from` (not when resuming), freeze, and build
-    each update's optimizer and schedule, and the stepper."""
+    """Move the model(s) and data to the device, load `init_from` (not when resuming),
+    freeze, wrap the models of a distributed run for its strategy, build the objective and
+    check on two samples that model and data fit, and build each update's optimizer and
+    schedule, and the stepper."""
     device = resolve_device(device)
     train = recipe.train
     precision = Precision(train.precision, device)
@@ -102,18 +106,21 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     if len(splits["train"]) == 0:
         raise TrainError(Diagnostic("DLS401", "the train split is empty",
                                     hint="give data.split a larger train fraction"))
-    objective = make_objective(model, data, recipe, device)
-    objective.prepare(splits["train"])
-    has_val = len(splits["val"]) > 0
     notes = []
     if train.init_from is not None and not options.resume:
         notes += init_from(model, train.init_from, options.base_dir).lines()
     if train.freeze:
         notes.append(f"frozen: {', '.join(freeze(model, train.freeze))}")
+    ranks = current()
+    parallel = parallel_for(models_of(model), ranks, device, train.distributed)
+    objective = make_objective(model, data, recipe, device, parallel.wrap)
+    parallel.check(objective.updates())
+    objective.prepare(splits["train"])
+    has_val = len(splits["val"]) > 0
     sampler = Sampler.create(data.sampling, recipe.shuffle, splits["train"].y)
     notes += [note for note in (sampler.note(list(data.class_names)),) if note]
     plan = StepPlan.create(sampler.samples, recipe.batch_size, train.epochs,
-                           train.accumulate)  # an epoch is its order's length
+                           train.accumulate, ranks.rank, ranks.world)  # an epoch: its order
     learners = [_learner(update, objective.models[update.model], recipe, plan)
                 for update in objective.updates()]
     guard = NonFiniteGuard(1 if options.detect_anomaly else train.max_nonfinite_steps,
@@ -123,7 +130,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     elif train.compile:
         for each in models_of(model).values():
             each.compile()
-    stepper = Stepper(model, objective, learners, precision)
+    stepper = Stepper(model, objective, learners, precision, parallel)
     run = Run(
         model=model, data=data, recipe=recipe, files=files, device=device, splits=splits,
         objective=objective, monitor=Monitor("train_loss", "min"), learners=learners,
@@ -135,7 +142,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
                   **({"columns": json.dumps(data.columns)} if data.columns else {}),
                   **metadata},
         extras=preprocess_extras(data),
-        notes=notes, sampler=sampler)
+        notes=notes, sampler=sampler, ranks=ranks)
     keys = run.loss_keys()
     available = [*(f"train_{k}" for k in keys),
                  *[f"val_{k}" for k in (*keys, *objective.metric_names()) if has_val]]
@@ -145,9 +152,10 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
 
 
 def make_objective(model: torch.nn.Module, data: PreparedData, recipe: Recipe,
-                   device: str) -> Objective:
-    """The recipe's objective over the run's model(s), with the EMA copies it keeps."""
-    models = models_of(model)
+                   device: str, wrap: Callable[[dict], dict] | None = None) -> Objective:
+    """The recipe's objective over the run's model(s), with the EMA copies it keeps;
+    `wrap` gives the models as the objective calls them (a distributed run's wrappers)."""
+    models = models_of(model) if wrap is None else wrap(models_of(model))
     if isinstance(model, ModelSet):
         for name, decay in objective_class(recipe.objective).ema_of(recipe.objective).items():
             model.keep_average(name, decay)

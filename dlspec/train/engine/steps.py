@@ -43,19 +43,24 @@ def _chunks(start: int, stop: int, size: int) -> tuple[tuple[int, int], ...]:
 @dataclass(frozen=True)
 class StepPlan:
     """The optimizer steps of one epoch as [start, stop) bounds into the (shuffled) train
-    split, each split into micro-batches of `batch_size` samples (`accumulate` per step)."""
+    split, each split into micro-batches of `batch_size` samples (`accumulate` per step).
+    In a distributed run (`world` processes) these are global, and rank `rank` reads its
+    piece of each micro-batch (dlspec/train/distributed/sharding.py)."""
 
     bounds: tuple[tuple[int, int], ...]
     micro: tuple[tuple[tuple[int, int], ...], ...]
     samples: int
     epochs: int
+    rank: int = 0
+    world: int = 1
 
     @classmethod
-    def create(cls, samples: int, batch_size: int, epochs: int, accumulate: int = 1) -> StepPlan:
+    def create(cls, samples: int, batch_size: int, epochs: int, accumulate: int = 1,
+               rank: int = 0, world: int = 1) -> StepPlan:
         """The plan for `epochs` epochs over `samples` train samples."""
         bounds = _chunks(0, samples, batch_size * accumulate)
         micro = tuple(_chunks(start, stop, batch_size) for start, stop in bounds)
-        return cls(bounds, micro, samples, epochs)
+        return cls(bounds, micro, samples, epochs, rank, world)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -67,9 +72,15 @@ class StepPlan:
 
     def batches(self, step: int, order: torch.Tensor | None
                 ) -> list[tuple[torch.Tensor | slice, int]]:
-        """The micro-batches of the epoch's step `step` (0-based): (index, size) pairs."""
-        return [(slice(a, b) if order is None else order[a:b], b - a)
-                for a, b in self.micro[step]]
+        """The micro-batches of the epoch's step `step` (0-based): (index, size) pairs;
+        in a distributed run, this rank's pieces of them."""
+        batches = [(slice(a, b) if order is None else order[a:b], b - a)
+                   for a, b in self.micro[step]]
+        if self.world == 1:
+            return batches
+        from dlspec.train.distributed.sharding import piece
+
+        return [piece(index, size, self.rank, self.world) for index, size in batches]
 
 
 @dataclass
@@ -155,12 +166,16 @@ class Learner:
 class Stepper:
     """Runs optimizer steps (see the module docstring): each step, every update of the
     objective that is due, with its own learner. `checked`, a reusable context manager,
-    wraps each forward and backward pass (--detect-anomaly sets it)."""
+    wraps each forward and backward pass (--detect-anomaly sets it). `parallel` (a
+    distributed run's, dlspec/train/distributed/strategy.py) weights each process's piece
+    so that the averaged gradient is the global batch's, and adds up the step's losses."""
 
     def __init__(self, model: torch.nn.Module, objective: Objective, learners: list[Learner],
-                 precision: Precision):
+                 precision: Precision, parallel: Any = None):
         self.model, self.objective, self.learners = model, objective, learners
         self.precision = precision
+        self.parallel = parallel
+        self.world = parallel.ranks.world if parallel is not None else 1
         self.checked: contextlib.AbstractContextManager = contextlib.nullcontext()
         self.groups = layer_groups(model)
         self.several = len(learners) > 1
@@ -173,16 +188,17 @@ class Stepper:
         return self.learners[0].optimizer
 
     def step(self, data: Tensors, micro: list[tuple[torch.Tensor | slice, int]],
-             norms: bool = False, step: int = 1) -> StepResult:
+             norms: bool = False, step: int = 1, total: int | None = None) -> StepResult:
         """One training step (the global step number `step`, 1-based) over the
-        micro-batches `micro`: (index into `data`, size) pairs. Every due update runs."""
+        micro-batches `micro`: (index into `data`, size) pairs, of `total` samples over
+        every process (default: their sizes' sum). Every due update runs."""
         lr = self.optimizer.param_groups[0]["lr"]
         loss, finite, terms, group = 0.0, True, {}, {} if norms else None
         for learner in self.learners:
             if not learner.update.due(step):
                 continue
             with self._frozen_others(learner):
-                value, ok, means = self._update(learner, data, micro)
+                value, ok, means = self._update(learner, data, micro, total)
             loss += value
             finite = finite and ok
             prefix = f"loss_{learner.update.name}" if self.several else "loss"
@@ -201,25 +217,29 @@ class Stepper:
         return StepResult(loss, finite, lr, group or None, terms)
 
     def _update(self, learner: Learner, data: Tensors,
-                micro: list[tuple[torch.Tensor | slice, int]]
+                micro: list[tuple[torch.Tensor | slice, int]], total: int | None = None
                 ) -> tuple[float, bool, dict[str, torch.Tensor]]:
         """Forward and backward over the micro-batches, then the learner's optimizer step
         unless the loss or the gradients are not finite: (loss, finite, each loss's mean
         over the step, "loss" excluded)."""
         optimizer = learner.optimizer
         optimizer.zero_grad(set_to_none=True)
-        total = sum(size for _, size in micro)
+        total = total or sum(size for _, size in micro)
         means: dict[str, torch.Tensor] = {}  # each loss's mean over the step's samples
-        for index, size in micro:
-            with self.checked:
+        for i, (index, size) in enumerate(micro):
+            # averaged over `world` processes, each piece's gradient counts size / total
+            scale = size * self.world / total
+            with self.checked, self._accumulating(i == len(micro) - 1):
                 with self.precision.autocast():  # a target may be an input: it goes along
                     losses = self.objective.losses(learner.update, data.rows(index))
                 objective = learner.regularizer.with_penalty(losses["loss"])
-                self.precision.backward(objective if size == total
-                                        else objective * (size / total))
+                self.precision.backward(objective if scale == 1 else objective * scale)
             for key, value in losses.items():
                 part = value.detach() if size == total else value.detach() * (size / total)
                 means[key] = means[key] + part if key in means else part
+        if self.world > 1:  # each process holds its pieces' share: add them up
+            means = dict(zip(means, self.parallel.ranks.sum_(list(means.values())),
+                             strict=True))
         step_loss = means.pop("loss")
         self.precision.unscale(optimizer)
         grads = [p.grad for p in learner.params if p.grad is not None]
@@ -233,6 +253,10 @@ class Stepper:
                 learner.regularizer.clip_gradients(norm)
             self.precision.step(optimizer)
         return loss_value, finite, {"loss": step_loss, **means} if self.several else means
+
+    def _accumulating(self, last: bool) -> contextlib.AbstractContextManager:
+        """Gradients averaged over the processes at a step's last micro-batch only."""
+        return self.parallel.accumulating(last) if self.world > 1 else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def _frozen_others(self, learner: Learner):
@@ -267,9 +291,10 @@ class Stepper:
         while state.batches_done < plan.steps_per_epoch:
             i = state.batches_done
             step = first_step + i
-            result = self.step(data, batches[i - first],
-                               norms=bool(log_every) and step % log_every == 0, step=step)
             start, stop = plan.bounds[i]
+            result = self.step(data, batches[i - first],
+                               norms=bool(log_every) and step % log_every == 0, step=step,
+                               total=stop - start)
             state.batches_done += 1
             state.lr_sum += result.lr
             if result.finite:

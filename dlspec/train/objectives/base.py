@@ -117,6 +117,9 @@ class Objective(ABC):
     # whether a lower loss means better models, so that the best checkpoint is the epoch of
     # the lowest val_loss (without early stopping); else the best is the latest epoch
     loss_ranks: ClassVar[bool] = True
+    # whether `evaluate` over each process's shard of a split gives the whole split's numbers
+    # (its sums and metric states added up over the processes of a distributed run)
+    shards_evaluation: ClassVar[bool] = False
 
     def __init__(self, config: ObjectiveConfig, context: Context):
         self.config, self.context = config, context

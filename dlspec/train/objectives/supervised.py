@@ -28,6 +28,7 @@ class Supervised(Objective):
 
     op = "supervised"
     Config = SupervisedConfig
+    shards_evaluation = True  # scoring/metrics.py: torchmetrics syncs, the sums are reduced
 
     @classmethod
     def plan(cls, config: ObjectiveConfig, spec: Any) -> Roles:

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from dlspec.errors import suggest
 from dlspec.train.config_base import PositiveFloat, StrictConfig, Task, default_mode
+from dlspec.train.recipe.distributed_config import DistributedConfig
 from dlspec.train.recipe.loss_config import (
     LOSS_TASKS,
     BCEWithLogitsConfig,
@@ -46,7 +47,8 @@ from dlspec.train.recipe.transfer_config import InitFromConfig
 
 __all__ = [
     "LOSS_TASKS", "AdagradConfig", "AdamConfig", "AdamWConfig", "BCEWithLogitsConfig",
-    "ConstantSchedule", "CosineSchedule", "CrossEntropyConfig", "EarlyStoppingConfig",
+    "ConstantSchedule", "CosineSchedule", "CrossEntropyConfig", "DistributedConfig",
+    "EarlyStoppingConfig",
     "InitFromConfig", "LinearWarmupSchedule", "LossConfig", "LossSpec", "MAEConfig",
     "MSEConfig", "OptimizerConfig", "ParamGroupConfig", "RMSpropConfig",
     "RegularizationConfig", "SGDConfig", "ScheduleConfig", "ScheduleSpec", "StepSchedule",
@@ -164,6 +166,11 @@ class TrainConfig(StrictConfig):
         default_factory=list,
         description="Glob patterns of parameter names to freeze (not trained), e.g. "
                     "['stem*', 'res1.*']; a pattern matching no parameter is an error.")
+    distributed: DistributedConfig = Field(
+        default_factory=DistributedConfig,
+        description="How several processes (torchrun, `dlspec train --nproc N`) share the "
+                    "run: strategy ddp (the default) or fsdp, the backend. data.batch_size "
+                    "stays the global batch.")
 
     @field_validator("metrics")
     @classmethod
@@ -175,3 +182,11 @@ class TrainConfig(StrictConfig):
             raise ValueError(f"metrics lists a name twice: {names}")
         return names
 
+    @field_validator("distributed")
+    @classmethod
+    def _backend_fits_the_device(cls, distributed: DistributedConfig,
+                                 info: ValidationInfo) -> DistributedConfig:
+        if distributed.backend == "nccl" and info.data.get("device") == "cpu":
+            raise ValueError("backend nccl needs CUDA, but train.device is cpu; use gloo "
+                             "(or auto, which picks gloo on the CPU)")
+        return distributed

@@ -140,8 +140,11 @@ def evaluate(model: torch.nn.Module, data: Tensors, loss_fn: torch.nn.Module, me
 
     The loss (and each term of a loss of several terms, as `<prefix>_loss_<term>`) is the
     sample-weighted mean of the batch losses; the metrics score the output that `outputs`
-    says the targets score. Leaves the model in eval mode.
+    says the targets score. Leaves the model in eval mode. In a distributed run `data` is
+    this process's shard: the sums and the metrics' states are added up over the processes.
     """
+    from dlspec.train.distributed.evaluation import reduce_totals
+
     totals = dict.fromkeys(loss_fn.keys, torch.zeros((), device=data.device))
     for returned, batch in _batches(model, data, batch_size):
         for key, value in loss_fn.parts(returned, batch.y, batch.inputs).items():
@@ -151,7 +154,8 @@ def evaluate(model: torch.nn.Module, data: Tensors, loss_fn: torch.nn.Module, me
             preds, targets = metric_inputs(scored, batch.y, task, outputs.space)
             for metric in metrics.values():
                 metric.update(preds, targets)
-    values = {f"{prefix}_{key}": (total / len(data)).item() for key, total in totals.items()}
+    totals, count = reduce_totals(totals, len(data))
+    values = {f"{prefix}_{key}": (total / count).item() for key, total in totals.items()}
     for name, metric in metrics.items():
         values[f"{prefix}_{name}"] = float(metric.compute())
         metric.reset()
@@ -171,15 +175,20 @@ def confusion_matrix(model: torch.nn.Module, data: Tensors, task: Task,
     return metric.compute().long().tolist()
 
 
-def save_confusion_matrix(run_dir: Path, model: torch.nn.Module, tensors: Tensors,
+def save_confusion_matrix(run_dir: Path | None, model: torch.nn.Module, tensors: Tensors,
                           data: PreparedData, names: list[str] | None,
                           outputs: ModelOutputs = SINGLE_OUTPUT, batch_size: int = 1024
                           ) -> Path | None:
     """When `names` (train.metrics) asks for confusion_matrix, write the test split's to
-    run_dir/confusion_matrix.json with its class names; the file, or None."""
-    if "confusion_matrix" not in (names or ()) or len(tensors) == 0 or outputs.scored is None:
+    run_dir/confusion_matrix.json with its class names; the file, or None. A distributed
+    run's processes each count their shard (torchmetrics adds the counts up); those other
+    than rank 0 have no `run_dir` and write nothing."""
+    if "confusion_matrix" not in (names or ()) or outputs.scored is None or \
+            (len(tensors) == 0 and run_dir is not None):  # an empty shard still counts
         return None
     matrix = confusion_matrix(model, tensors, data.task, data.num_classes, outputs, batch_size)
+    if run_dir is None:
+        return None
     path = Path(run_dir) / "confusion_matrix.json"
     atomic_write_text(path, json.dumps({"task": data.task, "classes": data.class_names,
                                         "rows": "true class", "columns": "predicted class",

@@ -1,0 +1,89 @@
+"""The models of a distributed run, wrapped for its strategy (`train.distributed.strategy`).
+
+ddp: each model that trains is wrapped in DistributedDataParallel, which starts from rank
+0's weights and averages the gradients of every backward pass over the processes. Buffers
+(batch-norm statistics) are not synchronized at each forward: each process keeps its own
+while training, and rank 0's are broadcast before each evaluation and kept in the
+checkpoints. The objective calls the wrappers; checkpoints hold the plain models.
+
+A strategy is one entry of STRATEGIES: a function from the run's models to their wrappers.
+What DDP can leave to rank 0 alone (the state a checkpoint captures: loop.py's save_state
+returns at once on the other ranks; the best weights, read by rank 0 and broadcast) is
+where a sharding strategy needs every rank to take part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from dlspec.errors import Diagnostic, TrainError
+from dlspec.train.distributed.ranks import Ranks
+
+
+class Parallel:
+    """How a run's steps go over its processes: which wrappers average the gradients."""
+
+    def __init__(self, ranks: Ranks, wrappers: dict[str, torch.nn.Module] | None = None):
+        self.ranks = ranks
+        self.wrappers = wrappers or {}
+
+    def wrap(self, models: dict[str, torch.nn.Module]) -> dict[str, torch.nn.Module]:
+        """The models as the objective calls them (wrapped where one was made)."""
+        return {name: self.wrappers.get(name, model) for name, model in models.items()}
+
+    def check(self, updates: tuple) -> None:
+        """TrainError DLS403 when the objective's step has several updates (a GAN's): each
+        freezes the other model in turn, which DistributedDataParallel cannot follow."""
+        if self.ranks.several and len(updates) > 1:
+            raise TrainError(Diagnostic(
+                "DLS403", f"this objective alternates {len(updates)} updates per step (each "
+                          "with the other models frozen), which several processes cannot "
+                          "train yet", hint="train it in one process"))
+
+    @contextlib.contextmanager
+    def accumulating(self, last: bool) -> Iterator[None]:
+        """Around one micro-batch's forward and backward: gradients are averaged over the
+        processes only at a step's last micro-batch (they add up locally before)."""
+        if last or not self.wrappers:
+            yield
+            return
+        with contextlib.ExitStack() as stack:
+            for wrapper in self.wrappers.values():
+                if isinstance(wrapper, DistributedDataParallel):
+                    stack.enter_context(wrapper.no_sync())
+            yield
+
+
+def ddp_models(models: dict[str, torch.nn.Module], ranks: Ranks, device: str,
+               find_unused_parameters: bool) -> dict[str, torch.nn.Module]:
+    """Each model with a trainable parameter wrapped in DistributedDataParallel."""
+    device_ids = [torch.cuda.current_device()] if device == "cuda" else None
+    return {name: DistributedDataParallel(
+                model, device_ids=device_ids, forward_sync_buffers=False,
+                find_unused_parameters=find_unused_parameters)
+            for name, model in models.items()
+            if any(p.requires_grad for p in model.parameters())}
+
+
+# strategy name -> (models, ranks, device, train.distributed) -> wrappers by model name
+STRATEGIES: dict[str, Callable[..., dict[str, torch.nn.Module]]] = {
+    "ddp": lambda models, ranks, device, settings: ddp_models(
+        models, ranks, device, settings.find_unused_parameters),
+}
+
+
+def parallel_for(models: dict[str, torch.nn.Module], ranks: Ranks, device: str,
+                 settings) -> Parallel:
+    """The wrappers of a run of `ranks` with `train.distributed` `settings`; one process:
+    none. TrainError DLS403 for a strategy this dlspec lacks."""
+    if not ranks.several:
+        return Parallel(ranks)
+    if settings.strategy not in STRATEGIES:
+        raise TrainError(Diagnostic(
+            "DLS403", f"train.distributed.strategy {settings.strategy} is not available in "
+                      "this dlspec", hint="use strategy: ddp"))
+    return Parallel(ranks, STRATEGIES[settings.strategy](models, ranks, device, settings))

@@ -1,0 +1,129 @@
+"""`dlspec train --nproc N`: arguments checked before torch is imported, torchrun's elastic
+launcher for the processes, and a rank that dies: the job ends at once, naming it, with its
+last checkpoint intact and resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import save_file
+
+from dlspec.train.distributed.launch import Failure, failure_error, first_cause
+
+ROOT = Path(__file__).resolve().parents[3]
+SPEC = ROOT / "specs" / "mlp-digits.yaml"
+WRAPPER = """
+import sys
+from dlspec.cli import main
+sys.argv = ["dlspec", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("torch", "imported" if "torch" in sys.modules else "not imported", file=sys.stderr)
+"""
+
+
+def env() -> dict[str, str]:
+    return {"PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+
+
+def dlspec_early(tmp_path: Path, *args: str) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=tmp_path, env=env(),
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stderr
+
+
+def test_a_spec_error_stops_nproc_before_torch_and_before_any_process(tmp_path):
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(SPEC.read_text().replace("out_features:", "out_feature:", 1))
+    code, err = dlspec_early(tmp_path, "train", str(typo), "--nproc", "2")
+    assert code == 1 and "error DLS101: in layer 'fc1' (linear): unknown key" in err
+    assert err.splitlines()[-1] == "torch not imported"
+    code, err = dlspec_early(tmp_path, "train", str(SPEC), "--nproc", "2",
+                             "--overfit-batch", "8")
+    assert code == 2 and "--overfit-batch trains in one process" in err
+    assert err.splitlines()[-1] == "torch not imported"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_cause_is_the_killed_rank_not_those_the_agent_stopped():
+    failures = [Failure(0, 10, -signal.SIGTERM), Failure(3, 13, 1),
+                Failure(2, 12, -signal.SIGKILL)]
+    assert first_cause(failures) == failures[2]
+    assert first_cause(failures[:2]) == failures[1]
+    assert Failure(1, 11, 2).describe() == "rank 1 (pid 11) exited with code 2"
+
+
+def test_the_message_names_the_rank_and_how_to_resume(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    error = failure_error([Failure(1, 77, -signal.SIGKILL)], run, " --nproc 2")
+    (diagnostic,) = error.diagnostics
+    assert (diagnostic.code, diagnostic.message) == (
+        "DLS403", "rank 1 (pid 77) was killed by SIGKILL; the run's other processes were "
+                  "stopped")
+    assert diagnostic.hint == f"{run} has no resume checkpoint yet; start the run again"
+    import torch
+
+    save_file({"x": torch.zeros(1)}, str(run / "checkpoints" / "resume.safetensors"),
+              metadata={"dlspec_resume": json.dumps({"step": 46})})
+    (diagnostic,) = failure_error([Failure(1, 77, -9)], run, " --nproc 2").diagnostics
+    assert diagnostic.hint == (f"the last complete checkpoint of {run} is at step 46; "
+                               f"continue with: dlspec train --resume {run} --nproc 2")
+
+
+def rank_pids(parent: int, rank: int) -> list[int]:
+    """The processes below `parent` whose environment says RANK=<rank>."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in environ and int(stat[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow  # two fresh interpreters with torch: about 15 s of CPU
+def test_a_killed_rank_ends_the_job_at_once_and_the_run_resumes(tmp_path):
+    from dlspec.api import train_spec
+    from dlspec.train.run_folder.resume import read_state
+    from dlspec.train.run_folder.run_dir import RunFiles
+
+    run = tmp_path / "runs" / "killed"
+    job = subprocess.Popen(
+        [sys.executable, "-m", "dlspec", "train", str(SPEC), "--nproc", "2", "--name",
+         "killed", "--epochs", "3", "--set", "train.checkpoint_every_steps=5", "--quiet"],
+        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (run / "checkpoints" / "resume.safetensors").exists():
+            assert job.poll() is None and time.monotonic() < deadline, job.communicate()
+            time.sleep(0.05)
+        (victim,) = rank_pids(job.pid, 1)
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        out, err = job.communicate(timeout=60)
+        ended = time.monotonic() - killed
+    finally:
+        job.kill()
+    assert job.returncode == 1 and ended < 15, (ended, err)
+    assert f"error DLS403: rank 1 (pid {victim}) was killed by SIGKILL" in err
+    assert "continue with: dlspec train --resume runs/killed --nproc 2" in err
+    assert "Traceback" not in err and out == ""
+    saved = read_state(RunFiles(run))  # complete: every checksum verified
+    assert saved.data["step"] % 5 == 0 and not (run / "result.json").exists()
+    result = train_spec(None, resume=run, quiet=True)  # on one process, to its end
+    assert result.epochs_run == 3 and (run / "result.json").exists()
