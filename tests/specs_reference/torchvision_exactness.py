@@ -25,13 +25,13 @@ def mapped_spec(spec: str, reference: torch.nn.Module, overrides: list[str]):
 
 
 def max_difference(spec: str, reference: torch.nn.Module, overrides: list[str],
-                   image: int, seed: int = 0) -> tuple[float, float, int, int]:
-    """(max |spec - reference| on one random image, the reference's largest |output|,
+                   image: int, batch: int = 2) -> tuple[float, float, int, int]:
+    """(max |spec - reference| on `batch` random images, the reference's largest |output|,
     the parameters of each)."""
     reference = reference.eval()
     model, mapped = mapped_spec(spec, reference, overrides)
     assert mapped.complete and not mapped.unused, mapped.lines()
-    x = torch.randn(2, 3, image, image, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(batch, 3, image, image, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want, got = reference(x), model(x)
     assert got.shape == want.shape
