@@ -288,6 +288,7 @@ import dlspec.cli_inspect  # noqa: E402, F401  (registers summary, graph, docs)
 import dlspec.cli_runs  # noqa: E402, F401  (registers evaluate, lr-find, plot)
 import dlspec.cli_search  # noqa: E402, F401  (registers search)
 import dlspec.cli_serve  # noqa: E402, F401  (registers serve)
+import dlspec.cli_weights  # noqa: E402, F401  (registers import-weights)
 
 
 def main() -> None:

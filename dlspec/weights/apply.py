@@ -1,11 +1,12 @@
 """Map a source state dict onto a spec's tensors with a WeightMapping (torch side).
 
 For each spec tensor, the first rule whose `to` matches it and whose `from` tensors are all
-in the source (or that `fill`s a constant) makes it, in this order: the sources are
-concatenated on `dim`, `chunk: [i, n]` keeps piece i of n on `dim`, `transpose` swaps a 2-D
-tensor, `reshape` gives it a shape, `scale` multiplies it; the result takes the spec
-tensor's dtype. Nothing is dropped silently: spec tensors nothing filled, source tensors no
-rule read, shape mismatches and transforms that failed are all listed.
+in the source (under one of the mapping's `prefixes`), or that `fill`s a constant, makes it,
+in this order: the sources are concatenated on `dim`, `chunk: [i, n]` keeps piece i of n on
+`dim`, `transpose` swaps a 2-D tensor, `reshape` gives it a shape (`spec`: the spec
+tensor's), `scale` multiplies it; the result takes the spec tensor's dtype. Nothing is
+dropped silently: spec tensors nothing filled, source tensors no rule read, shape
+mismatches and transforms that failed are all listed.
 """
 
 from __future__ import annotations
@@ -91,26 +92,27 @@ def map_weights(source: Mapping[str, torch.Tensor], mapping: WeightMapping,
 
 def _choose(name: str, source: Mapping[str, torch.Tensor], mapping: WeightMapping,
             result: MappedWeights) -> tuple[int, Rule, list[str]] | None:
-    """The first rule for `name` whose sources exist: (its index, it, the source names)."""
-    absent: list[str] | None = None
-    first_line = None
+    """The first rule for `name` whose sources exist: (its index, it, the source names). A
+    rule whose template cannot be filled for this name (`{1+1}` of a capture that is not a
+    number, a table without the capture) does not apply to it."""
+    why = None
     for index, rule in enumerate(mapping.rules):
         groups = match(rule.to, name)
         if groups is None:
             continue
+        line = mapping.rule_span(index).line
         try:
-            names = [fill(template, groups) for template in rule.sources]
+            names = [fill(template, groups, mapping.tables) for template in rule.sources]
         except TemplateError as exc:
-            result.failed.append((name, f"rule at line {mapping.rule_span(index).line}: {exc}"))
-            return None
-        lacking = [n for n in names if n not in source]
-        if not lacking:
-            return index, rule, names
-        if absent is None:
-            absent, first_line = lacking, mapping.rule_span(index).line
+            why = why or f"{exc} (rule at line {line})"
+            continue
+        for prefix in mapping.prefixes:
+            lacking = [prefix + n for n in names if prefix + n not in source]
+            if not lacking:
+                return index, rule, [prefix + n for n in names]
+            why = why or f"the source has no {', '.join(lacking)} (rule at line {line})"
     result.missing.append(name)
-    result.why_missing[name] = "no rule matches it" if absent is None else \
-        f"the source has no {', '.join(absent)} (rule at line {first_line})"
+    result.why_missing[name] = why or "no rule matches it"
     return None
 
 
@@ -134,7 +136,9 @@ def _transform(rule: Rule, tensors: list[torch.Tensor], wanted: torch.Tensor) ->
             raise ValueError(f"transpose takes a 2-D tensor, this one has shape "
                              f"{tuple(tensor.shape)}")
         tensor = tensor.t()
-    if rule.reshape is not None:
+    if rule.reshape == "spec":
+        tensor = tensor.reshape(wanted.shape)
+    elif rule.reshape is not None:
         tensor = tensor.reshape(rule.reshape)
     if rule.scale is not None:
         tensor = tensor * rule.scale

@@ -4,16 +4,20 @@ In a pattern, `*` matches one dotted part or a piece of one (never a dot), `**` 
 of characters, dots included, and `?` one character other than a dot; each wildcard is a
 capture, numbered from 1 in order. A template names a source tensor with `{i}` for capture
 i, `{0}` for the whole matched name, and `{i+k}` / `{i-k}` for an integer capture shifted by k
-(when the two models number their repeated layers differently).
+(when the two models number their repeated layers differently); `{i+t[j]}` adds the entry of
+the mapping's table t for capture j, and `{t[j]}` is that entry alone (torchvision numbers
+the blocks of every stage in one flat `features.N`, a spec per stage: the table holds where
+each stage starts).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 _WILDCARD = re.compile(r"\*\*|\*|\?")
-_FIELD = re.compile(r"\{(\d+)(?:([+-])(\d+))?\}")
+_FIELD = re.compile(r"\{(?:(\d+)(?:([+-])(?:(\d+)|(\w+)\[(\d+)\]))?|(\w+)\[(\d+)\])\}")
 
 
 @lru_cache(maxsize=4096)
@@ -48,7 +52,14 @@ def matches_tail(pattern: str, name: str) -> bool:
 
 def fields(template: str) -> list[int]:
     """The capture numbers a template uses."""
-    return [int(found.group(1)) for found in _FIELD.finditer(template)]
+    return [int(n) for found in _FIELD.finditer(template)
+            for n in (found.group(1), found.group(5), found.group(7)) if n is not None]
+
+
+def tables_used(template: str) -> list[str]:
+    """The table names a template looks up."""
+    return [name for found in _FIELD.finditer(template)
+            for name in (found.group(4), found.group(6)) if name is not None]
 
 
 def stray_braces(template: str) -> bool:
@@ -57,20 +68,32 @@ def stray_braces(template: str) -> bool:
 
 
 class TemplateError(ValueError):
-    """A shifted field `{i+k}` whose capture is not an integer."""
+    """A shifted field `{i+k}` whose capture is not an integer, or a table without the
+    capture's entry."""
 
 
-def fill(template: str, groups: tuple[str, ...]) -> str:
-    """The template with each field replaced by its capture."""
+def fill(template: str, groups: tuple[str, ...],
+         tables: Mapping[str, Mapping[str, int]] | None = None) -> str:
+    """The template with each field replaced by its capture (shifted, or looked up)."""
+
+    def entry(name: str, index: str) -> int:
+        key = groups[int(index)]
+        table = (tables or {}).get(name, {})
+        if key not in table:
+            raise TemplateError(f"table '{name}' has no entry for '{key}' (capture {index})")
+        return table[key]
 
     def one(found: re.Match[str]) -> str:
-        value = groups[int(found.group(1))]
-        if not found.group(2):
+        capture, sign, shift, name, index, alone, alone_index = found.groups()
+        if alone is not None:
+            return str(entry(alone, alone_index))
+        value = groups[int(capture)]
+        if not sign:
             return value
         if not value.isdigit():
-            raise TemplateError(f"'{found.group()}' shifts capture {found.group(1)} but it is "
+            raise TemplateError(f"'{found.group()}' shifts capture {capture} but it is "
                                 f"'{value}', not a number")
-        shift = int(found.group(3)) * (1 if found.group(2) == "+" else -1)
-        return str(int(value) + shift)
+        amount = int(shift) if shift is not None else entry(name, index)
+        return str(int(value) + (amount if sign == "+" else -amount))
 
     return _FIELD.sub(one, template)

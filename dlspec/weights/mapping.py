@@ -25,7 +25,7 @@ from dlspec.errors import Diagnostic, SourceSpan, SpecError, suggest
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.limits import MAX_BYTES
 from dlspec.spec.yaml_source import read_yaml
-from dlspec.weights.globs import captures, fields, stray_braces
+from dlspec.weights.globs import captures, fields, stray_braces, tables_used
 
 SHIPPED = Path(__file__).parent / "mappings"
 Name = Annotated[str, Field(min_length=1)]
@@ -42,16 +42,19 @@ class Rule(BaseModel):
         None, alias="from",
         description="Source tensor name(s), with `{i}` for capture i of `to`; several are "
                     "concatenated on `dim`.")
-    fill: float | None = Field(None, description="Fill the target with this constant "
-                                                 "instead of reading a source tensor.")
+    fill: float | None = Field(
+        None, allow_inf_nan=False,
+        description="Fill the target with this constant instead of reading a source tensor.")
     dim: int = Field(0, description="The dimension `from` lists are concatenated on and "
                                     "`chunk` cuts.")
     chunk: tuple[int, int] | None = Field(
         None, description="[i, n]: piece i of n equal pieces on `dim` (a fused tensor split).")
     transpose: bool = Field(False, description="Swap the two dimensions of a 2-D tensor.")
-    reshape: list[int] | None = Field(None, description="The shape to give the tensor "
-                                                        "(one -1 allowed).")
-    scale: float | None = Field(None, description="A constant multiplied into the tensor.")
+    reshape: list[int] | Literal["spec"] | None = Field(
+        None, description="The shape to give the tensor (one -1 allowed), or `spec`: the "
+                          "spec tensor's own shape (same number of elements).")
+    scale: float | None = Field(None, allow_inf_nan=False,
+                                description="A constant multiplied into the tensor.")
 
     @property
     def sources(self) -> list[str]:
@@ -76,7 +79,7 @@ class Rule(BaseModel):
         if self.chunk is not None and not 0 <= self.chunk[0] < self.chunk[1]:
             raise ValueError(f"chunk [{self.chunk[0]}, {self.chunk[1]}] is piece i of n "
                              "pieces: 0 <= i < n")
-        if self.reshape is not None and (sum(d == -1 for d in self.reshape) > 1
+        if isinstance(self.reshape, list) and (sum(d == -1 for d in self.reshape) > 1
                                          or any(d < -1 or d == 0 for d in self.reshape)):
             raise ValueError("reshape lists positive sizes and at most one -1")
         if self.fill is not None and (self.chunk or self.transpose or self.reshape):
@@ -95,12 +98,34 @@ class WeightMapping(BaseModel):
     rules: list[Rule] = Field(min_length=1)
     ignore: list[Name] = Field(default_factory=list, description=(
         "Globs of source tensors expected to be unused (matching a name or its last parts)."))
+    prefixes: list[str] = Field(default_factory=lambda: [""], min_length=1, description=(
+        "Each rule's source names are looked for under these prefixes in turn, e.g. "
+        "['transformer.', ''] reads a GPT2LMHeadModel's file and a GPT2Model's alike."))
+    tables: dict[str, dict[str, int]] = Field(default_factory=dict, description=(
+        "Named tables of integers keyed by a capture, used as {i+t[j]} or {t[j]} in `from` "
+        "(e.g. where each stage starts in a flat numbering)."))
     _file: str = PrivateAttr("<mapping>")
     _rule_spans: list[SourceSpan] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tables_exist(self) -> WeightMapping:
+        for index, rule in enumerate(self.rules):
+            for source in rule.sources:
+                for name in tables_used(source):
+                    if name not in self.tables:
+                        raise ValueError(f"rule {index + 1}: '{source}' looks up table '{name}'"
+                                         f" but `tables` has {', '.join(self.tables) or 'none'}")
+        return self
 
     @property
     def file(self) -> str:
         return self._file
+
+    @property
+    def label(self) -> str:
+        """How messages name the mapping: a shipped one by its name, else by its file."""
+        path = Path(self._file)
+        return f"{path.stem} (shipped)" if path.parent == SHIPPED else self._file
 
     def rule_span(self, index: int) -> SourceSpan:
         """Where rule `index` is written."""
@@ -124,6 +149,22 @@ def shipped_mapping(spec_name: str) -> WeightMapping | None:
         if mapping.spec == spec_name:
             return mapping
     return None
+
+
+def mapping_for(spec_name: str, name_or_path: str | Path | None = None,
+                base_dir: str | Path | None = None,
+                span: SourceSpan | None = None) -> WeightMapping:
+    """The mapping a command uses: the one named, else the one shipped for the spec (a
+    SpecError DLS102 when there is none)."""
+    if name_or_path is not None:
+        return load_mapping(name_or_path, base_dir, span)
+    mapping = shipped_mapping(spec_name)
+    if mapping is None:
+        raise SpecError(Diagnostic(
+            "DLS102", f"no weight mapping is shipped for spec '{spec_name}'", span,
+            hint=f"write one (docs/weights.md) and pass it with --mapping FILE; shipped: "
+                 f"{', '.join(shipped_names())}"))
+    return mapping
 
 
 def is_file_name(name_or_path: str | Path) -> bool:
@@ -194,17 +235,25 @@ def parse_mapping(text: str, file: str) -> WeightMapping:
     try:
         mapping = WeightMapping.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_rule_named(d) for d in diagnose(exc, data, source,
-                                                          model=WeightMapping)]) from None
+        raise SpecError([_located_rule(_rule_named(d, source), source) for d in diagnose(
+            exc, data, source, model=WeightMapping)]) from None
     mapping._file = file
     mapping._rule_spans = [source.span(("rules", i)) for i in range(len(mapping.rules))]
     return mapping
 
 
-def _rule_named(diagnostic: Diagnostic) -> Diagnostic:
+def _rule_named(diagnostic: Diagnostic, source) -> Diagnostic:
     """A rule's own check names it 'rule N' (the diagnosis names it by its list index)."""
     found = re.match(r"'(\d+)': ", diagnostic.message)
-    if not found:
+    if not found or diagnostic.span != source.span(("rules", int(found.group(1)))):
         return diagnostic
     return replace(diagnostic, message=f"rule {int(found.group(1)) + 1}: "
                    + diagnostic.message[found.end():])
+
+
+def _located_rule(diagnostic: Diagnostic, source) -> Diagnostic:
+    """A mapping-wide check that names 'rule N' points at that rule."""
+    found = re.match(r"rule (\d+): ", diagnostic.message)
+    if not found or diagnostic.span is None or diagnostic.span.line != 1:
+        return diagnostic
+    return replace(diagnostic, span=source.span(("rules", int(found.group(1)) - 1)))

@@ -68,15 +68,16 @@ def test_each_transform_gives_the_tensor_the_spec_wants():
 def test_what_did_not_map_is_listed_by_name_with_the_reason():
     mapped = map_weights(_source(), MAPPING, _bad_target())
     assert not mapped.complete and mapped.tensors == {}
-    assert mapped.missing == ["blocks.2.w", "nothing"]
+    assert mapped.missing == ["blocks.2.w", "nothing", "odd.y"]
     assert mapped.why_missing["nothing"] == "no rule matches it"
     assert mapped.mismatched == [("blocks.0.w", (3,), (4,))]
     # read by a rule, even one that failed, is not unused; num_batches_tracked is ignored
     assert mapped.unused == ["layers.2.weight", "q", "k", "v", "head", "stray", "x.y"]
-    (name, why), *rest = mapped.failed
+    assert mapped.why_missing["odd.y"] == ("'{1+1}' shifts capture 1 but it is 'y', not a "
+                                           "number (rule at line 13)")
+    ((name, why),) = mapped.failed
     assert name == "bad" and "rule at line 12" in why and "5 equal pieces" in why
-    assert [f[0] for f in rest] == ["odd.y"] and "'y', not a number" in rest[0][1]
-    assert mapped.left_out() == ["blocks.2.w", "nothing", "blocks.0.w", "bad", "odd.y"]
+    assert mapped.left_out() == ["blocks.2.w", "nothing", "odd.y", "blocks.0.w", "bad"]
     text = "\n".join(mapped.lines())
     assert "nothing (no rule matches it)" in text
     assert "blocks.0.w got (3,), the spec has (4,)" in text
@@ -94,3 +95,27 @@ def test_a_source_absent_names_the_tensor_looked_for():
 def test_a_complete_mapping_says_so():
     mapped = map_weights({"q": torch.ones(2, 2)}, MAPPING, {"scaled": torch.zeros(2, 2)})
     assert mapped.complete and mapped.lines() == [] and mapped.left_out() == []
+
+
+def test_prefixes_tables_and_reshape_to_the_spec_shape():
+    mapping = parse_mapping("""\
+dlspec_mapping: 1
+prefixes: ["transformer.", ""]
+tables: {first: {"2": 1, "3": 3}}
+rules:
+  - {to: "block?.*.w", from: "features.{2+first[1]}.w"}
+  - {to: "pos", from: "pos", reshape: spec}
+""", "m.yaml")
+    source = {"transformer.features.1.w": torch.ones(1), "features.4.w": torch.full((1,), 4.0),
+              "transformer.features.4.w": torch.full((1,), 5.0),
+              "pos": torch.arange(6.0).reshape(1, 3, 2)}
+    target = {"block2.0.w": torch.zeros(1), "block3.1.w": torch.zeros(1),
+              "block4.0.w": torch.zeros(1), "pos": torch.zeros(3, 2)}
+    mapped = map_weights(source, mapping, target)
+    assert torch.equal(mapped.tensors["block2.0.w"], torch.ones(1))
+    assert torch.equal(mapped.tensors["block3.1.w"], torch.full((1,), 5.0))  # first prefix
+    assert torch.equal(mapped.tensors["pos"], torch.arange(6.0).reshape(3, 2))
+    assert mapped.missing == ["block4.0.w"]
+    assert mapped.why_missing["block4.0.w"] == ("table 'first' has no entry for '4' (capture 1)"
+                                                " (rule at line 5)")
+    assert mapped.unused == ["features.4.w"]

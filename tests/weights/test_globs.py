@@ -42,3 +42,13 @@ def test_matches_tail_matches_the_last_dotted_parts():
     assert matches_tail("lm_head.weight", "lm_head.weight")
     assert not matches_tail("*.num_batches_tracked", "num_batches_tracked_x")
     assert not matches_tail("bn1.*", "layer1.0.bn1.weight.extra")
+
+
+def test_a_table_shifts_by_the_entry_of_another_capture():
+    groups = ("block3.1.bn.weight", "3", "1", "bn.weight")
+    tables = {"first": {"2": 2, "3": 4}}
+    assert fill("features.{2+first[1]}.{3}", groups, tables) == "features.5.bn.weight"
+    assert fill("stage.{first[1]}.{2-1}", groups, tables) == "stage.4.0"
+    with pytest.raises(TemplateError, match="table 'first' has no entry for '1' "
+                                            r"\(capture 2\)"):
+        fill("x.{first[2]}", groups, tables)

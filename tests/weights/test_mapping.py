@@ -54,6 +54,7 @@ def test_a_mapping_reads_every_field_and_remembers_where_rules_are(tmp_path):
     ('{to: "a", from: "b", reshape: [-1, -1]}', "DLS102", 5, "at most one -1"),
     ('{to: "a", fill: 0, transpose: true}', "DLS102", 5, "only `scale`"),
     ('{to: "", from: "b"}', "DLS102", 10, "at least 1 character"),
+    ('{to: "a", from: "b", scale: .nan}', "DLS102", 33, "'scale': Input should be a finite"),
 ])
 def test_a_bad_rule_is_a_located_coded_error(rule, code, col, message):
     with pytest.raises(SpecError) as caught:
@@ -107,3 +108,20 @@ def test_loading_a_mapping_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_rule_looking_up_a_missing_table_is_located_at_the_rule():
+    with pytest.raises(SpecError) as caught:
+        parse_mapping("dlspec_mapping: 1\ntables: {first: {'2': 2}}\nrules:\n"
+                      "  - {to: a, from: b}\n  - {to: 'a.*', from: 'b.{start[1]}'}\n", "m.yaml")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("DLS102", 5, 5)
+    assert diagnostic.message == ("rule 2: 'b.{start[1]}' looks up table 'start' but `tables` "
+                                  "has first")
+
+
+def test_an_item_of_a_from_list_is_not_named_as_a_rule():
+    with pytest.raises(SpecError) as caught:
+        parse_mapping("dlspec_mapping: 1\nrules: [{to: a, from: [b, 3]}]\n", "m.yaml")
+    assert not any("rule" in d.message for d in caught.value.diagnostics)
+    assert caught.value.diagnostics[-1].span.col == 27

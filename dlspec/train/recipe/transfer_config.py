@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from dlspec.train.config_base import StrictConfig
 
@@ -27,6 +27,20 @@ class InitFromConfig(StrictConfig):
         default_factory=dict,
         description="Checkpoint key prefix -> model key prefix, applied before include and "
                     "exclude, e.g. {'backbone.': 'encoder.'}.")
+
+    mapping: str | None = Field(
+        None, min_length=1,
+        description="Read `path` as a reference model's state dict (torchvision, timm, Hugging "
+                    "Face, as safetensors) through this weight mapping: a shipped mapping's "
+                    "name or a mapping file relative to the spec (docs/weights.md). "
+                    "`include`/`exclude` then select among the spec's tensors.")
+
+    @model_validator(mode="after")
+    def _mapping_renames(self) -> InitFromConfig:
+        if self.mapping is not None and self.rename:
+            raise ValueError("`rename` and `mapping` both rename the checkpoint's tensors; "
+                             "write the renames as rules of the mapping")
+        return self
 
     @field_validator("include", "exclude")
     @classmethod

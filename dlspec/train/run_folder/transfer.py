@@ -24,12 +24,14 @@ class InitReport:
     missing: list[str]  # selected model keys the checkpoint does not have (kept as they were)
     unexpected: list[str]  # selected checkpoint keys the model does not have (ignored)
     not_selected: list[str] = field(default_factory=list)  # model keys left out by the globs
+    mapping: str | None = None  # the weight mapping the checkpoint was read through
 
     def lines(self) -> list[str]:
         """The report, for the console."""
-        lines = [f"init_from {self.path}: {len(self.loaded)} loaded, {len(self.missing)} "
-                 f"missing, {len(self.unexpected)} unexpected, {len(self.not_selected)} not "
-                 "selected"]
+        through = f" (through weight mapping {self.mapping})" if self.mapping else ""
+        lines = [f"init_from {self.path}{through}: {len(self.loaded)} loaded, "
+                 f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, "
+                 f"{len(self.not_selected)} not selected"]
         for label, keys in (("loaded", self.loaded),
                             ("missing (kept their initialization)", self.missing),
                             ("unexpected (ignored)", self.unexpected)):
@@ -61,14 +63,16 @@ def init_from(model: torch.nn.Module, config: InitFromConfig, base_dir: Path) ->
     `exclude` glob. A shape mismatch is a TrainError DLS404 naming the key and both shapes.
     """
     path = checkpoint_file(base_dir / config.path)
-    stored = load_checkpoint(path).state_dict
 
     def selected(key: str) -> bool:
         return matches_any(key, config.include) and not matches_any(key, config.exclude)
 
+    own = model.state_dict()
+    if config.mapping is not None:
+        return _init_through_mapping(own, config, base_dir, path, selected)
+    stored = load_checkpoint(path).state_dict
     offered = {renamed(k, config.rename): v for k, v in stored.items()}
     offered = {k: v for k, v in offered.items() if selected(k)}
-    own = model.state_dict()
     for key, tensor in offered.items():
         if key in own and tuple(tensor.shape) != tuple(own[key].shape):
             raise TrainError(Diagnostic(
@@ -85,6 +89,37 @@ def init_from(model: torch.nn.Module, config: InitFromConfig, base_dir: Path) ->
         missing=[k for k in own if selected(k) and k not in offered],
         unexpected=sorted(k for k in offered if k not in own),
         not_selected=[k for k in own if not selected(k)])
+
+
+def _init_through_mapping(own: dict[str, torch.Tensor], config: InitFromConfig,
+                          base_dir: Path, path: Path,
+                          selected: Callable[[str], bool]) -> InitReport:
+    """`init_from` with a weight mapping: the checkpoint is a reference's state dict, mapped
+    onto the model's tensors. Selected tensors the mapping fills with a wrong shape (or a
+    rule that fails on) are a TrainError DLS404 naming each; those it leaves unfilled are
+    reported as missing, with why."""
+    from dlspec.weights.apply import map_weights
+    from dlspec.weights.importing import read_state_dict
+    from dlspec.weights.mapping import load_mapping
+
+    mapping = load_mapping(config.mapping, base_dir)
+    mapped = map_weights(read_state_dict(path), mapping, own)
+    bad = [f"'{name}' got {tuple(got)}, the model has {tuple(want)}"
+           for name, got, want in mapped.mismatched if selected(name)]
+    bad += [f"'{name}': {why}" for name, why in mapped.failed if selected(name)]
+    if bad:
+        raise TrainError(Diagnostic(
+            "DLS404", f"init_from: weight mapping {mapping.label} does not fit {path}: "
+                      + "; ".join(bad),
+            hint="fix the mapping's rules, or exclude those tensors (train.init_from.exclude)"))
+    loaded = [k for k in own if k in mapped.tensors and selected(k)]
+    with torch.no_grad():
+        for key in loaded:
+            own[key].copy_(mapped.tensors[key])
+    return InitReport(
+        path=path, loaded=loaded, mapping=mapping.label,
+        missing=[f"{k} ({mapped.why_missing[k]})" for k in mapped.missing if selected(k)],
+        unexpected=list(mapped.unused), not_selected=[k for k in own if not selected(k)])
 
 
 def freeze(model: torch.nn.Module, patterns: list[str],

@@ -32,3 +32,12 @@ def test_init_from_defaults_and_a_spec_value():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValidationError):
         TrainConfig.model_validate(bad)
+
+
+def test_init_from_takes_a_mapping_but_not_with_rename():
+    config = InitFromConfig(path="ref.safetensors", mapping="resnet18")
+    assert config.mapping == "resnet18" and config.rename == {}
+    with pytest.raises(ValidationError, match="write the renames as rules of the mapping"):
+        InitFromConfig(path="a", mapping="resnet18", rename={"a.": "b."})
+    with pytest.raises(ValidationError):
+        InitFromConfig(path="a", mapping="")

@@ -1,0 +1,49 @@
+"""`dlspec validate` checks the weight mapping `train.init_from` names, at the spec's line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_run import run_cli
+
+SPEC = (Path(__file__).resolve().parents[2] / "specs" / "mlp-digits.yaml").read_text()
+
+
+def spec_with(tmp_path: Path, init_from: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC.replace("train: {epochs: 30, seed: 0}",
+                                 f"train:\n  epochs: 30\n  init_from: {init_from}"))
+    return path
+
+
+@pytest.mark.parametrize(("init_from", "expected"), [
+    ("{path: ref.safetensors, mapping: resnet81}",
+     [":27:47: error DLS102: no shipped weight mapping is named 'resnet81'",
+      "  help: did you mean 'resnet18'?; or give a mapping file (a path ending in .yaml)"]),
+    ("{path: ref.safetensors, mapping: maps/none.yaml}",
+     [":27:47: error DLS007: weight mapping '{dir}/maps/none.yaml' does not exist"]),
+])
+def test_a_bad_mapping_is_located_at_the_spec_line(tmp_path, monkeypatch, capsys, init_from,
+                                                    expected):
+    path = spec_with(tmp_path, init_from)
+    code, out, err = run_cli(monkeypatch, capsys, "validate", str(path))
+    assert code == 1 and out == ""
+    assert err.splitlines()[:len(expected)] == [
+        (str(path) + line).replace("{dir}", str(tmp_path)) if line.startswith(":") else line
+        for line in expected]
+
+
+def test_an_error_inside_the_mapping_file_is_located_in_it(tmp_path, monkeypatch, capsys):
+    (tmp_path / "map.yaml").write_text("dlspec_mapping: 1\nrules:\n  - {to: a, form: b}\n")
+    path = spec_with(tmp_path, "{path: ref.safetensors, mapping: map.yaml}")
+    code, _, err = run_cli(monkeypatch, capsys, "validate", str(path))
+    assert code == 1
+    assert err.splitlines()[0] == (f"{tmp_path / 'map.yaml'}:3:13: error DLS101: unknown key "
+                                   "'form' in 'rules.0'")
+
+
+def test_a_good_mapping_validates(tmp_path, monkeypatch, capsys):
+    path = spec_with(tmp_path, "{path: ref.safetensors, mapping: resnet18}")
+    code, out, _ = run_cli(monkeypatch, capsys, "validate", str(path))
+    assert code == 0 and out.startswith(f"{path}: ok")
