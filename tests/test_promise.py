@@ -35,6 +35,7 @@ SMALLER = {
     "vit_b_16": ["image_size=32", "patch=8", "d=32", "heads=2", "layers=2", "mlp=64",
                  "num_classes=10"],
     "t5-small": ["vocab=100", "d=32", "heads=2", "ffn=64", "layers=1"],
+    "llama": ["vocab=100", "d=32", "heads=4", "kv_heads=2", "ffn=48", "layers=1", "ctx=64"],
     "gpt3": ["vocab=100", "d=32", "layers=1", "heads=2", "ctx=32"],
 }
 

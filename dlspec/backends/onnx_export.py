@@ -250,7 +250,9 @@ def _run_exporter(
         for info in inputs
     )
     try:
-        with _quiet_exporter(), _recurrent_while_loops():
+        # without gradients: a learned attention bias (T5's relative position table) that
+        # requires grad makes the trace pick another attention kernel than it replays
+        with _quiet_exporter(), _recurrent_while_loops(), torch.no_grad():
             return torch.onnx.export(
                 module,
                 args,

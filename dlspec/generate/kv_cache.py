@@ -10,7 +10,8 @@ sequence at every step costs O(T^2) layer calls. Decoding here reads the model's
 - layers that depend on it run on the NEW position(s) only, in the graph's order:
   * per-position layers (embedding, linear, activations, dropout, layer/RMS norm over the
     features, add/multiply/concat of generated tensors, padding masks) as they are;
-  * position encodings (learned, sinusoidal, rotary) offset by the length decoded so far;
+  * position encodings (learned, sinusoidal, rotary) and positions (arange) offset by the
+    length decoded so far;
   * causal self-attention (multihead_attention, the transformer blocks,
     scaled_dot_product_attention) keeps each layer's keys and values and attends from the
     new queries to all of them; cross-attention (the decoder block's, or a multihead or
@@ -38,7 +39,7 @@ from dlspec.ops.base import normalize_dim
 # Layers that act on each position of (N, T, ...) on its own.
 PER_POSITION = frozenset({"embedding", "linear", "padding_mask", "identity"})
 MERGES = frozenset({"add", "subtract", "multiply", "concat"})
-POSITIONS = frozenset({"learned_position", "sinusoidal_position", "rotary_position"})
+POSITIONS = frozenset({"learned_position", "sinusoidal_position", "rotary_position", "arange"})
 NORMS = frozenset({"layernorm", "rmsnorm"})
 
 
@@ -73,6 +74,8 @@ def _blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
         return None
     if name == "token_type_embedding":
         return None if len(node.inputs) == 1 else "reads token types along the sequence"
+    if name == "arange" and op.dim not in (1, 1 - graph.node(node.inputs[0]).type.rank):
+        return "counts positions along another dim than the sequence"
     if name in POSITIONS:
         return "runs on (N, heads, seq, d)" if rank == 4 else None
     if name in ("multihead_attention", "transformer_encoder_block",
@@ -86,8 +89,9 @@ def _blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
 
 def _attention_blocker(graph: Graph, node: Node, dynamic: set[str]) -> str | None:
     op, name = node.op, node.op_name
-    if name != "scaled_dot_product_attention" and any(
-            graph.node(s).type.rank == 4 for s in node.inputs[1:]):
+    sdpa = name == "scaled_dot_product_attention"
+    if any(not _is_mask(graph, s) and (sdpa or graph.node(s).type.rank == 4)
+           for s in node.inputs[3 if sdpa else 1:]):
         return "adds an attention bias, which has no cached form"
     floats = [s for s in node.inputs if not _is_mask(graph, s)]
     masks = [s for s in node.inputs if _is_mask(graph, s)]

@@ -34,6 +34,7 @@ SCALED = {
     "resnet18": ["width=8", SMALL_IMAGE],
     "resnet50": ["width=8", SMALL_IMAGE],
     "t5-small": ["d=32", "heads=2", "layers=2", "ffn=64", "vocab=50"],
+    "llama": ["d=32", "heads=4", "kv_heads=2", "layers=2", "ffn=48", "vocab=50"],
     "vgg16": ["width=8", "hidden=64", SMALL_IMAGE],
     "vit_b_16": ["image_size=32", "d=32", "heads=2", "layers=2", "mlp=64"],
 }

@@ -83,6 +83,25 @@ LAYERS = {
            window: 4}
         - {op: log_softmax, name: out, dim: -1}
     """,
+    # a LLaMA block (RMS norms, SwiGLU, one key/value head, another scale) after positions
+    # counted in the graph; a decoder block with grouped-query attention on a memory
+    "llama-arange": """
+      inputs:
+        src: {shape: [src_len], dtype: int64}
+        tgt: {shape: [tgt_len], dtype: int64, dims: {tgt_len: {max: 32}}}
+      model:
+        - {op: embedding, name: memory, inputs: src, num_embeddings: 20, embedding_dim: 16}
+        - {op: arange, name: positions, inputs: tgt}
+        - {op: embedding, name: pos, inputs: positions, num_embeddings: 32, embedding_dim: 16}
+        - {op: embedding, name: embed, inputs: tgt, num_embeddings: 20, embedding_dim: 16}
+        - {op: add, name: x, inputs: [embed, pos]}
+        - {op: transformer_encoder_block, name: block, heads: 4, kv_heads: 1, causal: true,
+           rotary: true, norm: pre, norm_type: rmsnorm, gated: true, activation: silu,
+           bias: false, scale: 0.5}
+        - {op: transformer_decoder_block, name: cross, inputs: [block, memory], heads: 4,
+           kv_heads: 2, norm: pre, norm_type: rmsnorm, gated: true}
+        - {op: linear, name: out, out_features: 20}
+    """,
     # a memory computed once: multi-head cross-attention, additive attention on it, and
     # scaled dot-product attention of generated queries on it
     "cross-attention": """
@@ -140,6 +159,10 @@ BLOCKED = {  # the layers between the embedding and the output, the last named `
                        "layer 'turn' (transpose) mixes along the sequence"),
     "softmax-over-time": ("{op: softmax, name: mid, dim: 1}",
                           "layer 'mid' (softmax) acts along the sequence"),
+    "attention-bias": ("{op: causal_mask, name: mask, inputs: embed}\n"
+                       "  - {op: multihead_attention, name: mid, inputs: [embed, mask], "
+                       "heads: 2}",
+                       "layer 'mask' (causal_mask) mixes along the sequence"),
 }
 
 

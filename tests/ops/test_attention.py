@@ -174,6 +174,7 @@ def test_scaled_dot_product_attention_adds_a_broadcast_bias():
     torch.testing.assert_close(module(q, k, v, mask, bias), scores.softmax(-1) @ v)
 
 
+@pytest.mark.slow  # two exports; the op table exports each op once in the default run
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize(("name", "index"), [
     ("multihead_attention", 6),  # cross-attention, one key/value head, with a bias

@@ -104,3 +104,16 @@ def test_a_mask_and_a_relative_bias_add_into_attention():
     bias = bias_op(x)
     torch.testing.assert_close(attention(x, bias + mask(x)), causal(x, bias))
     assert math.isfinite(attention(x, bias + mask(x)).abs().max().item())
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"num_buckets": 2}, "leaves no bucket for exact distances"),
+    ({"num_buckets": 32, "max_distance": 8}, "must be above the 8 exact distances"),
+    ({"num_buckets": 32, "max_distance": 16, "bidirectional": False},
+     "must be above the 16 exact distances"),
+])
+def test_bucket_settings_t5_cannot_compute_are_refused(config, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        op_registry()["relative_position_bias"](heads=2, **config)
