@@ -104,7 +104,6 @@ def test_a_map_the_windows_do_not_tile_is_refused_with_a_hint():
 
 
 def test_the_position_bias_table_learns():
-    """Outside an export the table keeps its gradient (it is detached only while exporting)."""
     bias = layer({"op": "window_position_bias", "window": 2, "heads": 2}, T("N", 4, 3))
     bias(torch.zeros(5, 4, 3)).pow(2).sum().backward()
     grad = bias.relative_position_bias_table.grad

@@ -108,12 +108,7 @@ class WindowPositionBias(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = self.window[0] * self.window[1]
-        table = self.relative_position_bias_table
-        if torch.compiler.is_exporting():
-            # no gradient is taken in an export, and torch's exporter mis-lays out the output
-            # of scaled_dot_product_attention whose float mask requires grad (torch 2.13)
-            table = table.detach()
-        bias = table[self.relative_position_index]
+        bias = self.relative_position_bias_table[self.relative_position_index]
         return bias.view(size, size, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
 
     def extra_repr(self) -> str:
