@@ -63,3 +63,15 @@ def test_swin_t_agrees_with_torchvision(tmp_path):
 
 def test_the_spec_stays_short():
     assert len((SPECS / "swin_t.yaml").read_text().splitlines()) <= 60
+
+
+def test_a_map_the_windows_do_not_tile_is_reported_at_the_partition():
+    from dlspec.compiler import check_spec
+    from dlspec.errors import DlspecError
+
+    with pytest.raises(DlspecError) as error:
+        check_spec(SPECS / "swin_t.yaml", ["image=96"])  # a 24 x 24 map, windows of 7
+    (first, *_) = error.value.diagnostics
+    assert (first.code, first.span.line) == ("DLS201", 19)
+    assert "the height 24 of (N, 24, 24, 96) is not a multiple of the window 7" in \
+        first.message
