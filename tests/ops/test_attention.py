@@ -172,14 +172,3 @@ def test_scaled_dot_product_attention_adds_a_broadcast_bias():
     scores = (q @ k.transpose(-1, -2) / math.sqrt(5) + bias).masked_fill(
         (mask == 0)[:, None, None, :], -math.inf)
     torch.testing.assert_close(module(q, k, v, mask, bias), scores.softmax(-1) @ v)
-
-
-@pytest.mark.slow  # two exports; the op table exports each op once in the default run
-@pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize(("name", "index"), [
-    ("multihead_attention", 6),  # cross-attention, one key/value head, with a bias
-    ("scaled_dot_product_attention", 5),  # causal with a broadcast bias
-])
-def test_biased_and_grouped_attention_exports_to_onnx(name, index, tmp_path):
-    report = _export_case(name, index, tmp_path)
-    assert report.input_dims["input0"][0] == "batch"
