@@ -109,6 +109,8 @@ CASES = {
     "vit_b_16": ({"vit_b_16": (86_567_656, ["(N, 1000)"])}, []),
     "mobilenet_v3_small": ({"mobilenet_v3_small": (2_542_856, ["(N, 1000)"])}, []),
     "inception_v3": ({"inception_v3": (27_161_264, ["(N, 1000)", "(N, 1000)"])}, []),
+    "swin_t": ({"swin_t": (28_288_354, ["(N, 1000)"])}, []),
+    "convnext_tiny": ({"convnext_tiny": (28_589_128, ["(N, 1000)"])}, []),
     "bert-base": ({"bert-base": (109_482_240, ["(N, 128, 768)", "(N, 768)"])},
                   ["inputs.ids={shape: [128], dtype: int64}"]),
     "gpt2-small": ({"gpt2-small": (124_439_808, ["(N, seq, 50257)"])}, []),
@@ -197,6 +199,11 @@ SMALL = {
     "bert-base": ["vocab=100", "d=32", "layers=1", "heads=2", "ffn=64", "max_len=64"],
     "vit_b_16": ["image_size=32", "patch=8", "d=32", "heads=2", "layers=2", "mlp=64",
                  "num_classes=10"],
+    "swin_t": ["d=24", "window=2", "image=64", "num_classes=10", "model.5.repeat=1",  # stage1
+               "model.5.p=0.1", "model.5.shift=0", "model.7.repeat=1", "model.7.p=0.1",  # of 2
+               "model.7.shift=0", "model.9.repeat=1", "model.9.p=0.1"],  # others of 1 block
+    "convnext_tiny": ["width=8", "num_classes=10", "inputs.image={shape: [3, 32, 32]}",
+                      "model.6.repeat=1", "model.6.p=0.1"],
     "llama": ["vocab=100", "d=32", "layers=2", "heads=4", "kv_heads=2", "ffn=48", "ctx=64"],
     "t5-small": ["vocab=100", "d=32", "layers=1", "heads=2", "ffn=64"],
 }

@@ -101,3 +101,10 @@ def test_a_map_the_windows_do_not_tile_is_refused_with_a_hint():
                        "window 7") as error:
         op.infer(T("N", 10, 14, 8))
     assert "pad or crop" in error.value.hint
+
+
+def test_the_position_bias_table_learns():
+    bias = layer({"op": "window_position_bias", "window": 2, "heads": 2}, T("N", 4, 3))
+    bias(torch.zeros(5, 4, 3)).pow(2).sum().backward()
+    grad = bias.relative_position_bias_table.grad
+    assert grad is not None and grad.abs().sum() > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from reference_models import torchvision_models
-from torchvision_exactness import max_difference
+from vision_agreement import agreement
 
 
 def reference(width: int = 96):
@@ -28,19 +28,20 @@ def reference(width: int = 96):
     return model
 
 
-def test_narrow_convnext_agrees_with_torchvision():
-    diff, scale, ours, theirs = max_difference(
-        "convnext_tiny", reference(24), ["width=24", "inputs.image={shape: [3, 64, 64]}"], 64)
+def test_narrow_convnext_agrees_with_torchvision(tmp_path):
+    diff, scale, ours, theirs = agreement(
+        "convnext_tiny", reference(24), ["width=24", "inputs.image={shape: [3, 64, 64]}"], 64,
+        tmp_path)
     assert ours == theirs
     assert scale > 0.1
     assert diff <= 1e-5
 
 
 @pytest.mark.slow
-def test_convnext_tiny_agrees_with_torchvision():
+def test_convnext_tiny_agrees_with_torchvision(tmp_path):
     models = torchvision_models()
     torch.manual_seed(0)
     full = sum(p.numel() for p in models.convnext_tiny().parameters())
-    diff, _, ours, theirs = max_difference("convnext_tiny", reference(), [], 224)
+    diff, _, ours, theirs = agreement("convnext_tiny", reference(), [], 224, tmp_path, batch=1)
     assert ours == theirs == full == 28_589_128
     assert diff <= 1e-5

@@ -109,7 +109,7 @@ class WindowPositionBias(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = self.window[0] * self.window[1]
         bias = self.relative_position_bias_table[self.relative_position_index]
-        return bias.view(size, size, -1).permute(2, 0, 1).unsqueeze(0)
+        return bias.view(size, size, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
 
     def extra_repr(self) -> str:
         return f"window={self.window}, heads={self.heads}"
