@@ -11,23 +11,13 @@ import random
 from pathlib import Path
 
 import pytest
+from text_specs import language_model
 
 from dlspec import api
 from dlspec.errors import GenerateError
 
-LM = """\
-dlspec: 1
-name: lm
-inputs:
-  ids: {shape: [seq], dtype: int64, dims: {seq: {max: 16}}}
-model:
-  - {op: embedding, name: embed, num_embeddings: "${data.vocab_size}", embedding_dim: 16}
-  - {op: linear, name: head, out_features: "${data.vocab_size}"}
-loss: {op: cross_entropy}
-optimizer: {op: adam, lr: 0.05}
-data: {text: corpus.txt, length: 16, batch_size: 16}
-train: {epochs: 4, seed: 0}
-"""
+LM = language_model(16, 16, "{text: corpus.txt, length: 16, batch_size: 16}",
+                    "optimizer: {op: adam, lr: 0.05}\ntrain: {epochs: 4, seed: 0}\n")
 CLASSIFIER = """\
 dlspec: 1
 name: reviews

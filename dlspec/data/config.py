@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,12 +11,12 @@ from pydantic_core import PydanticCustomError
 from dlspec.data.augment_config import AugmentConfig
 from dlspec.data.builtin import BUILTIN
 from dlspec.data.graphs import GraphParams
-from dlspec.data.image_config import IMAGES, ImageFields, check_images, images_first
+from dlspec.data.image_config import IMAGES, ImageFields, check_images
 from dlspec.data.rescale import RESCALE_TEXT, check_rescale, check_scaling
 from dlspec.data.synthetic import SYNTHETIC, SYNTHETIC_PARAMS, check_synthetic_params
 from dlspec.data.table_config import TableParams, check_tables
 from dlspec.data.tasks import Task
-from dlspec.data.text_config import TEXT, TextFields, check_text, text_first
+from dlspec.data.text_config import TEXT, TextFields, check_text
 from dlspec.errors import suggest
 
 FILE_FORMATS = ("csv", "npz")
@@ -136,8 +136,20 @@ class DataConfig(ImageFields, TextFields, GraphParams, TableParams):  # + images
         "colour jitter, noise, token masking, mixup); never to validation or test.",
     )
 
-    _images_first = model_validator(mode="before")(images_first)
-    _text_first = model_validator(mode="before")(text_first)
+    @model_validator(mode="before")
+    @classmethod
+    def _source_names_the_dataset(cls, values: Any) -> Any:
+        """`images:` stands for `dataset: images`, and `text:` for `dataset: text`."""
+        for key in (IMAGES, TEXT):
+            if not isinstance(values, dict) or values.get(key) is None:
+                continue
+            dataset = values.get("dataset")
+            if dataset is None:
+                values = {**values, "dataset": key}
+            elif dataset != key:
+                raise ValueError(f"give either `dataset: {dataset}` or `{key}:`, not both "
+                                 f"(`{key}:` is a dataset of its own)")
+        return values
 
     @field_validator("dataset")
     @classmethod

@@ -35,18 +35,6 @@ class ImageFields(BaseModel):
     )
 
 
-def images_first(values: Any) -> Any:
-    """`images:` stands for `dataset: images` (a before-validator of DataConfig)."""
-    if isinstance(values, dict) and values.get("images") is not None:
-        dataset = values.get("dataset")
-        if dataset is None:
-            return {**values, "dataset": IMAGES}
-        if dataset != IMAGES:
-            raise ValueError(f"give either `dataset: {dataset}` or `images:`, not both "
-                             "(`images:` is a dataset of its own)")
-    return values
-
-
 def check_images(config: Any) -> None:
     """The keys a DataConfig with `images:` may not have (ValueError), and `workers`
     without it."""

@@ -51,18 +51,6 @@ class TextFields(BaseModel):
     )
 
 
-def text_first(values: Any) -> Any:
-    """`text:` stands for `dataset: text` (a before-validator of DataConfig)."""
-    if isinstance(values, dict) and values.get("text") is not None:
-        dataset = values.get("dataset")
-        if dataset is None:
-            return {**values, "dataset": TEXT}
-        if dataset != TEXT:
-            raise ValueError(f"give either `dataset: {dataset}` or `text:`, not both "
-                             "(`text:` is a dataset of its own)")
-    return values
-
-
 def is_table(text: str) -> bool:
     """Whether `text:` names a CSV file of texts and labels (else a corpus)."""
     return text.lower().endswith(".csv")

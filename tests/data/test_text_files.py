@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from text_specs import language_model
 
 from dlspec import api
 from dlspec.data.config import DataConfig
@@ -22,17 +23,7 @@ from dlspec.errors import DlspecError
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = "the cat sat on the mat.\n" * 40  # 12 distinct characters
 
-LM = """\
-dlspec: 1
-name: lm
-inputs:
-  ids: {shape: [seq], dtype: int64, dims: {seq: {max: 16}}}
-model:
-  - {op: embedding, name: embed, num_embeddings: "${data.vocab_size}", embedding_dim: 8}
-  - {op: linear, name: head, out_features: "${data.vocab_size}"}
-loss: {op: cross_entropy}
-data: {text: corpus.txt, length: 16, batch_size: 16}
-"""
+LM = language_model(16, 8, "{text: corpus.txt, length: 16, batch_size: 16}")
 CLASSIFIER = """\
 dlspec: 1
 name: cls

@@ -8,23 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from text_specs import language_model
 
 from dlspec import api
 from dlspec.data.text_tokens import build_tokenizer, byte_alphabet, fixed_length, load_tokenizer
 from dlspec.errors import DataError
 
 TEXT = "Héllo wörld ✓\r\nthe cat\tsat.\n"
-LM = """\
-dlspec: 1
-name: lm
-inputs:
-  ids: {shape: [seq], dtype: int64, dims: {seq: {max: 8}}}
-model:
-  - {op: embedding, name: embed, num_embeddings: "${data.vocab_size}", embedding_dim: 4}
-  - {op: linear, name: head, out_features: "${data.vocab_size}"}
-loss: {op: cross_entropy}
-data: {text: corpus.txt, length: 8, tokenizer: bpe, vocab: 280, split: [0.5, 0.25, 0.25]}
-"""
+LM = language_model(8, 4, "{text: corpus.txt, length: 8, tokenizer: bpe, vocab: 280, "
+                    "split: [0.5, 0.25, 0.25]}")
 
 
 @pytest.mark.parametrize("kind", ["char", "byte", "bpe"])
