@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_fresh
 
 from dlspec.cli_early import spec_readable
 from dlspec.errors import SpecError
@@ -14,16 +13,6 @@ from dlspec.spec.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "specs" / "mlp-digits.yaml"
-# `dlspec ARGS`, then whether MODULE was imported, as the last line of stderr
-WRAPPER = """
-import sys
-from dlspec.cli import main
-sys.argv = ["dlspec", *sys.argv[1:]]
-try:
-    main()
-finally:
-    print("MODULE", "imported" if "MODULE" in sys.modules else "not imported", file=sys.stderr)
-"""
 EXTRA = {"train": [], "compile": [], "lr-find": [], "export": ["-o", "never.onnx"],
          "evaluate": ["--weights", str(SPEC)]}  # any existing file passes --weights' check
 
@@ -31,12 +20,7 @@ EXTRA = {"train": [], "compile": [], "lr-find": [], "export": ["-o", "never.onnx
 def dlspec(tmp_path: Path, *args: str, module: str = "torch") -> tuple[int, str]:
     """Run `dlspec *args` in a fresh interpreter in tmp_path: (exit code, stderr, which
     ends with whether `module` was imported)."""
-    script = WRAPPER.replace("MODULE", module)
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                               "COLUMNS": "200", "OMP_NUM_THREADS": "1"})
-    return done.returncode, done.stderr
+    return run_fresh(tmp_path, *args, module=module)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,11 @@ written only when every spec tensor mapped (or with --partial, saying what was l
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from cli_run import run_cli
+from cli_run import run_cli, run_fresh
 from safetensors.torch import save_file
 
 from dlspec.api import check, compile_module
@@ -94,24 +92,9 @@ def test_shape_mismatches_are_listed_by_name(reference, monkeypatch, capsys):
     assert "logits.bias" not in err  # (10,) in both
 
 
-# `dlspec ARGS` in a fresh interpreter; the last line of stderr says whether torch was imported
-WRAPPER = """
-import sys
-from dlspec.cli import main
-sys.argv = ["dlspec", *sys.argv[1:]]
-try:
-    main()
-finally:
-    print("torch", "imported" if "torch" in sys.modules else "not imported", file=sys.stderr)
-"""
-
-
 def _early(folder: Path, *args: str) -> tuple[int, list[str]]:
-    done = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=folder,
-                          capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
-                               "COLUMNS": "200"})
-    return done.returncode, done.stderr.splitlines()
+    code, err = run_fresh(folder, *args)
+    return code, err.splitlines()
 
 
 def test_errors_in_arguments_spec_or_mapping_come_before_torch(reference, tmp_path):

@@ -13,32 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_run import fresh_env, run_fresh
 from safetensors.torch import save_file
 
 from dlspec.train.distributed.launch import Failure, failure_error, first_cause
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ROOT / "specs" / "mlp-digits.yaml"
-WRAPPER = """
-import sys
-from dlspec.cli import main
-sys.argv = ["dlspec", *sys.argv[1:]]
-try:
-    main()
-finally:
-    print("torch", "imported" if "torch" in sys.modules else "not imported", file=sys.stderr)
-"""
-
-
-def env() -> dict[str, str]:
-    return {"PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-
-
 def dlspec_early(tmp_path: Path, *args: str) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=tmp_path, env=env(),
-                          capture_output=True, text=True, timeout=300)
-    return done.returncode, done.stderr
+    return run_fresh(tmp_path, *args)
 
 
 def test_a_spec_error_stops_nproc_before_torch_and_before_any_process(tmp_path):
@@ -106,7 +89,7 @@ def test_a_killed_rank_ends_the_job_at_once_and_the_run_resumes(tmp_path):
     job = subprocess.Popen(
         [sys.executable, "-m", "dlspec", "train", str(SPEC), "--nproc", "2", "--name",
          "killed", "--epochs", "3", "--set", "train.checkpoint_every_steps=5", "--quiet"],
-        cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path, env=fresh_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
         while not (run / "checkpoints" / "resume.safetensors").exists():
