@@ -1,0 +1,142 @@
+"""The fsdp strategy: parameters, gradients and optimizer state sharded over the processes
+with PyTorch's `fully_shard` (FSDP2).
+
+Each layer of the model (a direct child with parameters, or each instance of a repeated
+block's container) is sharded as a unit of its own, then the root, which keeps what is left
+(a layer sharing a parameter with another, a `tie:`, stays with the root, so that both
+uses see the whole weight). Every collective FSDP runs happens in every process in the same
+order: checkpoints gather the full state dict (rank 0 receives it and writes a normal run
+folder, weights and optimizer state in the single-process format, so that evaluate, export,
+predict and `--resume` on any number of processes read it), and evaluation gathers the
+weights once (each process then measures its own shard of a split without collectives).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+from torch.distributed.fsdp import FSDPModule, fully_shard
+
+from dlspec.train.distributed.strategy import Parallel
+
+CONTAINERS = (torch.nn.ModuleList, torch.nn.Sequential, torch.nn.ModuleDict)
+GATHERED = StateDictOptions(full_state_dict=True, cpu_offload=True)  # rank 0 gets it all
+LOADED = StateDictOptions(full_state_dict=True)  # every process passes the whole state
+
+
+def shard_units(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The layers of `model` sharded as units of their own: each child with parameters (each
+    child of a container), except those sharing a parameter with another (left to the root)."""
+    layers: list[torch.nn.Module] = []
+    for child in model.children():
+        layers += list(child.children()) if isinstance(child, CONTAINERS) else [child]
+    layers = [layer for layer in layers if any(True for _ in layer.parameters())]
+    owners = Counter(pid for layer in layers for pid in {id(p) for p in layer.parameters()})
+    owners.update(id(p) for p in model.parameters(recurse=False))
+    return [layer for layer in layers if all(owners[id(p)] == 1 for p in layer.parameters())]
+
+
+def fsdp_models(models: dict[str, torch.nn.Module]) -> dict[str, torch.nn.Module]:
+    """Each model with a trainable parameter sharded in place: its layers, then the root."""
+    # the loss reads the model's output without changing it in place (what FSDP warns of)
+    warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view")
+    sharded = {}
+    for name, model in models.items():
+        if not any(p.requires_grad for p in model.parameters()):
+            continue
+        for layer in shard_units(model):
+            fully_shard(layer)
+        fully_shard(model)
+        sharded[name] = model
+    return sharded
+
+
+class ShardedParallel(Parallel):
+    """A run whose models are sharded with fully_shard: gathered state for checkpoints,
+    sharded state loaded from a whole one, gradients reduced at a step's last micro-batch."""
+
+    gathers = True  # every process takes part in a checkpoint (the gather)
+
+    def roots(self) -> list[FSDPModule]:
+        return [m for m in self.wrappers.values() if isinstance(m, FSDPModule)]
+
+    @contextlib.contextmanager
+    def accumulating(self, last: bool) -> Iterator[None]:
+        for root in self.roots():
+            root.set_requires_gradient_sync(last)
+        try:
+            yield
+        finally:
+            for root in self.roots():
+                root.set_requires_gradient_sync(True)
+
+    def model_state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """The whole state dict on rank 0 (on the CPU); {} on the other ranks."""
+        return get_model_state_dict(model, options=GATHERED)
+
+    def load_model_state(self, model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+        """Each process keeps its shard of a whole state dict (every process passes it)."""
+        set_model_state_dict(model, state, options=LOADED)
+
+    def optimizer_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+                        ) -> dict[str, Any]:
+        """The whole optimizer state on rank 0, numbered as `optimizer.state_dict()` of one
+        process numbers it (so any number of processes resumes it); {} on the other ranks."""
+        full = get_optimizer_state_dict(model, optimizer, options=GATHERED)
+        if not full:
+            return {}
+        order = [fqn for group in full["param_groups"] for fqn in group["params"]]
+        number = {fqn: i for i, fqn in enumerate(order)}
+        return {"state": {number[fqn]: value for fqn, value in full["state"].items()},
+                "param_groups": [{**group, "params": [number[f] for f in group["params"]]}
+                                 for group in full["param_groups"]]}
+
+    def load_optimizer_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                             state: dict[str, Any]) -> None:
+        """Each process keeps its shard of a whole optimizer state (single-process format)."""
+        fqn = {id(p): name for name, p in model.named_parameters()}
+        order = [fqn[id(p)] for group in optimizer.param_groups for p in group["params"]]
+        full = {"state": {order[int(i)]: value for i, value in state["state"].items()},
+                "param_groups": [{**group, "params": [order[int(i)] for i in group["params"]]}
+                                 for group in state["param_groups"]]}
+        set_optimizer_state_dict(model, optimizer, full, options=LOADED)
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """The whole weights gathered once in every process, kept through the evaluation's
+        forward passes (which then need no collective, however many each process runs)."""
+        units = [m for root in self.roots() for m in root.modules()
+                 if isinstance(m, FSDPModule)]
+        for unit in units:
+            unit.set_reshard_after_forward(False, recurse=False)
+            unit.unshard()
+        try:
+            yield
+        finally:
+            for unit in units:
+                unit.reshard()
+                # the root keeps its weights from forward to backward (FSDP's default)
+                unit.set_reshard_after_forward(unit not in self.roots(), recurse=False)
+                _forget_forwards(unit)
+
+
+def _forget_forwards(unit: FSDPModule) -> None:
+    """Drop the order of the evaluation's forward passes, which FSDP records to prefetch in
+    the next backward (that backward follows the next training forward only)."""
+    state = unit._get_fsdp_state()
+    for group in state._fsdp_param_groups:
+        group._post_forward_indices.clear()
+        group.comm_ctx.post_forward_order.clear()
+
