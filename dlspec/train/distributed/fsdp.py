@@ -20,20 +20,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
 from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.tensor import DTensor, distribute_tensor
 
 from dlspec.train.distributed.strategy import Parallel
 
 CONTAINERS = (torch.nn.ModuleList, torch.nn.Sequential, torch.nn.ModuleDict)
-GATHERED = StateDictOptions(full_state_dict=True, cpu_offload=True)  # rank 0 gets it all
-LOADED = StateDictOptions(full_state_dict=True)  # every process passes the whole state
 
 
 def shard_units(model: torch.nn.Module) -> list[torch.nn.Module]:
@@ -83,35 +75,37 @@ class ShardedParallel(Parallel):
                 root.set_requires_gradient_sync(True)
 
     def model_state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """The whole state dict on rank 0 (on the CPU); {} on the other ranks."""
-        return get_model_state_dict(model, options=GATHERED)
+        """The whole state dict (single-process keys, tied weights under each name) on rank
+        0, on the CPU; {} on the other ranks."""
+        return self._rank0(gathered(model.state_dict()))
 
     def load_model_state(self, model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
         """Each process keeps its shard of a whole state dict (every process passes it)."""
-        set_model_state_dict(model, state, options=LOADED)
+        own = model.state_dict()
+        model.load_state_dict({k: shard_like(state[k], own[k]) if k in own else state[k]
+                               for k in state})
 
     def optimizer_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer
                         ) -> dict[str, Any]:
-        """The whole optimizer state on rank 0, numbered as `optimizer.state_dict()` of one
-        process numbers it (so any number of processes resumes it); {} on the other ranks."""
-        full = get_optimizer_state_dict(model, optimizer, options=GATHERED)
-        if not full:
-            return {}
-        order = [fqn for group in full["param_groups"] for fqn in group["params"]]
-        number = {fqn: i for i, fqn in enumerate(order)}
-        return {"state": {number[fqn]: value for fqn, value in full["state"].items()},
-                "param_groups": [{**group, "params": [number[f] for f in group["params"]]}
-                                 for group in full["param_groups"]]}
+        """The whole optimizer state on rank 0 in the format `optimizer.state_dict()` has in
+        one process (so any number of processes resumes it); {} on the other ranks."""
+        state = optimizer.state_dict()
+        whole = {"state": {i: gathered(values) for i, values in state["state"].items()},
+                 "param_groups": state["param_groups"]}
+        return self._rank0(whole)
 
     def load_optimizer_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                              state: dict[str, Any]) -> None:
         """Each process keeps its shard of a whole optimizer state (single-process format)."""
-        fqn = {id(p): name for name, p in model.named_parameters()}
-        order = [fqn[id(p)] for group in optimizer.param_groups for p in group["params"]]
-        full = {"state": {order[int(i)]: value for i, value in state["state"].items()},
-                "param_groups": [{**group, "params": [order[int(i)] for i in group["params"]]}
-                                 for group in state["param_groups"]]}
-        set_optimizer_state_dict(model, optimizer, full, options=LOADED)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        optimizer.load_state_dict({
+            "state": {i: {k: shard_like(v, params[int(i)]) if v.dim() else v
+                          for k, v in values.items()}
+                      for i, values in state["state"].items()},
+            "param_groups": state["param_groups"]})
+
+    def _rank0(self, state: dict) -> dict:
+        return state if self.ranks.is_main else {}
 
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:
@@ -130,6 +124,22 @@ class ShardedParallel(Parallel):
                 # the root keeps its weights from forward to backward (FSDP's default)
                 unit.set_reshard_after_forward(unit not in self.roots(), recurse=False)
                 _forget_forwards(unit)
+
+
+def gathered(state: dict[str, Any]) -> dict[str, Any]:
+    """Each sharded tensor of `state` whole (a collective: every process calls it, with the
+    same keys in the same order), on the CPU."""
+    return {k: (v.full_tensor() if isinstance(v, DTensor) else v).detach().cpu()
+            if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
+def shard_like(whole: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """This process's shard of `whole`, sharded as `like` is (no collective: every process
+    holds `whole`); `whole` itself when `like` is not sharded."""
+    if not isinstance(like, DTensor):
+        return whole
+    return distribute_tensor(whole.to(like.device, like.dtype), like.device_mesh,
+                             like.placements, src_data_rank=None)
 
 
 def _forget_forwards(unit: FSDPModule) -> None:
