@@ -16,8 +16,15 @@ threads leave unused (small convolutions parallelize badly over threads) minus t
 gradient all-reduce over gloo each step. On GPUs each process has its own device and the
 ratio is the multi-GPU scaling (the goal: efficiency >= 0.9 on one machine).
 
-Measured (2 shared cores, loaded by other jobs -- see the report in docs/distributed.md):
-run the command below for this machine's numbers.
+Measured here (2 cores shared with other jobs: load average 8 to 10 during the run, so
+every figure is what this job's processes got of the machine; `--samples 1024 --repeat 2`,
+best of 2): 1 process x 2 threads 42.9 samples/s, 1 process x 1 thread 166.9, 2 processes
+x 1 thread 187.6: 4.37 times one process of 2 threads (whose threads wait at every
+parallel region for a core another job holds), 1.12 times one process of 1 thread
+(efficiency 0.56: two processes do not get two cores' worth of a machine that runs eight
+other jobs, and each step adds a gloo all-reduce of the 29 k gradients). On an idle
+machine, or on GPUs, run it again: the ratio is only meaningful against one process
+measured in the same run, as here.
 
 Run: python benchmarks/distributed.py [--nproc 2] [--epochs 3] [--samples 2048]
      [--batch 128] [--width 16] [--repeat 1] [--device cpu|cuda]

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,19 +92,21 @@ def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], 
 def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
     """Run `python -m dlspec train <args>` in `nproc` processes on this machine; the exit
     code (0 when every process finished). TrainError DLS403 naming the rank that failed."""
-    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.api import DefaultLogsSpecs, SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     if "OMP_NUM_THREADS" not in os.environ:  # the cores shared out, as torchrun does
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
-    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc,
-                          run_id=str(uuid.uuid4()), rdzv_backend="c10d",
-                          rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)
     resume_args = f" --nproc {nproc}"
     try:
-        elastic_launch(config, sys.executable)("-m", "dlspec", "train", *args)
+        with tempfile.TemporaryDirectory(prefix="dlspec-elastic-") as logs:  # the agent's files
+            config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc,
+                                  run_id=str(uuid.uuid4()), rdzv_backend="c10d",
+                                  rdzv_endpoint="localhost:0", max_restarts=0,
+                                  monitor_interval=0.1, logs_specs=DefaultLogsSpecs(logs))
+            elastic_launch(config, sys.executable)("-m", "dlspec", "train", *args)
     except ChildFailedError as error:
         failures = [Failure(rank, f.pid, f.exitcode) for rank, f in error.failures.items()]
         raise failure_error(failures, run_dir, resume_args) from None
