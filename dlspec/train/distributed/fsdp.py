@@ -3,12 +3,15 @@ with PyTorch's `fully_shard` (FSDP2).
 
 Each layer of the model (a direct child with parameters, or each instance of a repeated
 block's container) is sharded as a unit of its own, then the root, which keeps what is left
-(a layer sharing a parameter with another, a `tie:`, stays with the root, so that both
-uses see the whole weight). Every collective FSDP runs happens in every process in the same
-order: checkpoints gather the full state dict (rank 0 receives it and writes a normal run
-folder, weights and optimizer state in the single-process format, so that evaluate, export,
-predict and `--resume` on any number of processes read it), and evaluation gathers the
-weights once (each process then measures its own shard of a split without collectives).
+(a layer sharing a parameter with another stays with the root, so that both uses see the
+whole weight; `validate` still refuses fsdp with a `tie:`, see
+dlspec/passes/check_distributed.py). Every collective runs in every process in the same
+order. Checkpoints gather each tensor whole and rank 0 writes them as one process would
+(keys, whole tensors, the optimizer state numbered as `optimizer.state_dict()` numbers it),
+so that evaluate, export, predict and `--resume` on any number of processes read a normal
+run folder; resuming, each process cuts its shard of each tensor as its parameter is cut.
+Evaluation gathers the weights once and keeps them through its forward passes, which then
+need no collective (each process measures its own shard of a split).
 """
 
 from __future__ import annotations

@@ -319,6 +319,7 @@ def _restore_best(run: Run) -> bool:
     if stopping is None or not stopping.restore_best or not run.monitor.best_epoch:
         return False
     if parallel_of(run).gathers:  # fsdp: every rank loads its shard of the whole state
+        run.ranks.any(False)  # once rank 0 has written it (the writer waited for)
         parallel_of(run).load_model_state(run.model, load_checkpoint(run.files.best).state_dict)
         return True
     if run.ranks.is_main:
