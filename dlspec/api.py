@@ -27,7 +27,6 @@ from dlspec.passes.check_data import (
     output_rank_diagnostics,
     task_of,
 )
-from dlspec.passes.check_distributed import distributed_diagnostics
 from dlspec.passes.check_loss import loss_diagnostics
 from dlspec.passes.check_monitor import monitor_diagnostics
 from dlspec.passes.check_objective import data_view
@@ -40,8 +39,7 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     (dlspec/search/check.py: what `dlspec validate` and `dlspec search` run; `train`
     ignores the section). Torch-free."""
     checked = check_spec(path, overrides, model)
-    problems = (loss_diagnostics(checked) or monitor_diagnostics(checked)
-                or distributed_diagnostics(checked))
+    problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
     view = data_view(checked)  # the model the data feeds
@@ -173,8 +171,7 @@ def training_inputs(checked: CheckedSpec):
     problems = trainable_diagnostics(checked)
     if problems:
         raise DataError(problems)
-    problems = (loss_diagnostics(checked) or monitor_diagnostics(checked)
-                or distributed_diagnostics(checked))
+    problems = loss_diagnostics(checked) or monitor_diagnostics(checked)
     if problems:
         raise SpecError(problems)
     device = checked.spec.train.device

@@ -3,9 +3,8 @@ with PyTorch's `fully_shard` (FSDP2).
 
 Each layer of the model (a direct child with parameters, or each instance of a repeated
 block's container) is sharded as a unit of its own, then the root, which keeps what is left
-(a layer sharing a parameter with another stays with the root, so that both uses see the
-whole weight; `validate` still refuses fsdp with a `tie:`, see
-dlspec/passes/check_distributed.py). Every collective runs in every process in the same
+(a layer sharing a parameter with another, a `tie:`, stays with the root, so that both uses
+see the whole weight). Every collective runs in every process in the same
 order. Checkpoints gather each tensor whole and rank 0 writes them as one process would
 (keys, whole tensors, the optimizer state numbered as `optimizer.state_dict()` numbers it),
 so that evaluate, export, predict and `--resume` on any number of processes read a normal
@@ -54,6 +53,10 @@ def fsdp_models(models: dict[str, torch.nn.Module]) -> dict[str, torch.nn.Module
         for layer in shard_units(model):
             fully_shard(layer)
         fully_shard(model)
+        # the root reshards after forward too (FSDP leaves it whole by default): a forward
+        # before the optimizer is made (setup's fit check) would otherwise leave the root's
+        # whole tensors, not its shards, on the modules, and the optimizer would hold them
+        model.set_reshard_after_forward(True, recurse=False)
         sharded[name] = model
     return sharded
 
@@ -124,8 +127,7 @@ class ShardedParallel(Parallel):
         finally:
             for unit in units:
                 unit.reshard()
-                # the root keeps its weights from forward to backward (FSDP's default)
-                unit.set_reshard_after_forward(unit not in self.roots(), recurse=False)
+                unit.set_reshard_after_forward(True, recurse=False)
                 _forget_forwards(unit)
 
 

@@ -1,4 +1,4 @@
-"""FSDP (fully_shard) on two processes (gloo, CPU): a small transformer follows DDP's loss
+"""FSDP (fully_shard) on two processes (gloo, CPU): a small tied transformer follows DDP's loss
 curve step for step, its checkpoints are whole single-process state dicts written by rank 0,
 and a run stopped after its first epoch resumes to the same weights, bit for bit on the same
 number of processes, and to within float rounding on one process."""
@@ -17,7 +17,8 @@ from safetensors.torch import load_file
 
 from dlspec.api import train_spec
 
-# a pre-LN transformer block without dropout (each rank draws its own masks); 200 train
+# a pre-LN transformer block without dropout (each rank draws its own masks) and a head tied
+# to the embedding (the tied pair is sharded with the root: the root's parameters train); 200 train
 # samples in global batches of 8: 25 steps an epoch, 50 in two epochs
 SPEC = """\
 dlspec: 1
@@ -30,7 +31,7 @@ model:
   - {op: transformer_encoder_block, name: block1, heads: 2, causal: true, norm: pre,
      dropout: 0}
   - {op: layernorm, name: final_norm}
-  - {op: linear, name: next_char, out_features: 49}
+  - {op: linear, name: next_char, out_features: 49, bias: false, tie: embed}
 loss: {op: cross_entropy}
 optimizer: {op: adamw, lr: 3e-3, weight_decay: 0.01}
 regularization: {grad_clip_norm: 1.0}

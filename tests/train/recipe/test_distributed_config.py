@@ -67,30 +67,3 @@ def test_fsdp_choices_that_cannot_work_are_located_errors(tmp_path, overrides, m
                 if "distributed:" in text)
     assert diagnostic.span.file == str(spec) and diagnostic.span.line == line
 
-
-def test_fsdp_with_a_tied_weight_is_refused_at_the_tie(tmp_path):
-    spec = tmp_path / "tied.yaml"
-    spec.write_text(TIED, encoding="utf-8")
-    check(spec, [])  # ddp trains it
-    with pytest.raises(DlspecError) as caught:
-        check(spec, ["train.distributed.strategy=fsdp"])
-    (diagnostic,) = caught.value.diagnostics
-    assert diagnostic.code == "DLS102" and diagnostic.layer == "head"
-    assert "fsdp cannot train a tied weight: 'head' ties its weight to 'embed'" in \
-        diagnostic.message
-    assert (diagnostic.span.line, diagnostic.span.col) == (8, TIED.splitlines()[7].index(
-        "embed}") + 1)  # the value of `tie:`
-
-
-TIED = """\
-dlspec: 1
-name: tied
-inputs:
-  chars: {shape: [seq], dtype: int64, dims: {seq: {max: 8}}}
-model:
-  - {op: embedding, name: embed, num_embeddings: 49, embedding_dim: 8}
-  - {op: linear, name: mid, out_features: 8}
-  - {op: linear, name: head, out_features: 49, bias: false, tie: embed}
-loss: {op: cross_entropy}
-data: {dataset: chars, length: 8, samples: 100, batch_size: 8}
-"""
