@@ -31,7 +31,8 @@ def group_norms(groups: dict[str, list[torch.nn.Parameter]]) -> dict[str, float]
         grads = [p.grad for p in parameters if p.grad is not None]
         if grads:
             names.append(name)
-            norms.append(total_norm(grads).float())
+            norm = total_norm(grads)  # a DTensor under fsdp: the whole norm, gathered
+            norms.append((norm.full_tensor() if hasattr(norm, "full_tensor") else norm).float())
     if not norms:
         return {}
     return dict(zip(names, torch.stack(norms).tolist(), strict=True))

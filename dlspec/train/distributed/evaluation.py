@@ -16,6 +16,7 @@ import torch
 
 from dlspec.train.distributed.ranks import Ranks, current
 from dlspec.train.distributed.sharding import shard_bounds
+from dlspec.train.distributed.strategy import parallel_of
 
 
 def shard(data: Any, ranks: Ranks) -> Any:
@@ -41,13 +42,19 @@ def evaluated_split(run: Any, name: str) -> tuple[Any, bool]:
 def evaluate_split(run: Any, name: str, batch_size: int) -> dict[str, float]:
     """The loss and metrics of split `name` (`<name>_<metric>`), the same in every process."""
     data, _ = evaluated_split(run, name)
-    return run.objective.evaluate(data, name, batch_size)
+    with parallel_of(run).evaluating():  # fsdp: the whole weights, gathered once
+        return run.objective.evaluate(data, name, batch_size)
 
 
 def after_test(run: Any) -> None:
     """What the objective writes about the test split (rank 0 writes; with a shard every
     process measures its part and rank 0 writes the whole)."""
     data, sharded = evaluated_split(run, "test")
+    with parallel_of(run).evaluating():  # fsdp: the whole weights, gathered once
+        _after_test(run, data, sharded)
+
+
+def _after_test(run: Any, data: Any, sharded: bool) -> None:
     if sharded:
         run.objective.after_test(run.files.root if run.ranks.is_main else None, data)
     elif run.ranks.is_main:

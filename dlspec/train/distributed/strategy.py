@@ -21,7 +21,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from dlspec.errors import Diagnostic, TrainError
-from dlspec.train.distributed.ranks import Ranks
+from dlspec.train.distributed.ranks import SINGLE, Ranks
 
 
 class Parallel:
@@ -57,6 +57,32 @@ class Parallel:
                     stack.enter_context(wrapper.no_sync())
             yield
 
+    # what a checkpoint holds and a resume loads (fsdp.py: gathered from the shards)
+    gathers = False  # whether every process must take part in writing a checkpoint
+
+    def model_state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return model.state_dict()
+
+    def load_model_state(self, model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+        model.load_state_dict(state)
+
+    def optimizer_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+        return optimizer.state_dict()
+
+    def load_optimizer_state(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                             state: dict) -> None:
+        optimizer.load_state_dict(state)
+
+    def evaluating(self) -> contextlib.AbstractContextManager:
+        """Around an evaluation (fsdp: the whole weights gathered for it)."""
+        return contextlib.nullcontext()
+
+
+def parallel_of(run) -> Parallel:
+    """The Parallel of a set-up run (one process's when it has none)."""
+    parallel = getattr(getattr(run, "stepper", None), "parallel", None)
+    return parallel if parallel is not None else Parallel(SINGLE)
+
 
 def ddp_models(models: dict[str, torch.nn.Module], ranks: Ranks, device: str,
                find_unused_parameters: bool) -> dict[str, torch.nn.Module]:
@@ -82,6 +108,10 @@ def parallel_for(models: dict[str, torch.nn.Module], ranks: Ranks, device: str,
     none. TrainError DLS403 for a strategy this dlspec lacks."""
     if not ranks.several:
         return Parallel(ranks)
+    if settings.strategy == "fsdp":
+        from dlspec.train.distributed.fsdp import ShardedParallel, fsdp_models
+
+        return ShardedParallel(ranks, fsdp_models(models))
     if settings.strategy not in STRATEGIES:
         raise TrainError(Diagnostic(
             "DLS403", f"train.distributed.strategy {settings.strategy} is not available in "

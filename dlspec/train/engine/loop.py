@@ -24,6 +24,7 @@ from dlspec.train.diagnostics.anomaly import NonFiniteOpFound, anomaly_error, de
 from dlspec.train.diagnostics.grad_norms import NormWatch
 from dlspec.train.distributed.evaluation import after_test, evaluate_split
 from dlspec.train.distributed.quiet import NullWriter, SilentReporter
+from dlspec.train.distributed.strategy import parallel_of
 from dlspec.train.engine.extend import extension_notes
 from dlspec.train.engine.interrupt import RunInterrupted, Stopped, StopRequest, stop_requests
 from dlspec.train.engine.reporting import Reporter
@@ -290,19 +291,23 @@ class _Training:
         if (last_epoch or epoch % train.checkpoint_every == 0
                 or (every and record["step"] % every == 0)):
             with self.writer.together():
-                self.writer.save(files.last, run.model.state_dict(), metadata, run.extras)
+                self.writer.save(files.last, parallel_of(run).model_state(run.model), metadata,
+                                run.extras)
                 if improved:
                     self.writer.copy(files.last, files.best)
                 self.save_state(weights=files.last)
             return True
         if improved:
-            self.writer.save(files.best, run.model.state_dict(), metadata, run.extras)
+            self.writer.save(files.best, parallel_of(run).model_state(run.model), metadata,
+                            run.extras)
         return False
 
     def save_state(self, weights: Path | None = None) -> None:
         """The resume checkpoint; `weights`: a checkpoint of the current weights, just
         queued, which it links instead of writing them again."""
         if not self.run.ranks.is_main:  # rank 0 writes the state every rank holds
+            if parallel_of(self.run).gathers:  # fsdp: every rank takes part in the gather
+                capture(self.run, self.progress, self.generator, weights is None)
             return
         self.reporter.flush()  # the events up to the checkpoint, on disk before it
         state, tensors = capture(self.run, self.progress, self.generator, weights is None)
@@ -319,6 +324,10 @@ def _restore_best(run: Run) -> bool:
     stopping = run.recipe.regularization.early_stopping
     if stopping is None or not stopping.restore_best or not run.monitor.best_epoch:
         return False
+    if parallel_of(run).gathers:  # fsdp: every rank loads its shard of the whole state
+        run.ranks.any(False)  # once rank 0 has written it (the writer waited for)
+        parallel_of(run).load_model_state(run.model, load_checkpoint(run.files.best).state_dict)
+        return True
     if run.ranks.is_main:
         apply_checkpoint(run.model, load_checkpoint(run.files.best))
     run.ranks.broadcast_state(run.model)  # rank 0 read the file; every rank has it

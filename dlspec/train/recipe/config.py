@@ -190,3 +190,14 @@ class TrainConfig(StrictConfig):
             raise ValueError("backend nccl needs CUDA, but train.device is cpu; use gloo "
                              "(or auto, which picks gloo on the CPU)")
         return distributed
+
+    @field_validator("distributed")
+    @classmethod
+    def _fsdp_fits_the_precision(cls, distributed: DistributedConfig,
+                                 info: ValidationInfo) -> DistributedConfig:
+        if distributed.strategy == "fsdp" and info.data.get("precision") == "fp16":
+            raise ValueError("strategy fsdp cannot train with precision fp16: its loss "
+                             "scaler would check each process's shard of the gradients on "
+                             "its own, and the processes would disagree on skipping a step; "
+                             "use precision bf16 (no loss scaler) or strategy ddp")
+        return distributed

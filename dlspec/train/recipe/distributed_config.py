@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dlspec.train.config_base import StrictConfig
 
@@ -43,3 +43,11 @@ class DistributedConfig(StrictConfig):
         description="Seconds a process waits for the others at a collective (a gradient "
                     "average, a checkpoint) before the run stops with an error.")
 
+
+    @model_validator(mode="after")
+    def _options_fit_the_strategy(self) -> DistributedConfig:
+        if self.strategy == "fsdp" and self.find_unused_parameters:
+            raise ValueError("find_unused_parameters is an option of strategy ddp; fsdp "
+                             "reduces each layer's gradients on its own and needs no such "
+                             "option: leave it out")
+        return self

@@ -42,6 +42,7 @@ from safetensors.torch import save_file
 
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_path
+from dlspec.train.distributed.strategy import parallel_of
 from dlspec.train.engine.steps import EpochState
 from dlspec.train.run_folder.checkpoint import copy_checkpoint, load_checkpoint
 from dlspec.train.run_folder.disk_full import no_space_errors
@@ -113,7 +114,9 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
     """The run's whole training state as (JSON data, tensors); the tensors are the live
     ones, so snapshot them before training goes on. Without `weights`, the model's weights
     are left to a weights file (see `write_state`)."""
-    tensors = {MODEL + k: v for k, v in run.model.state_dict().items()} if weights else {}
+    parallel = parallel_of(run)  # fsdp: the whole state gathered from the shards
+    tensors = {MODEL + k: v for k, v in parallel.model_state(run.model).items()} \
+        if weights else {}
     partial = progress.partial
     state = {
         "format": FORMAT, "epoch": progress.epoch, "step": progress.step,
@@ -123,7 +126,8 @@ def capture(run: Any, progress: Progress, generator: torch.Generator, weights: b
         "monitor": {k: encode(getattr(run.monitor, k), tensors, k)
                     for k in ("best", "best_epoch", "waited")},
         "guard": encode(run.guard.state_dict(), tensors, "guard"),
-        "optimizers": {learner.update.name: encode(learner.optimizer.state_dict(), tensors,
+        "optimizers": {learner.update.name: encode(parallel.optimizer_state(
+                           run.model, learner.optimizer), tensors,
                                                    f"optimizer.{learner.update.name}")
                        for learner in run.learners},
         "schedulers": {learner.update.name: encode(learner.scheduler.state_dict(), tensors,
@@ -251,16 +255,16 @@ def restore(run: Any, saved: SavedState, generator: torch.Generator) -> Progress
     """Load a resume checkpoint into a freshly set-up run; returns its progress. Everything
     is checked to fit the run first (resume_fit.py): DLS404 naming the field if not."""
     check_fits(run, saved)
-    root = run.files.root
+    root, parallel = run.files.root, parallel_of(run)
     where = "weights" if saved.data.get("weights") else "layout"
     with loading(root, where):
-        run.model.load_state_dict({k[len(MODEL):]: v for k, v in saved.tensors.items()
-                                   if k.startswith(MODEL)})
+        parallel.load_model_state(run.model, {k[len(MODEL):]: v for k, v in
+                                              saved.tensors.items() if k.startswith(MODEL)})
     for learner in run.learners:
         optimizer, scheduler = saved.learner_state(learner.update.name)
         name = learner.update.name
         with loading(root, f"optimizers.{name}"):
-            learner.optimizer.load_state_dict(optimizer)
+            parallel.load_optimizer_state(run.model, learner.optimizer, optimizer)
         if learner.scheduler is not None:
             with loading(root, f"schedulers.{name}"):
                 learner.scheduler.load_state_dict(scheduler)

@@ -45,7 +45,7 @@ def check_outputs(model: torch.nn.Module, tensors: Tensors, data: PreparedData,
     """
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: fsdp gathers weights that training reuses
         returned = forward(model, tensors.rows(slice(0, 2)))
     model.train(was_training)
     outputs.check_count(returned)

@@ -47,3 +47,23 @@ def test_an_unknown_strategy_names_the_choices():
         check(MLP, ["train.distributed.strategy=ddpp"])
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.code == "DLS102" and "'ddp' or 'fsdp'" in diagnostic.message
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["train.distributed.find_unused_parameters=true"],
+     "find_unused_parameters is an option of strategy ddp"),
+    (["train.precision=fp16"], "strategy fsdp cannot train with precision fp16"),
+])
+def test_fsdp_choices_that_cannot_work_are_located_errors(tmp_path, overrides, message):
+    spec = tmp_path / "mlp.yaml"
+    spec.write_text(MLP.read_text(encoding="utf-8").replace(
+        "train: {", "train: {distributed: {strategy: fsdp}, ", 1), encoding="utf-8")
+    check(spec, [])  # fsdp alone is fine
+    with pytest.raises(DlspecError) as caught:
+        check(spec, overrides)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "DLS102" and message in diagnostic.message
+    line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1)
+                if "distributed:" in text)
+    assert diagnostic.span.file == str(spec) and diagnostic.span.line == line
+
