@@ -109,8 +109,13 @@ def parallel_for(models: dict[str, torch.nn.Module], ranks: Ranks, device: str,
     if not ranks.several:
         return Parallel(ranks)
     if settings.strategy == "fsdp":
-        from dlspec.train.distributed.fsdp import ShardedParallel, fsdp_models
-
+        try:  # fully_shard (FSDP2) is public from torch 2.6
+            from dlspec.train.distributed.fsdp import ShardedParallel, fsdp_models
+        except ImportError:
+            raise TrainError(Diagnostic(
+                "DLS403", f"train.distributed.strategy fsdp needs torch.distributed.fsdp."
+                          f"fully_shard (torch 2.6 or newer); this is torch {torch.__version__}",
+                hint="upgrade torch, or use strategy: ddp")) from None
         return ShardedParallel(ranks, fsdp_models(models))
     if settings.strategy not in STRATEGIES:
         raise TrainError(Diagnostic(
