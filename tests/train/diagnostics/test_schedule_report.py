@@ -52,3 +52,33 @@ def test_reduce_on_plateau_is_shown_before_any_reduction():
                      Path("."))
     assert set(curve.lrs) == {0.2}
     assert "shown without reductions" in curve.headline()
+
+
+def test_the_linear_scaling_example_of_the_docs_does_what_it_says():
+    """docs/distributed.md's worked example: its command's --set options scale the batch and
+    the learning rate by 4 and keep about as many warmup steps, as its text claims."""
+    import re
+    import shlex
+
+    from dlspec.api import check
+    from dlspec.train.diagnostics.schedule_report import spec_lr_curve
+
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "docs" / "distributed.md").read_text()
+    example = text[text.index("Worked example."):]
+    command = re.search(r"```bash\n(.*?)```", example, re.S).group(1).replace("\\\n", " ")
+    words = shlex.split(command)
+    assert words[:3] == ["dlspec", "train", "specs/mlp-digits.yaml"]
+    sets = [words[i + 1] for i, word in enumerate(words) if word == "--set"]
+    assert "--nproc" in words and len(sets) == 3
+
+    def peak_step(curve):  # the first step at the peak learning rate: the warmup's length
+        return curve.lrs.index(max(curve.lrs))
+
+    spec = root / "specs" / "mlp-digits.yaml"
+    base, scaled = spec_lr_curve(check(spec)), spec_lr_curve(check(spec, sets))
+    assert (base.samples, base.steps_per_epoch, scaled.steps_per_epoch) == (1437, 23, 6)
+    assert "1,437 training digits" in example and "6 steps instead of 23" in example
+    assert scaled.step_samples == 4 * base.step_samples
+    assert max(scaled.lrs) == pytest.approx(4 * max(base.lrs))
+    assert (peak_step(base), peak_step(scaled)) == (23, 24)
