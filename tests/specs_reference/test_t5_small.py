@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import torch
 from reference_models import transformers_module
-from transformers_exactness import SPECS, mapped_spec, parameters, randomized
-
-from dlspec.backends.torch_module import build_module
-from dlspec.compiler import check_spec
-from dlspec.weights import map_weights, shipped_mapping
+from transformers_exactness import mapped_spec, parameters, randomized, saved_pretrained
 
 SMALL = {"vocab": 101, "d": 32, "heads": 4, "layers": 2, "ffn": 48, "buckets": 8,
          "distance": 20}
@@ -50,17 +46,10 @@ def test_small_t5_agrees_with_transformers():
 def test_a_save_pretrained_file_without_the_tied_copies_maps_whole(tmp_path):
     """save_pretrained (and the Hub's model.safetensors) keeps one tensor of a tied group:
     `shared.weight`, not the decoder's embedding or the head; the mapping reads it for both."""
-    from safetensors.torch import load_file
-
     ref = reference()
-    ref.save_pretrained(tmp_path)
-    source = load_file(tmp_path / "model.safetensors")
+    source = saved_pretrained(ref, tmp_path)
     assert "lm_head.weight" not in source and "decoder.embed_tokens.weight" not in source
-    graph = check_spec(SPECS / "t5-small.yaml", [f"{k}={v}" for k, v in SMALL.items()]).graph
-    model = build_module(graph, "t5-small").eval()
-    mapped = map_weights(source, shipped_mapping("t5-small"), model.state_dict())
-    assert mapped.complete and not mapped.unused and not mapped.mismatched, mapped.lines()
-    model.load_state_dict(mapped.tensors, strict=True)
+    model, _ = mapped_spec("t5-small", ref, [f"{k}={v}" for k, v in SMALL.items()], source)
     src, tgt = torch.tensor([[5, 9, 2, 7]]), torch.tensor([[3, 1, 4]])
     with torch.no_grad():
         want = ref(input_ids=src, decoder_input_ids=tgt).logits
