@@ -132,23 +132,29 @@ class ReferenceResolution(BlockInstances):
                 self.report_unknown(text, ref)
             return None
         if report and unconnected:
-            self.problems.append(Diagnostic(
+            self.add_problem(Diagnostic(
                 "DLS306", f"block input '{skipped[-1]}' is not connected in '{unconnected}' "
                 "(the call leaves it out)", ref.span,
                 hint=f"fall back to another layer: `{skipped[-1]} ?? x`, or keep this layer "
                      f"only where it is connected: when: \"${{{skipped[-1]} != null}}\""))
         elif report:
-            self.problems.append(Diagnostic(
+            self.add_problem(Diagnostic(
                 "DLS306", f"layer '{skipped[-1]}' is skipped here (its `when` is false)",
                 ref.span, hint=f"fall back to another layer: `{skipped[-1]} ?? x`"))
         return None
+
+    def add_problem(self, problem: Diagnostic) -> None:
+        """A reference's problem, once (a block input's reference is resolved where the block
+        reads it, and may be again by an expression)."""
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def report_unknown(self, text: str, ref: Ref) -> None:
         scope = ref.scope
         head = text.split(".")[0]
         elsewhere = ("." in text and scope.lookup(head) is None
                      and self.instance_hint(text, scope) is None)
-        self.problems.append(Diagnostic(
+        self.add_problem(Diagnostic(
             "DLS301", f"unknown layer or input '{text}'" + (
                 f": '{head}' is not a layer of this model, and a model refers to its "
                 "own layers and inputs only (models share no layers or weights)"
@@ -242,7 +248,9 @@ class ExpressionScope(Mapping[str, Any]):
             raise KeyError(name)
         qualified = self.lowering.peek(ref)
         if qualified is None:
-            return FAILED  # its own problem is reported where it is defined
+            if isinstance(ref, Ref):  # a block input the call gives: its problem is said here,
+                self.lowering.resolve(ref)  # as a `when` that fails drops the layer using it
+            return FAILED  # else its own problem is reported where it is defined
         found = self.lowering.type_of(qualified)
         return FAILED if found is None else found
 

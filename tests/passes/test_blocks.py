@@ -159,6 +159,20 @@ def test_an_unconnected_input_reads_as_null_in_expressions():
                     "`skip.features if skip != null else ...`")
 
 
+def test_a_wrong_optional_input_that_a_when_reads_is_named_at_the_call():
+    """`when: "${skip != null}"` reads the input before any layer resolves it; a misspelt
+    or skipped layer given for it is said once at the call (it was lost, and the block's
+    last layer said it got no input)."""
+    errors = optional_errors("{block: up, name: u1, inputs: [a, bb]}",
+                             "{op: relu, name: gone, when: \"${false}\"}",
+                             "{block: up, name: u2, inputs: [u1, gone]}",
+                             "{block: up, name: u3, inputs: [u2, bb]}")
+    assert [e[:3] for e in errors] == [("DLS301", 17, 39), ("DLS306", 19, 40),
+                                       ("DLS301", 20, 40)]
+    assert errors[0][3] == "unknown layer or input 'bb'" and "b" in errors[0][4]
+    assert errors[1][3] == "layer 'gone' is skipped here (its `when` is false)"
+
+
 def test_a_call_gives_the_required_inputs_and_at_most_the_optional_ones():
     [(code, line, column, message, _)] = optional_errors("{block: res, name: r, inputs: [a, b, a]}")
     assert (code, line, column) == ("DLS203", 17, 5)

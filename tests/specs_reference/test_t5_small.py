@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 from reference_models import transformers_module
-from transformers_exactness import mapped_spec, parameters, randomized
+from transformers_exactness import mapped_spec, parameters, randomized, saved_pretrained
 
 SMALL = {"vocab": 101, "d": 32, "heads": 4, "layers": 2, "ffn": 48, "buckets": 8,
          "distance": 20}
@@ -41,3 +41,16 @@ def test_small_t5_agrees_with_transformers():
     assert (got - want).abs().max().item() <= 1e-5
     assert model.lm_head.weight is model.shared.weight is model.decoder_embed.weight
     assert len(mapped.tensors) == len(model.state_dict())
+
+
+def test_a_save_pretrained_file_without_the_tied_copies_maps_whole(tmp_path):
+    """save_pretrained (and the Hub's model.safetensors) keeps one tensor of a tied group:
+    `shared.weight`, not the decoder's embedding or the head; the mapping reads it for both."""
+    ref = reference()
+    source = saved_pretrained(ref, tmp_path)
+    assert "lm_head.weight" not in source and "decoder.embed_tokens.weight" not in source
+    model, _ = mapped_spec("t5-small", ref, [f"{k}={v}" for k, v in SMALL.items()], source)
+    src, tgt = torch.tensor([[5, 9, 2, 7]]), torch.tensor([[3, 1, 4]])
+    with torch.no_grad():
+        want = ref(input_ids=src, decoder_input_ids=tgt).logits
+        assert (model(src, tgt) - want).abs().max().item() <= 1e-5

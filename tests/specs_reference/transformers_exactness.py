@@ -24,11 +24,13 @@ def randomized(reference: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return reference.eval()
 
 
-def mapped_spec(spec: str, reference: torch.nn.Module, overrides: list[str]):
-    """(the compiled spec with the reference's weights, what the mapping reported)."""
+def mapped_spec(spec: str, reference: torch.nn.Module, overrides: list[str], source=None):
+    """(the compiled spec with the reference's weights, what the mapping reported); `source`
+    replaces the reference's state dict (a file's tensors)."""
     graph = check_spec(SPECS / f"{spec}.yaml", overrides).graph
     model = build_module(graph, spec).eval()
-    mapped = map_weights(reference.state_dict(), shipped_mapping(spec), model.state_dict())
+    source = reference.state_dict() if source is None else source
+    mapped = map_weights(source, shipped_mapping(spec), model.state_dict())
     assert mapped.complete and not mapped.unused, mapped.lines()
     model.load_state_dict(mapped.tensors, strict=True)
     return model, mapped
@@ -36,3 +38,12 @@ def mapped_spec(spec: str, reference: torch.nn.Module, overrides: list[str]):
 
 def parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())  # a tied tensor counts once
+
+
+def saved_pretrained(reference, folder: Path) -> dict[str, torch.Tensor]:
+    """The tensors of the model.safetensors that `save_pretrained` writes (as the Hub has
+    them): of a group of tied tensors it keeps one."""
+    from safetensors.torch import load_file
+
+    reference.save_pretrained(folder)
+    return load_file(folder / "model.safetensors")
