@@ -9,6 +9,7 @@ is a DLS401 naming the file, at the `data:` key it comes from.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,7 @@ def _read_table(path: Path, column: str, target: str | None, drop: bool) -> Text
         raise _fail(f"{path}: column '{column}' is both the text and the target",
                     hint="the target is the column of class labels", key=("data", "target"))
     at_text, at_label = header.index(column), header.index(label)
-    texts, labels = [], []
+    texts, labels, lines = [], [], []
     for line, row in rows:
         cell = row[at_label].strip()
         if not cell:
@@ -118,9 +119,26 @@ def _read_table(path: Path, column: str, target: str | None, drop: bool) -> Text
                         hint="fill the label in, or set data.missing: drop")
         texts.append(row[at_text])
         labels.append(cell)
+        lines.append(line)
     if not texts:
         raise _fail(f"{path} has no row with a label")
+    _check_classes(path, label, labels, lines)
     return TextData(path, None, tuple(texts), tuple(labels), frozenset("".join(texts)))
+
+
+def _check_classes(path: Path, label: str, labels: list[str], lines: list[int]) -> None:
+    """Two classes or more, each of two texts or more (as an image folder's): one text
+    cannot be in both the train split and another, and a stratified split needs two."""
+    counts = Counter(labels)
+    names = sorted(counts)
+    if len(names) < 2:
+        raise _fail(f"{path} has one class ({names[0]}) in column '{label}'; a classifier "
+                    "needs two or more", hint="add texts of another class")
+    single = [name for name in names if counts[name] == 1]
+    if single:
+        raise _fail("; ".join(f"{path}:{lines[labels.index(name)]}: class '{name}' has one "
+                              "text; a class needs two or more" for name in single),
+                    hint="add texts of that class, or remove the row")
 
 
 def vocab_size(config: Any, data: TextData | None) -> int:

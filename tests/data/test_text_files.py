@@ -203,12 +203,26 @@ def test_data_facts_of_built_in_data_and_where_there_are_none(folder):
 
 
 def test_a_row_without_a_label_is_an_error_at_its_line_or_dropped(folder):
-    write_reviews(folder / "holes.csv", [("good", "pos"), ("bad", ""), ("fun", "pos")])
+    write_reviews(folder / "holes.csv", [("good", "pos"), ("bad", ""), ("fun", "pos"),
+                                         ("dull", "neg"), ("grim", "neg")])
     config = {"text": "holes.csv", "text_column": "review", "target": "label"}
     with pytest.raises(DlspecError, match=r"holes.csv:3: the target column 'label' is empty"):
         describe_text(DataConfig.model_validate(config), folder)
     dropped = describe_text(DataConfig.model_validate({**config, "missing": "drop"}), folder)
-    assert (dropped.n_samples, dropped.class_names) == (2, ("pos",))
+    assert (dropped.n_samples, dropped.class_names) == (4, ("neg", "pos"))
+
+
+def test_a_class_of_one_text_or_a_single_class_is_refused_naming_the_file(folder):
+    cls, reviews = folder / "cls.yaml", folder / "reviews.csv"
+    write_reviews(reviews, [("good", "pos"), ("fun", "pos"), ("meh", "mid"),
+                            ("bad", "neg"), ("dull", "neg")])
+    assert errors(cls) == [
+        f"{cls}:11:9: error DLS401: {reviews}:4: class 'mid' has one text; a class needs two "
+        "or more\n  help: add texts of that class, or remove the row"]
+    write_reviews(reviews, [("good", "pos"), ("fun", "pos")])
+    assert errors(cls) == [
+        f"{cls}:11:9: error DLS401: {reviews} has one class (pos) in column 'label'; a "
+        "classifier needs two or more\n  help: add texts of another class"]
 
 
 def test_data_without_a_source_says_which_keys_give_one(tmp_path):
