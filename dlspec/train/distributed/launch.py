@@ -89,6 +89,16 @@ def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], 
     return launch(nproc, args, run_dir)
 
 
+def quiet_elastic_loggers() -> None:
+    """Silence the elastic agent's warnings ("Received 2 death signal, shutting down
+    workers"): its modules set a level of their own (WARNING), so the parent's is not
+    enough; this prints the outcome itself."""
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("torch.distributed.elastic") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.CRITICAL)
+
+
 def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
     """Run `python -m dlspec train <args>` in `nproc` processes on this machine; the exit
     code (0 when every process finished). TrainError DLS403 naming the rank that failed."""
@@ -96,7 +106,7 @@ def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    quiet_elastic_loggers()
     if "OMP_NUM_THREADS" not in os.environ:  # the cores shared out, as torchrun does
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
     resume_args = f" --nproc {nproc}"

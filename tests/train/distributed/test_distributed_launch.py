@@ -110,3 +110,14 @@ def test_a_killed_rank_ends_the_job_at_once_and_the_run_resumes(tmp_path):
     assert saved.data["step"] % 5 == 0 and not (run / "result.json").exists()
     result = train_spec(None, resume=run, quiet=True)  # on one process, to its end
     assert result.epochs_run == 3 and (run / "result.json").exists()
+
+
+def test_the_elastic_agent_prints_no_warning_of_its_own():
+    import logging
+
+    from torch.distributed.elastic.agent.server import api
+
+    from dlspec.train.distributed.launch import quiet_elastic_loggers
+
+    quiet_elastic_loggers()  # the agent's modules set WARNING on their own loggers
+    assert not api.logger.isEnabledFor(logging.WARNING)
