@@ -81,7 +81,10 @@ def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], 
     args += ["--out", str(out)] + (["--quiet"] if quiet else []) + \
         (["--detect-anomaly"] if detect_anomaly else [])
     if resume is not None:
+        from dlspec.train.run_folder.run_spec import run_record
+
         run_dir = Path(resume)
+        run_record(run_dir)  # not a run folder: one error, before any process starts
         args += ["--resume", str(resume)]
     else:
         run_dir = named_folder(out, name) if name else timestamped_folder(out, spec_name)

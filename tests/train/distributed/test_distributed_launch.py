@@ -35,6 +35,10 @@ def test_a_spec_error_stops_nproc_before_torch_and_before_any_process(tmp_path):
     assert code == 2 and "--overfit-batch trains in one process" in err
     assert err.splitlines()[-1] == "torch not imported"
     assert not (tmp_path / "runs").exists()
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(tmp_path / "nope"),
+                             "--nproc", "2")  # once, not once per rank and a rank failure
+    assert code == 1 and err.count("error DLS403") == 1 and "is not a run folder" in err
+    assert err.splitlines()[-1] == "torch not imported"
 
 
 def test_the_cause_is_the_killed_rank_not_those_the_agent_stopped():
