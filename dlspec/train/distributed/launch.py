@@ -57,7 +57,9 @@ def failure_error(failures: Sequence[Failure], run_dir: Path, resume_args: str) 
 
     cause = first_cause(failures)
     step = checkpoint_step(RunFiles(run_dir)) if run_dir.is_dir() else None
-    if step is None:
+    if step is None and cause.exitcode > 0:  # it printed its error (a spec the ranks refuse)
+        hint = "the error above says why; no checkpoint was kept"
+    elif step is None:
         hint = (f"no checkpoint was kept in {run_dir}; start the run again"
                 if not run_dir.is_dir() else
                 f"{run_dir} has no resume checkpoint yet; start the run again")

@@ -58,6 +58,8 @@ def test_the_message_names_the_rank_and_how_to_resume(tmp_path):
         "DLS403", "rank 1 (pid 77) was killed by SIGKILL; the run's other processes were "
                   "stopped")
     assert diagnostic.hint == f"{run} has no resume checkpoint yet; start the run again"
+    (diagnostic,) = failure_error([Failure(0, 7, 1)], run, " --nproc 2").diagnostics
+    assert diagnostic.hint == "the error above says why; no checkpoint was kept"
     import torch
 
     save_file({"x": torch.zeros(1)}, str(run / "checkpoints" / "resume.safetensors"),
