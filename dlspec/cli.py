@@ -51,11 +51,13 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             print(count_line(err.diagnostics), file=sys.stderr)
             raise typer.Exit(1) from None
         except KeyboardInterrupt as stop:
+            from dlspec.train.distributed.env import is_main_process
             from dlspec.train.engine.interrupt import RunInterrupted
 
             name = command.__name__.strip("_").replace("_", "-")
-            print(stop.message() if isinstance(stop, RunInterrupted)
-                  else f"interrupted: dlspec {name} stopped", file=sys.stderr)
+            if is_main_process():  # under torchrun every rank is stopped; rank 0 says it
+                print(stop.message() if isinstance(stop, RunInterrupted)
+                      else f"interrupted: dlspec {name} stopped", file=sys.stderr)
             raise typer.Exit(130) from None
     return run
 

@@ -35,11 +35,23 @@ def shard_units(model: torch.nn.Module) -> list[torch.nn.Module]:
     child of a container), except those sharing a parameter with another (left to the root)."""
     layers: list[torch.nn.Module] = []
     for child in model.children():
-        layers += list(child.children()) if isinstance(child, CONTAINERS) else [child]
+        layers += _called_layers(child)
     layers = [layer for layer in layers if any(True for _ in layer.parameters())]
     owners = Counter(pid for layer in layers for pid in {id(p) for p in layer.parameters()})
     owners.update(id(p) for p in model.parameters(recurse=False))
     return [layer for layer in layers if all(owners[id(p)] == 1 for p in layer.parameters())]
+
+
+def _called_layers(child: torch.nn.Module) -> list[torch.nn.Module]:
+    """The modules the model calls for `child`: itself, or the children of a container, or
+    (recursively) those of a module without a forward of its own (the holder of a repeated
+    block's instances, whose layers the graph calls one by one: FSDP gathers a unit's
+    parameters in its forward, which such a holder never runs)."""
+    if isinstance(child, CONTAINERS):
+        return list(child.children())
+    if type(child).forward is torch.nn.Module.forward:
+        return [layer for grandchild in child.children() for layer in _called_layers(grandchild)]
+    return [child]
 
 
 def fsdp_models(models: dict[str, torch.nn.Module]) -> dict[str, torch.nn.Module]:

@@ -57,7 +57,9 @@ def failure_error(failures: Sequence[Failure], run_dir: Path, resume_args: str) 
 
     cause = first_cause(failures)
     step = checkpoint_step(RunFiles(run_dir)) if run_dir.is_dir() else None
-    if step is None:
+    if step is None and cause.exitcode > 0:  # it printed its error (a spec the ranks refuse)
+        hint = "the error above says why; no checkpoint was kept"
+    elif step is None:
         hint = (f"no checkpoint was kept in {run_dir}; start the run again"
                 if not run_dir.is_dir() else
                 f"{run_dir} has no resume checkpoint yet; start the run again")
@@ -81,12 +83,25 @@ def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], 
     args += ["--out", str(out)] + (["--quiet"] if quiet else []) + \
         (["--detect-anomaly"] if detect_anomaly else [])
     if resume is not None:
+        from dlspec.train.run_folder.run_spec import run_record
+
         run_dir = Path(resume)
+        run_record(run_dir)  # not a run folder: one error, before any process starts
         args += ["--resume", str(resume)]
     else:
         run_dir = named_folder(out, name) if name else timestamped_folder(out, spec_name)
         args += ["--name", run_dir.name]
     return launch(nproc, args, run_dir)
+
+
+def quiet_elastic_loggers() -> None:
+    """Silence the elastic agent's warnings ("Received 2 death signal, shutting down
+    workers"): its modules set a level of their own (WARNING), so the parent's is not
+    enough; this prints the outcome itself."""
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("torch.distributed.elastic") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.CRITICAL)
 
 
 def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
@@ -96,7 +111,7 @@ def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    quiet_elastic_loggers()
     if "OMP_NUM_THREADS" not in os.environ:  # the cores shared out, as torchrun does
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
     resume_args = f" --nproc {nproc}"

@@ -28,8 +28,11 @@ class StopRequest:
     def ask(self, signum: int, frame: object) -> None:
         self.requested = True
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
-        print("\nstopping after this step (Ctrl-C again to stop at once) ...",
-              file=sys.stderr, flush=True)
+        from dlspec.train.distributed.env import is_main_process
+
+        if is_main_process():  # torchrun sends the signal to every rank: one line, rank 0's
+            print("\nstopping after this step (Ctrl-C again to stop at once) ...",
+                  file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

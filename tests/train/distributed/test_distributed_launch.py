@@ -35,6 +35,10 @@ def test_a_spec_error_stops_nproc_before_torch_and_before_any_process(tmp_path):
     assert code == 2 and "--overfit-batch trains in one process" in err
     assert err.splitlines()[-1] == "torch not imported"
     assert not (tmp_path / "runs").exists()
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(tmp_path / "nope"),
+                             "--nproc", "2")  # once, not once per rank and a rank failure
+    assert code == 1 and err.count("error DLS403") == 1 and "is not a run folder" in err
+    assert err.splitlines()[-1] == "torch not imported"
 
 
 def test_the_cause_is_the_killed_rank_not_those_the_agent_stopped():
@@ -54,6 +58,8 @@ def test_the_message_names_the_rank_and_how_to_resume(tmp_path):
         "DLS403", "rank 1 (pid 77) was killed by SIGKILL; the run's other processes were "
                   "stopped")
     assert diagnostic.hint == f"{run} has no resume checkpoint yet; start the run again"
+    (diagnostic,) = failure_error([Failure(0, 7, 1)], run, " --nproc 2").diagnostics
+    assert diagnostic.hint == "the error above says why; no checkpoint was kept"
     import torch
 
     save_file({"x": torch.zeros(1)}, str(run / "checkpoints" / "resume.safetensors"),
@@ -110,3 +116,14 @@ def test_a_killed_rank_ends_the_job_at_once_and_the_run_resumes(tmp_path):
     assert saved.data["step"] % 5 == 0 and not (run / "result.json").exists()
     result = train_spec(None, resume=run, quiet=True)  # on one process, to its end
     assert result.epochs_run == 3 and (run / "result.json").exists()
+
+
+def test_the_elastic_agent_prints_no_warning_of_its_own():
+    import logging
+
+    from torch.distributed.elastic.agent.server import api
+
+    from dlspec.train.distributed.launch import quiet_elastic_loggers
+
+    quiet_elastic_loggers()  # the agent's modules set WARNING on their own loggers
+    assert not api.logger.isEnabledFor(logging.WARNING)

@@ -114,3 +114,15 @@ def test_the_message_says_what_is_left_of_the_run():
         "interrupted at epoch 1/5, step 3, before the run's first checkpoint: nothing was "
         "kept and its folder runs/x was removed; start it again")
     assert isinstance(RunInterrupted(run, 1, 5, 3, None, True), KeyboardInterrupt)
+
+
+def test_under_torchrun_only_rank_0_says_it_stops(monkeypatch, capsys):
+    from dlspec.train.engine.interrupt import StopRequest
+
+    for rank, said in (("1", ""), ("0", "stopping after this step")):
+        monkeypatch.setenv("RANK", rank)
+        before = signal.getsignal(signal.SIGINT)
+        StopRequest().ask(signal.SIGINT, None)
+        signal.signal(signal.SIGINT, before)
+        err = capsys.readouterr().err
+        assert (said in err) if said else err == ""
