@@ -11,6 +11,7 @@ earlier layers (`${x.channels}`), which are inferred on demand.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -363,8 +364,6 @@ class Lowering(ReferenceResolution, LayerBudget):
 
 
 def _is_name(text: str) -> bool:
-    import re
-
     return re.match(NAME_PATTERN, text) is not None
 
 

@@ -184,17 +184,12 @@ class TrainConfig(StrictConfig):
 
     @field_validator("distributed")
     @classmethod
-    def _backend_fits_the_device(cls, distributed: DistributedConfig,
-                                 info: ValidationInfo) -> DistributedConfig:
+    def _distributed_fits_the_run(cls, distributed: DistributedConfig,
+                                  info: ValidationInfo) -> DistributedConfig:
+        """The backend fits the device, the strategy the precision."""
         if distributed.backend == "nccl" and info.data.get("device") == "cpu":
             raise ValueError("backend nccl needs CUDA, but train.device is cpu; use gloo "
                              "(or auto, which picks gloo on the CPU)")
-        return distributed
-
-    @field_validator("distributed")
-    @classmethod
-    def _fsdp_fits_the_precision(cls, distributed: DistributedConfig,
-                                 info: ValidationInfo) -> DistributedConfig:
         if distributed.strategy == "fsdp" and info.data.get("precision") == "fp16":
             raise ValueError("strategy fsdp cannot train with precision fp16: its loss "
                              "scaler would check each process's shard of the gradients on "
