@@ -12,7 +12,11 @@ from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic, suggest
 from dlspec.ir.types import TensorType
 from dlspec.passes.check_data import task_of
-from dlspec.passes.check_loss_space import default_loss_problems, term_task_problems
+from dlspec.passes.check_loss_space import (
+    default_loss_problems,
+    integral_output,
+    term_task_problems,
+)
 from dlspec.train.recipe.loss_config import LossBase, loss_terms
 
 CLASS_INDEX_LOSSES = ("cross_entropy", "nll", "focal")  # scores (.., C) against indices (..)
@@ -54,6 +58,10 @@ def _term_problems(term: LossBase, graph) -> list[tuple[Diagnostic, str]]:
     if problems:
         return problems
     types = [(name, graph.node(name).type) for name in named or outputs]
+    integral = [integral_output(f"loss '{term.op}'", name, t) for name, t in types
+                if not t.dtype.startswith("float")]
+    if integral:
+        return [(integral[0], "op")]
     if term.target is not None:
         mismatch = _target_mismatch(term, types[0], (term.target, graph.node(term.target).type))
     else:

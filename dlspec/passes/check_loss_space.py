@@ -10,6 +10,7 @@ from __future__ import annotations
 from dlspec.compiler import CheckedSpec
 from dlspec.errors import Diagnostic
 from dlspec.ir.graph import Graph, Node
+from dlspec.ir.types import TensorType
 from dlspec.train.recipe import default_loss
 from dlspec.train.recipe.loss_config import LossBase, task_problem
 from dlspec.train.scoring.output_space import OP_SPACES, SAME_VALUES, space_conflict
@@ -53,6 +54,10 @@ def default_loss_problems(checked: CheckedSpec, task: str) -> list[Diagnostic]:
     if checked.spec.data is None or len(graph.outputs) != 1:
         return []
     loss, name = default_loss(task), graph.outputs[0]  # type: ignore[arg-type]
+    node = graph.node(name)
+    if not node.type.dtype.startswith("float"):
+        return [integral_output(f"without a `loss:` section the {task} task's {loss.op}",
+                                name, node.type).at(node.span, layer=name, op=node.op_name)]
     source = value_source(graph, name)
     subject = f"without a `loss:` section the {task} task trains with {loss.op}, which"
     conflict = None if source.is_input else space_conflict(
@@ -61,6 +66,14 @@ def default_loss_problems(checked: CheckedSpec, task: str) -> list[Diagnostic]:
         return []
     fitting = FITTING_LOSS.get(OP_SPACES[source.op_name], {}).get(task)
     hint = conflict[1] + (f"; or write `loss: {{op: {fitting}}}`" if fitting else "")
-    node = graph.node(name)
     return [Diagnostic("DLS402", conflict[0], node.span, layer=name, op=node.op_name,
                        hint=hint)]
+
+
+def integral_output(reader: str, name: str, type_: TensorType) -> Diagnostic:
+    """DLS402: `reader` (a loss) reads output `name` of integer values, which it cannot
+    differentiate."""
+    return Diagnostic("DLS402", f"{reader} reads '{name}', whose values are {type_.dtype} "
+                                "(indices, not scores): a loss needs float outputs",
+                      hint=f"end the model with a layer that makes floats from '{name}' "
+                           "(an embedding or a linear layer)")

@@ -88,3 +88,27 @@ def test_a_loss_reading_no_targets_skips_the_output_data_fit(tmp_path):
     path.write_text(path.read_text().replace("loss: {op: mse, target: image}\n", ""))
     with pytest.raises(DataError, match="10 classes, but the model has 64 outputs"):
         check(path)  # the default loss compares the one output with the class labels
+
+
+INDICES = """dlspec: 1
+name: t
+inputs: {x: {shape: [10]}}
+model:
+  - {op: linear, out_features: 1}
+  - {op: arange}
+data: {dataset: diabetes}
+"""
+
+
+@pytest.mark.parametrize("loss", ["loss: {op: mse}\n", ""])
+def test_a_loss_of_integer_outputs_is_refused_before_training(tmp_path, loss):
+    """arange gives int64 positions: mse on them would fail inside torch ("mse_cpu" not
+    implemented for 'Long'); validate says so at the loss, or at the output without one."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(INDICES + loss)
+    with pytest.raises(SpecError) as caught:
+        check(path)
+    [problem] = caught.value.diagnostics
+    assert problem.code == "DLS402"
+    assert "reads 'arange', whose values are int64 (indices, not scores)" in problem.message
+    assert problem.span.line == (8 if loss else 6)

@@ -143,6 +143,7 @@ def joined(train) -> Iterator[Ranks]:
     ranks = current()
     try:
         yield ranks
+        dist.barrier()  # no process leaves while another still has a collective under way
     except RuntimeError as error:  # DistError is one; gloo raises plain RuntimeErrors
         if not lost_peer(error):
             raise

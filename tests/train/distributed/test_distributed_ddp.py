@@ -57,15 +57,15 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
     out = root / "runs"
     first_epoch(out, "one")
-    codes = run_ranks(2, lambda rank: first_epoch(out, "two"), root / "logs-first")
+    codes = run_ranks(2, root / "logs-first", first_epoch, out, "two")
     assert codes == [0, 0], (root / "logs-first" / "rank0.err").read_text()
     seen = {"weights": {n: weights(out / n) for n in ("one", "two")},
             "rows": {n: rows(out / n) for n in ("one", "two")},
             "files": {n: files(out / n) for n in ("one", "two")},
             "logs": {p.name: p.read_text() for p in (root / "logs-first").iterdir()},
             "runs": sorted(p.name for p in out.iterdir())}
-    codes = run_ranks(2, lambda rank: train_spec(None, resume=out / "one", quiet=True),
-                      root / "logs-resume")
+    codes = run_ranks(2, root / "logs-resume", train_spec, None, resume=out / "one",
+                      quiet=True)
     assert codes == [0, 0], (root / "logs-resume" / "rank0.err").read_text()
     train_spec(None, resume=out / "two", quiet=True)
     seen["final"] = {n: weights(out / n) for n in ("one", "two")}

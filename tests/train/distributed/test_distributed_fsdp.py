@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -79,8 +80,13 @@ def train(spec: Path, out: Path, name: str, strategy: str, losses: Path | None =
             losses.write_text(json.dumps(seen))
 
 
-def on_two(root: Path, label: str, work) -> None:
-    codes = run_ranks(2, work, root / f"logs-{label}")
+def train_logged(spec: Path, out: Path, strategy: str, root: Path) -> None:
+    """A run named after its strategy, each rank's step losses in root/<strategy>-<rank>.json."""
+    train(spec, out, strategy, strategy, root / f"{strategy}-{os.environ['RANK']}.json")
+
+
+def on_two(root: Path, label: str, work, *args, **kwargs) -> None:
+    codes = run_ranks(2, root / f"logs-{label}", work, *args, **kwargs)
     errors = [(root / f"logs-{label}" / f"rank{r}.err").read_text() for r in range(2)]
     assert codes == [0, 0], errors
 
@@ -109,12 +115,10 @@ def runs(tmp_path_factory):
     spec.write_text(SPEC, encoding="utf-8")
     out = root / "runs"
     for strategy in ("ddp", "fsdp"):
-        on_two(root, strategy, lambda rank, s=strategy: train(
-            spec, out, s, s, root / f"{s}-{rank}.json"))
-    on_two(root, "first", lambda rank: train(spec, out, "resumed", "fsdp", stop=True))
+        on_two(root, strategy, train_logged, spec, out, strategy, root)
+    on_two(root, "first", train, spec, out, "resumed", "fsdp", stop=True)
     shutil.copytree(out / "resumed", out / "resumed-one")
-    on_two(root, "resume", lambda rank: train(spec, out, "", "fsdp",
-                                              resume=out / "resumed"))
+    on_two(root, "resume", train, spec, out, "", "fsdp", resume=out / "resumed")
     train(spec, out, "", "fsdp", resume=out / "resumed-one")
     return root, out
 
