@@ -38,6 +38,10 @@ class Tensors:
         """These tensors with some inputs (by name) or the targets replaced."""
         return Tensors({**self.inputs, **(inputs or {})}, self.y if y is None else y)
 
+    def stream(self, indices) -> None:
+        """The batches at `indices` are read next: in memory, nothing to prepare (a split of
+        files decodes them ahead: streamed.py)."""
+
     def finite(self) -> bool:
         """Whether every value is finite (NaN or inf in the data explains a NaN loss)."""
         return all(bool(torch.isfinite(t.float()).all()) for t in (*self.inputs.values(), self.y))

@@ -286,8 +286,7 @@ class Stepper:
         self.model.train()
         first = state.batches_done
         batches = [plan.batches(i, state.order) for i in range(first, plan.steps_per_epoch)]
-        if hasattr(data, "stream"):  # a split of files: decoded ahead, in this order
-            data.stream([index for micro in batches for index, _ in micro])
+        data.stream([index for micro in batches for index, _ in micro])  # read in this order
         while state.batches_done < plan.steps_per_epoch:
             i = state.batches_done
             step = first_step + i
