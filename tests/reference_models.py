@@ -22,7 +22,8 @@ _KERNEL_MODULES = ("torchvision._meta_registrations", "torchvision._autograd_reg
 def torchvision_models():
     """`torchvision.models`, or a skip that says how to install it."""
     unpacked = os.environ.get("DLSPEC_TORCHVISION")
-    if unpacked and unpacked not in sys.path:
+    added = bool(unpacked) and unpacked not in sys.path
+    if added:
         sys.path.append(unpacked)
     for name in _KERNEL_MODULES:
         sys.modules.setdefault(name, types.ModuleType(name))
@@ -32,6 +33,12 @@ def torchvision_models():
         pytest.skip(f"torchvision's model code is not importable ({error}); "
                     "unpack the torchvision wheel matching your torch into a folder and set "
                     "DLSPEC_TORCHVISION to it (see README)")
+    finally:
+        # The folder leaves sys.path once imported (its submodules load through the package's
+        # own path): processes spawned later inherit sys.path but not the stubs, and
+        # torchmetrics there would import the unstubbed torchvision and fail.
+        if added:
+            sys.path.remove(unpacked)
     return models
 
 
