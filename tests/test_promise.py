@@ -69,6 +69,7 @@ def test_every_model_compiles(path):
 
 
 @pytest.mark.slow
+@pytest.mark.cost(250)  # every spec
 @pytest.mark.parametrize("path", SPECS, ids=name)
 def test_every_model_exports_and_onnx_runtime_agrees(path, tmp_path):
     overrides = SMALLER.get(path.stem, [])

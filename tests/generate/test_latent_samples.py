@@ -28,6 +28,7 @@ SAMPLES = 1000
 
 
 @pytest.mark.slow
+@pytest.mark.cost(30)
 def test_vae_digits_prior_samples_look_like_every_digit(tmp_path, record_property):
     torch.set_num_threads(1)
     classifier = digit_classifier(tmp_path, None)  # standardized pixels, as the VAE's

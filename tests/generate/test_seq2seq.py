@@ -147,6 +147,7 @@ def exact_match(outputs, targets) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.cost(75)  # both specs
 @pytest.mark.parametrize("spec", [GRU, TRANSFORMER], ids=["gru-attention", "transformer"])
 def test_shipped_seq2seq_specs_reverse_whole_test_sequences(spec, tmp_path, record_property):
     """The shipped specs as they are (6 epochs of 10,000 reversals: about 30 s each)."""

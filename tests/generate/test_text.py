@@ -190,6 +190,7 @@ def word_share(text: str) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.cost(205)
 def test_gpt_chars_writes_corpus_characters_and_mostly_corpus_words(tmp_path, record_property):
     result = api.train_spec(GPT, GPT_RUN, out_root=tmp_path, run_name="gpt", quiet=True)
     checked, network = trained_network(GPT, result.run_dir, GPT_RUN)

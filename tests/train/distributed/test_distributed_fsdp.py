@@ -39,7 +39,7 @@ regularization: {grad_clip_norm: 1.0}
 data: {dataset: chars, length: "${context}", samples: 250, batch_size: 8, seed: 0}
 train: {epochs: 2, seed: 0, metrics: [accuracy]}
 """
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.cost(80)]
 
 
 class FirstEpochDone(Exception):

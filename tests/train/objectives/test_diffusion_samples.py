@@ -27,6 +27,7 @@ SAMPLES = 1000
 
 
 @pytest.mark.slow
+@pytest.mark.cost(180)
 def test_ddpm_digits_samples_look_like_every_digit(tmp_path, record_property):
     torch.set_num_threads(1)
     checked = api.check_spec(DDPM)

@@ -28,6 +28,7 @@ SAMPLES = 1000
 
 
 @pytest.mark.slow
+@pytest.mark.cost(210)
 def test_dcgan_digits_samples_look_like_every_digit(tmp_path, record_property):
     torch.set_num_threads(1)
     low, high = api.check_spec(GAN, model="discriminator").spec.data.rescale

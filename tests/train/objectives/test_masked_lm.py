@@ -341,6 +341,7 @@ def unigram_accuracy() -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.cost(130)
 def test_bert_chars_predicts_hidden_characters_far_better_than_their_frequencies(tmp_path):
     # measured: test masked accuracy 0.482 (perplexity 5.63) after 12 epochs, 2.5 minutes of
     # one core; the full 30 epochs: 0.563 (4.89); the character frequencies alone: 0.198
