@@ -16,15 +16,15 @@ threads leave unused (small convolutions parallelize badly over threads) minus t
 gradient all-reduce over gloo each step. On GPUs each process has its own device and the
 ratio is the multi-GPU scaling (the goal: efficiency >= 0.9 on one machine).
 
-Measured here (2 cores shared with other jobs: load average 8 to 10 during the run, so
-every figure is what this job's processes got of the machine; `--samples 1024 --repeat 2`,
-best of 2): 1 process x 2 threads 42.9 samples/s, 1 process x 1 thread 166.9, 2 processes
-x 1 thread 187.6: 4.37 times one process of 2 threads (whose threads wait at every
-parallel region for a core another job holds), 1.12 times one process of 1 thread
-(efficiency 0.56: two processes do not get two cores' worth of a machine that runs eight
-other jobs, and each step adds a gloo all-reduce of the 29 k gradients). On an idle
-machine, or on GPUs, run it again: the ratio is only meaningful against one process
-measured in the same run, as here.
+Measured on this 2-core machine, idle (load average under 2), `--samples 4096 --repeat 2`,
+best of 2: 1 process x 2 threads 1224.8 samples/s, 1 process x 1 thread 703.1, 2 processes
+x 1 thread 1270.8: a ratio of 1.04 against one process of 2 threads and 1.81 against one
+process of 1 thread (scaling efficiency 0.90). A second run gave 1.00 and 1.84; with
+`--samples 1024` (epochs of 1 to 3 s) 0.75 and 1.55 (efficiency 0.78): the gloo all-reduce
+of the 29 k gradients at each of few steps, and the noise of short epochs, weigh more. The
+ratio is only meaningful against one process measured in the same run, as here. Earlier,
+on the same machine shared with eight other jobs, 2 processes made 4.37 times one process
+of 2 threads, whose threads waited at every parallel region for a core another job held.
 
 Run: python benchmarks/distributed.py [--nproc 2] [--epochs 3] [--samples 2048]
      [--batch 128] [--width 16] [--repeat 1] [--device cpu|cuda]

@@ -8,11 +8,11 @@ A folder of synthetic photos (smooth colour gradients with noise, so JPEG has wo
 written to a temporary folder first; each configuration reads the whole epoch once after a
 warm-up batch, so worker start-up is counted once per epoch as in training.
 
-Measured on a machine whose cores were shared by several busy processes (nproc 1, load
-average 8.6: the 2-worker figure is bound by CPU, not by dlspec), OMP_NUM_THREADS=1, 1200
-JPEG 320x240 -> 3x64x64, batch 64: streamed 305 images/s at 1 worker, 381 at 2 (1.25x);
-plain DataLoader 209 at 2 workers (dlspec 1.83x: Pillow's JPEG draft mode decodes at a
-reduced scale when the input is much smaller than the file). Run it for your machine's.
+Measured on this 2-core machine, idle, OMP_NUM_THREADS=1, 1200 JPEG 320x240 -> 3x64x64,
+batch 64: streamed 2016 images/s at 1 worker, 3102 at 2 (1.54x); a plain DataLoader 2005 at
+2 workers (dlspec 1.55x: Pillow's JPEG draft mode decodes at a reduced scale when the input
+is much smaller than the file). On the same machine shared with busy processes (load
+average 8.6) the figures were 305, 381 and 209. Run it for your machine's.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/images.py [--images 1200] [--size 320x240]
      [--input 3x64x64] [--format jpeg|png] [--batch 64]
