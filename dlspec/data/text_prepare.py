@@ -89,4 +89,4 @@ def _table(config: Any, data: TextData, name: str, task: Task) -> PreparedData:
         train=train, val=val, test=test, task=task,
         feature_names=[f"t{i}" for i in range(length)], class_names=classes,
         source=str(data.path), augment=config.augment, tokenizer=tokenizer.to_str(),
-        text_column=config.text_column or DEFAULT_TEXT_COLUMN)
+        text_column=config.text_column or DEFAULT_TEXT_COLUMN, sampling=config.sampling)

@@ -178,6 +178,13 @@ def test_a_corpus_part_too_short_for_one_window_is_refused_by_validate(folder):
     assert "has 12 bytes, too few" in errors(spec, *bpe, "data.samples=20")[0]
 
 
+def test_data_sampling_reaches_the_training_of_a_text_classifier(folder):
+    from dlspec.api import load_data
+
+    data = load_data(api.check(folder / "cls.yaml", ["data.sampling=undersample"]))
+    assert data.sampling == "undersample"  # it was accepted, then left out: no class balance
+
+
 def test_a_csv_without_the_default_text_column_says_how_to_name_it(folder):
     text = CLASSIFIER.replace("  text_column: review\n", "")
     (folder / "default.yaml").write_text(text, encoding="utf-8")
