@@ -61,8 +61,8 @@ class TextSource(SampleSource):
         start = 0
         try:
             for row in self._reader:
-                if not any(cell.strip() for cell in row):
-                    continue
+                if len(row) != len(self.header) and not any(cell.strip() for cell in row):
+                    continue  # a blank line; a row of empty cells is an empty text
                 if len(row) != len(self.header):
                     raise _misfit(f"{self.path}:{self._reader.line_num}: {len(row)} cells, "
                                   f"but the header names {len(self.header)} columns")

@@ -23,7 +23,8 @@ from dlspec.data.synthetic import (
     seq2seq_specials,
 )
 from dlspec.data.tasks import PAD_TARGET, PAD_TOKEN
-from dlspec.errors import DataError, Diagnostic
+from dlspec.data.text_files import part_too_short
+from dlspec.errors import DataError
 
 OPEN, CLOSE = 1, 2  # the token ids of '(' and ')' in brackets; parity's bits 0/1 are 1/2
 
@@ -155,11 +156,7 @@ def part_windows(rng: np.random.Generator, parts: Sequence[np.ndarray], counts: 
     for k, count in enumerate(counts):
         part = parts[k]
         if count and len(part) <= length:
-            raise DataError(Diagnostic(
-                "DLS401", f"the {('train', 'val', 'test')[k]} part of {text} has "
-                f"{len(part)} {unit}, too few for windows of {length + 1}",
-                hint=f"use a shorter data.length, or a larger {('train', 'val', 'test')[k]} "
-                "fraction in data.split"))
+            raise DataError(part_too_short(k, text, len(part), unit, length))
         offsets = rng.integers(0, max(len(part) - length, 1), size=count)
         windows.append(part[offsets[:, None] + np.arange(length + 1)])
     return np.concatenate(windows)  # train, val, test in order (ordered_splits)

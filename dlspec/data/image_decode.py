@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MODES = {1: "L", 3: "RGB"}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")  # a 16-bit grayscale PNG opens as one
 _CHUNK = 256  # images per chunk of the statistics pass
 
 
@@ -27,6 +28,17 @@ class ImageReadError(Exception):
 def default_workers() -> int:
     """Decoding processes (or threads) when data.workers is left out: CPUs, at most 4."""
     return min(4, os.cpu_count() or 1)
+
+
+def _eight_bit(image):
+    """A 16-bit grayscale PNG (Pillow's modes I;16 and I) scaled to 8 bits, 0..65535 onto
+    0..255: Pillow's own conversion to L clips every value above 255 to white instead."""
+    if image.mode not in _SIXTEEN_BIT:
+        return image
+    from PIL import Image
+
+    wide = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), "L")
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class ImageShape:
         try:
             with Image.open(path) as image:
                 image.draft(MODES[self.channels], size)  # JPEG: decode at a smaller scale
-                image = image.convert(MODES[self.channels])
+                image = _eight_bit(image).convert(MODES[self.channels])
                 if image.size != size:
                     image = ImageOps.fit(image, size, Image.Resampling.BILINEAR)
                 pixels = np.asarray(image, dtype=np.uint8)

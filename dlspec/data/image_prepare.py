@@ -113,7 +113,8 @@ def prepare_images(config: DataConfig, base_dir: Path, model, task: Task) -> Pre
         train=train, val=val, test=test, task=task, feature_names=[],
         class_names=list(found.class_names), source=found.source,
         mean=full[0] if scaled else None, std=full[1] if scaled else None,
-        augment=config.augment, scaling={name: tuple(full)} if scaled else {})
+        augment=config.augment, scaling={name: tuple(full)} if scaled else {},
+        sampling=config.sampling)
 
 
 def _scaling(config: DataConfig, image: ImageShape, train: list[str], workers: int

@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from dlspec.data.builtin import DatasetInfo, FieldInfo
 from dlspec.data.fields import DataKey, FieldError
+from dlspec.data.split_sizes import split_sizes
 from dlspec.data.text_config import (
     BYTES,
     DEFAULT_TEXT_COLUMN,
@@ -168,6 +170,40 @@ def describe_text(config: Any, base_dir: Path) -> DatasetInfo:
     if data.corpus is None:
         return DatasetInfo(**common, task="classification", class_names=data.class_names,
                            n_samples=len(data.texts))
+    _check_parts(config, data.path, data.corpus, length)
     names = (char_vocabulary(data.characters) if tokenizer_of(config) == "char"
              else tuple(f"<{i}>" for i in range(size)))  # named once trained (byte, bpe)
     return DatasetInfo(**common, task="language_model", class_names=names)
+
+
+def corpus_parts(corpus: str, split) -> list[str]:
+    """The train, val and test text of a corpus: cut in order in data.split's proportions."""
+    cuts = [round(c * len(corpus)) for c in accumulate([0.0, *split])]
+    return [corpus[cuts[k]:cuts[k + 1]] for k in range(3)]
+
+
+def part_too_short(k: int, text: str, count: int, unit: str, length: int) -> Diagnostic:
+    """DLS401: part k of a corpus has `count` units, too few for a window of length+1."""
+    part = ("train", "val", "test")[k]
+    return Diagnostic("DLS401", f"the {part} part of {text} has {count} {unit}, too few for "
+                      f"windows of {length + 1}", hint=f"use a shorter data.length, or a "
+                      f"larger {part} fraction in data.split")
+
+
+def _check_parts(config: Any, path: Path, corpus: str, length: int) -> None:
+    """Each part of the corpus that windows are drawn from holds one window, as training
+    will draw them (text_prepare): char and byte tokens are counted exactly; a BPE's only
+    once it is trained, but it has no more tokens than bytes, so with a set `samples` a
+    part of `length` bytes or fewer is refused here too."""
+    kind = tokenizer_of(config)
+    parts = corpus_parts(corpus, config.split)
+    sizes = [len(p) if kind == "char" else len(p.encode("utf-8")) for p in parts]
+    if kind == "bpe" and config.samples is None:
+        return
+    samples = config.samples or max(1, sum(sizes) // length)
+    unit = "characters" if kind == "char" else "bytes"
+    problems = [(AT_TEXT, part_too_short(k, str(path), size, unit, length))
+                for k, (size, count) in enumerate(zip(sizes, split_sizes(samples, config.split),
+                                                      strict=True)) if count and size <= length]
+    if problems:
+        raise FieldError(problems)

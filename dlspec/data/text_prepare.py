@@ -22,7 +22,13 @@ from dlspec.data.generate import part_windows
 from dlspec.data.split import split_indices, split_sizes
 from dlspec.data.tasks import Task
 from dlspec.data.text_config import DEFAULT_TEXT_COLUMN, bpe_vocab, text_length, tokenizer_of
-from dlspec.data.text_files import TextData, describe_text, read_text, vocab_size
+from dlspec.data.text_files import (
+    TextData,
+    corpus_parts,
+    describe_text,
+    read_text,
+    vocab_size,
+)
 from dlspec.data.text_tokens import build_tokenizer, encode, fixed_length, token_names
 from dlspec.data.types import PreparedData, Split
 
@@ -49,8 +55,7 @@ def _tokenizer(config: Any, data: TextData, train_texts: list[str]):
 
 def _corpus(config: Any, data: TextData, name: str, task: Task) -> PreparedData:
     text, length = data.corpus, text_length(config)
-    cuts = np.round(np.cumsum([0.0, *config.split]) * len(text)).astype(int)
-    parts = [text[cuts[k]:cuts[k + 1]] for k in range(3)]
+    parts = corpus_parts(text, config.split)
     tokenizer = _tokenizer(config, data, parts[:1])
     ids = [np.asarray(tokenizer.encode(part).ids if part else [], dtype=np.int64)
            for part in parts]
@@ -84,4 +89,4 @@ def _table(config: Any, data: TextData, name: str, task: Task) -> PreparedData:
         train=train, val=val, test=test, task=task,
         feature_names=[f"t{i}" for i in range(length)], class_names=classes,
         source=str(data.path), augment=config.augment, tokenizer=tokenizer.to_str(),
-        text_column=config.text_column or DEFAULT_TEXT_COLUMN)
+        text_column=config.text_column or DEFAULT_TEXT_COLUMN, sampling=config.sampling)

@@ -46,6 +46,16 @@ def test_grayscale_and_jpeg(tmp_path):
     assert rgb.shape == (3, 12, 12) and rgb[0].min() > 240 and rgb[1:].max() < 15
 
 
+def test_a_16_bit_grayscale_png_is_scaled_to_8_bits_not_clipped(tmp_path):
+    wide = np.array([[0, 257, 32896], [65535, 1000, 51400]], dtype=np.uint16)
+    Image.fromarray(wide).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    grey = ImageShape(1, 2, 3).decode(str(tmp_path / "deep.png"))
+    assert grey[0].tolist() == [[0, 1, 128], [255, 4, 200]]  # value / 257, rounded
+    rgb = ImageShape(3, 2, 3).decode(str(tmp_path / "deep.png"))
+    assert (rgb == grey).all()
+
+
 def test_a_damaged_image_names_its_file(tmp_path):
     path = tmp_path / "cut.png"
     stripes(path)

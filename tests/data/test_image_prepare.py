@@ -63,3 +63,10 @@ def test_rescale_maps_the_train_pixels_range(folder):
     assert (float(x.min()), float(x.max())) == (-1.0, 1.0)  # 0..255 onto [-1, 1]
     np.testing.assert_allclose(data.mean[:, 0, 0], [127.5] * 3)
     np.testing.assert_allclose(data.std[:, 0, 0], [127.5] * 3)
+
+
+@pytest.mark.parametrize("sampling", ["weighted", "oversample", "undersample"])
+def test_data_sampling_reaches_the_training_of_images(folder, sampling):
+    root, _, _ = folder  # it was accepted, then every epoch drew the plain permutation
+    data = load_data(check(write_spec(root, f"{{images: digits, sampling: {sampling}}}")))
+    assert data.sampling == sampling

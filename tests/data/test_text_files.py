@@ -154,6 +154,37 @@ def test_bad_input_is_one_located_error_naming_the_file(folder):
             "labels and name it with data.target"]
 
 
+def test_a_corpus_part_too_short_for_one_window_is_refused_by_validate(folder):
+    # 60 characters, 120 bytes: cut 48/6/6 characters, so 96/12/12 bytes; one val and one
+    # test window of 11 tokens fit the byte parts but not the char parts
+    (folder / "short.txt").write_text("\u00e9" * 60, encoding="utf-8")
+    spec, short = folder / "lm.yaml", folder / "short.txt"
+    assert errors(spec, "data.text=short.txt", "data.length=10") == [
+        f"--set data.text=short.txt:1:1: error DLS401: the {part} part of {short} has 6 "
+        f"characters, too few for windows of 11\n  help: use a shorter data.length, or a "
+        f"larger {part} fraction in data.split" for part in ("val", "test")]
+    api.check(spec, ["data.text=short.txt", "data.length=10", "data.tokenizer=byte"])
+    run = api.train_spec(spec, ["data.text=short.txt", "data.length=10",
+                                "data.tokenizer=byte", "train.epochs=1"],
+                         out_root=folder / "runs", run_name="byte", quiet=True)
+    assert (run.run_dir / "tokenizer.json").is_file()  # what validate accepts trains
+    (message,) = errors(spec, "data.text=short.txt", "data.length=12", "data.tokenizer=byte",
+                        "data.split=[0.9, 0.1, 0]")
+    assert "the val part of" in message and "has 12 bytes, too few for windows of 13" in message
+    # a BPE's tokens are known once trained: refused here only when samples are set and a
+    # part has no more bytes than a window
+    bpe = ["data.text=short.txt", "data.length=12", "data.tokenizer=bpe", "data.vocab=300"]
+    api.check(spec, bpe)
+    assert "has 12 bytes, too few" in errors(spec, *bpe, "data.samples=20")[0]
+
+
+def test_data_sampling_reaches_the_training_of_a_text_classifier(folder):
+    from dlspec.api import load_data
+
+    data = load_data(api.check(folder / "cls.yaml", ["data.sampling=undersample"]))
+    assert data.sampling == "undersample"  # it was accepted, then left out: no class balance
+
+
 def test_a_csv_without_the_default_text_column_says_how_to_name_it(folder):
     text = CLASSIFIER.replace("  text_column: review\n", "")
     (folder / "default.yaml").write_text(text, encoding="utf-8")
