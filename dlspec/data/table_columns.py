@@ -213,7 +213,9 @@ def encode_rows(cells: Sequence[Sequence[str]], columns: Sequence[Mapping[str, A
                 text = str(column["fill"])  # filled as training filled it
             if text.lower() in MISSING_CELLS:
                 raise _unreadable(f"{where(i, j)}: the cell is missing, and training filled "
-                                  "no value for this column (its strategy was error or drop)")
+                                  "no value for this column (it recorded no fill: give the "
+                                  "column a filling data.missing_columns strategy and train "
+                                  "again)")
             if column["encoding"] == "number":
                 value = _number(text)
                 if value is None:
