@@ -1,8 +1,9 @@
 """Symbolic dims against the layers that take them only up to a size: a learned position
 table of `max_len` rows reads at most `max_len` positions, so the `seq` it reads must be
 declared no longer (`dims: {seq: {max: ...}}` on the input), and an embedding of the
-positions an `arange` counts needs a row for the last one. The shape rules see `seq` as a
-name; this pass knows the bounds the inputs declare. Torch-free."""
+positions an `arange` counts (or of relative-position buckets) needs a row for the last
+one. The shape rules see `seq` as a name; this pass knows the bounds the inputs declare.
+Torch-free."""
 
 from __future__ import annotations
 
@@ -47,10 +48,18 @@ def dim_limit_diagnostics(graph: Graph, inputs: Mapping[str, Any]) -> list[Diagn
 
 def _position_rows(graph: Graph, node: Any, maxes: Mapping[str, int]) -> list[Diagnostic]:
     """An embedding of `arange`'s positions start .. start + seq - 1 needs a row for the
-    last: with a symbolic seq, at its declared max (an unbounded seq is refused here too)."""
+    last: with a symbolic seq, at its declared max (an unbounded seq is refused here too);
+    one of relative_position_buckets' ids a row per bucket."""
     if node.op_name != "embedding" or len(node.inputs) != 1:
         return []
     source = graph.node(node.inputs[0])
+    if source.op_name == "relative_position_buckets" and \
+            source.op.num_buckets > node.op.num_embeddings:
+        return [Diagnostic(
+            "DLS201", f"'{source.name}' (relative_position_buckets) gives buckets 0 to "
+            f"{source.op.num_buckets - 1}, but num_embeddings is {node.op.num_embeddings}",
+            node.span, node.name, node.op_name,
+            hint=f"raise num_embeddings to num_buckets, {source.op.num_buckets}")]
     if source.op_name != "arange" or source.type is None:
         return []
     dim, start, rows = source.type.shape[1], source.op.start, node.op.num_embeddings

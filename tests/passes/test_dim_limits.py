@@ -88,3 +88,16 @@ def test_positions_that_fit_the_table_pass(tmp_path):
     path = tmp_path / "lm.yaml"
     path.write_text(POSITIONS.format(seq="seq", dims=", dims: {seq: {max: 8}}", start=2))
     assert str(check_spec(path).graph.node("pos").type) == "(N, seq, 8)"
+
+
+def test_an_embedding_of_relative_position_buckets_needs_a_row_per_bucket(tmp_path):
+    path = tmp_path / "lm.yaml"
+    path.write_text(POSITIONS.format(seq="seq", dims=", dims: {seq: {max: 8}}", start=0).replace(
+        "{op: arange, name: positions, start: 0}",
+        "{op: relative_position_buckets, name: positions, num_buckets: 12}"))
+    with pytest.raises(ShapeError) as caught:
+        check_spec(path)
+    assert [(d.code, d.span.line, d.layer, d.message, d.hint)
+            for d in caught.value.diagnostics] == [(
+                "DLS201", 7, "pos", "'positions' (relative_position_buckets) gives buckets 0 "
+                "to 11, but num_embeddings is 10", "raise num_embeddings to num_buckets, 12")]
