@@ -27,7 +27,7 @@ from dlspec.passes.check_data import (
     output_rank_diagnostics,
     task_of,
 )
-from dlspec.passes.check_init_from import init_from_diagnostics
+from dlspec.passes.check_init_from import init_from_diagnostics, init_from_file_diagnostics
 from dlspec.passes.check_loss import loss_diagnostics
 from dlspec.passes.check_monitor import monitor_diagnostics
 from dlspec.passes.check_objective import data_view
@@ -41,7 +41,7 @@ def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = N
     ignores the section). Torch-free."""
     checked = check_spec(path, overrides, model)
     problems = (loss_diagnostics(checked) or monitor_diagnostics(checked)
-                or init_from_diagnostics(checked))
+                or init_from_diagnostics(checked) or init_from_file_diagnostics(checked))
     if problems:
         raise SpecError(problems)
     view = data_view(checked)  # the model the data feeds

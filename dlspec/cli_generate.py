@@ -7,6 +7,7 @@ in a fraction of a second, and nothing is written.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -92,3 +93,4 @@ def generate(source: SourceArg,
     result = decode(request, max_tokens=max_tokens, temperature=temperature, top_k=top_k,
                     top_p=top_p, beam=beam, seed=seed, cache=cache, device=device)
     print((prompt or "") + result.text if prompt is not None else result.text)
+    print(f"decoding: {result.decoding}", file=sys.stderr)  # the text alone on stdout

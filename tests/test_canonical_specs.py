@@ -201,7 +201,7 @@ SMALL = {
                  "num_classes=10"],
     "swin_t": ["d=24", "window=2", "image=64", "num_classes=10", "model.5.repeat=1",  # stage1
                "model.5.p=0.1", "model.5.shift=0", "model.7.repeat=1", "model.7.p=0.1",  # of 2
-               "model.7.shift=0", "model.9.repeat=1", "model.9.p=0.1"],  # others of 1 block
+               "model.7.shift=0", "model.9.repeat=1", "model.9.p=0.1", "model.9.shift=0"],
     "convnext_tiny": ["width=8", "num_classes=10", "inputs.image={shape: [3, 32, 32]}",
                       "model.6.repeat=1", "model.6.p=0.1"],
     "llama": ["vocab=100", "d=32", "layers=2", "heads=4", "kv_heads=2", "ffn=48", "ctx=64"],

@@ -77,6 +77,10 @@ def test_a_language_model_run_continues_a_prompt(lm_run, monkeypatch, capsys):
                                 "The ", "--max-tokens", "20", "--temperature", "0.8")
     assert code == 0, err
     assert stdout.startswith("The ") and len(stdout.rstrip("\n")) == 24
+    assert err == "decoding: KV cache\n"  # which decoding ran, on stderr (docs/generate.md)
+    code, _, err = run_cli(monkeypatch, capsys, "generate", str(lm_run), "--prompt", "The ",
+                           "--max-tokens", "3", "--no-cache")
+    assert code == 0 and err == "decoding: full recompute (the cache is turned off)\n"
 
 
 def test_greedy_text_from_an_exported_language_model_equals_its_run(lm_run, tmp_path):

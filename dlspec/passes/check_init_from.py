@@ -1,10 +1,11 @@
-"""Check `train.init_from.mapping` statically: the weight mapping it names exists and is a
-valid mapping (located at the spec line, or in the mapping file). Torch-free."""
+"""Check `train.init_from` statically: the weight mapping it names exists and is a valid
+mapping (located at the spec line, or in the mapping file), and the checkpoint it reads is a
+safetensors file or a run folder with one (located at `path:`). Torch-free."""
 
 from __future__ import annotations
 
 from dlspec.compiler import CheckedSpec
-from dlspec.errors import Diagnostic, SpecError
+from dlspec.errors import Diagnostic, DlspecError, SpecError
 
 
 def init_from_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
@@ -18,5 +19,36 @@ def init_from_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     try:
         load_mapping(init.mapping, checked.loaded.base_dir, span)
     except SpecError as error:
+        return error.diagnostics
+    return []
+
+
+def init_from_file_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
+    """Problems with the checkpoint `train.init_from.path` names (relative to the spec): it
+    must be a readable safetensors file (its header read, never a pickle), or a run folder
+    holding its best or last checkpoint. Checked before a fresh training imports torch (not
+    when a run is resumed: that run does not read it again)."""
+    init = checked.spec.train.init_from
+    if init is None:
+        return []
+    from dlspec.train.run_folder.run_dir import RunFiles
+    from dlspec.weights.source import check_safetensors, unreadable
+
+    span = checked.loaded.source.span(("train", "init_from", "path"))
+    path = checked.loaded.base_dir / init.path
+    if not path.exists():
+        return [Diagnostic("DLS007", f"init_from: {path} does not exist", span,
+                           hint="`path` is relative to the spec's folder: a .safetensors file, "
+                                "or a run folder (its best checkpoint)")]
+    if path.is_dir():
+        files = RunFiles(path)
+        if not (files.best.exists() or files.last.exists()):
+            return [unreadable(path, "a folder without checkpoints/best.safetensors "
+                               "or last.safetensors (not a finished run folder)", span)
+                    .diagnostics[0]]
+        path = files.best if files.best.exists() else files.last
+    try:
+        check_safetensors(path, span)
+    except DlspecError as error:
         return error.diagnostics
     return []

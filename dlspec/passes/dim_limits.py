@@ -1,7 +1,9 @@
 """Symbolic dims against the layers that take them only up to a size: a learned position
 table of `max_len` rows reads at most `max_len` positions, so the `seq` it reads must be
-declared no longer (`dims: {seq: {max: ...}}` on the input). The shape rules see `seq` as a
-name; this pass knows the bounds the inputs declare. Torch-free."""
+declared no longer (`dims: {seq: {max: ...}}` on the input), and an embedding of the
+positions an `arange` counts (or of relative-position buckets) needs a row for the last
+one. The shape rules see `seq` as a name; this pass knows the bounds the inputs declare.
+Torch-free."""
 
 from __future__ import annotations
 
@@ -40,4 +42,42 @@ def dim_limit_diagnostics(graph: Graph, inputs: Mapping[str, Any]) -> list[Diagn
                     "DLS201", f"dim '{dim}' may be up to {most} (the inputs' declared max), "
                     f"but {attribute} is {limit}", node.span, node.name, node.op_name,
                     hint=f"raise {attribute} to {most}, or lower the declared max"))
+        problems += _position_rows(graph, node, maxes)
     return problems
+
+
+def _position_rows(graph: Graph, node: Any, maxes: Mapping[str, int]) -> list[Diagnostic]:
+    """An embedding of `arange`'s positions start .. start + seq - 1 needs a row for the
+    last: with a symbolic seq, at its declared max (an unbounded seq is refused here too);
+    one of relative_position_buckets' ids a row per bucket."""
+    if node.op_name != "embedding" or len(node.inputs) != 1:
+        return []
+    source = graph.node(node.inputs[0])
+    if source.op_name == "relative_position_buckets" and \
+            source.op.num_buckets > node.op.num_embeddings:
+        return [Diagnostic(
+            "DLS201", f"'{source.name}' (relative_position_buckets) gives buckets 0 to "
+            f"{source.op.num_buckets - 1}, but num_embeddings is {node.op.num_embeddings}",
+            node.span, node.name, node.op_name,
+            hint=f"raise num_embeddings to num_buckets, {source.op.num_buckets}")]
+    if source.op_name != "arange" or source.type is None:
+        return []
+    dim, start, rows = source.type.shape[1], source.op.start, node.op.num_embeddings
+    try:
+        most = dim if isinstance(dim, int) else dim_value(dim, maxes)
+    except UnboundDim as unbound:
+        return [Diagnostic(
+            "DLS201", f"the positions of '{source.name}' (arange) count dim '{dim}', which has "
+            f"no upper bound, but num_embeddings is {rows}", node.span, node.name,
+            node.op_name, hint=f"bound it where the input declares it: "
+                               f"`dims: {{{unbound.name}: {{max: {rows - start}}}}}`")]
+    if start >= 0 and start + most <= rows:
+        return []
+    length, shorter = (f"a sequence of {most}", "shorten the sequence") if isinstance(dim, int) \
+        else (f"dim '{dim}' up to {most}", "lower the declared max")
+    return [Diagnostic(
+        "DLS201", f"'{source.name}' (arange) gives positions {start} to {start + most - 1} "
+        f"({length}), but num_embeddings is {rows}: ids are 0 to {rows - 1}",
+        node.span, node.name, node.op_name,
+        hint=f"raise num_embeddings to {start + most}, or {shorter}"
+        if start >= 0 else "start the positions at 0 or more")]

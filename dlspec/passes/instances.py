@@ -26,6 +26,7 @@ class BlockInstances:
     graph: Any
     calls: dict[str, int | None]
     instances: dict[str, str | Ref]
+    skipped_layers: set[str]  # qualified names of the layers whose `when` was false
 
     def record_call(self, qualified: str, repeat: int | None) -> None:
         self.calls[qualified] = repeat
@@ -44,6 +45,16 @@ class BlockInstances:
         """The instances `scope` can name, as it names them."""
         return [name[len(scope.prefix):] for name in self.instances
                 if name.startswith(scope.prefix)]
+
+    def skipped_inside(self, text: str, scope: Scope) -> str | None:
+        """The part of the dotted name `text` that names a layer skipped inside a block
+        instance or group (`up1.merge`, also for `up1.merge.conv`), as `scope` names it."""
+        parts = text.split(".")
+        for prefix in _prefixes(scope):
+            for end in range(2, len(parts) + 1):
+                if prefix + ".".join(parts[:end]) in self.skipped_layers:
+                    return ".".join(parts[:end])
+        return None
 
     def is_qualified_layer(self, text: str, scope: Scope) -> str | None:
         """The qualified name of the layer `text` (`layer1.0.conv1`) names from `scope`."""

@@ -60,6 +60,7 @@ class Lowering(ReferenceResolution, LayerBudget):
         self._failed: set[str] = set()  # layers whose type cannot be known (a rule failed)
         self.calls: dict[str, int | None] = {}  # block calls -> repeat (see passes/instances)
         self.instances: dict[str, str | Ref] = {}  # block instances -> their outputs
+        self.skipped_layers: set[str] = set()  # qualified layers whose `when` was false
 
     # --- entry ------------------------------------------------------------------------
 
@@ -139,6 +140,7 @@ class Lowering(ReferenceResolution, LayerBudget):
                         scope.failed.add(name)
                     else:
                         scope.names[name] = SKIPPED
+                        self.skipped_layers.add(scope.prefix + name)
                     continue
             if "block" in item:
                 output = expand_call(self, BlockCall(item, item_path, scope, name, inputs))

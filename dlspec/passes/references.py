@@ -125,8 +125,9 @@ class ReferenceResolution(BlockInstances):
                 return instance
             if scope.has_failed(text):
                 return None  # that layer's own error was reported
-            if self._skipped_head(text, scope):
-                skipped.append(text.split(".")[0])
+            head = self._skipped_head(text, scope)
+            if head is not None:
+                skipped.append(head)
                 continue
             if report:
                 self.report_unknown(text, ref)
@@ -162,10 +163,16 @@ class ReferenceResolution(BlockInstances):
             hint=self.instance_hint(text, scope) or suggest(
                 text, [*scope.visible_names(), *self.instance_names(scope)])))
 
-    def _skipped_head(self, text: str, scope: Scope) -> bool:
-        """`aux.fc` or `inception4.0` where `aux` / `inception4` was skipped (`when`)."""
-        found = scope.lookup(text.split(".")[0]) if "." in text else None
-        return found is not None and isinstance(found[1], Skipped)
+    def _skipped_head(self, text: str, scope: Scope) -> str | None:
+        """The skipped layer (`when`) a dotted name is in: `aux` of `aux.fc` or `inception4`
+        of `inception4.0` where the call was skipped, `up1.merge` of `up1.merge` where the
+        layer inside the instance was."""
+        if "." not in text:
+            return None
+        found = scope.lookup(text.split(".")[0])
+        if found is not None and isinstance(found[1], Skipped):
+            return text.split(".")[0]
+        return self.skipped_inside(text, scope)
 
     def resolve_references(self) -> None:
         for node in self.graph.nodes():
@@ -209,7 +216,7 @@ class ReferenceResolution(BlockInstances):
     def _skipped(self, text: str, scope: Scope) -> bool:
         found = scope.lookup(text)
         return (found is not None and isinstance(found[1], Skipped)) \
-            or self._skipped_head(text, scope)
+            or self._skipped_head(text, scope) is not None
 
 
 

@@ -126,6 +126,9 @@ def _transform(rule: Rule, tensors: list[torch.Tensor], wanted: torch.Tensor) ->
         tensor = tensors[0]
     if rule.chunk is not None:
         piece, pieces = rule.chunk
+        if not -tensor.dim() <= rule.dim < tensor.dim():
+            raise ValueError(f"chunk on dim {rule.dim}, but the tensor has shape "
+                             f"{tuple(tensor.shape)} ({tensor.dim()} dims, counted from 0)")
         size = tensor.shape[rule.dim]
         if size % pieces:
             raise ValueError(f"dim {rule.dim} of size {size} does not split into {pieces} "

@@ -80,3 +80,36 @@ def test_a_layer_in_a_skipped_group_is_skipped_for_its_users():
     assert message == "layer 'aux' is skipped here (its `when` is false)"
     graph = graph_of(text.replace("aux.fc]", "aux.fc ?? fc]"), ["aux_logits=false"])
     assert graph.node("add").inputs == ["fc", "fc"]
+
+
+INSIDE = """\
+dlspec: 1
+name: t
+inputs: {x: {shape: [8]}}
+blocks:
+  head:
+    inputs: [x, {skip: null}]
+    layers:
+      - {op: linear, name: fc, out_features: 8}
+      - {op: add, name: merge, inputs: [fc, skip], when: "${skip != null}"}
+      - {op: relu, inputs: merge ?? fc}
+model:
+  - {op: linear, name: trunk, out_features: 8}
+  - {block: head, name: plain, inputs: trunk}
+  - {block: head, name: joined, inputs: [plain, trunk]}
+"""
+
+
+def test_a_layer_skipped_inside_a_block_instance_is_skipped_for_users_outside_it():
+    """`plain.merge` (its `when` false in that instance only) is a skipped layer, not an
+    unknown one: a reference to it is DLS306, a fallback takes over, an output is left out;
+    `joined.merge`, kept in the other instance, is an ordinary layer."""
+    [(code, line, column, message, hint)] = errors_of(
+        INSIDE + "  - {op: relu, name: out, inputs: plain.merge}\n")
+    assert (code, line, column) == ("DLS306", 15, 35)
+    assert message == "layer 'plain.merge' is skipped here (its `when` is false)"
+    assert hint == "fall back to another layer: `plain.merge ?? x`"
+    fallback = graph_of(INSIDE + "  - {op: relu, name: out, inputs: plain.merge ?? plain.fc}\n")
+    assert fallback.node("out").inputs == ["plain.fc"]
+    graph = graph_of(INSIDE + "outputs: [joined, plain.merge, joined.merge]\n")
+    assert graph.outputs == ["joined.relu", "joined.merge"]

@@ -92,6 +92,14 @@ def test_a_source_absent_names_the_tensor_looked_for():
         "the source has no layers.6.weight (rule at line 3)"
 
 
+def test_a_chunk_on_a_dim_the_tensor_lacks_names_the_dim_and_the_shape():
+    mapping = parse_mapping('dlspec_mapping: 1\nrules:\n'
+                            '  - {to: "q", from: "c_attn", chunk: [0, 3], dim: 2}\n', "m.yaml")
+    mapped = map_weights({"c_attn": torch.zeros(4, 6)}, mapping, {"q": torch.zeros(4, 2)})
+    assert mapped.failed == [("q", "rule at line 3: chunk on dim 2, but the tensor has shape "
+                                   "(4, 6) (2 dims, counted from 0)")]
+
+
 def test_a_complete_mapping_says_so():
     mapped = map_weights({"q": torch.ones(2, 2)}, MAPPING, {"scaled": torch.zeros(2, 2)})
     assert mapped.complete and mapped.lines() == [] and mapped.left_out() == []
