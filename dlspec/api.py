@@ -35,13 +35,15 @@ from dlspec.passes.check_trainable import batch_size_diagnostics, trainable_diag
 
 
 def check(path: str | Path, overrides: Sequence[str] = (), model: str | None = None, *,
-          search: bool = False) -> CheckedSpec:
+          search: bool = False, init_from: bool = True) -> CheckedSpec:
     """Every static check, the data fit included, and with `search` the `search:` section's
     (dlspec/search/check.py: what `dlspec validate` and `dlspec search` run; `train`
-    ignores the section). Torch-free."""
+    ignores the section). Without `init_from`, the checkpoint `train.init_from` names is not
+    looked at (a resumed run, or evaluate, does not read it). Torch-free."""
     checked = check_spec(path, overrides, model)
     problems = (loss_diagnostics(checked) or monitor_diagnostics(checked)
-                or init_from_diagnostics(checked) or init_from_file_diagnostics(checked))
+                or init_from_diagnostics(checked)
+                or (init_from_file_diagnostics(checked) if init_from else []))
     if problems:
         raise SpecError(problems)
     view = data_view(checked)  # the model the data feeds

@@ -168,7 +168,7 @@ def train(spec: Annotated[Path | None, typer.Argument(
     if nproc > 1 and overfit_batch is not None:
         raise typer.BadParameter("--overfit-batch trains in one process", param_hint="--nproc")
     overrides = [*set_, *_options_as_overrides(device=device, seed=seed, epochs=epochs)]
-    checked = check_first(spec, overrides)
+    checked = check_first(spec, overrides, init_from=resume is None)
     if nproc > 1:  # torchrun's elastic launcher starts `dlspec train` nproc times
         from dlspec.train.distributed.launch import train_on_processes
 

@@ -25,19 +25,20 @@ def spec_readable(path: Path) -> None:
 
 
 def check_first(spec: Path | None, overrides: Sequence[str] = (), model: str | None = None,
-                *, data: bool = True, folders: bool = False) -> Any:
+                *, data: bool = True, folders: bool = False, init_from: bool = True) -> Any:
     """Every static check of `spec` with `overrides`, before the command imports torch:
     `dlspec.api.check` (with the data fit), or without `data` the structure, graph and
     shapes only (`check_spec`, what export checks: it reads no data). Returns the
     CheckedSpec; None when there is nothing to check: no spec, or with `folders` a folder
-    (a run folder, which the command reads itself)."""
+    (a run folder, which the command reads itself). `init_from`: whether the command will
+    read the checkpoint `train.init_from` names (a fresh training), so that it must exist."""
     if spec is None or (folders and spec.is_dir()):
         return None
     spec_readable(spec)
     if data:
         from dlspec.api import check
 
-        return check(spec, overrides, model)
+        return check(spec, overrides, model, init_from=init_from)
     from dlspec.compiler import check_spec
 
     return check_spec(spec, overrides, model)

@@ -37,7 +37,7 @@ def evaluate(spec: RunOrSpecArg,
                  help="A spec with several `models`: report only the losses of the updates "
                       "that train this model.")] = None):
     """Print the loss and metrics of trained weights on a split of the spec's data."""
-    check_first(spec, set_, model, folders=True)
+    check_first(spec, set_, model, folders=True, init_from=False)
     from rich.table import Table
 
     from dlspec.api import evaluate_spec

@@ -87,3 +87,15 @@ def test_a_run_folder_with_a_checkpoint_validates(tmp_path, monkeypatch, capsys)
     path = spec_with(tmp_path, "{path: runs/a}")
     code, out, _ = run_cli(monkeypatch, capsys, "validate", str(path))
     assert code == 0 and out.startswith(f"{path}: ok")
+
+
+def test_commands_that_do_not_read_the_checkpoint_do_not_need_it(tmp_path):
+    """A resumed run and `evaluate` never read `train.init_from` again: their early check
+    leaves out its file, which may be gone; a fresh training (and validate) still need it."""
+    from dlspec.cli_early import check_first
+    from dlspec.errors import SpecError
+
+    path = spec_with(tmp_path, "{path: gone.safetensors}")
+    with pytest.raises(SpecError, match="gone.safetensors does not exist"):
+        check_first(path)
+    assert check_first(path, init_from=False).spec.train.init_from.path == "gone.safetensors"
