@@ -16,10 +16,17 @@ import pytest
 from cli_run import fresh_env, run_fresh
 from safetensors.torch import save_file
 
-from dlspec.train.distributed.launch import Failure, failure_error, first_cause
+from dlspec.train.distributed.launch import (
+    Failure,
+    failure_error,
+    first_cause,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ROOT / "specs" / "mlp-digits.yaml"
+GAN = ROOT / "specs" / "dcgan-digits.yaml"
+
+
 def dlspec_early(tmp_path: Path, *args: str) -> tuple[int, str]:
     return run_fresh(tmp_path, *args)
 
@@ -38,6 +45,26 @@ def test_a_spec_error_stops_nproc_before_torch_and_before_any_process(tmp_path):
     code, err = dlspec_early(tmp_path, "train", "--resume", str(tmp_path / "nope"),
                              "--nproc", "2")  # once, not once per rank and a rank failure
     assert code == 1 and err.count("error DLS403") == 1 and "is not a run folder" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_a_gan_is_refused_at_its_objective_before_torch_and_before_any_process(tmp_path):
+    line = next(number for number, text in enumerate(GAN.read_text().splitlines(), 1)
+                if text.startswith("objective:"))
+    code, err = dlspec_early(tmp_path, "train", str(GAN), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert (f"{GAN}:{line}:1: error DLS403: the gan objective alternates the "
+            "updates of its models in each step, which several processes cannot train "
+            "yet\n  help: train it in one process: leave out --nproc") in err
+    assert err.splitlines()[-1] == "torch not imported"
+    assert not (tmp_path / "runs").exists()
+    run = tmp_path / "gan-run"  # a GAN's run folder, resumed on several processes
+    run.mkdir()
+    (run / "spec.yaml").write_text(GAN.read_text())
+    (run / "run.json").write_text(json.dumps({"spec": str(GAN), "overrides": []}))
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert f"{run / 'spec.yaml'}:{line}:1: error DLS403: the gan objective" in err
     assert err.splitlines()[-1] == "torch not imported"
 
 
