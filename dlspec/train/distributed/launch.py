@@ -82,6 +82,18 @@ def refuse_on_processes(checked) -> None:
             hint="train it in one process: leave out --nproc"))
 
 
+def interrupted_line(nproc: int, signal_name: str, run_dir: Path, resume_args: str) -> str:
+    """What an interrupted job says: how to go on from the checkpoint rank 0 saved, or,
+    stopped before the run kept one (rank 0 then removes its folder), to start again."""
+    from dlspec.train.run_folder.resume import checkpoint_step
+    from dlspec.train.run_folder.run_dir import RunFiles
+
+    stopped = f"interrupted: the {nproc} processes were stopped ({signal_name})"
+    if run_dir.is_dir() and checkpoint_step(RunFiles(run_dir)) is not None:
+        return f"{stopped}; continue with: dlspec train --resume {run_dir}{resume_args}"
+    return f"{stopped} before the run kept a checkpoint; start it again"
+
+
 def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], *, out: Path,
                        name: str | None, quiet: bool, resume: Path | None,
                        detect_anomaly: bool, checked) -> int:
@@ -141,8 +153,6 @@ def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
         failures = [Failure(rank, f.pid, f.exitcode) for rank, f in error.failures.items()]
         raise failure_error(failures, run_dir, resume_args) from None
     except SignalException as stop:
-        print(f"interrupted: the {nproc} processes were stopped ({stop.sigval.name}); "
-              f"continue with: dlspec train --resume {run_dir}{resume_args}",
-              file=sys.stderr)
+        print(interrupted_line(nproc, stop.sigval.name, run_dir, resume_args), file=sys.stderr)
         return 130
     return 0

@@ -20,6 +20,7 @@ from dlspec.train.distributed.launch import (
     Failure,
     failure_error,
     first_cause,
+    interrupted_line,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,6 +67,21 @@ def test_a_gan_is_refused_at_its_objective_before_torch_and_before_any_process(t
     assert code == 1 and err.count("error DLS403") == 1, err
     assert f"{run / 'spec.yaml'}:{line}:1: error DLS403: the gan objective" in err
     assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_an_interrupted_job_offers_resume_only_from_a_kept_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    stopped = "interrupted: the 2 processes were stopped (SIGINT)"
+    start_again = f"{stopped} before the run kept a checkpoint; start it again"
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == start_again  # no folder yet
+    (run / "checkpoints").mkdir(parents=True)
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == start_again
+    import torch
+
+    save_file({"x": torch.zeros(1)}, str(run / "checkpoints" / "resume.safetensors"),
+              metadata={"dlspec_resume": json.dumps({"step": 46})})
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == (
+        f"{stopped}; continue with: dlspec train --resume {run} --nproc 2")
 
 
 def test_the_cause_is_the_killed_rank_not_those_the_agent_stopped():
