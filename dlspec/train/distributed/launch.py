@@ -107,12 +107,12 @@ def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], 
     args += ["--out", str(out)] + (["--quiet"] if quiet else []) + \
         (["--detect-anomaly"] if detect_anomaly else [])
     if resume is not None:
-        from dlspec.train.run_folder.run_spec import load_run_spec
+        from dlspec.train.run_folder.run_spec import resumed_spec
 
         run_dir = Path(resume)
-        # not a run folder, or a run several processes cannot continue: one error, before
-        # any process starts
-        refuse_on_processes(load_run_spec(run_dir))
+        # not a run folder, another spec, nothing to continue (a finished run) or a run
+        # several processes cannot continue: one error, before any process starts
+        refuse_on_processes(resumed_spec(run_dir, spec, overrides)[0])
         args += ["--resume", str(resume)]
     else:
         refuse_on_processes(checked)

@@ -60,12 +60,36 @@ def test_a_gan_is_refused_at_its_objective_before_torch_and_before_any_process(t
     assert err.splitlines()[-1] == "torch not imported"
     assert not (tmp_path / "runs").exists()
     run = tmp_path / "gan-run"  # a GAN's run folder, resumed on several processes
-    run.mkdir()
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "resume.safetensors").write_bytes(b"")
     (run / "spec.yaml").write_text(GAN.read_text())
     (run / "run.json").write_text(json.dumps({"spec": str(GAN), "overrides": []}))
     code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
     assert code == 1 and err.count("error DLS403") == 1, err
     assert f"{run / 'spec.yaml'}:{line}:1: error DLS403: the gan objective" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_a_run_with_nothing_to_continue_is_refused_once_before_torch(tmp_path):
+    run = tmp_path / "done"  # a finished run: result.json next to its resume checkpoint
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "spec.yaml").write_text(SPEC.read_text())
+    (run / "run.json").write_text(json.dumps({"spec": str(SPEC), "overrides": []}))
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err  # not once per rank
+    assert f"error DLS403: {run} has no resume checkpoint" in err
+    assert err.splitlines()[-1] == "torch not imported"
+    (run / "checkpoints" / "resume.safetensors").write_bytes(b"")
+    (run / "result.json").write_text(json.dumps({"epochs_run": 30}))
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert f"error DLS403: the run in {run} already finished (epoch 30)" in err
+    assert "--nproc 2" not in err  # no resume command that fails the same way
+    assert err.splitlines()[-1] == "torch not imported"
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2",
+                             "--set", "params.dropout=0.2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert "--resume was given the overrides ['params.dropout=0.2']" in err
     assert err.splitlines()[-1] == "torch not imported"
 
 
