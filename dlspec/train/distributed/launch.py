@@ -84,11 +84,14 @@ def refuse_on_processes(checked) -> None:
 
 def interrupted_line(nproc: int, signal_name: str, run_dir: Path, resume_args: str) -> str:
     """What an interrupted job says: how to go on from the checkpoint rank 0 saved, or,
-    stopped before the run kept one (rank 0 then removes its folder), to start again."""
+    stopped before the run kept one (rank 0 then removes its folder), to start again; or
+    that the run had finished (the signal came as its processes ended)."""
     from dlspec.train.run_folder.resume import checkpoint_step
     from dlspec.train.run_folder.run_dir import RunFiles
 
     stopped = f"interrupted: the {nproc} processes were stopped ({signal_name})"
+    if RunFiles(run_dir).result_json.exists():  # the signal came as the processes ended
+        return f"{stopped} after the run finished; its results are in {run_dir}"
     if run_dir.is_dir() and checkpoint_step(RunFiles(run_dir)) is not None:
         return f"{stopped}; continue with: dlspec train --resume {run_dir}{resume_args}"
     return f"{stopped} before the run kept a checkpoint; start it again"

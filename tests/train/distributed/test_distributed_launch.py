@@ -106,6 +106,9 @@ def test_an_interrupted_job_offers_resume_only_from_a_kept_checkpoint(tmp_path):
               metadata={"dlspec_resume": json.dumps({"step": 46})})
     assert interrupted_line(2, "SIGINT", run, " --nproc 2") == (
         f"{stopped}; continue with: dlspec train --resume {run} --nproc 2")
+    (run / "result.json").write_text("{}")  # finished as the signal came: nothing to resume
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == (
+        f"{stopped} after the run finished; its results are in {run}")
 
 
 def test_the_cause_is_the_killed_rank_not_those_the_agent_stopped():
