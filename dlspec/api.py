@@ -130,22 +130,12 @@ def train_spec(path: str | Path | None, overrides: Sequence[str] = (), *,
     from dlspec.train.distributed.ranks import joined
     from dlspec.train.engine.loop import fit
     from dlspec.train.engine.setup import FitOptions
-    from dlspec.train.run_folder.run_spec import (
-        EPOCHS_OVERRIDE,
-        check_same_spec,
-        load_run_spec,
-        planned_epochs,
-        save_run_spec,
-    )
+    from dlspec.train.run_folder.run_spec import resumed_spec, save_run_spec
     from dlspec.train.run_folder.run_start import NewRun, named_folder, timestamped_folder
 
     new_run = extend_from = None
     if resume is not None:
-        moved = check_same_spec(resume, path, overrides)
-        checked = load_run_spec(resume, moved)
-        if any(o.startswith(EPOCHS_OVERRIDE) for o in moved):
-            planned = planned_epochs(resume)
-            extend_from = planned if planned != checked.spec.train.epochs else None
+        checked, extend_from = resumed_spec(resume, path, overrides)
     else:
         checked = check_spec(path, overrides)  # the data is checked once, as it is loaded
     with joined(checked.spec.train) as ranks:  # torchrun's processes: rank 0 picks the folder

@@ -174,7 +174,7 @@ def train(spec: Annotated[Path | None, typer.Argument(
 
         raise typer.Exit(train_on_processes(
             nproc, spec, overrides, out=out, name=name, quiet=quiet, resume=resume,
-            detect_anomaly=detect_anomaly, spec_name=checked and checked.spec.name))
+            detect_anomaly=detect_anomaly, checked=checked))
     from dlspec.api import overfit_spec, train_spec
     from dlspec.train.distributed.env import is_main_process
 

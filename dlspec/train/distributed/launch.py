@@ -70,11 +70,38 @@ def failure_error(failures: Sequence[Failure], run_dir: Path, resume_args: str) 
         "DLS403", f"{cause.describe()}; the run's other processes were stopped", hint=hint))
 
 
+def refuse_on_processes(checked) -> None:
+    """TrainError DLS403 at the spec's objective when several processes cannot train it
+    (its step alternates updates, a GAN's): said once, before any process starts."""
+    objective = checked.spec.objective
+    if objective is not None and objective.alternates:
+        raise TrainError(Diagnostic(
+            "DLS403", f"the {objective.op} objective alternates the updates of its models in "
+                      "each step, which several processes cannot train yet",
+            checked.loaded.source.key_span(("objective",)),
+            hint="train it in one process: leave out --nproc"))
+
+
+def interrupted_line(nproc: int, signal_name: str, run_dir: Path, resume_args: str) -> str:
+    """What an interrupted job says: how to go on from the checkpoint rank 0 saved, or,
+    stopped before the run kept one (rank 0 then removes its folder), to start again; or
+    that the run had finished (the signal came as its processes ended)."""
+    from dlspec.train.run_folder.resume import checkpoint_step
+    from dlspec.train.run_folder.run_dir import RunFiles
+
+    stopped = f"interrupted: the {nproc} processes were stopped ({signal_name})"
+    if RunFiles(run_dir).result_json.exists():  # the signal came as the processes ended
+        return f"{stopped} after the run finished; its results are in {run_dir}"
+    if run_dir.is_dir() and checkpoint_step(RunFiles(run_dir)) is not None:
+        return f"{stopped}; continue with: dlspec train --resume {run_dir}{resume_args}"
+    return f"{stopped} before the run kept a checkpoint; start it again"
+
+
 def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], *, out: Path,
                        name: str | None, quiet: bool, resume: Path | None,
-                       detect_anomaly: bool, spec_name: str | None) -> int:
-    """`dlspec train` with `--nproc`: the run folder named here (torch-free), then
-    `launch`; the exit code."""
+                       detect_anomaly: bool, checked) -> int:
+    """`dlspec train` with `--nproc` (`checked`: the spec given, None with only
+    --resume): the run folder named here (torch-free), then `launch`; the exit code."""
     from dlspec.train.run_folder.run_start import named_folder, timestamped_folder
 
     args = [str(spec)] if spec is not None else []
@@ -83,13 +110,16 @@ def train_on_processes(nproc: int, spec: Path | None, overrides: Sequence[str], 
     args += ["--out", str(out)] + (["--quiet"] if quiet else []) + \
         (["--detect-anomaly"] if detect_anomaly else [])
     if resume is not None:
-        from dlspec.train.run_folder.run_spec import run_record
+        from dlspec.train.run_folder.run_spec import resumed_spec
 
         run_dir = Path(resume)
-        run_record(run_dir)  # not a run folder: one error, before any process starts
+        # not a run folder, another spec, nothing to continue (a finished run) or a run
+        # several processes cannot continue: one error, before any process starts
+        refuse_on_processes(resumed_spec(run_dir, spec, overrides)[0])
         args += ["--resume", str(resume)]
     else:
-        run_dir = named_folder(out, name) if name else timestamped_folder(out, spec_name)
+        refuse_on_processes(checked)
+        run_dir = named_folder(out, name) if name else timestamped_folder(out, checked.spec.name)
         args += ["--name", run_dir.name]
     return launch(nproc, args, run_dir)
 
@@ -126,8 +156,6 @@ def launch(nproc: int, args: Sequence[str], run_dir: Path) -> int:
         failures = [Failure(rank, f.pid, f.exitcode) for rank, f in error.failures.items()]
         raise failure_error(failures, run_dir, resume_args) from None
     except SignalException as stop:
-        print(f"interrupted: the {nproc} processes were stopped ({stop.sigval.name}); "
-              f"continue with: dlspec train --resume {run_dir}{resume_args}",
-              file=sys.stderr)
+        print(interrupted_line(nproc, stop.sigval.name, run_dir, resume_args), file=sys.stderr)
         return 130
     return 0

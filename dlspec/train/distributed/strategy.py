@@ -30,6 +30,7 @@ class Parallel:
     def __init__(self, ranks: Ranks, wrappers: dict[str, torch.nn.Module] | None = None):
         self.ranks = ranks
         self.wrappers = wrappers or {}
+        self.gradients_checked = False  # unused_parameters, after the first step's backward
 
     def wrap(self, models: dict[str, torch.nn.Module]) -> dict[str, torch.nn.Module]:
         """The models as the objective calls them (wrapped where one was made)."""
@@ -50,6 +51,9 @@ class Parallel:
         processes only at a step's last micro-batch (they add up locally before)."""
         if last or not self.wrappers:
             yield
+            if last and not self.gradients_checked:
+                self.gradients_checked = True
+                unused_parameters(self.wrappers)
             return
         with contextlib.ExitStack() as stack:
             for wrapper in self.wrappers.values():
@@ -76,6 +80,26 @@ class Parallel:
     def evaluating(self) -> contextlib.AbstractContextManager:
         """Around an evaluation (fsdp: the whole weights gathered for it)."""
         return contextlib.nullcontext()
+
+
+def unused_parameters(wrappers: dict[str, torch.nn.Module]) -> None:
+    """TrainError DLS403 naming the trainable parameters a step's backward left without a
+    gradient in a DistributedDataParallel without find_unused_parameters: DDP would wait
+    for them, leave their bucket's gradients unaveraged and fail at the next forward."""
+    for wrapper in wrappers.values():
+        if not isinstance(wrapper, DistributedDataParallel) or wrapper.find_unused_parameters:
+            continue
+        unused = [name for name, p in wrapper.module.named_parameters()
+                  if p.requires_grad and p.grad is None]
+        if unused:
+            listed = ", ".join(unused[:8]) + (f" and {len(unused) - 8} more"
+                                              if len(unused) > 8 else "")
+            raise TrainError(Diagnostic(
+                "DLS403", f"no loss depends on {listed}: a step leaves "
+                          f"{'it' if len(unused) == 1 else 'them'} without a gradient, which "
+                          "DistributedDataParallel waits for",
+                hint="set train.distributed.find_unused_parameters: true, or leave out "
+                     "what no loss reads"))
 
 
 def parallel_of(run) -> Parallel:

@@ -93,6 +93,9 @@ class ObjectiveConfig(StrictConfig):
     """The base of every objective's config."""
 
     op: str
+    # True where a step alternates the updates of several models (a GAN's): several
+    # processes cannot train it yet, and `dlspec train --nproc` says so before starting any
+    alternates: ClassVar[bool] = False
 
 
 @dataclass

@@ -18,7 +18,7 @@ exponential moving average of the generator's weights, the copy to sample from.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -46,6 +46,7 @@ METRICS = ("d_accuracy", "d_real", "d_fake")
 class GanConfig(ObjectiveConfig):
     """Train a generator against a discriminator on the data."""
 
+    alternates: ClassVar[bool] = True  # the discriminator's update, then the generator's
     op: Literal["gan"] = Field(description="Generative adversarial training: the "
                                "discriminator learns to tell the data from the generator's "
                                "samples, the generator learns to fool it.")

@@ -54,8 +54,7 @@ from dlspec.train.run_folder.resume_header import (
     weights_path,
 )
 from dlspec.train.run_folder.run_dir import RunFiles
-from dlspec.train.run_folder.run_records import read_result_json
-from dlspec.train.run_folder.run_spec import identity_difference, run_identity
+from dlspec.train.run_folder.run_spec import check_resumable, identity_difference, run_identity
 from dlspec.train.run_folder.state_codec import Layout, decode, encode, unpack
 from dlspec.train.run_folder.tensor_checksum import verify_checksums, with_checksums
 
@@ -197,16 +196,7 @@ def _check_records(files: RunFiles, step: int) -> None:
 def read_state(files: RunFiles, finished: bool = False) -> SavedState:
     """The run's last resume checkpoint; TrainError when there is none, it is unreadable or
     the run finished (unless `finished`: a finished run being extended)."""
-    if not files.resume.exists():
-        raise TrainError(Diagnostic(
-            "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
-            hint="the run stopped before its first checkpoint; start it again"))
-    if files.result_json.exists() and not finished:
-        epochs = read_result_json(files.result_json).get("epochs_run")
-        raise TrainError(Diagnostic(
-            "DLS403", f"the run in {files.root} already finished (epoch {epochs})",
-            hint=f"there is nothing to resume; train it on with `dlspec train --resume "
-                 f"{files.root} --epochs N` (N > {epochs}), or train again for a new run"))
+    check_resumable(files, finished)
     try:
         with safe_open(files.resume, framework="pt") as handle:
             metadata = handle.metadata() or {}

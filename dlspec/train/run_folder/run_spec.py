@@ -14,7 +14,7 @@ from typing import Any
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.files import atomic_write_text
 from dlspec.train.run_folder.run_dir import RunFiles
-from dlspec.train.run_folder.run_records import read_run_json
+from dlspec.train.run_folder.run_records import read_result_json, read_run_json
 
 
 def save_run_spec(run_dir: Path, checked: Any, overrides: Sequence[str]) -> None:
@@ -120,6 +120,35 @@ def identity_difference(saved: dict[str, Any], current: dict[str, Any] | None) -
 DEVICE_OVERRIDE = "train.device="  # what `dlspec train --device` sets
 EPOCHS_OVERRIDE = "train.epochs="  # what `dlspec train --epochs` sets
 MAY_CHANGE = (DEVICE_OVERRIDE, EPOCHS_OVERRIDE)
+
+
+def resumed_spec(run_dir: Path, spec: Path | None, overrides: Sequence[str]):
+    """The spec the run in `run_dir` continues with (`spec` and `overrides` as given to
+    --resume, checked to be the run's own) and the number of epochs it was planned for when
+    --epochs extends it (else None); TrainError when there is nothing to continue."""
+    moved = check_same_spec(run_dir, spec, overrides)
+    checked = load_run_spec(run_dir, moved)
+    extend_from = None
+    if any(o.startswith(EPOCHS_OVERRIDE) for o in moved):
+        planned = planned_epochs(run_dir)
+        extend_from = planned if planned != checked.spec.train.epochs else None
+    check_resumable(RunFiles(Path(run_dir)), finished=extend_from is not None)
+    return checked, extend_from
+
+
+def check_resumable(files: RunFiles, finished: bool = False) -> None:
+    """TrainError DLS403 when the run has no resume checkpoint, or it finished (unless
+    `finished`: a finished run being extended)."""
+    if not files.resume.exists():
+        raise TrainError(Diagnostic(
+            "DLS403", f"{files.root} has no resume checkpoint ({files.resume} is missing)",
+            hint="the run stopped before its first checkpoint; start it again"))
+    if files.result_json.exists() and not finished:
+        epochs = read_result_json(files.result_json).get("epochs_run")
+        raise TrainError(Diagnostic(
+            "DLS403", f"the run in {files.root} already finished (epoch {epochs})",
+            hint=f"there is nothing to resume; train it on with `dlspec train --resume "
+                 f"{files.root} --epochs N` (N > {epochs}), or train again for a new run"))
 
 
 def planned_epochs(run_dir: Path) -> int:

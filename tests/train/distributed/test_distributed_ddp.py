@@ -1,6 +1,7 @@
 """DDP on two processes (gloo, CPU) against one process: the same global sample order and
 averaged gradients give the same weights, the same validation numbers, rank 0 alone writes,
-and a run resumes on another number of processes."""
+a run resumes on another number of processes, and parameters a step leaves without a
+gradient are named at the first step unless find_unused_parameters lets DDP skip them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ SPEC = ROOT / "specs" / "mlp-digits.yaml"
 # no dropout: each rank draws its own masks, so only a model without randomness inside it
 # can match one process weight for weight; global batch 64 (the spec's), 2 epochs
 OVERRIDES = ["dropout=0", "train.epochs=2", "data.batch_size=64"]
-pytestmark = pytest.mark.slow  # about 15 s: four short runs, two of them on two processes
+pytestmark = pytest.mark.slow  # about 30 s: six short runs, four of them on two processes
 
 
 class FirstEpochDone(Exception):
@@ -114,3 +115,41 @@ def test_a_run_resumes_on_another_number_of_processes(runs):
         assert [r["epoch"] for r in runs["final_rows"][name]] == ["1", "2"]
     one, two = runs["final_rows"]["one"][1], runs["final_rows"]["two"][1]
     assert float(one["val_loss"]) == pytest.approx(float(two["val_loss"]), rel=1e-5)
+
+
+# an output no loss reads: its layer's parameters get no gradient in a step
+UNUSED_HEAD = """\
+dlspec: 1
+name: unused-head
+inputs:
+  pixels: {shape: [64]}
+model:
+  - {op: linear, name: fc1, out_features: 16}
+  - {op: relu, name: hidden}
+  - {op: linear, name: logits, out_features: 10}
+  - {op: linear, name: aux, inputs: hidden, out_features: 3}
+outputs: [logits, aux]
+loss: {op: cross_entropy, output: logits}
+optimizer: {op: adamw, lr: 3e-3}
+data: {dataset: digits, split: [0.8, 0.1, 0.1], batch_size: 256, seed: 0}
+train: {epochs: 1, seed: 0}
+"""
+
+
+def test_parameters_without_a_gradient_are_named_unless_ddp_may_skip_them(tmp_path):
+    spec = tmp_path / "unused.yaml"
+    spec.write_text(UNUSED_HEAD)
+    out = tmp_path / "runs"
+    codes = run_ranks(2, tmp_path / "logs", train_spec, spec, out_root=out, quiet=True)
+    assert codes == [1, 1]
+    err = (tmp_path / "logs" / "rank0.err").read_text()
+    assert ("error DLS403: no loss depends on aux.weight, aux.bias: a step leaves them "
+            "without a gradient, which DistributedDataParallel waits for\n  help: set "
+            "train.distributed.find_unused_parameters: true, or leave out what no loss "
+            "reads") in err
+    assert "Expected to have finished reduction" not in err  # stopped before DDP's error
+    assert not out.exists() or not any(out.iterdir())  # no half-made run folder
+    codes = run_ranks(2, tmp_path / "logs-allowed", train_spec, spec,
+                      ["train.distributed.find_unused_parameters=true"], out_root=out,
+                      quiet=True)
+    assert codes == [0, 0], (tmp_path / "logs-allowed" / "rank0.err").read_text()

@@ -16,10 +16,18 @@ import pytest
 from cli_run import fresh_env, run_fresh
 from safetensors.torch import save_file
 
-from dlspec.train.distributed.launch import Failure, failure_error, first_cause
+from dlspec.train.distributed.launch import (
+    Failure,
+    failure_error,
+    first_cause,
+    interrupted_line,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = ROOT / "specs" / "mlp-digits.yaml"
+GAN = ROOT / "specs" / "dcgan-digits.yaml"
+
+
 def dlspec_early(tmp_path: Path, *args: str) -> tuple[int, str]:
     return run_fresh(tmp_path, *args)
 
@@ -39,6 +47,68 @@ def test_a_spec_error_stops_nproc_before_torch_and_before_any_process(tmp_path):
                              "--nproc", "2")  # once, not once per rank and a rank failure
     assert code == 1 and err.count("error DLS403") == 1 and "is not a run folder" in err
     assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_a_gan_is_refused_at_its_objective_before_torch_and_before_any_process(tmp_path):
+    line = next(number for number, text in enumerate(GAN.read_text().splitlines(), 1)
+                if text.startswith("objective:"))
+    code, err = dlspec_early(tmp_path, "train", str(GAN), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert (f"{GAN}:{line}:1: error DLS403: the gan objective alternates the "
+            "updates of its models in each step, which several processes cannot train "
+            "yet\n  help: train it in one process: leave out --nproc") in err
+    assert err.splitlines()[-1] == "torch not imported"
+    assert not (tmp_path / "runs").exists()
+    run = tmp_path / "gan-run"  # a GAN's run folder, resumed on several processes
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "resume.safetensors").write_bytes(b"")
+    (run / "spec.yaml").write_text(GAN.read_text())
+    (run / "run.json").write_text(json.dumps({"spec": str(GAN), "overrides": []}))
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert f"{run / 'spec.yaml'}:{line}:1: error DLS403: the gan objective" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_a_run_with_nothing_to_continue_is_refused_once_before_torch(tmp_path):
+    run = tmp_path / "done"  # a finished run: result.json next to its resume checkpoint
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "spec.yaml").write_text(SPEC.read_text())
+    (run / "run.json").write_text(json.dumps({"spec": str(SPEC), "overrides": []}))
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err  # not once per rank
+    assert f"error DLS403: {run} has no resume checkpoint" in err
+    assert err.splitlines()[-1] == "torch not imported"
+    (run / "checkpoints" / "resume.safetensors").write_bytes(b"")
+    (run / "result.json").write_text(json.dumps({"epochs_run": 30}))
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert f"error DLS403: the run in {run} already finished (epoch 30)" in err
+    assert "--nproc 2" not in err  # no resume command that fails the same way
+    assert err.splitlines()[-1] == "torch not imported"
+    code, err = dlspec_early(tmp_path, "train", "--resume", str(run), "--nproc", "2",
+                             "--set", "params.dropout=0.2")
+    assert code == 1 and err.count("error DLS403") == 1, err
+    assert "--resume was given the overrides ['params.dropout=0.2']" in err
+    assert err.splitlines()[-1] == "torch not imported"
+
+
+def test_an_interrupted_job_offers_resume_only_from_a_kept_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    stopped = "interrupted: the 2 processes were stopped (SIGINT)"
+    start_again = f"{stopped} before the run kept a checkpoint; start it again"
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == start_again  # no folder yet
+    (run / "checkpoints").mkdir(parents=True)
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == start_again
+    import torch
+
+    save_file({"x": torch.zeros(1)}, str(run / "checkpoints" / "resume.safetensors"),
+              metadata={"dlspec_resume": json.dumps({"step": 46})})
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == (
+        f"{stopped}; continue with: dlspec train --resume {run} --nproc 2")
+    (run / "result.json").write_text("{}")  # finished as the signal came: nothing to resume
+    assert interrupted_line(2, "SIGINT", run, " --nproc 2") == (
+        f"{stopped} after the run finished; its results are in {run}")
 
 
 def test_the_cause_is_the_killed_rank_not_those_the_agent_stopped():
