@@ -36,7 +36,8 @@ def extension_notes(run: Any, epochs_done: int, step: int, planned: int) -> list
                       f"({run.monitor.name} did not improve for {run.monitor.patience} "
                       "epochs): more epochs would stop at once",
             hint="start a new run with more patience (regularization.early_stopping)"))
-    notes = [f"extending the run from {planned} to {epochs} epochs"]
+    change = "extending" if epochs > planned else "shortening"
+    notes = [f"{change} the run from {planned} to {epochs} epochs"]
     main = main_schedule(run.recipe.schedule)
     if main is not None and main.op in SHAPED_OVER_THE_RUN:
         per_epoch, base = run.plan.steps_per_epoch, float(run.optimizer.defaults["lr"])

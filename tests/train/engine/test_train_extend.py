@@ -88,3 +88,17 @@ def test_extending_a_cosine_run_says_where_the_rate_jumps(tmp_path):
         f"run's length: from step {step} it follows the 5-epoch curve (lr 1e-05 -> "
         f"{after:.3g}), so the result differs from an uninterrupted 5-epoch run\n")
     assert "epoch 5/5" in result.output
+
+
+def test_fewer_epochs_than_planned_read_as_shortening():
+    """A run stopped at epoch 3 of 10 and resumed with --epochs 5 is shortened, not
+    extended (the note used to say 'extending the run from 10 to 5 epochs')."""
+    from types import SimpleNamespace
+
+    from dlspec.train.engine.extend import extension_notes
+
+    run = SimpleNamespace(recipe=SimpleNamespace(train=SimpleNamespace(epochs=5), schedule=[]),
+                          monitor=SimpleNamespace(should_stop=False))
+    assert extension_notes(run, 3, 30, 10) == ["shortening the run from 10 to 5 epochs"]
+    run.recipe.train.epochs = 12
+    assert extension_notes(run, 3, 30, 10) == ["extending the run from 10 to 12 epochs"]
