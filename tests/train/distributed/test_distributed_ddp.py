@@ -19,7 +19,7 @@ SPEC = ROOT / "specs" / "mlp-digits.yaml"
 # no dropout: each rank draws its own masks, so only a model without randomness inside it
 # can match one process weight for weight; global batch 64 (the spec's), 2 epochs
 OVERRIDES = ["dropout=0", "train.epochs=2", "data.batch_size=64"]
-pytestmark = pytest.mark.slow  # about 30 s: six short runs, four of them on two processes
+pytestmark = [pytest.mark.slow, pytest.mark.cost(40)]  # six short runs, four of them on two processes
 
 
 class FirstEpochDone(Exception):
