@@ -25,13 +25,7 @@ from dlspec.passes.blocks import BlockCall, expand_call
 from dlspec.passes.budget import LayerBudget
 from dlspec.passes.data_scope import with_data
 from dlspec.passes.infer_shapes import check_arity
-from dlspec.passes.references import (
-    SKIPPED,
-    ExpressionScope,
-    Ref,
-    ReferenceResolution,
-    Scope,
-)
+from dlspec.passes.references import SKIPPED, ExpressionScope, Ref, ReferenceResolution, Scope
 from dlspec.spec.diagnose import diagnose
 from dlspec.spec.expressions import FAILED, has_expression
 from dlspec.spec.init import layer_init
