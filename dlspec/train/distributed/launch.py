@@ -71,15 +71,11 @@ def failure_error(failures: Sequence[Failure], run_dir: Path, resume_args: str) 
 
 
 def refuse_on_processes(checked) -> None:
-    """TrainError DLS403 at the spec's objective when several processes cannot train it
-    (its step alternates updates, a GAN's): said once, before any process starts."""
-    objective = checked.spec.objective
-    if objective is not None and objective.alternates:
-        raise TrainError(Diagnostic(
-            "DLS403", f"the {objective.op} objective alternates the updates of its models in "
-                      "each step, which several processes cannot train yet",
-            checked.loaded.source.key_span(("objective",)),
-            hint="train it in one process: leave out --nproc"))
+    """TrainError DLS403 at the spec's objective when several processes cannot train it:
+    said once, before any process starts."""
+    from dlspec.train.objectives.base import check_processes
+
+    check_processes(checked.spec.objective, checked.loaded.source.key_span(("objective",)))
 
 
 def interrupted_line(nproc: int, signal_name: str, run_dir: Path, resume_args: str) -> str:

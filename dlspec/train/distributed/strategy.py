@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dlspec.errors import Diagnostic, TrainError
 from dlspec.train.distributed.ranks import SINGLE, Ranks
+from dlspec.train.objectives.base import ObjectiveConfig, check_processes
 
 
 class Parallel:
@@ -36,14 +37,11 @@ class Parallel:
         """The models as the objective calls them (wrapped where one was made)."""
         return {name: self.wrappers.get(name, model) for name, model in models.items()}
 
-    def check(self, updates: tuple) -> None:
-        """TrainError DLS403 when the objective's step has several updates (a GAN's): each
-        freezes the other model in turn, which DistributedDataParallel cannot follow."""
-        if self.ranks.several and len(updates) > 1:
-            raise TrainError(Diagnostic(
-                "DLS403", f"this objective alternates {len(updates)} updates per step (each "
-                          "with the other models frozen), which several processes cannot "
-                          "train yet", hint="train it in one process"))
+    def check(self, objective: ObjectiveConfig | None) -> None:
+        """TrainError DLS403 when this run has several processes and they cannot train the
+        objective (a GAN's alternating updates: check_processes)."""
+        if self.ranks.several:
+            check_processes(objective)
 
     @contextlib.contextmanager
     def accumulating(self, last: bool) -> Iterator[None]:

@@ -114,7 +114,7 @@ def setup_run(model: torch.nn.Module, data: PreparedData, recipe: Recipe, files:
     ranks = current()
     parallel = parallel_for(models_of(model), ranks, device, train.distributed)
     objective = make_objective(model, data, recipe, device, parallel.wrap)
-    parallel.check(objective.updates())
+    parallel.check(objective.config)
     objective.prepare(splits["train"])
     has_val = len(splits["val"]) > 0
     sampler = Sampler.create(data.sampling, recipe.shuffle, splits["train"].y)

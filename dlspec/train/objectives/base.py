@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dlspec.errors import Diagnostic, TrainError
 from dlspec.train.config_base import StrictConfig
 
 if TYPE_CHECKING:
@@ -94,8 +95,20 @@ class ObjectiveConfig(StrictConfig):
 
     op: str
     # True where a step alternates the updates of several models (a GAN's): several
-    # processes cannot train it yet, and `dlspec train --nproc` says so before starting any
+    # processes cannot train it yet (check_processes)
     alternates: ClassVar[bool] = False
+
+
+def check_processes(config: ObjectiveConfig | None, span: Any = None) -> None:
+    """TrainError DLS403 (at `span`, the spec's `objective:`) when several processes cannot
+    train the objective: its step alternates updates, each freezing the other models in
+    turn, which DistributedDataParallel cannot follow. `dlspec train --nproc` asks before
+    starting any process, each process of a torchrun job again."""
+    if config is not None and config.alternates:
+        raise TrainError(Diagnostic(
+            "DLS403", f"the {config.op} objective alternates the updates of its models in "
+                      "each step, which several processes cannot train yet", span,
+            hint="train it in one process: leave out --nproc (or run it without torchrun)"))
 
 
 @dataclass

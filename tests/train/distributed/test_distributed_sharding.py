@@ -88,3 +88,18 @@ def test_averaged_gradients_are_the_global_batch_gradient(world):
             torch.testing.assert_close(mean, tensor, rtol=0, atol=1e-6)
         # each rank's share of the step's loss adds up to the global batch's mean loss
         assert sum(r.loss for r, _ in ranks) == pytest.approx(expected.loss, abs=1e-6)
+
+
+def test_each_process_of_a_torchrun_job_refuses_an_alternating_objective():
+    """The check `dlspec train --nproc` makes before starting processes is the one each
+    process of a plain torchrun job makes: one process trains a GAN, two refuse it."""
+    from dlspec.errors import TrainError
+    from dlspec.train.objectives.gan import GanConfig
+    from dlspec.train.objectives.supervised import SupervisedConfig
+
+    gan = GanConfig(op="gan")
+    Parallel(Ranks(0, 1)).check(gan)
+    Parallel(Ranks(0, 2)).check(SupervisedConfig())
+    with pytest.raises(TrainError, match="the gan objective alternates the updates of its "
+                                         "models in each step"):
+        Parallel(Ranks(0, 2)).check(gan)
