@@ -182,6 +182,13 @@ def corpus_parts(corpus: str, split) -> list[str]:
     return [corpus[cuts[k]:cuts[k + 1]] for k in range(3)]
 
 
+def window_counts(config: Any, tokens: int, length: int) -> tuple[int, int, int]:
+    """How many windows training draws from the train, val and test parts of a corpus of
+    `tokens` tokens: data.samples (default: as many as the corpus has windows' lengths)
+    split in data.split's proportions."""
+    return split_sizes(config.samples or max(1, tokens // length), config.split)
+
+
 def part_too_short(k: int, text: str, count: int, unit: str, length: int) -> Diagnostic:
     """DLS401: part k of a corpus has `count` units, too few for a window of length+1."""
     part = ("train", "val", "test")[k]
@@ -196,14 +203,14 @@ def _check_parts(config: Any, path: Path, corpus: str, length: int) -> None:
     once it is trained, but it has no more tokens than bytes, so with a set `samples` a
     part of `length` bytes or fewer is refused here too."""
     kind = tokenizer_of(config)
-    parts = corpus_parts(corpus, config.split)
-    sizes = [len(p) if kind == "char" else len(p.encode("utf-8")) for p in parts]
     if kind == "bpe" and config.samples is None:
         return
-    samples = config.samples or max(1, sum(sizes) // length)
+    sizes = [len(p) if kind == "char" else len(p.encode("utf-8"))
+             for p in corpus_parts(corpus, config.split)]
     unit = "characters" if kind == "char" else "bytes"
+    counts = window_counts(config, sum(sizes), length)
     problems = [(AT_TEXT, part_too_short(k, str(path), size, unit, length))
-                for k, (size, count) in enumerate(zip(sizes, split_sizes(samples, config.split),
-                                                      strict=True)) if count and size <= length]
+                for k, (size, count) in enumerate(zip(sizes, counts, strict=True))
+                if count and size <= length]
     if problems:
         raise FieldError(problems)

@@ -19,7 +19,7 @@ from dlspec.data.builtin import RawData
 from dlspec.data.describe import ModelIO, augment_diagnostics, fit_problems
 from dlspec.data.fields import FieldError
 from dlspec.data.generate import part_windows
-from dlspec.data.split import split_indices, split_sizes
+from dlspec.data.split import split_indices
 from dlspec.data.tasks import Task
 from dlspec.data.text_config import DEFAULT_TEXT_COLUMN, bpe_vocab, text_length, tokenizer_of
 from dlspec.data.text_files import (
@@ -28,6 +28,7 @@ from dlspec.data.text_files import (
     describe_text,
     read_text,
     vocab_size,
+    window_counts,
 )
 from dlspec.data.text_tokens import build_tokenizer, encode, fixed_length, token_names
 from dlspec.data.types import PreparedData, Split
@@ -59,11 +60,10 @@ def _corpus(config: Any, data: TextData, name: str, task: Task) -> PreparedData:
     tokenizer = _tokenizer(config, data, parts[:1])
     ids = [np.asarray(tokenizer.encode(part).ids if part else [], dtype=np.int64)
            for part in parts]
-    samples = config.samples or max(1, sum(len(part) for part in ids) // length)
+    counts = window_counts(config, sum(len(part) for part in ids), length)
     rng = np.random.default_rng([config.seed, 1])  # a stream of its own, as generate's
-    window = part_windows(rng, ids, split_sizes(samples, config.split), length,
-                          str(data.path), "tokens")
-    counts = np.cumsum([0, *split_sizes(samples, config.split)])
+    window = part_windows(rng, ids, counts, length, str(data.path), "tokens")
+    counts = np.cumsum([0, *counts])
     train, val, test = (Split({name: window[a:b, :-1]}, window[a:b, 1:])
                         for a, b in zip(counts[:-1], counts[1:], strict=True))
     return PreparedData(
