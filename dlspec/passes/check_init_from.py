@@ -31,7 +31,7 @@ def init_from_file_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
     init = checked.spec.train.init_from
     if init is None:
         return []
-    from dlspec.train.run_folder.run_dir import RunFiles
+    from dlspec.train.run_folder.run_dir import checkpoint_file
     from dlspec.weights.source import check_safetensors, unreadable
 
     span = checked.loaded.source.span(("train", "init_from", "path"))
@@ -40,15 +40,11 @@ def init_from_file_diagnostics(checked: CheckedSpec) -> list[Diagnostic]:
         return [Diagnostic("DLS007", f"init_from: {path} does not exist", span,
                            hint="`path` is relative to the spec's folder: a .safetensors file, "
                                 "or a run folder (its best checkpoint)")]
-    if path.is_dir():
-        files = RunFiles(path)
-        if not (files.best.exists() or files.last.exists()):
-            return [unreadable(path, "a folder without checkpoints/best.safetensors "
-                               "or last.safetensors (not a finished run folder)", span)
-                    .diagnostics[0]]
-        path = files.best if files.best.exists() else files.last
+    if not checkpoint_file(path).exists():  # a folder without one
+        return [unreadable(path, "a folder without checkpoints/best.safetensors or "
+                           "last.safetensors (not a finished run folder)", span).diagnostics[0]]
     try:
-        check_safetensors(path, span)
+        check_safetensors(checkpoint_file(path), span)
     except DlspecError as error:
         return error.diagnostics
     return []

@@ -187,3 +187,11 @@ def _finite(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def checkpoint_file(path: Path) -> Path:
+    """A checkpoint file, or a run folder's best checkpoint (its last when it has no best)."""
+    if not path.is_dir():
+        return path
+    files = RunFiles(path)
+    return files.best if files.best.exists() or not files.last.exists() else files.last

@@ -12,7 +12,7 @@ from dlspec.errors import Diagnostic, SourceSpan, TrainError, did_you_mean
 from dlspec.train.recipe.optim import matches_any
 from dlspec.train.recipe.transfer_config import InitFromConfig
 from dlspec.train.run_folder.checkpoint import load_checkpoint
-from dlspec.train.run_folder.run_dir import RunFiles
+from dlspec.train.run_folder.run_dir import checkpoint_file
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,6 @@ class InitReport:
             if keys:
                 lines.append(f"  {label}: {', '.join(keys)}")
         return lines
-
-
-def checkpoint_file(path: Path) -> Path:
-    """A checkpoint file, or a run folder's best checkpoint (its last when it has no best)."""
-    if not path.is_dir():
-        return path
-    files = RunFiles(path)
-    return files.best if files.best.exists() or not files.last.exists() else files.last
 
 
 def renamed(key: str, rename: dict[str, str]) -> str:

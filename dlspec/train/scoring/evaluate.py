@@ -14,8 +14,7 @@ from dlspec.train.engine.device import resolve_device
 from dlspec.train.engine.model_set import ModelSet
 from dlspec.train.recipe import Recipe
 from dlspec.train.run_folder.checkpoint import Checkpoint, apply_checkpoint, load_checkpoint
-from dlspec.train.run_folder.run_dir import RunFiles
-from dlspec.train.run_folder.transfer import checkpoint_file
+from dlspec.train.run_folder.run_dir import RunFiles, checkpoint_file
 from dlspec.train.scoring.metrics import MATRIX_METRICS, build_metrics, confusion_matrix, evaluate
 from dlspec.train.scoring.outputs import ModelOutputs
 from dlspec.train.scoring.targets import check_outputs, checked_loss, run_metric_names
